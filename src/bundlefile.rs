@@ -1,0 +1,165 @@
+//! `bundle.yaml`: the release declaration at the monorepo root. Its JSON Schema is
+//! `spec/bundle.schema.json`; errors name the file, line and field.
+
+use crate::images::ImageRef;
+use crate::yaml;
+use anyhow::{Result, anyhow, bail};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+pub const FILE_NAME: &str = "bundle.yaml";
+pub const API_VERSION: &str = "relbundle.dev/v1";
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BundleFile {
+    #[serde(rename = "apiVersion")]
+    pub api_version: String,
+    pub name: Name,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub components: BTreeMap<Name, Component>,
+}
+
+/// A release or component name: lower-case letters, digits and `-`, starting with a letter.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Name(pub String);
+
+pub fn valid_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !s.ends_with('-')
+}
+
+impl<'de> Deserialize<'de> for Name {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        if !valid_name(&s) {
+            return Err(serde::de::Error::custom(format!(
+                "invalid name `{s}`: use lower-case letters, digits and `-`, starting with a letter (at most 63)"
+            )));
+        }
+        Ok(Name(s))
+    }
+}
+
+impl std::fmt::Display for Name {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Component {
+    /// The component's folder, relative to the monorepo root.
+    pub path: String,
+    /// `REPOSITORY@sha256:…` (pinned) or `REPOSITORY:TAG` (digest supplied at build time).
+    pub image: ImageRef,
+    #[serde(default)]
+    pub models: Vec<ModelSpec>,
+    /// Globs, relative to the component folder.
+    #[serde(default)]
+    pub prompts: Vec<String>,
+    #[serde(default)]
+    pub provides: BTreeMap<String, Provide>,
+    /// API name → semver requirement, e.g. `^1.2` or `>=2.1, <3`.
+    #[serde(default)]
+    pub consumes: BTreeMap<String, semver::VersionReq>,
+}
+
+/// A model: either a `.dvc` file, or the outputs of a `dvc.lock` stage.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelSpec {
+    /// A `.dvc` file, relative to the component.
+    #[serde(default)]
+    pub dvc: Option<String>,
+    /// A stage name in `lock` (default `dvc.lock` in the component folder).
+    #[serde(default)]
+    pub stage: Option<String>,
+    #[serde(default)]
+    pub lock: Option<String>,
+    /// One output path of the stage, as written in dvc.lock; all outputs when absent.
+    #[serde(default)]
+    pub out: Option<String>,
+    /// A display name; defaults to the output's file name.
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Provide {
+    /// The contract file (OpenAPI 3.x or JSON Schema), relative to the component.
+    pub contract: String,
+    /// The API version, when the contract has no `info.version`.
+    #[serde(default)]
+    pub version: Option<semver::Version>,
+}
+
+impl BundleFile {
+    /// Parse and validate the text of a bundle file.
+    pub fn parse(text: &str, file: &Path) -> Result<BundleFile> {
+        let b: BundleFile = yaml::from_str(text, file)?;
+        let at = |key: &str, from: usize| {
+            format!("{}:{}", file.display(), yaml::line_of_key(text, key, from))
+        };
+        if b.api_version != API_VERSION {
+            bail!(
+                "{}: field `apiVersion`: `{}` is not supported; use `{API_VERSION}`",
+                at("apiVersion", 1),
+                b.api_version
+            );
+        }
+        if b.components.is_empty() {
+            bail!(
+                "{}: field `components` is empty; declare at least one component",
+                at("components", 1)
+            );
+        }
+        for (name, c) in &b.components {
+            let cl = yaml::line_of_key(text, &name.0, yaml::line_of_key(text, "components", 1));
+            let loc = |key: &str| at(key, cl);
+            crate::paths::check_relative(c.path.trim_end_matches('/'))
+                .map_err(|e| anyhow!("{}: component `{name}` field `path`: {e}", loc("path")))?;
+            for (i, m) in c.models.iter().enumerate() {
+                match (&m.dvc, &m.stage) {
+                    (Some(_), None) if m.out.is_none() && m.lock.is_none() => {}
+                    (None, Some(_)) => {}
+                    _ => bail!(
+                        "{}: component `{name}` field `models[{i}]`: give either `dvc: FILE.dvc`, or `stage: NAME` (with optional `lock:` and `out:`)",
+                        loc("models")
+                    ),
+                }
+            }
+            for (i, g) in c.prompts.iter().enumerate() {
+                if let Err(e) = globset::Glob::new(g) {
+                    bail!(
+                        "{}: component `{name}` field `prompts[{i}]`: bad glob `{g}`: {e}",
+                        loc("prompts")
+                    );
+                }
+                if g.starts_with('/') || g.split('/').any(|c| c == "..") {
+                    bail!(
+                        "{}: component `{name}` field `prompts[{i}]`: `{g}` must stay inside the component folder",
+                        loc("prompts")
+                    );
+                }
+            }
+            for api in c.provides.keys().chain(c.consumes.keys()) {
+                if !valid_name(api) {
+                    bail!(
+                        "{}: component `{name}`: API name `{api}` must use lower-case letters, digits and `-`",
+                        loc(api)
+                    );
+                }
+            }
+        }
+        Ok(b)
+    }
+}

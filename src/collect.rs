@@ -1,0 +1,771 @@
+//! Collect every fact of a release from the monorepo: one pass that reads each file once,
+//! checks it, and returns the release record plus the bytes of every file to pack.
+
+use crate::bundlefile::{self, BundleFile, ModelSpec};
+use crate::contracts;
+use crate::dvc::{self, Project, Remote};
+use crate::error::finding;
+use crate::files::{self, Files};
+use crate::hashing::{HashCache, Md5Kind};
+use crate::images::{self, ImageRef};
+use crate::paths::{self, Root};
+use crate::prompts;
+use crate::release::*;
+use anyhow::{Context, Result, anyhow, bail};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// `--image NAME=REF@sha256:…`
+    pub images: Vec<String>,
+    /// `--buildx-metadata [NAME=]FILE`
+    pub buildx_metadata: Vec<String>,
+    pub version: Option<String>,
+    pub allow_dirty: bool,
+    pub verify_models: bool,
+    /// Fail when a model's presence cannot be checked (a non-local DVC remote).
+    pub require_model_check: bool,
+    /// Overrides the git remote URL recorded as the source repository.
+    pub source_url: Option<String>,
+    /// Hash cache location for `--verify-models` (`None`: in memory only).
+    pub hash_cache: Option<PathBuf>,
+    /// Show a progress bar (the caller decides: stderr is a TTY).
+    pub progress: bool,
+}
+
+/// Everything `build` needs to pack, and `check` needs to report.
+pub struct Collected {
+    pub release: Release,
+    pub bundle_file: Arc<Vec<u8>>,
+    /// Layer contents: (path in the layer, bytes), per layer, unsorted.
+    pub prompts: Vec<(String, Arc<Vec<u8>>)>,
+    pub contracts: Vec<(String, Arc<Vec<u8>>)>,
+    pub dvc: Vec<(String, Arc<Vec<u8>>)>,
+    /// Things worth telling the user that are not errors.
+    pub notes: Vec<String>,
+}
+
+struct Ctx<'a> {
+    root: Root,
+    files: Files,
+    opts: &'a Options,
+    notes: Vec<String>,
+    missing: Vec<String>,
+    mismatched: Vec<String>,
+    dvc_layer: BTreeMap<String, Arc<Vec<u8>>>,
+    /// dvc.yaml `artifacts:` by output path: (artifact name, artifact).
+    artifacts: BTreeMap<String, (String, dvc::Artifact)>,
+    cache: HashCache,
+    bar: Option<indicatif::ProgressBar>,
+}
+
+pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
+    let root = Root::new(dir)?;
+    let mut files = Files::default();
+    let bf_bytes = files
+        .read(
+            &root,
+            bundlefile::FILE_NAME,
+            &root.dir.display().to_string(),
+        )
+        .map_err(|_| {
+            anyhow!(
+                "{}: no {} here; run `bundle init {}` to write one",
+                dir.display(),
+                bundlefile::FILE_NAME,
+                dir.display()
+            )
+        })?;
+    let bf_path = dir.join(bundlefile::FILE_NAME);
+    let bf = BundleFile::parse(
+        files::text(&bf_bytes, &bf_path.display().to_string())?,
+        &bf_path,
+    )?;
+
+    // Source and version come first: a dirty tree stops the build before any work.
+    let git = crate::source::inspect(&root.dir);
+    if git.dirty && !opts.allow_dirty {
+        if git.commit.is_none() {
+            bail!(
+                "{}: not in a git repository with a commit, so the release has no source; commit it, or pass --allow-dirty",
+                dir.display()
+            );
+        }
+        bail!(
+            "{}: the working tree has uncommitted changes; commit them, or pass --allow-dirty (recorded in the release)",
+            dir.display()
+        );
+    }
+    let (version, tag) =
+        crate::source::release_version(opts.version.as_deref(), &bf.name.0, &git.tags)?;
+    let created_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
+        Ok(s) => s
+            .trim()
+            .parse::<i64>()
+            .map_err(|_| anyhow!("SOURCE_DATE_EPOCH `{s}` is not a whole number of seconds"))?,
+        Err(_) => match git.commit_time {
+            Some(t) => t,
+            None => time::OffsetDateTime::now_utc().unix_timestamp(),
+        },
+    };
+    let rel_path = git
+        .toplevel
+        .as_ref()
+        .and_then(|t| t.canonicalize().ok())
+        .and_then(|t| {
+            root.dir
+                .strip_prefix(&t)
+                .ok()
+                .map(|p| p.to_string_lossy().replace('\\', "/"))
+        })
+        .unwrap_or_default();
+
+    let cache = match &opts.hash_cache {
+        Some(p) if opts.verify_models => HashCache::load(p.clone()),
+        _ => HashCache::in_memory(),
+    };
+    let mut cx = Ctx {
+        root,
+        files,
+        opts,
+        notes: Vec::new(),
+        missing: Vec::new(),
+        mismatched: Vec::new(),
+        dvc_layer: BTreeMap::new(),
+        artifacts: BTreeMap::new(),
+        cache,
+        bar: None,
+    };
+
+    let image_overrides = image_overrides(opts, &bf)?;
+    let mut components = Vec::new();
+    let mut prompt_ids: BTreeMap<String, String> = BTreeMap::new();
+    let mut prompts_layer = Vec::new();
+    let mut contracts_layer: BTreeMap<String, Arc<Vec<u8>>> = BTreeMap::new();
+
+    for (name, c) in &bf.components {
+        let what = format!("{}: component `{name}`", bf_path.display());
+        let cpath = c.path.trim_end_matches('/').to_string();
+        let cabs = cx.root.resolve(&cpath, &format!("{what} field `path`"))?;
+        if !cabs.is_dir() {
+            bail!("{what} field `path`: `{cpath}` is not a folder");
+        }
+        let image = resolve_image(name.0.as_str(), &c.image, &image_overrides, &what)?;
+
+        // dvc.yaml artifacts in the component folder name models.
+        let pipeline_rel = format!("{cpath}/dvc.yaml");
+        if cx.root.dir.join(&pipeline_rel).is_file() {
+            cx.read_pipeline(&pipeline_rel)?;
+        }
+        let mut models = Vec::new();
+        for (i, m) in c.models.iter().enumerate() {
+            models.extend(cx.model(&cpath, m, &format!("{what} field `models[{i}]`"))?);
+        }
+
+        let mut prompts = Vec::new();
+        for rel in cx.prompt_files(&cpath, &c.prompts, &what)? {
+            let bytes = cx.files.read(&cx.root, &rel, &what)?;
+            let p = prompts::parse(files::text(&bytes, &rel)?, std::path::Path::new(&rel))?;
+            if let Some(other) = prompt_ids.insert(p.id.clone(), rel.clone()) {
+                bail!(
+                    "{rel}: field `id`: prompt id `{}` is already used by {other}; prompt ids must be unique in a release",
+                    p.id
+                );
+            }
+            prompts.push(PromptRecord {
+                id: p.id,
+                version: p.version.to_string(),
+                path: rel.clone(),
+                sha256: crate::hashing::sha256_digest(&bytes),
+            });
+            prompts_layer.push((rel, bytes));
+        }
+        prompts.sort_by(|a, b| a.id.cmp(&b.id));
+
+        let mut provides = Vec::new();
+        for (api, p) in &c.provides {
+            let fwhat = format!("{what} field `provides.{api}.contract`");
+            let rel =
+                paths::join_inside(&cpath, &p.contract).map_err(|e| anyhow!("{fwhat}: {e}"))?;
+            let contract = contracts::load(&cx.root, &mut cx.files, &rel, &fwhat)?;
+            let version = match (&p.version, &contract.version) {
+                (Some(d), Some(i)) if d.to_string() != *i => bail!(
+                    "{what} field `provides.{api}.version`: declares {d} but {rel} says `info.version: {i}`; keep one of them"
+                ),
+                (Some(d), _) => d.clone(),
+                (None, Some(i)) => semver::Version::parse(i)
+                    .map_err(|e| anyhow!("{rel}: field `info.version`: `{i}` is not a semantic version ({e}); use MAJOR.MINOR.PATCH"))?,
+                (None, None) => bail!("{what} field `provides.{api}`: {rel} has no `info.version`; add `version: X.Y.Z` to the entry"),
+            };
+            let bytes = cx.files.get(&rel).expect("loaded above").clone();
+            for r in std::iter::once(&rel).chain(&contract.referenced) {
+                contracts_layer.insert(
+                    r.clone(),
+                    cx.files.get(r).expect("loaded by contracts::load").clone(),
+                );
+            }
+            provides.push(ProvideRecord {
+                api: api.clone(),
+                version: version.to_string(),
+                format: contract.format.as_str().to_string(),
+                contract: rel,
+                sha256: crate::hashing::sha256_digest(&bytes),
+                refs: contract.referenced,
+            });
+        }
+        components.push(ComponentRecord {
+            name: name.0.clone(),
+            path: cpath,
+            image,
+            models,
+            prompts,
+            provides,
+            consumes: Vec::new(),
+        });
+    }
+
+    // Every `consumes` needs exactly one provider whose version satisfies the requirement.
+    let mut providers: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
+    for c in &components {
+        for p in &c.provides {
+            providers
+                .entry(p.api.as_str())
+                .or_default()
+                .push((c.name.as_str(), p.version.as_str()));
+        }
+    }
+    let mut consumes_by: Vec<Vec<ConsumeRecord>> = Vec::new();
+    let mut unsatisfied = Vec::new();
+    for (name, c) in &bf.components {
+        let mut v = Vec::new();
+        for (api, req) in &c.consumes {
+            let what = format!(
+                "{}: component `{name}` field `consumes.{api}`",
+                bf_path.display()
+            );
+            let (provider, ver) = match providers.get(api.as_str()).map(|v| v.as_slice()) {
+                None | Some([]) => bail!(
+                    "{what}: no component provides `{api}`; add `provides: {{{api}: {{contract: …}}}}` to the providing component, or remove this entry"
+                ),
+                Some([one]) => *one,
+                Some(many) => bail!(
+                    "{what}: `{api}` is provided by {}; exactly one component may provide an API",
+                    many.iter()
+                        .map(|(n, _)| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                ),
+            };
+            if provider == name.0 {
+                bail!("{what}: `{name}` consumes its own API `{api}`; remove the entry");
+            }
+            let parsed = semver::Version::parse(ver).expect("validated when collected");
+            if !req.matches(&parsed) {
+                unsatisfied.push(format!(
+                    "component `{name}` consumes `{api}` {req}, but `{provider}` provides {ver}"
+                ));
+            }
+            v.push(ConsumeRecord {
+                api: api.clone(),
+                requirement: req.to_string(),
+                provider: provider.to_string(),
+                version: ver.to_string(),
+            });
+        }
+        consumes_by.push(v);
+    }
+    for (c, v) in components.iter_mut().zip(consumes_by) {
+        c.consumes = v;
+    }
+
+    if let Some(b) = cx.bar.take() {
+        b.finish_and_clear();
+    }
+    cx.cache.save();
+    let mut problems = Vec::new();
+    if !cx.missing.is_empty() {
+        problems.push(format!(
+            "DVC objects missing from the cache and the local remote (run `dvc push`, or `dvc fetch` to fill the cache):\n  {}",
+            cx.missing.join("\n  ")
+        ));
+    }
+    if !cx.mismatched.is_empty() {
+        problems.push(format!(
+            "workspace files differ from their DVC pins (run `dvc status`; `dvc add`/`dvc repro` and commit, or `dvc checkout`):\n  {}",
+            cx.mismatched.join("\n  ")
+        ));
+    }
+    if !unsatisfied.is_empty() {
+        problems.push(format!(
+            "API version requirements not met:\n  {}",
+            unsatisfied.join("\n  ")
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(finding(problems.join("\n")));
+    }
+
+    let release = Release {
+        schema_version: crate::spec::RECORD_SCHEMA_VERSION,
+        name: bf.name.0.clone(),
+        version: version.to_string(),
+        created: rfc3339(created_epoch)?,
+        tool: Tool {
+            name: "relbundle".into(),
+            version: env!("CARGO_PKG_VERSION").into(),
+        },
+        source: Source {
+            repository: opts
+                .source_url
+                .clone()
+                .map(|u| crate::source::strip_credentials(&u))
+                .or(git.remote),
+            commit: git.commit,
+            tag,
+            path: rel_path,
+            dirty: git.dirty,
+        },
+        build: BuildFlags {
+            allow_dirty: opts.allow_dirty,
+            verified_models: opts.verify_models,
+        },
+        components,
+    };
+    Ok(Collected {
+        release,
+        bundle_file: bf_bytes,
+        prompts: prompts_layer,
+        contracts: contracts_layer.into_iter().collect(),
+        dvc: cx.dvc_layer.into_iter().collect(),
+        notes: cx.notes,
+    })
+}
+
+/// Digests given on the command line: component name → image.
+fn image_overrides(
+    opts: &Options,
+    bf: &BundleFile,
+) -> Result<BTreeMap<String, (ImageRef, &'static str)>> {
+    let mut out = BTreeMap::new();
+    for s in &opts.buildx_metadata {
+        let (want, file) = match s.split_once('=') {
+            Some((n, f)) => (Some(n.to_string()), f),
+            None => (None, s.as_str()),
+        };
+        for (target, name, digest) in images::read_buildx_metadata(std::path::Path::new(file))? {
+            let comp = want.clone().unwrap_or(target.clone());
+            let Some(c) = bf
+                .components
+                .iter()
+                .find(|(n, _)| n.0 == comp)
+                .map(|(_, c)| c)
+            else {
+                bail!(
+                    "--buildx-metadata {file}: `{comp}` is not a component of bundle.yaml; write NAME=FILE to say which component it built"
+                );
+            };
+            let mut img = match name {
+                Some(n) => n
+                    .parse::<ImageRef>()
+                    .with_context(|| format!("--buildx-metadata {file}: `image.name`"))?,
+                None => c.image.clone(),
+            };
+            img.digest = Some(digest);
+            out.insert(comp, (img, "buildx-metadata"));
+        }
+    }
+    for s in &opts.images {
+        let (name, img) = images::parse_image_flag(s)?;
+        if !bf.components.keys().any(|n| n.0 == name) {
+            bail!(
+                "--image {name}: no component `{name}` in bundle.yaml (components: {})",
+                bf.components
+                    .keys()
+                    .map(|k| k.0.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+        out.insert(name, (img, "--image"));
+    }
+    Ok(out)
+}
+
+fn resolve_image(
+    name: &str,
+    declared: &ImageRef,
+    overrides: &BTreeMap<String, (ImageRef, &'static str)>,
+    what: &str,
+) -> Result<ImageRecord> {
+    let (img, from) = match overrides.get(name) {
+        Some((i, f)) => (i.clone(), *f),
+        None => (declared.clone(), "bundle.yaml"),
+    };
+    let Some(digest) = img.digest.clone() else {
+        bail!(
+            "{what} field `image`: `{img}` has no digest; pin it in bundle.yaml as REPOSITORY@sha256:…, or pass --image {name}=REPOSITORY@sha256:…, or --buildx-metadata {name}=FILE from `docker buildx build --metadata-file FILE`"
+        );
+    };
+    Ok(ImageRecord {
+        registry: img.registry,
+        repository: img.repository,
+        tag: img.tag,
+        digest,
+        from: from.to_string(),
+    })
+}
+
+impl Ctx<'_> {
+    fn read_pipeline(&mut self, rel: &str) -> Result<dvc::PipelineFile> {
+        let b = self.files.read(&self.root, rel, rel)?;
+        let p = dvc::parse_pipeline_file(files::text(&b, rel)?, std::path::Path::new(rel))?;
+        let dir = paths::parent(rel);
+        for (name, a) in &p.artifacts {
+            if let Ok(path) = paths::join_inside(dir, &a.path) {
+                self.artifacts.insert(path, (name.clone(), a.clone()));
+            }
+        }
+        self.dvc_layer.insert(rel.to_string(), b);
+        Ok(p)
+    }
+
+    fn model(&mut self, cpath: &str, m: &ModelSpec, what: &str) -> Result<Vec<ModelRecord>> {
+        // (entry, out path relative to the repo, the pointer file, origin)
+        let mut outs: Vec<(dvc::Entry, String, String, ModelOrigin)> = Vec::new();
+        if let Some(f) = &m.dvc {
+            let rel = paths::join_inside(cpath, f).map_err(|e| anyhow!("{what} `dvc`: {e}"))?;
+            let b = self
+                .files
+                .read(&self.root, &rel, &format!("{what} `dvc`"))?;
+            let df = dvc::parse_dvc_file(files::text(&b, &rel)?, std::path::Path::new(&rel))?;
+            self.dvc_layer.insert(rel.clone(), b);
+            let base = match &df.wdir {
+                Some(w) => paths::join_inside(paths::parent(&rel), w)
+                    .map_err(|e| anyhow!("{rel}: field `wdir`: {e}"))?,
+                None => paths::parent(&rel).to_string(),
+            };
+            let dep = df.deps.first();
+            for o in df.outs {
+                let path = paths::join_inside(&base, &o.path)
+                    .map_err(|e| anyhow!("{rel}: output `path`: {e}"))?;
+                let origin = ModelOrigin {
+                    file: rel.clone(),
+                    stage: None,
+                    import_url: dep.map(|d| {
+                        d.repo
+                            .as_ref()
+                            .map(|r| crate::source::strip_credentials(&r.url))
+                            .unwrap_or_else(|| d.path.clone())
+                    }),
+                    import_path: dep.filter(|d| d.repo.is_some()).map(|d| d.path.clone()),
+                    rev_lock: dep
+                        .and_then(|d| d.repo.as_ref())
+                        .and_then(|r| r.rev_lock.clone()),
+                };
+                outs.push((o, path, rel.clone(), origin));
+            }
+        } else {
+            let stage = m.stage.as_deref().expect("validated: dvc or stage");
+            let lock_rel = paths::join_inside(cpath, m.lock.as_deref().unwrap_or("dvc.lock"))
+                .map_err(|e| anyhow!("{what} `lock`: {e}"))?;
+            let b = self
+                .files
+                .read(&self.root, &lock_rel, &format!("{what} `lock`"))?;
+            let lock =
+                dvc::parse_lock_file(files::text(&b, &lock_rel)?, std::path::Path::new(&lock_rel))?;
+            self.dvc_layer.insert(lock_rel.clone(), b);
+            let dir = paths::parent(&lock_rel).to_string();
+            let pipeline_rel = if dir.is_empty() {
+                "dvc.yaml".to_string()
+            } else {
+                format!("{dir}/dvc.yaml")
+            };
+            let pipeline = if self.root.dir.join(&pipeline_rel).is_file() {
+                self.read_pipeline(&pipeline_rel)?
+            } else {
+                Default::default()
+            };
+            let Some(ls) = lock.stages.get(stage) else {
+                bail!(
+                    "{what}: {lock_rel} has no stage `{stage}` (stages: {})",
+                    lock.stages.keys().cloned().collect::<Vec<_>>().join(", ")
+                );
+            };
+            let ps = pipeline.stages.get(stage).cloned().unwrap_or_default();
+            let base = match &ps.wdir {
+                Some(w) => paths::join_inside(&dir, w)
+                    .map_err(|e| anyhow!("{pipeline_rel}: stage `{stage}` field `wdir`: {e}"))?,
+                None => dir.clone(),
+            };
+            let uncached = ps.uncached();
+            let wanted: Vec<&dvc::Entry> = match &m.out {
+                Some(o) => match ls.outs.iter().find(|e| &e.path == o) {
+                    Some(e) => vec![e],
+                    None => bail!(
+                        "{what} `out`: stage `{stage}` in {lock_rel} has no output `{o}` (outputs: {})",
+                        ls.outs
+                            .iter()
+                            .map(|e| e.path.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                },
+                None => ls.outs.iter().collect(),
+            };
+            for e in wanted {
+                let mut e = e.clone();
+                if uncached.contains(&e.path) {
+                    e.cache = false;
+                }
+                let path = paths::join_inside(&base, &e.path).map_err(|er| {
+                    anyhow!("{lock_rel}: stage `{stage}` output `{}`: {er}", e.path)
+                })?;
+                let origin = ModelOrigin {
+                    file: lock_rel.clone(),
+                    stage: Some(stage.to_string()),
+                    import_url: None,
+                    import_path: None,
+                    rev_lock: None,
+                };
+                outs.push((e, path, lock_rel.clone(), origin));
+            }
+        }
+        let single = outs.len() == 1;
+        outs.into_iter()
+            .map(|(e, path, file, origin)| {
+                self.pin(e, path, &file, origin, m.name.as_deref().filter(|_| single))
+            })
+            .collect()
+    }
+
+    fn pin(
+        &mut self,
+        e: dvc::Entry,
+        path: String,
+        file: &str,
+        origin: ModelOrigin,
+        name: Option<&str>,
+    ) -> Result<ModelRecord> {
+        let fpath = std::path::Path::new(file);
+        let kind = e.md5_kind(fpath)?;
+        let (md5, is_dir) = e.checked_md5(fpath)?;
+        let size = e.size.ok_or_else(|| {
+            anyhow!(
+                "{file}: output `{}` has no `size`; re-run `dvc add`/`dvc repro`",
+                e.path
+            )
+        })?;
+        if is_dir && e.nfiles.is_none() {
+            bail!(
+                "{file}: directory output `{}` has no `nfiles`; re-run `dvc add`/`dvc repro`",
+                e.path
+            );
+        }
+        let artifact = self.artifacts.get(&path).cloned();
+        // Name: bundle.yaml's `name`, else the dvc.yaml artifact name, else the output's file name.
+        let name = name
+            .map(String::from)
+            .or_else(|| artifact.as_ref().map(|(n, _)| n.clone()))
+            .unwrap_or_else(|| path.rsplit('/').next().unwrap_or(&path).to_string());
+        let artifact = artifact.map(|(_, a)| a);
+        let project_dir = self.root.dir.join(paths::parent(file));
+        let project = Project::find(&project_dir, &self.root.dir);
+        let mut files_list: Option<Vec<ModelFile>> = None;
+        let hex = md5.trim_end_matches(".dir");
+        if let Some(project) = &project {
+            // The .dir listing, when we can find it, goes into the record and the DVC layer.
+            if is_dir {
+                if let Some((_, p)) = project.locate(&md5, kind) {
+                    let bytes = std::fs::read(&p)
+                        .with_context(|| format!("{}: cannot read", p.display()))?;
+                    let listing = dvc::parse_dir_listing(&bytes, &p.display().to_string())?;
+                    if crate::hashing::md5_hex(&bytes) != hex {
+                        bail!(
+                            "{}: the `.dir` object does not hash to its name {md5}; the DVC cache is damaged (`dvc cache` / re-fetch)",
+                            p.display()
+                        );
+                    }
+                    files_list = Some(
+                        listing
+                            .iter()
+                            .map(|d| ModelFile {
+                                relpath: d.relpath.clone(),
+                                md5: d.md5.clone(),
+                                sha256: None,
+                                size: None,
+                            })
+                            .collect(),
+                    );
+                    let cache_rel =
+                        Project::object_path(std::path::Path::new(".dvc/cache"), &md5, kind);
+                    self.dvc_layer
+                        .insert(cache_rel.to_string_lossy().into_owned(), Arc::new(bytes));
+                }
+            }
+            if e.cache {
+                self.check_presence(project, &path, &md5, kind, files_list.as_deref())?;
+            }
+        } else if e.cache {
+            bail!(
+                "{file}: output `{}`: no DVC project (a `.dvc` folder) found between {} and the monorepo root",
+                e.path,
+                paths::parent(file)
+            );
+        }
+        let mut sha256 = None;
+        if self.opts.verify_models {
+            let abs = self.root.dir.join(&path);
+            let bar = self.bar(size);
+            let r = dvc::rehash(&abs, kind, &self.root.dir, &self.cache, &|n| {
+                if let Some(b) = &bar {
+                    b.inc(n)
+                }
+            })?;
+            if r.md5 != md5 || r.size != size || r.nfiles != e.nfiles.filter(|_| is_dir) {
+                self.mismatched.push(format!(
+                    "{path} ({}): pinned {md5} ({size} bytes) in {file}, workspace has {} ({} bytes)",
+                    kind.as_str(),
+                    r.md5,
+                    r.size
+                ));
+            }
+            if is_dir {
+                files_list = Some(
+                    r.files
+                        .iter()
+                        .map(|(rel, d)| ModelFile {
+                            relpath: rel.clone(),
+                            md5: d.md5.clone(),
+                            sha256: Some(d.sha256.clone()),
+                            size: Some(d.size),
+                        })
+                        .collect(),
+                );
+            } else {
+                sha256 = r.files.first().map(|(_, d)| format!("sha256:{}", d.sha256));
+            }
+        }
+        Ok(ModelRecord {
+            name,
+            path,
+            hash: kind.as_str().to_string(),
+            md5,
+            size,
+            nfiles: if is_dir { e.nfiles } else { None },
+            sha256,
+            cache: e.cache,
+            origin,
+            artifact,
+            files: files_list,
+        })
+    }
+
+    fn bar(&mut self, add: u64) -> Option<indicatif::ProgressBar> {
+        if !self.opts.progress {
+            return None;
+        }
+        let b = self.bar.get_or_insert_with(|| {
+            let b = indicatif::ProgressBar::new(0);
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} verifying models {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+                )
+                .expect("valid template"),
+            );
+            b
+        });
+        b.inc_length(add);
+        Some(b.clone())
+    }
+
+    fn check_presence(
+        &mut self,
+        project: &Project,
+        path: &str,
+        md5: &str,
+        kind: Md5Kind,
+        listing: Option<&[ModelFile]>,
+    ) -> Result<()> {
+        let remote_note = |p: &Project| match &p.remote {
+            Remote::Other(n, u) => Some(format!("remote `{n}` ({u})")),
+            _ => None,
+        };
+        let mut absent = Vec::new();
+        if project.locate(md5, kind).is_none() {
+            absent.push(md5.to_string());
+        }
+        for f in listing.unwrap_or_default() {
+            if project.locate(&f.md5, kind).is_none() {
+                absent.push(format!("{} ({})", f.md5, f.relpath));
+            }
+        }
+        if absent.is_empty() {
+            return Ok(());
+        }
+        match remote_note(project) {
+            Some(r) if !self.opts.require_model_check => {
+                self.notes.push(format!("{path}: {} object(s) not in the local cache; {r} not checked (pass --require-model-check to fail instead)", absent.len()));
+            }
+            Some(r) => self.missing.push(format!(
+                "{path}: {} object(s) not in the local cache, and {r} cannot be checked here",
+                absent.len()
+            )),
+            None => {
+                for a in absent {
+                    self.missing.push(format!("{path}: {a}"));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn prompt_files(&self, cpath: &str, globs: &[String], what: &str) -> Result<Vec<String>> {
+        if globs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut sets = Vec::new();
+        for g in globs {
+            let glob = globset::GlobBuilder::new(g)
+                .literal_separator(true)
+                .build()
+                .map_err(|e| anyhow!("{what} field `prompts`: {e}"))?;
+            sets.push((g, glob.compile_matcher()));
+        }
+        let base = self.root.dir.join(cpath);
+        let mut found = BTreeSet::new();
+        let mut hit = vec![false; sets.len()];
+        let walker = walkdir::WalkDir::new(&base)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| {
+                !(e.file_type().is_dir()
+                    && matches!(
+                        e.file_name().to_str(),
+                        Some(".git") | Some(".dvc") | Some("node_modules")
+                    ))
+            });
+        for ent in walker {
+            let ent = ent.with_context(|| format!("{what}: cannot walk {cpath}"))?;
+            if ent.file_type().is_dir() {
+                continue;
+            }
+            let rel = ent.path().strip_prefix(&base).expect("below base");
+            let Some(rel) = rel.to_str() else { continue };
+            for (i, (_, m)) in sets.iter().enumerate() {
+                if m.is_match(rel) {
+                    hit[i] = true;
+                    found.insert(format!("{cpath}/{rel}"));
+                }
+            }
+        }
+        if let Some(i) = hit.iter().position(|h| !h) {
+            bail!(
+                "{what} field `prompts`: `{}` matches no file below {cpath}; fix the glob or remove it",
+                sets[i].0
+            );
+        }
+        Ok(found.into_iter().collect())
+    }
+}

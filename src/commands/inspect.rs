@@ -1,0 +1,75 @@
+use crate::release::Release;
+use crate::store::{self, StoreRef};
+use anyhow::Result;
+
+pub fn run(reference: &str, json: bool) -> Result<()> {
+    let r = StoreRef::parse(reference)?;
+    let st = store::open(&r)?;
+    let desc = store::resolve(st.as_ref(), &r)?;
+    let (manifest, record) = crate::artifact::read(st.as_ref(), &desc)?;
+    if json {
+        let bytes = st.blob(&manifest.config)?;
+        println!("{}", String::from_utf8_lossy(&bytes));
+        return Ok(());
+    }
+    print!("{}", summary(&record, &desc.digest));
+    Ok(())
+}
+
+pub fn summary(r: &Release, digest: &str) -> String {
+    use std::fmt::Write;
+    let mut s = String::new();
+    let _ = writeln!(s, "{} {}", r.name, r.version);
+    let _ = writeln!(s, "  digest:   {digest}");
+    let _ = writeln!(s, "  created:  {}", r.created);
+    let src = &r.source;
+    let _ = writeln!(
+        s,
+        "  source:   {}{}{}{}",
+        src.repository.as_deref().unwrap_or("(no remote)"),
+        src.commit
+            .as_deref()
+            .map(|c| format!(" @ {}", &c[..c.len().min(12)]))
+            .unwrap_or_default(),
+        src.tag
+            .as_deref()
+            .map(|t| format!(" (tag {t})"))
+            .unwrap_or_default(),
+        if src.dirty { " DIRTY" } else { "" }
+    );
+    let _ = writeln!(s, "  tool:     {} {}", r.tool.name, r.tool.version);
+    for c in &r.components {
+        let _ = writeln!(s, "component {} ({})", c.name, c.path);
+        let _ = writeln!(s, "  image    {}", c.image.pinned());
+        for m in &c.models {
+            let kind = if m.nfiles.is_some() {
+                format!("{} files", m.nfiles.unwrap_or(0))
+            } else {
+                "file".into()
+            };
+            let _ = writeln!(
+                s,
+                "  model    {} {} {}:{} ({}, {} bytes)",
+                m.name, m.path, m.hash, m.md5, kind, m.size
+            );
+        }
+        for p in &c.prompts {
+            let _ = writeln!(s, "  prompt   {} {} {}", p.id, p.version, p.path);
+        }
+        for p in &c.provides {
+            let _ = writeln!(
+                s,
+                "  provides {} {} {} ({})",
+                p.api, p.version, p.contract, p.format
+            );
+        }
+        for p in &c.consumes {
+            let _ = writeln!(
+                s,
+                "  consumes {} {} from {} {}",
+                p.api, p.requirement, p.provider, p.version
+            );
+        }
+    }
+    s
+}

@@ -1,0 +1,85 @@
+//! OCI image-spec types we write and read: descriptors, image manifests, the layout index.
+//! We serialise them ourselves so the manifest bytes (and so the digest) are under our control.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Descriptor {
+    pub media_type: String,
+    pub digest: String,
+    pub size: u64,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub artifact_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub annotations: Option<BTreeMap<String, String>>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub platform: Option<serde_json::Value>,
+}
+
+impl Descriptor {
+    pub fn new(media_type: &str, bytes: &[u8]) -> Descriptor {
+        Descriptor {
+            media_type: media_type.to_string(),
+            digest: crate::hashing::sha256_digest(bytes),
+            size: bytes.len() as u64,
+            artifact_type: None,
+            annotations: None,
+            platform: None,
+        }
+    }
+
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations.as_ref()?.get(key).map(|s| s.as_str())
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ImageManifest {
+    pub schema_version: u32,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub media_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub artifact_type: Option<String>,
+    pub config: Descriptor,
+    pub layers: Vec<Descriptor>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub subject: Option<Descriptor>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub annotations: Option<BTreeMap<String, String>>,
+}
+
+/// Most bytes a manifest may have (as distribution enforces).
+pub const MAX_MANIFEST: u64 = 4 << 20;
+/// Most layers we accept in a manifest we read.
+pub const MAX_LAYERS: usize = 1024;
+
+impl ImageManifest {
+    /// The exact bytes we hash and store: compact JSON in field order.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(self).expect("a manifest always serialises")
+    }
+
+    pub fn from_bytes(b: &[u8], what: &str) -> anyhow::Result<ImageManifest> {
+        if b.len() as u64 > MAX_MANIFEST {
+            anyhow::bail!(
+                "{what}: manifest is {} bytes, over the 4 MiB limit",
+                b.len()
+            );
+        }
+        let m: ImageManifest = serde_json::from_slice(b)
+            .map_err(|e| anyhow::anyhow!("{what}: not an OCI image manifest: {e}"))?;
+        if m.schema_version != 2 {
+            anyhow::bail!("{what}: schemaVersion {} (expected 2)", m.schema_version);
+        }
+        if m.layers.len() > MAX_LAYERS {
+            anyhow::bail!(
+                "{what}: {} layers, over the limit of {MAX_LAYERS}",
+                m.layers.len()
+            );
+        }
+        Ok(m)
+    }
+}

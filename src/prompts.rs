@@ -1,0 +1,195 @@
+//! Prompt template files (YAML or JSON). Schema: `spec/prompt.schema.json`.
+//!
+//! Accepted shapes: a plain `template` string; chat style as `system`/`user`/`assistant` keys or a
+//! `messages` list of `{role, content}`; `variables` (or LangChain's `input_variables`) as a list of
+//! names or of `{name, required, default}`. Placeholders are `{{ name }}` (Jinja/Mustache style).
+
+use anyhow::{Result, bail};
+use serde::Deserialize;
+use std::collections::BTreeSet;
+use std::path::Path;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PromptFile {
+    pub id: String,
+    pub version: semver::Version,
+    #[serde(default)]
+    pub template: Option<String>,
+    #[serde(default)]
+    pub system: Option<String>,
+    #[serde(default)]
+    pub user: Option<String>,
+    #[serde(default)]
+    pub assistant: Option<String>,
+    #[serde(default)]
+    pub messages: Option<Messages>,
+    #[serde(default, alias = "input_variables")]
+    pub variables: Option<Vec<Variable>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Messages {
+    List(Vec<Message>),
+    Map(std::collections::BTreeMap<String, String>),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Message {
+    pub role: String,
+    pub content: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(untagged)]
+pub enum Variable {
+    Name(String),
+    Full {
+        name: String,
+        #[serde(default)]
+        #[allow(dead_code)]
+        required: Option<bool>,
+        #[serde(default)]
+        #[allow(dead_code)]
+        default: Option<serde_norway::Value>,
+    },
+}
+
+impl Variable {
+    pub fn name(&self) -> &str {
+        match self {
+            Variable::Name(n) | Variable::Full { name: n, .. } => n,
+        }
+    }
+}
+
+/// A parsed, checked prompt.
+#[derive(Debug, Clone)]
+pub struct Prompt {
+    pub id: String,
+    pub version: semver::Version,
+    pub variables: Vec<String>,
+}
+
+/// The root names of `{{ name }}`, `{{ name.attr }}` and `{{ name | filter }}` placeholders.
+pub fn placeholders(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("{{") {
+        rest = &rest[i + 2..];
+        let t = rest.trim_start_matches(|c: char| c == ' ' || c == '-' || c == '\t');
+        let name: String = t
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) {
+            out.insert(name);
+        }
+    }
+    out
+}
+
+pub fn parse(text: &str, file: &Path) -> Result<Prompt> {
+    let p: PromptFile = crate::yaml::from_str(text, file)?;
+    let f = file.display();
+    if p.id.trim().is_empty() {
+        bail!("{f}: field `id` is empty; give the prompt a stable id");
+    }
+    let mut texts: Vec<&str> = Vec::new();
+    texts.extend(p.template.as_deref());
+    texts.extend(p.system.as_deref());
+    texts.extend(p.user.as_deref());
+    texts.extend(p.assistant.as_deref());
+    match &p.messages {
+        Some(Messages::List(l)) => texts.extend(l.iter().map(|m| m.content.as_str())),
+        Some(Messages::Map(m)) => texts.extend(m.values().map(|s| s.as_str())),
+        None => {}
+    }
+    if texts.is_empty() {
+        bail!(
+            "{f}: no template: give `template`, `system`/`user`, or `messages` (a list of {{role, content}})"
+        );
+    }
+    if let Some(Messages::List(l)) = &p.messages {
+        for (i, m) in l.iter().enumerate() {
+            if !matches!(
+                m.role.as_str(),
+                "system" | "user" | "assistant" | "tool" | "developer"
+            ) {
+                bail!(
+                    "{f}: field `messages[{i}].role`: unknown role `{}` (system, user, assistant, tool, developer)",
+                    m.role
+                );
+            }
+        }
+    }
+    let used: BTreeSet<String> = texts.iter().flat_map(|t| placeholders(t)).collect();
+    let declared: Vec<String> = p
+        .variables
+        .as_ref()
+        .map(|v| v.iter().map(|x| x.name().to_string()).collect())
+        .unwrap_or_default();
+    let mut seen = BTreeSet::new();
+    for d in &declared {
+        if !seen.insert(d.as_str()) {
+            bail!("{f}: field `variables`: `{d}` is declared twice");
+        }
+    }
+    let undeclared: Vec<&String> = used.iter().filter(|u| !seen.contains(u.as_str())).collect();
+    if !undeclared.is_empty() {
+        bail!(
+            "{f}: field `variables`: the template uses {} but does not declare {}; add {} to `variables`",
+            list(&undeclared),
+            if undeclared.len() == 1 { "it" } else { "them" },
+            if undeclared.len() == 1 { "it" } else { "them" }
+        );
+    }
+    let unused: Vec<&String> = declared.iter().filter(|d| !used.contains(*d)).collect();
+    if !unused.is_empty() {
+        bail!(
+            "{f}: field `variables`: {} declared but never used in the template; remove it or use it",
+            list(&unused)
+        );
+    }
+    Ok(Prompt {
+        id: p.id,
+        version: p.version,
+        variables: declared,
+    })
+}
+
+fn list(v: &[&String]) -> String {
+    v.iter()
+        .map(|s| format!("`{{{{{s}}}}}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholder_names() {
+        let p = placeholders("Hi {{ user.name }} {{x|upper}} {{-y}} {{ 3 }} {{");
+        assert_eq!(p.into_iter().collect::<Vec<_>>(), vec!["user", "x", "y"]);
+    }
+
+    #[test]
+    fn shapes() {
+        let f = Path::new("p.yaml");
+        parse(
+            "id: a\nversion: 1.0.0\ntemplate: 'Hello {{name}}'\nvariables: [name]\n",
+            f,
+        )
+        .unwrap();
+        parse("id: a\nversion: 1.0.0\nsystem: s\nuser: '{{q}}'\nvariables:\n  - name: q\n    required: true\n", f).unwrap();
+        parse("id: a\nversion: 1.0.0\nmessages:\n  - role: user\n    content: '{{q}}'\ninput_variables: [q]\n", f).unwrap();
+        assert!(parse("id: a\nversion: 1.0\ntemplate: x\n", f).is_err());
+        let e = parse("id: a\nversion: 1.0.0\ntemplate: '{{q}}'\n", f)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("`{{q}}`"), "{e}");
+        assert!(parse("id: a\nversion: 1.0.0\ntemplate: 'x'\nvariables: [q]\n", f).is_err());
+    }
+}

@@ -1,0 +1,257 @@
+//! OCI image layout backend: `oci-layout`, `index.json`, `blobs/sha256/<hex>`.
+//!
+//! Every write is atomic (temp file in the same folder, then rename), blobs before index.json,
+//! and every blob read is checked against its digest and size.
+
+use super::{Store, TagOutcome};
+use crate::oci::{Descriptor, MAX_MANIFEST};
+use crate::spec::{ANN_REF_NAME, OCI_INDEX};
+use anyhow::{Context, Result, anyhow, bail};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub struct Layout {
+    dir: PathBuf,
+}
+
+/// Largest blob read into memory from a layout.
+pub const MAX_BLOB: u64 = 512 << 20;
+
+const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tmp-")
+        .tempfile_in(dir)
+        .with_context(|| format!("{}: cannot write", dir.display()))?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
+        .map_err(|e| anyhow!("{}: cannot write: {}", path.display(), e.error))?;
+    Ok(())
+}
+
+impl Layout {
+    pub fn new(dir: PathBuf) -> Layout {
+        Layout { dir }
+    }
+
+    fn blob_path(&self, digest: &str) -> Result<PathBuf> {
+        let hex = digest
+            .strip_prefix("sha256:")
+            .filter(|_| crate::images::is_sha256_digest(digest));
+        let hex = hex.ok_or_else(|| {
+            anyhow!(
+                "{}: unsupported digest `{digest}` (only sha256)",
+                self.describe()
+            )
+        })?;
+        Ok(self.dir.join("blobs").join("sha256").join(hex))
+    }
+
+    fn read_index(&self) -> Result<serde_json::Value> {
+        let p = self.dir.join("index.json");
+        let b = match std::fs::read(&p) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                if self.dir.join("oci-layout").exists() {
+                    bail!(
+                        "{}: index.json is missing; the layout is damaged",
+                        self.describe()
+                    );
+                }
+                return Ok(
+                    serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}),
+                );
+            }
+            Err(e) => return Err(anyhow!("{}: cannot read: {e}", p.display())),
+        };
+        if b.len() as u64 > MAX_MANIFEST {
+            bail!("{}: over the 4 MiB limit", p.display());
+        }
+        let v: serde_json::Value =
+            serde_json::from_slice(&b).with_context(|| format!("{}: not JSON", p.display()))?;
+        if !v.get("manifests").is_some_and(|m| m.is_array()) {
+            bail!(
+                "{}: no `manifests` list; not an OCI image index",
+                p.display()
+            );
+        }
+        Ok(v)
+    }
+
+    fn ensure_layout(&self) -> Result<()> {
+        std::fs::create_dir_all(self.dir.join("blobs").join("sha256"))
+            .with_context(|| format!("{}: cannot create", self.dir.display()))?;
+        let p = self.dir.join("oci-layout");
+        if !p.exists() {
+            write_atomic(&p, OCI_LAYOUT)?;
+        }
+        Ok(())
+    }
+
+    fn entries(&self) -> Result<Vec<Descriptor>> {
+        let idx = self.read_index()?;
+        idx["manifests"]
+            .as_array()
+            .expect("checked in read_index")
+            .iter()
+            .map(|m| {
+                serde_json::from_value(m.clone())
+                    .map_err(|e| anyhow!("{}: index.json: bad descriptor: {e}", self.describe()))
+            })
+            .collect()
+    }
+}
+
+impl Store for Layout {
+    fn describe(&self) -> String {
+        format!("oci:{}", self.dir.display())
+    }
+
+    fn resolve(&self, tag: Option<&str>) -> Result<Descriptor> {
+        let tags = self.tags()?;
+        match tag {
+            Some(t) => tags
+                .into_iter()
+                .find(|(n, _)| n == t)
+                .map(|(_, d)| d)
+                .ok_or_else(|| {
+                    anyhow!(
+                        "{}: no tag `{t}` in index.json; run `bundle inspect {}` to list the tags",
+                        self.describe(),
+                        self.describe()
+                    )
+                }),
+            None => {
+                let releases: Vec<(String, Descriptor)> = tags
+                    .into_iter()
+                    .filter(|(n, _)| !n.ends_with(".sig") && !n.starts_with("sha256-"))
+                    .collect();
+                match releases.len() {
+                    1 => Ok(releases.into_iter().next().expect("one").1),
+                    0 => bail!(
+                        "{}: the layout holds no release; build one with `bundle build --output {}`",
+                        self.describe(),
+                        self.describe()
+                    ),
+                    _ => bail!(
+                        "{}: the layout holds {} releases ({}); name one as {}:TAG",
+                        self.describe(),
+                        releases.len(),
+                        releases
+                            .iter()
+                            .map(|(n, _)| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                        self.describe()
+                    ),
+                }
+            }
+        }
+    }
+
+    fn blob(&self, d: &Descriptor) -> Result<Vec<u8>> {
+        if d.size > MAX_BLOB {
+            bail!(
+                "{}: blob {} is {} bytes, over the {} MiB limit",
+                self.describe(),
+                d.digest,
+                d.size,
+                MAX_BLOB >> 20
+            );
+        }
+        let p = self.blob_path(&d.digest)?;
+        let f = std::fs::File::open(&p)
+            .with_context(|| format!("{}: blob {} is missing", self.describe(), d.digest))?;
+        let mut b = Vec::with_capacity(d.size as usize);
+        std::io::Read::read_to_end(&mut std::io::Read::take(f, d.size + 1), &mut b)?;
+        if b.len() as u64 != d.size {
+            bail!(
+                "{}: blob {} has {} bytes, its descriptor says {}",
+                self.describe(),
+                d.digest,
+                b.len(),
+                d.size
+            );
+        }
+        let got = crate::hashing::sha256_digest(&b);
+        if got != d.digest {
+            bail!(
+                "{}: blob {} is corrupt: its content hashes to {got}",
+                self.describe(),
+                d.digest
+            );
+        }
+        Ok(b)
+    }
+
+    fn has_blob(&self, d: &Descriptor) -> Result<bool> {
+        let p = self.blob_path(&d.digest)?;
+        Ok(std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() == d.size))
+    }
+
+    fn put_blob(&self, d: &Descriptor, bytes: &[u8]) -> Result<bool> {
+        self.ensure_layout()?;
+        if self.has_blob(d)? {
+            return Ok(false);
+        }
+        write_atomic(&self.blob_path(&d.digest)?, bytes)?;
+        Ok(true)
+    }
+
+    fn put_manifest(&self, d: &Descriptor, bytes: &[u8]) -> Result<()> {
+        self.put_blob(d, bytes).map(|_| ())
+    }
+
+    fn tag(&self, tag: &str, d: &Descriptor, retag: bool) -> Result<TagOutcome> {
+        self.ensure_layout()?;
+        let mut idx = self.read_index()?;
+        let list = idx["manifests"]
+            .as_array_mut()
+            .expect("checked in read_index");
+        let pos = list.iter().position(|m| {
+            m.pointer(&format!("/annotations/{}", ANN_REF_NAME.replace('/', "~1")))
+                .and_then(|v| v.as_str())
+                == Some(tag)
+        });
+        let mut entry = serde_json::to_value(d)?;
+        entry["annotations"][ANN_REF_NAME] = serde_json::Value::String(tag.to_string());
+        let outcome = match pos {
+            Some(i) => {
+                let old = list[i]["digest"].as_str().unwrap_or_default().to_string();
+                if old == d.digest {
+                    return Ok(TagOutcome::Unchanged);
+                }
+                if !retag {
+                    return Err(crate::error::finding(format!(
+                        "{}: tag `{tag}` already names {old}; refusing to point it at {} (release tags are immutable; pass --retag to move it anyway)",
+                        self.describe(),
+                        d.digest
+                    )));
+                }
+                list[i] = entry;
+                TagOutcome::Moved(old)
+            }
+            None => {
+                list.push(entry);
+                TagOutcome::Created
+            }
+        };
+        let bytes = serde_json::to_vec(&idx)?;
+        write_atomic(&self.dir.join("index.json"), &bytes)?;
+        Ok(outcome)
+    }
+
+    fn tags(&self) -> Result<Vec<(String, Descriptor)>> {
+        Ok(self
+            .entries()?
+            .into_iter()
+            .filter_map(|d| {
+                d.annotation(ANN_REF_NAME)
+                    .map(|t| (t.to_string(), d.clone()))
+            })
+            .collect())
+    }
+}

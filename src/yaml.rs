@@ -1,0 +1,43 @@
+//! YAML/JSON parsing with errors that name the file, line and column.
+//!
+//! serde_norway (a maintained serde_yaml fork) bounds recursion depth and alias expansion, so a
+//! "billion laughs" document fails with an error instead of exhausting memory.
+
+use anyhow::{Result, anyhow};
+use serde::de::DeserializeOwned;
+use std::path::Path;
+
+/// Deserialize YAML (JSON is YAML too) and prefix errors with `FILE:LINE:COL`.
+pub fn from_str<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T> {
+    serde_norway::from_str(text).map_err(|e| located(file, &e))
+}
+
+pub fn located(file: &Path, e: &serde_norway::Error) -> anyhow::Error {
+    let msg = e.to_string();
+    match e.location() {
+        Some(loc) => {
+            // The library appends " at line L column C"; we put the location first instead.
+            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+            anyhow!(
+                "{}:{}:{}: {}",
+                file.display(),
+                loc.line(),
+                loc.column(),
+                msg
+            )
+        }
+        None => anyhow!("{}: {}", file.display(), msg),
+    }
+}
+
+/// The 1-based line of the first occurrence of `key:` at the start of a line (after indentation)
+/// at or after line `from`, for errors found after parsing. Falls back to `from`.
+pub fn line_of_key(text: &str, key: &str, from: usize) -> usize {
+    for (i, l) in text.lines().enumerate().skip(from.saturating_sub(1)) {
+        let t = l.trim_start().trim_start_matches("- ");
+        if t.starts_with(key) && t[key.len()..].trim_start().starts_with(':') {
+            return i + 1;
+        }
+    }
+    from.max(1)
+}
