@@ -125,8 +125,13 @@ impl BundleFile {
         for (name, c) in &b.components {
             let cl = yaml::line_of_key(text, &name.0, yaml::line_of_key(text, "components", 1));
             let loc = |key: &str| at(key, cl);
-            crate::paths::check_relative(c.path.trim_end_matches('/'))
-                .map_err(|e| anyhow!("{}: component `{name}` field `path`: {e}", loc("path")))?;
+            let cp = c.path.trim_end_matches('/');
+            (if cp == "." {
+                Ok(())
+            } else {
+                crate::paths::check_relative(cp)
+            })
+            .map_err(|e| anyhow!("{}: component `{name}` field `path`: {e}", loc("path")))?;
             for (i, m) in c.models.iter().enumerate() {
                 match (&m.dvc, &m.stage) {
                     (Some(_), None) if m.out.is_none() && m.lock.is_none() => {}

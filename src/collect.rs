@@ -147,15 +147,23 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
 
     for (name, c) in &bf.components {
         let what = format!("{}: component `{name}`", bf_path.display());
-        let cpath = c.path.trim_end_matches('/').to_string();
-        let cabs = cx.root.resolve(&cpath, &format!("{what} field `path`"))?;
+        // The component folder, repository-relative; "" is the monorepo root (`path: .`).
+        let cpath = match c.path.trim_end_matches('/') {
+            "." => String::new(),
+            p => p.to_string(),
+        };
+        let cabs = if cpath.is_empty() {
+            cx.root.dir.clone()
+        } else {
+            cx.root.resolve(&cpath, &format!("{what} field `path`"))?
+        };
         if !cabs.is_dir() {
             bail!("{what} field `path`: `{cpath}` is not a folder");
         }
         let image = resolve_image(name.0.as_str(), &c.image, &image_overrides, &what)?;
 
         // dvc.yaml artifacts in the component folder name models.
-        let pipeline_rel = format!("{cpath}/dvc.yaml");
+        let pipeline_rel = rel_join(&cpath, "dvc.yaml");
         if cx.root.dir.join(&pipeline_rel).is_file() {
             cx.read_pipeline(&pipeline_rel)?;
         }
@@ -341,6 +349,15 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         dvc: cx.dvc_layer.into_iter().collect(),
         notes: cx.notes,
     })
+}
+
+/// `dir/name`, or `name` at the top.
+fn rel_join(dir: &str, name: &str) -> String {
+    if dir.is_empty() {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
 }
 
 /// Digests given on the command line: component name → image.
@@ -756,7 +773,7 @@ impl Ctx<'_> {
             for (i, (_, m)) in sets.iter().enumerate() {
                 if m.is_match(rel) {
                     hit[i] = true;
-                    found.insert(format!("{cpath}/{rel}"));
+                    found.insert(rel_join(cpath, rel));
                 }
             }
         }

@@ -71,9 +71,63 @@ pub struct Prompt {
     pub variables: Vec<String>,
 }
 
-/// The root names of `{{ name }}`, `{{ name.attr }}` and `{{ name | filter }}` placeholders.
+/// Names a template binds itself: Jinja `{% for x in … %}`, `{% for k, v in … %}`, `{% set x = … %}`.
+pub fn bound_names(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    let mut rest = text;
+    while let Some(i) = rest.find("{%") {
+        rest = &rest[i + 2..];
+        let stmt = rest.split("%}").next().unwrap_or("");
+        let mut words = stmt.trim_start_matches('-').split_whitespace();
+        match words.next() {
+            Some("for") => {
+                for w in words.take_while(|w| *w != "in") {
+                    for n in w.split(',').filter(|n| !n.is_empty()) {
+                        out.insert(n.to_string());
+                    }
+                }
+            }
+            Some("set") => {
+                if let Some(n) = words.next() {
+                    out.insert(n.trim_end_matches('=').to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The root names of `{{ name }}`, `{{ name.attr }}` and `{{ name | filter }}` placeholders, and of
+/// the names Jinja statements read (`{% for x in name %}`, `{% if name %}`), less the names the
+/// template binds itself.
 pub fn placeholders(text: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
+    let bound = bound_names(text);
+    let mut stmts = text;
+    while let Some(i) = stmts.find("{%") {
+        stmts = &stmts[i + 2..];
+        let stmt = stmts.split("%}").next().unwrap_or("");
+        let mut words = stmt.trim_start_matches('-').split_whitespace();
+        let read: Vec<&str> = match words.next() {
+            Some("for") => words.skip_while(|w| *w != "in").skip(1).take(1).collect(),
+            Some("if") | Some("elif") => words.take(1).collect(),
+            _ => Vec::new(),
+        };
+        for w in read {
+            let name: String = w
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+                .collect();
+            if !name.is_empty()
+                && !name.starts_with(|c: char| c.is_ascii_digit())
+                && !bound.contains(&name)
+                && name != "not"
+            {
+                out.insert(name);
+            }
+        }
+    }
     let mut rest = text;
     while let Some(i) = rest.find("{{") {
         rest = &rest[i + 2..];
@@ -82,7 +136,10 @@ pub fn placeholders(text: &str) -> BTreeSet<String> {
             .chars()
             .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
             .collect();
-        if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) {
+        if !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && !bound.contains(&name)
+        {
             out.insert(name);
         }
     }
@@ -173,6 +230,10 @@ mod tests {
     fn placeholder_names() {
         let p = placeholders("Hi {{ user.name }} {{x|upper}} {{-y}} {{ 3 }} {{");
         assert_eq!(p.into_iter().collect::<Vec<_>>(), vec!["user", "x", "y"]);
+        let p = placeholders(
+            "{% for c in chunks %}{{ c.text }}{% endfor %}{% set n = 3 %}{{ n }}{% if show %}x{% endif %}",
+        );
+        assert_eq!(p.into_iter().collect::<Vec<_>>(), vec!["chunks", "show"]);
     }
 
     #[test]

@@ -26,6 +26,9 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
         .tempfile_in(dir)
         .with_context(|| format!("{}: cannot write", dir.display()))?;
     tmp.write_all(bytes)?;
+    // tempfile creates 0600; layout files are meant to be shared like any other.
+    tmp.as_file()
+        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
     tmp.as_file().sync_all()?;
     tmp.persist(path)
         .map_err(|e| anyhow!("{}: cannot write: {}", path.display(), e.error))?;
@@ -86,6 +89,11 @@ impl Layout {
             .with_context(|| format!("{}: cannot create", self.dir.display()))?;
         let p = self.dir.join("oci-layout");
         if !p.exists() {
+            // A new layout: an empty index first, so the layout is valid from the moment it has `oci-layout`.
+            let idx = self.dir.join("index.json");
+            if !idx.exists() {
+                write_atomic(&idx, br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#)?;
+            }
             write_atomic(&p, OCI_LAYOUT)?;
         }
         Ok(())
