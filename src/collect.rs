@@ -655,7 +655,7 @@ impl Ctx<'_> {
                         .map(|(rel, d)| ModelFile {
                             relpath: rel.clone(),
                             md5: d.md5.clone(),
-                            sha256: Some(d.sha256.clone()),
+                            sha256: Some(format!("sha256:{}", d.sha256)),
                             size: Some(d.size),
                         })
                         .collect(),
