@@ -40,7 +40,8 @@ impl<'de> Deserialize<'de> for Name {
         let s = String::deserialize(d)?;
         if !valid_name(&s) {
             return Err(serde::de::Error::custom(format!(
-                "invalid name `{s}`: use lower-case letters, digits and `-`, starting with a letter (at most 63)"
+                "invalid name `{}`: use lower-case letters, digits and `-`, starting with a letter (at most 63)",
+                crate::yaml::shorten(&s)
             )));
         }
         Ok(Name(s))

@@ -41,3 +41,13 @@ pub fn line_of_key(text: &str, key: &str, from: usize) -> usize {
     }
     from.max(1)
 }
+
+/// A value quoted in an error message, cut to 32 characters so a runaway scalar stays readable.
+pub fn shorten(s: &str) -> String {
+    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= 32 {
+        one_line
+    } else {
+        format!("{}…", one_line.chars().take(32).collect::<String>())
+    }
+}
