@@ -1,0 +1,250 @@
+//! The code against spec/: constants, a real build's manifest and layers, and the JSON Schemas,
+//! checked with Python's jsonschema, tarfile and gzip (independent of our own reader).
+
+mod common;
+use common::*;
+
+fn spec() -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(repo_root().join("spec/artifact.json")).unwrap()).unwrap()
+}
+
+#[test]
+fn constants_match_spec() {
+    use relbundle::spec::*;
+    let s = spec();
+    assert_eq!(s["artifactType"], ARTIFACT_TYPE);
+    assert_eq!(s["manifestMediaType"], OCI_MANIFEST);
+    assert_eq!(s["config"]["mediaType"], RECORD_MEDIA_TYPE);
+    assert_eq!(s["config"]["recordSchemaVersion"], RECORD_SCHEMA_VERSION);
+    let layers: Vec<(&str, &str)> = s["layers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| {
+            (
+                l["title"].as_str().unwrap(),
+                l["mediaType"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        layers,
+        [
+            (TITLE_BUNDLE_FILE, BUNDLE_FILE_MEDIA_TYPE),
+            (TITLE_PROMPTS, PROMPTS_MEDIA_TYPE),
+            (TITLE_CONTRACTS, CONTRACTS_MEDIA_TYPE),
+            (TITLE_DVC, DVC_MEDIA_TYPE)
+        ]
+    );
+    assert_eq!(s["gzip"]["level"], GZIP_LEVEL);
+    assert_eq!(s["tar"]["mode"], format!("{TAR_FILE_MODE:04o}"));
+    let req: Vec<&str> = s["manifestAnnotations"]["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert_eq!(req, [ANN_VERSION, ANN_CREATED, ANN_TITLE, ANN_RELEASE_NAME]);
+}
+
+/// Build the docproc fixture into a layout; returns (tempdir, layout path, manifest digest).
+fn built() -> (tempfile::TempDir, std::path::PathBuf, String) {
+    let t = tempfile::tempdir().unwrap();
+    let repo = fixture_repo(t.path(), &["docproc", "dvc-remote"]);
+    let layout = t.path().join("layout");
+    let r = run(bundle(t.path())
+        .args([
+            "build",
+            "--verify-models",
+            "--version",
+            "1.2.3",
+            "--output",
+            &format!("oci:{}", layout.display()),
+        ])
+        .args([
+            "--source-url",
+            "https://ci-bot:s3cr3t@gitlab.example.com/acme/docproc.git",
+        ])
+        .arg(repo.join("docproc")))
+    .ok();
+    let d = built_digest(&r.stdout);
+    (t, layout, d)
+}
+
+const CHECK_LAYOUT: &str = r#"
+import gzip, hashlib, io, json, os, sys, tarfile
+import jsonschema
+layout, digest, spec_dir, repo = sys.argv[1:5]
+def blob(d):
+    data = open(os.path.join(layout, "blobs", "sha256", d.split(":")[1]), "rb").read()
+    assert "sha256:" + hashlib.sha256(data).hexdigest() == d, d
+    return data
+spec = json.load(open(os.path.join(spec_dir, "artifact.json")))
+idx = json.load(open(os.path.join(layout, "index.json")))
+assert json.load(open(os.path.join(layout, "oci-layout"))) == {"imageLayoutVersion": "1.0.0"}
+[entry] = idx["manifests"]
+assert entry["digest"] == digest and entry["annotations"]["org.opencontainers.image.ref.name"] == "1.2.3", entry
+raw = blob(digest)
+m = json.loads(raw)
+assert entry["size"] == len(raw)
+assert m["mediaType"] == spec["manifestMediaType"] and m["artifactType"] == spec["artifactType"], m
+assert m["config"]["mediaType"] == spec["config"]["mediaType"]
+assert [(l["annotations"]["org.opencontainers.image.title"], l["mediaType"]) for l in m["layers"]] == \
+       [(l["title"], l["mediaType"]) for l in spec["layers"]], m["layers"]
+for k in spec["manifestAnnotations"]["required"] + spec["manifestAnnotations"]["whenKnown"]:
+    assert k in m["annotations"], k
+assert m["annotations"]["org.opencontainers.image.version"] == "1.2.3"
+assert m["annotations"]["org.opencontainers.image.source"] == "https://gitlab.example.com/acme/docproc.git", m["annotations"]
+for d in [m["config"]] + m["layers"]:
+    assert len(blob(d["digest"])) == d["size"], d
+# The record: valid against the schema, and in canonical form.
+rec_bytes = blob(m["config"]["digest"])
+rec = json.loads(rec_bytes)
+schema = json.load(open(os.path.join(spec_dir, "release-record.schema.json")))
+jsonschema.Draft202012Validator.check_schema(schema)
+jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker()).validate(rec)
+assert rec_bytes == json.dumps(rec, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode(), "record is not canonical"
+assert m["annotations"]["org.opencontainers.image.created"] == rec["created"]
+# Layers: deterministic gzip and tar, contents equal to the repository files.
+want = {"prompts.tar.gz": sorted(p["path"] for c in rec["components"] for p in c["prompts"]),
+        "contracts.tar.gz": sorted({x for c in rec["components"] for p in c["provides"] for x in [p["contract"]] + p["refs"]})}
+for l in m["layers"]:
+    title = l["annotations"]["org.opencontainers.image.title"]
+    data = blob(l["digest"])
+    if title == "bundle.yaml":
+        assert data == open(os.path.join(repo, "bundle.yaml"), "rb").read()
+        continue
+    assert data[:2] == b"\x1f\x8b" and data[4:8] == b"\0\0\0\0" and data[9] == 255, "gzip header not reproducible"
+    assert not (data[3] & 0x08), "gzip header has a file name"
+    t = tarfile.open(fileobj=io.BytesIO(gzip.decompress(data)))
+    names = []
+    for ti in t.getmembers():
+        assert ti.isreg(), ti.name
+        assert (ti.mtime, ti.uid, ti.gid, ti.uname, ti.gname, ti.mode) == (0, 0, 0, "", "", 0o644), (ti.name, ti.mtime, ti.uid, ti.mode)
+        names.append(ti.name)
+        body = t.extractfile(ti).read()
+        if title != "dvc.tar.gz" or not ti.name.startswith(".dvc/cache/"):
+            assert body == open(os.path.join(repo, ti.name), "rb").read(), ti.name
+        else:
+            assert hashlib.md5(body).hexdigest() == ti.name.split("/")[-2] + ti.name.split("/")[-1][:-4], ti.name
+    assert names == sorted(names), names
+    if title in want:
+        assert names == want[title], (title, names)
+    if title == "dvc.tar.gz":
+        for n in ["components/summarizer/dvc.lock", "components/summarizer/dvc.yaml", "components/ocr/models/text-recognizer.onnx.dvc",
+                  ".dvc/cache/files/md5/60/6586e835566f8b13710fbd6c3e257f.dir"]:
+            assert n in names, (n, names)
+print("layout ok")
+"#;
+
+#[test]
+fn built_artifact_matches_spec_and_schemas() {
+    let (t, layout, digest) = built();
+    let repo = t.path().join("repo/docproc");
+    let r = py(
+        CHECK_LAYOUT,
+        &[
+            layout.to_str().unwrap(),
+            &digest,
+            repo_root().join("spec").to_str().unwrap(),
+            repo.to_str().unwrap(),
+        ],
+    )
+    .ok();
+    assert!(r.stdout.contains("layout ok"), "{}{}", r.stdout, r.stderr);
+}
+
+const CHECK_DOCS: &str = r#"
+import json, sys, yaml, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+v = jsonschema.Draft202012Validator(schema)
+expect = sys.argv[2]
+for f in sys.argv[3:]:
+    doc = yaml.safe_load(open(f))
+    errs = list(v.iter_errors(doc))
+    if expect == "valid" and errs:
+        sys.exit(f"{f}: {errs[0].message}")
+    if expect == "invalid" and not errs:
+        sys.exit(f"{f}: schema accepted an invalid document")
+print("ok", len(sys.argv) - 3)
+"#;
+
+#[test]
+fn fixtures_validate_against_the_input_schemas() {
+    let spec = repo_root().join("spec");
+    let fx = repo_root().join("fixtures");
+    let bundles = [
+        fx.join("docproc/bundle.yaml"),
+        fx.join("dvc-hashing/bundle.yaml"),
+    ];
+    let mut a: Vec<String> = vec![
+        spec.join("bundle.schema.json").display().to_string(),
+        "valid".into(),
+    ];
+    a.extend(bundles.iter().map(|p| p.display().to_string()));
+    py(
+        CHECK_DOCS,
+        &a.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+    )
+    .ok();
+
+    let prompts: Vec<String> = [
+        "docproc/components/ocr/prompts/extract-fields.yaml",
+        "docproc/components/embedding/prompts/queries/query-instruction.json",
+        "docproc/components/summarizer/prompts/summarize.yaml",
+        "docproc/components/summarizer/prompts/critique.yaml",
+    ]
+    .iter()
+    .map(|p| fx.join(p).display().to_string())
+    .collect();
+    let mut a = vec![
+        spec.join("prompt.schema.json").display().to_string(),
+        "valid".into(),
+    ];
+    a.extend(prompts);
+    py(
+        CHECK_DOCS,
+        &a.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+    )
+    .ok();
+
+    // Documents the code rejects, the schema rejects too.
+    let t = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(fx.join("docproc/bundle.yaml")).unwrap();
+    let bad = [
+        base.replace(
+            "    path: components/ocr\n",
+            "    path: components/ocr\n    imagee: x\n",
+        ),
+        base.replace("apiVersion: relbundle.dev/v1", "apiVersion: v2"),
+        base.replace("  ocr:\n", "  OCR:\n"),
+        base.replace(
+            "      - dvc: models/text-recognizer.onnx.dvc\n",
+            "      - dvc: models/text-recognizer.onnx.dvc\n        stage: train\n",
+        ),
+        base.replace("@sha256:3b1d9b5a", "@sha256:XYZ"),
+    ];
+    let mut a = vec![
+        spec.join("bundle.schema.json").display().to_string(),
+        "invalid".into(),
+    ];
+    for (i, b) in bad.iter().enumerate() {
+        let p = t.path().join(format!("bad{i}.yaml"));
+        std::fs::write(&p, b).unwrap();
+        a.push(p.display().to_string());
+        // And the CLI agrees.
+        let dir = t.path().join(format!("d{i}"));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("bundle.yaml"), b).unwrap();
+        run(bundle(t.path())
+            .args(["check", "--allow-dirty", "--version", "1.0.0"])
+            .arg(&dir))
+        .code(2);
+    }
+    py(
+        CHECK_DOCS,
+        &a.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+    )
+    .ok();
+}
