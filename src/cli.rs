@@ -27,6 +27,7 @@ pub enum Command {
     ///
     /// Example:
     ///   bundle init . && $EDITOR bundle.yaml   # add the image digests, then: bundle build
+    #[command(verbatim_doc_comment)]
     Init {
         /// The monorepo root.
         #[arg(default_value = ".")]
@@ -41,6 +42,7 @@ pub enum Command {
     ///   bundle build fixtures/docproc --version 1.0.0 --output oci:out/docproc
     ///   bundle build . --image ocr=ghcr.io/acme/ocr@sha256:… --verify-models
     ///   git tag docproc-v1.4.0 && bundle build .      # version from the tag
+    #[command(verbatim_doc_comment)]
     Build {
         #[command(flatten)]
         input: Input,
@@ -58,6 +60,7 @@ pub enum Command {
     ///
     /// Example:
     ///   bundle check . --image ocr=ghcr.io/acme/ocr@sha256:…
+    #[command(verbatim_doc_comment)]
     Check {
         #[command(flatten)]
         input: Input,
@@ -67,6 +70,7 @@ pub enum Command {
     /// Examples:
     ///   bundle inspect oci:out/docproc:1.0.0
     ///   bundle inspect oci:out/docproc@sha256:… --json | jq .components
+    #[command(verbatim_doc_comment)]
     Inspect {
         /// oci:DIR[:TAG] or oci:DIR@sha256:…
         reference: String,
@@ -78,6 +82,7 @@ pub enum Command {
     ///
     /// Example:
     ///   bundle completions bash > /etc/bash_completion.d/bundle
+    #[command(verbatim_doc_comment)]
     Completions { shell: clap_complete::Shell },
 }
 

@@ -1,0 +1,123 @@
+"""relbundle benchmarks. Each line: what, our time, the standard tool's time, and the ratio
+(standard / ours: above 1 means we are faster). Peak memory is the child's max RSS (wait4)."""
+import argparse, os, platform, random, shutil, statistics, subprocess, sys, tempfile, time
+
+ap = argparse.ArgumentParser()
+ap.add_argument("--bundle", required=True)
+ap.add_argument("--dvc", required=True)
+ap.add_argument("--size-mib", type=int, default=1024)
+ap.add_argument("--repeat", type=int, default=3)
+a = ap.parse_args()
+BUNDLE = os.path.abspath(a.bundle)
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ENV = dict(os.environ, DVC_NO_ANALYTICS="1")
+ENV.pop("SOURCE_DATE_EPOCH", None)
+
+def run(cmd, cwd=None, env=None, ok=(0,)):
+    """Run once; return (seconds, peak RSS in MiB). Output is discarded; failure stops the bench."""
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, cwd=cwd, env=env or ENV, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _, status, ru = os.wait4(p.pid, 0)
+    dt = time.perf_counter() - t0
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode not in ok:
+        sys.exit(f"bench: {' '.join(cmd)} failed ({p.returncode}): {p.stderr.read().decode()[-2000:]}")
+    return dt, ru.ru_maxrss / 1024
+
+def best(cmd, cwd=None, env=None, before=None, ok=(0,)):
+    times, rss = [], 0.0
+    for _ in range(a.repeat):
+        if before:
+            before()
+        t, m = run(cmd, cwd, env, ok)
+        times.append(t)
+        rss = max(rss, m)
+    return statistics.median(times), rss
+
+rows = []
+def report(what, ours, theirs, tool, note=""):
+    rows.append((what, ours, theirs, tool, note))
+    print(f"{what:<48} ours {ours:7.3f}s  {tool} {theirs:7.3f}s  ratio {theirs / ours:5.2f}x {note}", flush=True)
+
+def git(cwd, *args):
+    subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=b@x", *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+
+def make_file(path, size):
+    rnd = random.Random(1)
+    with open(path, "wb") as f:
+        left = size
+        while left:
+            n = min(left, 8 << 20)
+            f.write(rnd.randbytes(n))
+            left -= n
+
+print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; size {a.size_mib} MiB, median of {a.repeat}")
+work = tempfile.mkdtemp(prefix="relbundle-bench-")
+try:
+    cache = os.path.join(work, "hash-cache")
+    benv = dict(ENV, RELBUNDLE_CACHE_DIR=cache, DVC_SITE_CACHE_DIR=os.path.join(work, "dvc-site"))
+
+    # 1. bundle build of the fixture vs dvc status on the same repository.
+    repo = os.path.join(work, "fx")
+    os.makedirs(repo)
+    for d in ("docproc", "dvc-remote"):
+        shutil.copytree(os.path.join(ROOT, "fixtures", d), os.path.join(repo, d), symlinks=True)
+    git(repo, "init", "-q"); git(repo, "add", "-Af", "."); git(repo, "commit", "-qm", "fx")
+    fx = os.path.join(repo, "docproc")
+    out = os.path.join(work, "layout")
+    ours, rss_build = best([BUNDLE, "build", fx, "--version", "1.0.0", "--output", f"oci:{out}"], env=benv)
+    # `dvc status -q` exits 1 when it reports changes (here: objects only on the remote).
+    theirs, _ = best([a.dvc, "status", "-q"], cwd=fx, env=benv, ok=(0, 1))
+    report("build fixture (no re-hash) vs dvc status", ours, theirs, "dvc status", f"(goal >= 10x; peak {rss_build:.0f} MiB)")
+
+    # 2. One large model: --verify-models (md5 + sha256 in one read) vs md5sum and sha256sum.
+    big = os.path.join(work, "big")
+    os.makedirs(os.path.join(big, "models"))
+    size = a.size_mib << 20
+    make_file(os.path.join(big, "models", "weights.bin"), size)
+    open(os.path.join(big, "Dockerfile"), "w").write("FROM scratch\n")
+    git(big, "init", "-q")
+    subprocess.run([a.dvc, "init", "-q"], cwd=big, env=benv, check=True)
+    subprocess.run([a.dvc, "add", "-q", "models/weights.bin"], cwd=big, env=benv, check=True)
+    open(os.path.join(big, "bundle.yaml"), "w").write(
+        "apiVersion: relbundle.dev/v1\nname: big\ncomponents:\n  big:\n    path: .\n"
+        "    image: example.com/big@sha256:" + "0" * 64 + "\n    models:\n      - dvc: models/weights.bin.dvc\n")
+    git(big, "add", "-A"); git(big, "commit", "-qm", "big")
+    weights = os.path.join(big, "models", "weights.bin")
+    verify = [BUNDLE, "check", big, "--version", "1.0.0", "--verify-models"]
+    def cold():
+        shutil.rmtree(cache, ignore_errors=True)
+    ours, rss_hash = best(verify, env=benv, before=cold)
+    t_md5, _ = best(["md5sum", weights])
+    t_sha, _ = best(["sha256sum", weights])
+    report(f"verify 1 file {a.size_mib} MiB (md5+sha256) vs md5sum", ours, t_md5, "md5sum", f"(peak {rss_hash:.0f} MiB, goal < 64)")
+    report(f"verify 1 file {a.size_mib} MiB (md5+sha256) vs sha256sum", ours, t_sha, "sha256sum")
+
+    # 3. Warm re-verify (hash-cache hit) vs dvc status (state-DB hit).
+    run(verify, env=benv)
+    ours, _ = best(verify, env=benv)
+    run([a.dvc, "status", "-q"], cwd=big, env=benv)
+    theirs, _ = best([a.dvc, "status", "-q"], cwd=big, env=benv)
+    report(f"warm re-verify {a.size_mib} MiB vs dvc status (both cached)", ours, theirs, "dvc status")
+
+    # 4. Several files: both cores vs md5sum over the same files.
+    multi = os.path.join(work, "multi")
+    n = 8
+    os.makedirs(os.path.join(multi, "models", "shards"))
+    part = size // n
+    for i in range(n):
+        make_file(os.path.join(multi, "models", "shards", f"shard-{i}.bin"), part)
+    open(os.path.join(multi, "Dockerfile"), "w").write("FROM scratch\n")
+    git(multi, "init", "-q")
+    subprocess.run([a.dvc, "init", "-q"], cwd=multi, env=benv, check=True)
+    subprocess.run([a.dvc, "add", "-q", "models/shards"], cwd=multi, env=benv, check=True)
+    open(os.path.join(multi, "bundle.yaml"), "w").write(
+        "apiVersion: relbundle.dev/v1\nname: multi\ncomponents:\n  multi:\n    path: .\n"
+        "    image: example.com/m@sha256:" + "0" * 64 + "\n    models:\n      - dvc: models/shards.dvc\n")
+    git(multi, "add", "-A"); git(multi, "commit", "-qm", "multi")
+    shards = [os.path.join(multi, "models", "shards", f"shard-{i}.bin") for i in range(n)]
+    ours, _ = best([BUNDLE, "check", multi, "--version", "1.0.0", "--verify-models"], env=benv, before=cold)
+    theirs, _ = best(["md5sum", *shards])
+    report(f"verify {n} files x {part >> 20} MiB (md5+sha256) vs md5sum", ours, theirs, "md5sum", "(goal >= 1.8x)")
+finally:
+    shutil.rmtree(work, ignore_errors=True)
