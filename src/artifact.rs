@@ -21,6 +21,15 @@ pub struct Packed {
     pub blobs: Vec<(Descriptor, Arc<Vec<u8>>)>,
 }
 
+impl Packed {
+    /// The manifest's descriptor (as an index entry or a push would name it).
+    pub fn descriptor(&self) -> Descriptor {
+        let mut d = Descriptor::new(OCI_MANIFEST, &self.manifest);
+        d.artifact_type = Some(ARTIFACT_TYPE.to_string());
+        d
+    }
+}
+
 /// Build a deterministic tar.gz of (path, bytes) entries.
 pub fn tar_gz(entries: &[(String, Arc<Vec<u8>>)]) -> Result<Vec<u8>> {
     let mut sorted: Vec<&(String, Arc<Vec<u8>>)> = entries.iter().collect();

@@ -14,6 +14,27 @@ use std::path::PathBuf;
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+    #[command(flatten)]
+    pub registry: RegistryOpts,
+}
+
+/// How to reach registries; accepted by every command.
+#[derive(Args, Debug, Clone, Default)]
+pub struct RegistryOpts {
+    /// Allow plain HTTP to this registry host (repeatable). Loopback registries (localhost,
+    /// 127.0.0.0/8, ::1) always may. Env: RELBUNDLE_INSECURE_REGISTRIES (comma-separated).
+    #[arg(long, global = true, value_name = "HOST[:PORT]")]
+    pub insecure_registry: Vec<String>,
+    /// Trust this PEM CA certificate for registry TLS, besides the system roots (repeatable).
+    #[arg(long, global = true, value_name = "FILE", env = "RELBUNDLE_CA_FILE")]
+    pub ca_file: Vec<PathBuf>,
+    /// Registry user name; give the password on standard input with --password-stdin.
+    /// Without it: REGISTRY_AUTH_FILE, then docker's config.json ($DOCKER_CONFIG), else anonymous.
+    #[arg(long, global = true)]
+    pub username: Option<String>,
+    /// Read the registry password from standard input (one line).
+    #[arg(long, global = true)]
+    pub password_stdin: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -52,7 +73,66 @@ pub enum Command {
         /// Move an existing tag that names a different release (dangerous: deploys using the tag change).
         #[arg(long)]
         retag: bool,
+        /// Also push the release: REGISTRY/REPOSITORY[:TAG] (the tag defaults to the version).
+        #[arg(long, value_name = "REGISTRY/REPO[:TAG]")]
+        push: Option<String>,
         /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Copy a release to a registry or layout: blobs first (skipping those already there),
+    /// then the manifest by digest, then the tag.
+    ///
+    /// Examples:
+    ///   bundle push oci:out/docproc:1.4.0 registry.example.com/acme/docproc
+    ///   bundle push registry.example.com/acme/docproc:1.4.0 oci:/mnt/airgap/docproc
+    ///   bundle push staging.example.com/docproc@sha256:… prod.example.com/docproc:1.4.0
+    #[command(verbatim_doc_comment)]
+    Push {
+        /// The release to copy: oci:DIR[:TAG], REGISTRY/REPO:TAG or …@sha256:…
+        source: String,
+        /// Where to: REGISTRY/REPO[:TAG] or oci:DIR[:TAG]; the tag defaults to the source tag, else the version.
+        destination: String,
+        /// Move an existing tag that names a different release (dangerous: deploys using the tag change).
+        #[arg(long)]
+        retag: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Extract a release's files (prompts, contracts, DVC pointers, bundle.yaml), checking every
+    /// digest and size first and refusing unsafe paths, links and devices.
+    ///
+    /// Examples:
+    ///   bundle pull registry.example.com/acme/docproc@sha256:… -o /prompts --component summarizer --only prompts
+    ///   bundle pull oci:out/docproc:1.4.0 -o release/
+    #[command(verbatim_doc_comment)]
+    Pull {
+        /// oci:DIR[:TAG], REGISTRY/REPO:TAG or …@sha256:…
+        reference: String,
+        /// The folder to write into (created if missing).
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+        /// Only this component's files.
+        #[arg(long, value_name = "NAME")]
+        component: Option<String>,
+        /// Only these kinds of files (repeatable).
+        #[arg(long, value_enum)]
+        only: Vec<crate::extract::Only>,
+        /// Print what was written as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a repository's releases, newest first: tag, version, digest, created, commit.
+    ///
+    /// Examples:
+    ///   bundle history registry.example.com/acme/docproc
+    ///   bundle history oci:out/docproc --json
+    #[command(verbatim_doc_comment)]
+    History {
+        /// REGISTRY/REPO or oci:DIR
+        repository: String,
+        /// Print JSON.
         #[arg(long)]
         json: bool,
     },
@@ -114,4 +194,10 @@ pub struct Input {
     /// Record this URL as the source repository instead of git's `origin` (credentials are removed).
     #[arg(long, value_name = "URL")]
     pub source_url: Option<String>,
+    /// Confirm that every pinned image digest exists in its registry (and record an index's platforms).
+    #[arg(long)]
+    pub check_images: bool,
+    /// Never contact a registry: an image without a digest is an error instead of being resolved.
+    #[arg(long)]
+    pub offline: bool,
 }

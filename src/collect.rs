@@ -33,6 +33,10 @@ pub struct Options {
     pub hash_cache: Option<PathBuf>,
     /// Show a progress bar (the caller decides: stderr is a TTY).
     pub progress: bool,
+    /// Confirm pinned image digests exist (and record index platforms).
+    pub check_images: bool,
+    /// How to reach registries; `None` means offline (no tag is resolved).
+    pub registry: Option<crate::store::registry::Transport>,
 }
 
 /// Everything `build` needs to pack, and `check` needs to report.
@@ -160,7 +164,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         if !cabs.is_dir() {
             bail!("{what} field `path`: `{cpath}` is not a folder");
         }
-        let image = resolve_image(name.0.as_str(), &c.image, &image_overrides, &what)?;
+        let image = resolve_image(name.0.as_str(), &c.image, &image_overrides, &what, opts)?;
 
         // dvc.yaml artifacts in the component folder name models.
         let pipeline_rel = rel_join(&cpath, "dvc.yaml");
@@ -415,22 +419,48 @@ fn resolve_image(
     declared: &ImageRef,
     overrides: &BTreeMap<String, (ImageRef, &'static str)>,
     what: &str,
+    opts: &Options,
 ) -> Result<ImageRecord> {
-    let (img, from) = match overrides.get(name) {
+    let (img, mut from) = match overrides.get(name) {
         Some((i, f)) => (i.clone(), *f),
         None => (declared.clone(), "bundle.yaml"),
     };
-    let Some(digest) = img.digest.clone() else {
-        bail!(
-            "{what} field `image`: `{img}` has no digest; pin it in bundle.yaml as REPOSITORY@sha256:…, or pass --image {name}=REPOSITORY@sha256:…, or --buildx-metadata {name}=FILE from `docker buildx build --metadata-file FILE`"
-        );
+    let how = format!(
+        "pin it in bundle.yaml as REPOSITORY@sha256:…, or pass --image {name}=REPOSITORY@sha256:…, or --buildx-metadata {name}=FILE from `docker buildx build --metadata-file FILE`"
+    );
+    let mut platforms = None;
+    let digest = match (&img.digest, &opts.registry) {
+        (Some(d), Some(t)) if opts.check_images => {
+            let r = images::resolve(&img, t)
+                .map_err(|e| crate::error::finding(format!("{what} field `image`: {e:#}")))?;
+            platforms = r.platforms;
+            d.clone()
+        }
+        (Some(d), _) => d.clone(),
+        (None, None) => bail!(
+            "{what} field `image`: `{img}` has no digest, and --offline forbids resolving its tag; {how}"
+        ),
+        (None, Some(t)) => {
+            // Resolve the tag once; the digest is what the release pins from here on.
+            let r = images::resolve(&img, t)
+                .map_err(|e| anyhow!("{what} field `image`: `{img}` has no digest, and its tag could not be resolved: {e:#}; {how}"))?;
+            from = "registry";
+            platforms = r.platforms;
+            r.digest
+        }
     };
+    let platforms = platforms.map(|p| {
+        p.into_iter()
+            .map(|(platform, digest)| PlatformRecord { platform, digest })
+            .collect()
+    });
     Ok(ImageRecord {
         registry: img.registry,
         repository: img.repository,
         tag: img.tag,
         digest,
         from: from.to_string(),
+        platforms,
     })
 }
 

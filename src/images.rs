@@ -192,3 +192,62 @@ mod tests {
         assert!("x@sha256:abc".parse::<ImageRef>().is_err());
     }
 }
+
+/// What a registry says about an image reference.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub digest: String,
+    /// For an image index / manifest list: (os/arch[/variant], manifest digest) per platform.
+    pub platforms: Option<Vec<(String, String)>>,
+}
+
+/// Resolve an image's tag to a digest (one HEAD, with OCI and Docker Accept types), or confirm a
+/// pinned digest exists; either way read the manifest once to record an index's platforms.
+pub fn resolve(img: &ImageRef, t: &crate::store::registry::Transport) -> Result<Resolved> {
+    let reg = crate::store::registry::Registry::open(&img.registry, &img.repository, t)?;
+    let d = reg
+        .describe_ref(img.tag.as_deref(), img.digest.as_deref())?
+        .ok_or_else(|| anyhow!("image `{img}` does not exist in its registry"))?;
+    if let Some(pinned) = &img.digest {
+        if &d.digest != pinned {
+            bail!(
+                "image `{img}`: the registry serves {} for the pinned digest",
+                d.digest
+            );
+        }
+    }
+    let mut platforms = None;
+    if d.media_type == crate::spec::OCI_INDEX || d.media_type == crate::spec::DOCKER_MANIFEST_LIST {
+        use crate::store::Store;
+        let bytes = reg.blob(&d)?;
+        let v: serde_json::Value =
+            serde_json::from_slice(&bytes).with_context(|| format!("image `{img}`: bad index"))?;
+        let mut list = Vec::new();
+        for m in v
+            .get("manifests")
+            .and_then(|m| m.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let p = m.get("platform");
+            let get = |k: &str| {
+                p.and_then(|p| p.get(k))
+                    .and_then(|x| x.as_str())
+                    .unwrap_or("")
+            };
+            let mut name = format!("{}/{}", get("os"), get("architecture"));
+            if !get("variant").is_empty() {
+                name = format!("{name}/{}", get("variant"));
+            }
+            if let Some(dg) = m.get("digest").and_then(|x| x.as_str()) {
+                list.push((name, dg.to_string()));
+            }
+        }
+        list.sort();
+        platforms = Some(list);
+    }
+    Ok(Resolved {
+        digest: d.digest,
+        platforms,
+    })
+}

@@ -13,6 +13,7 @@ pub mod contracts;
 pub mod discover;
 pub mod dvc;
 pub mod error;
+pub mod extract;
 pub mod files;
 pub mod hashing;
 pub mod images;

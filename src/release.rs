@@ -66,8 +66,20 @@ pub struct ImageRecord {
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub tag: Option<String>,
     pub digest: String,
-    /// Where the digest came from: `bundle.yaml`, `--image` or `buildx-metadata`.
+    /// Where the digest came from: `bundle.yaml`, `--image`, `buildx-metadata` or `registry`
+    /// (a tag resolved at build time).
     pub from: String,
+    /// For an image index: each platform's manifest digest.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub platforms: Option<Vec<PlatformRecord>>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PlatformRecord {
+    /// `os/architecture[/variant]`
+    pub platform: String,
+    pub digest: String,
 }
 
 impl ImageRecord {

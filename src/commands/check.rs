@@ -1,8 +1,8 @@
 use crate::cli::Input;
 use anyhow::Result;
 
-pub fn run(input: &Input) -> Result<()> {
-    let c = crate::collect::collect(&input.dir, &super::options(input))?;
+pub fn run(input: &Input, t: &crate::store::registry::Transport) -> Result<()> {
+    let c = crate::collect::collect(&input.dir, &super::options(input, t))?;
     super::print_notes(&c.notes);
     let r = &c.release;
     let n = |f: fn(&crate::release::ComponentRecord) -> usize| {

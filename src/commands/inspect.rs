@@ -1,14 +1,15 @@
 use crate::release::Release;
+use crate::store::registry::Transport;
 use crate::store::{self, StoreRef};
 use anyhow::Result;
 
-pub fn run(reference: &str, json: bool) -> Result<()> {
+pub fn run(reference: &str, json: bool, t: &Transport) -> Result<()> {
     let r = StoreRef::parse(reference)?;
-    let st = store::open(&r)?;
-    let desc = store::resolve(st.as_ref(), &r)?;
-    let (manifest, record) = crate::artifact::read(st.as_ref(), &desc)?;
+    let st = store::open(&r, t)?;
+    let desc = store::resolve(st.store(), &r)?;
+    let (manifest, record) = crate::artifact::read(st.store(), &desc)?;
     if json {
-        let bytes = st.blob(&manifest.config)?;
+        let bytes = st.store().blob(&manifest.config)?;
         println!("{}", String::from_utf8_lossy(&bytes));
         return Ok(());
     }
@@ -41,6 +42,9 @@ pub fn summary(r: &Release, digest: &str) -> String {
     for c in &r.components {
         let _ = writeln!(s, "component {} ({})", c.name, c.path);
         let _ = writeln!(s, "  image    {}", c.image.pinned());
+        for p in c.image.platforms.iter().flatten() {
+            let _ = writeln!(s, "    {:<14} {}", p.platform, p.digest);
+        }
         for m in &c.models {
             let kind = if m.nfiles.is_some() {
                 format!("{} files", m.nfiles.unwrap_or(0))

@@ -2,25 +2,59 @@
 
 pub mod build;
 pub mod check;
+pub mod history;
 pub mod init;
 pub mod inspect;
+pub mod pull;
+pub mod push;
 
-use crate::cli::{Cli, Command, Input};
+use crate::cli::{Cli, Command, Input, RegistryOpts};
 use crate::collect::Options;
+use crate::store::registry::Transport;
 use anyhow::Result;
 use std::io::IsTerminal;
 
 pub fn run(cli: Cli) -> Result<()> {
+    let t = || transport(&cli.registry);
     match cli.command {
         Command::Init { dir, force } => init::run(&dir, force),
         Command::Build {
             input,
             output,
             retag,
+            push,
             json,
-        } => build::run(&input, output.as_deref(), retag, json),
-        Command::Check { input } => check::run(&input),
-        Command::Inspect { reference, json } => inspect::run(&reference, json),
+        } => build::run(
+            &input,
+            output.as_deref(),
+            push.as_deref(),
+            retag,
+            json,
+            &t()?,
+        ),
+        Command::Check { input } => check::run(&input, &t()?),
+        Command::Inspect { reference, json } => inspect::run(&reference, json, &t()?),
+        Command::Push {
+            source,
+            destination,
+            retag,
+            json,
+        } => push::run(&source, &destination, retag, json, &t()?),
+        Command::Pull {
+            reference,
+            output,
+            component,
+            only,
+            json,
+        } => pull::run(
+            &reference,
+            &output,
+            component.as_deref(),
+            &only,
+            json,
+            &t()?,
+        ),
+        Command::History { repository, json } => history::run(&repository, json, &t()?),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "bundle", &mut std::io::stdout());
@@ -29,7 +63,23 @@ pub fn run(cli: Cli) -> Result<()> {
     }
 }
 
-pub(crate) fn options(i: &Input) -> Options {
+/// Registry transport settings from the global flags.
+pub(crate) fn transport(r: &RegistryOpts) -> anyhow::Result<Transport> {
+    Ok(Transport {
+        insecure: r.insecure_registry.clone(),
+        ca_files: r.ca_file.clone(),
+        explicit: crate::store::auth::Explicit::from_flags(
+            r.username.as_deref(),
+            r.password_stdin,
+        )?,
+        timeout: std::env::var("RELBUNDLE_HTTP_TIMEOUT_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .map(std::time::Duration::from_secs),
+    })
+}
+
+pub(crate) fn options(i: &Input, t: &Transport) -> Options {
     Options {
         images: i.image.clone(),
         buildx_metadata: i.buildx_metadata.clone(),
@@ -40,11 +90,22 @@ pub(crate) fn options(i: &Input) -> Options {
         source_url: i.source_url.clone(),
         hash_cache: crate::hashing::HashCache::default_path(),
         progress: std::io::stderr().is_terminal(),
+        check_images: i.check_images,
+        registry: if i.offline { None } else { Some(t.clone()) },
     }
 }
 
 pub(crate) fn print_notes(notes: &[String]) {
     for n in notes {
         eprintln!("note: {n}");
+    }
+}
+
+pub(crate) fn warn_moved(r: &crate::store::CopyReport) {
+    if let Some(old) = &r.moved_from {
+        eprintln!(
+            "warning: moved tag `{}` from {old} to {}: anything that deploys by this tag now gets a different release; deploy by digest",
+            r.tag, r.digest
+        );
     }
 }

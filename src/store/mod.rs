@@ -3,7 +3,9 @@
 //!
 //! A tag is resolved to a digest once ([`Store::resolve`]); everything after uses the digest.
 
+pub mod auth;
 pub mod layout;
+pub mod registry;
 
 use crate::oci::Descriptor;
 use anyhow::{Result, bail};
@@ -15,6 +17,13 @@ pub enum StoreRef {
     /// `oci:DIR[:TAG]` or `oci:DIR@sha256:…`
     Layout {
         dir: PathBuf,
+        tag: Option<String>,
+        digest: Option<String>,
+    },
+    /// `REGISTRY/REPOSITORY[:TAG][@sha256:…]`
+    Registry {
+        registry: String,
+        repository: String,
         tag: Option<String>,
         digest: Option<String>,
     },
@@ -56,15 +65,65 @@ impl StoreRef {
                 digest: None,
             });
         }
-        bail!(
-            "`{s}`: unsupported reference; this version of bundle reads and writes OCI image layouts, written oci:DIR[:TAG] or oci:DIR@sha256:…"
-        )
+        let first = s.split('/').next().unwrap_or("");
+        let has_host =
+            s.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+        if !has_host {
+            bail!(
+                "`{s}`: name the registry host (e.g. registry.example.com/{s} or docker.io/{s}), or write oci:DIR[:TAG] for an OCI layout folder"
+            );
+        }
+        if s.ends_with('/') || s.contains("//") {
+            bail!("`{s}`: the repository name is empty");
+        }
+        let img: crate::images::ImageRef = s
+            .parse()
+            .map_err(|e: anyhow::Error| anyhow::anyhow!("invalid reference {e}"))?;
+        Ok(StoreRef::Registry {
+            registry: img.registry,
+            repository: img.repository,
+            tag: img.tag,
+            digest: img.digest,
+        })
     }
 
     pub fn tag(&self) -> Option<&str> {
         match self {
-            StoreRef::Layout { tag, .. } => tag.as_deref(),
+            StoreRef::Layout { tag, .. } | StoreRef::Registry { tag, .. } => tag.as_deref(),
         }
+    }
+
+    pub fn digest(&self) -> Option<&str> {
+        match self {
+            StoreRef::Layout { digest, .. } | StoreRef::Registry { digest, .. } => {
+                digest.as_deref()
+            }
+        }
+    }
+
+    /// The same store without a tag or digest: `oci:DIR` or `REGISTRY/REPOSITORY`.
+    pub fn base(&self) -> String {
+        match self {
+            StoreRef::Layout { dir, .. } => format!("oci:{}", dir.display()),
+            StoreRef::Registry {
+                registry,
+                repository,
+                ..
+            } => format!("{registry}/{repository}"),
+        }
+    }
+}
+
+impl std::fmt::Display for StoreRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.base())?;
+        if let Some(t) = self.tag() {
+            write!(f, ":{t}")?;
+        }
+        if let Some(d) = self.digest() {
+            write!(f, "@{d}")?;
+        }
+        Ok(())
     }
 }
 
@@ -94,30 +153,50 @@ pub trait Store {
     fn tag(&self, tag: &str, d: &Descriptor, retag: bool) -> Result<TagOutcome>;
     /// Every tag and the manifest it names.
     fn tags(&self) -> Result<Vec<(String, Descriptor)>>;
-}
-
-pub fn open(r: &StoreRef) -> Result<Box<dyn Store>> {
-    match r {
-        StoreRef::Layout { dir, .. } => Ok(Box::new(layout::Layout::new(dir.clone()))),
+    /// A manifest descriptor for a digest.
+    fn resolve_digest(&self, digest: &str) -> Result<Descriptor> {
+        self.tags()?
+            .into_iter()
+            .find(|(_, d)| d.digest == digest)
+            .map(|(_, d)| d)
+            .ok_or_else(|| anyhow::anyhow!("{}: no manifest {digest}", self.describe()))
     }
 }
 
-/// Resolve a reference to a manifest descriptor (by digest or tag), once.
-pub fn resolve(store: &dyn Store, r: &StoreRef) -> Result<Descriptor> {
-    match r {
-        StoreRef::Layout {
-            digest: Some(d), ..
-        } => {
-            let found = store
-                .tags()?
-                .into_iter()
-                .find(|(_, desc)| &desc.digest == d);
-            match found {
-                Some((_, desc)) => Ok(desc),
-                None => bail!("{}: no manifest {d} in its index.json", store.describe()),
-            }
+/// An opened store: the layout or registry behind a reference.
+pub enum Opened {
+    Layout(layout::Layout),
+    Registry(registry::Registry),
+}
+
+impl Opened {
+    pub fn store(&self) -> &dyn Store {
+        match self {
+            Opened::Layout(l) => l,
+            Opened::Registry(r) => r,
         }
-        _ => store.resolve(r.tag()),
+    }
+}
+
+pub fn open(r: &StoreRef, t: &registry::Transport) -> Result<Opened> {
+    match r {
+        StoreRef::Layout { dir, .. } => Ok(Opened::Layout(layout::Layout::new(dir.clone()))),
+        StoreRef::Registry {
+            registry,
+            repository,
+            ..
+        } => Ok(Opened::Registry(registry::Registry::open(
+            registry, repository, t,
+        )?)),
+    }
+}
+
+/// Resolve a reference to a manifest descriptor (by digest or tag), once: everything after uses
+/// the digest.
+pub fn resolve(store: &dyn Store, r: &StoreRef) -> Result<Descriptor> {
+    match r.digest() {
+        Some(d) => store.resolve_digest(d),
+        None => store.resolve(r.tag()),
     }
 }
 
@@ -145,5 +224,121 @@ mod tests {
         );
         assert!(StoreRef::parse("oci:").is_err());
         assert!(StoreRef::parse("oci:x:bad tag").is_err());
+        assert_eq!(
+            StoreRef::parse("localhost:5000/acme/docproc:1.0.0").unwrap(),
+            StoreRef::Registry {
+                registry: "localhost:5000".into(),
+                repository: "acme/docproc".into(),
+                tag: Some("1.0.0".into()),
+                digest: None
+            }
+        );
+        assert!(StoreRef::parse("acme/docproc:1").is_err());
+        assert!(StoreRef::parse("localhost:5000/UPPER:tag").is_err());
+        assert!(StoreRef::parse("localhost:5000/").is_err());
+        assert!(StoreRef::parse("localhost:5000/x@sha256:123").is_err());
     }
+}
+
+/// What a copy did.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CopyReport {
+    pub reference: String,
+    pub digest: String,
+    pub tag: String,
+    pub tag_update: &'static str,
+    #[serde(skip)]
+    pub moved_from: Option<String>,
+    pub uploaded_blobs: u64,
+    pub uploaded_bytes: u64,
+    pub skipped_blobs: u64,
+    pub mounted_blobs: u64,
+}
+
+/// Copy the manifest `desc` and everything it references from `src` to `dst`, in the order that
+/// keeps a reader safe: blobs (skipping those present, mounting across repositories of the same
+/// registry where it can), then the manifest by digest, then — last — the tag.
+/// `blobs` may hold bytes already in memory (a fresh build); others are read from `src`, verified.
+pub fn copy(
+    src: &dyn Store,
+    src_ref: Option<&StoreRef>,
+    desc: &Descriptor,
+    manifest: &[u8],
+    known: &[(Descriptor, std::sync::Arc<Vec<u8>>)],
+    dst: &Opened,
+    dst_ref: &StoreRef,
+    tag: &str,
+    retag: bool,
+) -> Result<CopyReport> {
+    let m = crate::oci::ImageManifest::from_bytes(
+        manifest,
+        &format!("{}@{}", src.describe(), desc.digest),
+    )?;
+    let d = dst.store();
+    let mut uploaded = (0u64, 0u64, 0u64, 0u64);
+    // Blobs the manifest needs, config first.
+    for b in std::iter::once(&m.config).chain(&m.layers) {
+        if d.has_blob(b)? {
+            uploaded.2 += 1;
+            continue;
+        }
+        if let (
+            Opened::Registry(r),
+            Some(StoreRef::Registry {
+                registry,
+                repository,
+                ..
+            }),
+        ) = (dst, src_ref)
+        {
+            if *registry == r.registry && *repository != r.repository && r.mount(b, repository)? {
+                uploaded.3 += 1;
+                continue;
+            }
+        }
+        let bytes = match known.iter().find(|(k, _)| k.digest == b.digest) {
+            Some((_, bytes)) => bytes.to_vec(),
+            None => src.blob(b)?,
+        };
+        if bytes.len() as u64 != b.size || crate::hashing::sha256_digest(&bytes) != b.digest {
+            bail!(
+                "{}: blob {} does not match its descriptor",
+                src.describe(),
+                b.digest
+            );
+        }
+        if d.put_blob(b, &bytes)? {
+            uploaded.0 += 1;
+            uploaded.1 += bytes.len() as u64;
+        } else {
+            uploaded.2 += 1;
+        }
+    }
+    d.put_manifest(desc, manifest)?;
+    if let Opened::Layout(_) = dst {
+        // Read back and check every digest before the tag names it.
+        for b in std::iter::once(&m.config).chain(&m.layers) {
+            d.blob(b)?;
+        }
+        d.blob(desc)?;
+    }
+    let outcome = d.tag(tag, desc, retag)?;
+    let (tag_update, moved_from) = match &outcome {
+        TagOutcome::Created => ("created", None),
+        TagOutcome::Unchanged => ("unchanged", None),
+        TagOutcome::Moved(old) => ("moved", Some(old.clone())),
+    };
+    let _ = dst_ref;
+    Ok(CopyReport {
+        reference: format!("{}:{tag}@{}", d.describe(), desc.digest),
+        digest: desc.digest.clone(),
+        tag: tag.to_string(),
+        tag_update,
+        moved_from,
+        uploaded_blobs: uploaded.0,
+        uploaded_bytes: uploaded.1,
+        skipped_blobs: uploaded.2,
+        mounted_blobs: uploaded.3,
+    })
 }

@@ -1,0 +1,172 @@
+use crate::extract::{self, Limits, Only};
+use crate::release::{ComponentRecord, Release};
+use crate::spec::*;
+use crate::store::registry::Transport;
+use crate::store::{self, StoreRef};
+use anyhow::{Result, anyhow, bail};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+fn kind_of(title: &str) -> Option<Only> {
+    match title {
+        TITLE_PROMPTS => Some(Only::Prompts),
+        TITLE_CONTRACTS => Some(Only::Contracts),
+        TITLE_DVC => Some(Only::Dvc),
+        _ => None,
+    }
+}
+
+/// The layer paths that belong to one component.
+fn component_paths(c: &ComponentRecord) -> BTreeSet<String> {
+    let mut s = BTreeSet::new();
+    s.extend(c.prompts.iter().map(|p| p.path.clone()));
+    for p in &c.provides {
+        s.insert(p.contract.clone());
+        s.extend(p.refs.iter().cloned());
+    }
+    for m in &c.models {
+        s.insert(m.origin.file.clone());
+        let dir = crate::paths::parent(&m.origin.file);
+        s.insert(if dir.is_empty() {
+            "dvc.yaml".into()
+        } else {
+            format!("{dir}/dvc.yaml")
+        });
+        if m.md5.ends_with(".dir") {
+            let kind = if m.hash == "md5" {
+                crate::hashing::Md5Kind::Plain
+            } else {
+                crate::hashing::Md5Kind::Dos2Unix
+            };
+            let p = crate::dvc::Project::object_path(Path::new(".dvc/cache"), &m.md5, kind);
+            s.insert(p.to_string_lossy().into_owned());
+        }
+    }
+    s
+}
+
+/// Every prompt and contract the record names must be in the layers, with the recorded sha256.
+fn cross_check(
+    record: &Release,
+    files: &BTreeMap<String, Vec<u8>>,
+    comp: Option<&ComponentRecord>,
+    only: &BTreeSet<Only>,
+) -> Result<()> {
+    let comps: Vec<&ComponentRecord> = match comp {
+        Some(c) => vec![c],
+        None => record.components.iter().collect(),
+    };
+    let mut expected: Vec<(&str, &str)> = Vec::new();
+    for c in comps {
+        if only.is_empty() || only.contains(&Only::Prompts) {
+            expected.extend(
+                c.prompts
+                    .iter()
+                    .map(|p| (p.path.as_str(), p.sha256.as_str())),
+            );
+        }
+        if only.is_empty() || only.contains(&Only::Contracts) {
+            expected.extend(
+                c.provides
+                    .iter()
+                    .map(|p| (p.contract.as_str(), p.sha256.as_str())),
+            );
+        }
+    }
+    for (path, sha) in expected {
+        let Some(b) = files.get(path) else {
+            bail!("the release record names `{path}`, but its layer does not hold it")
+        };
+        if crate::hashing::sha256_digest(b) != sha {
+            bail!("`{path}` in the layer does not match the sha256 in the release record");
+        }
+    }
+    Ok(())
+}
+
+pub fn run(
+    reference: &str,
+    output: &Path,
+    component: Option<&str>,
+    only: &[Only],
+    json: bool,
+    t: &Transport,
+) -> Result<()> {
+    let r = StoreRef::parse(reference)?;
+    let st = store::open(&r, t)?;
+    let desc = store::resolve(st.store(), &r)?;
+    let (m, record) = crate::artifact::read(st.store(), &desc)?;
+    let comp = match component {
+        Some(n) => Some(
+            record
+                .components
+                .iter()
+                .find(|c| c.name == n)
+                .ok_or_else(|| {
+                    anyhow!(
+                        "--component {n}: the release has no such component (components: {})",
+                        record
+                            .components
+                            .iter()
+                            .map(|c| c.name.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                })?,
+        ),
+        None => None,
+    };
+    let only: BTreeSet<Only> = only.iter().copied().collect();
+    let allowed = comp.map(component_paths);
+    let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+    let limits = Limits::default();
+    for layer in &m.layers {
+        let title = layer.annotation(ANN_TITLE).unwrap_or("");
+        let kind = kind_of(title);
+        let wanted = match kind {
+            Some(k) => only.is_empty() || only.contains(&k),
+            None => only.is_empty() && comp.is_none() && title == TITLE_BUNDLE_FILE,
+        };
+        if !wanted {
+            continue;
+        }
+        // Digest and size are checked here, before anything is unpacked or written.
+        let bytes = st.store().blob(layer)?;
+        if kind.is_none() {
+            files.insert(TITLE_BUNDLE_FILE.to_string(), bytes);
+            continue;
+        }
+        for (path, b) in extract::entries(
+            &bytes,
+            &format!("{} layer {title}", st.store().describe()),
+            &limits,
+        )? {
+            if allowed.as_ref().is_some_and(|a| !a.contains(&path)) {
+                continue;
+            }
+            files.insert(path, b);
+        }
+    }
+    cross_check(&record, &files, comp, &only)?;
+    extract::write_all(output, &files)?;
+    if json {
+        let v = serde_json::json!({
+            "digest": desc.digest,
+            "name": record.name,
+            "version": record.version,
+            "output": output.display().to_string(),
+            "files": files.keys().collect::<Vec<_>>(),
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+    } else {
+        println!(
+            "wrote {} file(s) of {} {} ({}) to {}",
+            files.len(),
+            record.name,
+            record.version,
+            desc.digest,
+            output.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,153 @@
+//! Safe extraction of release layers. Every entry must be a regular file with a relative path
+//! of plain components: absolute paths, `..`, `.`, empty names, symlinks, hard links, devices and
+//! FIFOs are refused (the ORAS, oras-go, Zarf and Helm extraction CVEs), and counts and sizes are
+//! capped. Nothing is written until every layer has been read and checked.
+
+use anyhow::{Context, Result, anyhow, bail};
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::{Component, Path};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Only {
+    Prompts,
+    Contracts,
+    Dvc,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    pub max_entries: usize,
+    pub max_file: u64,
+    pub max_total: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_entries: 100_000,
+            max_file: 64 << 20,
+            max_total: 1 << 30,
+        }
+    }
+}
+
+/// Read a tar.gz layer into (path, bytes) entries, refusing anything unsafe.
+pub fn entries(tar_gz: &[u8], what: &str, limits: &Limits) -> Result<Vec<(String, Vec<u8>)>> {
+    let gz = flate2::read::GzDecoder::new(tar_gz);
+    // Bound the decompressed stream as a whole (headers included), against gzip bombs.
+    let mut ar =
+        tar::Archive::new(gz.take(limits.max_total + (limits.max_entries as u64 + 2) * 1024));
+    let mut out: Vec<(String, Vec<u8>)> = Vec::new();
+    let mut seen = std::collections::BTreeSet::new();
+    let mut total = 0u64;
+    for e in ar
+        .entries()
+        .with_context(|| format!("{what}: not a tar archive"))?
+    {
+        let mut e = e.with_context(|| format!("{what}: damaged tar archive"))?;
+        if out.len() >= limits.max_entries {
+            bail!("{what}: more than {} entries", limits.max_entries);
+        }
+        let raw = e.path_bytes().to_vec();
+        let name =
+            String::from_utf8(raw).map_err(|_| anyhow!("{what}: an entry name is not UTF-8"))?;
+        let kind = e.header().entry_type();
+        if !kind.is_file() {
+            let k = match kind {
+                tar::EntryType::Symlink => "a symlink",
+                tar::EntryType::Link => "a hard link",
+                tar::EntryType::Char | tar::EntryType::Block => "a device",
+                tar::EntryType::Fifo => "a FIFO",
+                tar::EntryType::Directory => "a directory entry",
+                _ => "not a regular file",
+            };
+            bail!(
+                "{what}: entry `{}` is {k}; release layers hold regular files only",
+                crate::yaml::shorten(&name)
+            );
+        }
+        crate::paths::check_relative(&name)
+            .map_err(|e| anyhow!("{what}: unsafe entry name: {e}"))?;
+        if Path::new(&name)
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_)))
+        {
+            bail!("{what}: unsafe entry name `{name}`");
+        }
+        let size = e
+            .header()
+            .size()
+            .with_context(|| format!("{what}: entry `{name}` has a bad size"))?;
+        if size > limits.max_file {
+            bail!(
+                "{what}: entry `{name}` is {size} bytes, over the {} MiB limit",
+                limits.max_file >> 20
+            );
+        }
+        total += size;
+        if total > limits.max_total {
+            bail!("{what}: more than {} MiB in all", limits.max_total >> 20);
+        }
+        if !seen.insert(name.clone()) {
+            bail!("{what}: entry `{name}` appears twice");
+        }
+        let mut buf = Vec::with_capacity(size as usize);
+        (&mut e)
+            .take(size)
+            .read_to_end(&mut buf)
+            .with_context(|| format!("{what}: entry `{name}` is truncated"))?;
+        if buf.len() as u64 != size {
+            bail!("{what}: entry `{name}` is truncated");
+        }
+        out.push((name, buf));
+    }
+    Ok(out)
+}
+
+/// Write files below `dir` atomically: each goes to a temp file in its final folder, then is
+/// renamed into place; no write follows a symlink inside `dir`.
+pub fn write_all(dir: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    for (rel, bytes) in files {
+        let target = dir.join(rel);
+        // Create parents one component at a time, refusing symlinks on the way.
+        let mut cur = dir.to_path_buf();
+        for c in Path::new(rel)
+            .parent()
+            .into_iter()
+            .flat_map(|p| p.components())
+        {
+            cur.push(c);
+            match std::fs::symlink_metadata(&cur) {
+                Ok(m) if m.file_type().is_symlink() => bail!(
+                    "{}: is a symlink; refusing to write through it",
+                    cur.display()
+                ),
+                Ok(m) if !m.is_dir() => bail!("{}: exists and is not a folder", cur.display()),
+                Ok(_) => {}
+                Err(_) => std::fs::create_dir(&cur)
+                    .with_context(|| format!("{}: cannot create", cur.display()))?,
+            }
+        }
+        if std::fs::symlink_metadata(&target)
+            .is_ok_and(|m| m.file_type().is_symlink() || m.is_dir())
+        {
+            bail!(
+                "{}: exists as a symlink or folder; refusing to replace it",
+                target.display()
+            );
+        }
+        let parent = target.parent().expect("below dir");
+        let mut tmp = tempfile::Builder::new()
+            .prefix(".bundle-pull-")
+            .tempfile_in(parent)?;
+        std::io::Write::write_all(&mut tmp, bytes)?;
+        tmp.as_file()
+            .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+        tmp.persist(&target)
+            .map_err(|e| anyhow!("{}: cannot write: {}", target.display(), e.error))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,640 @@
+//! OCI registry backend on oci-client (rustls). We keep the digest under our control: blobs and
+//! raw manifest bytes are pushed as they are, every pulled byte is checked against its
+//! descriptor's sha256 and size (distribution 2.8 does not check sizes), and after a tag is set the
+//! registry's `Docker-Content-Digest` for it must equal our own sha256.
+//!
+//! Plain HTTP only for loopback registries or hosts named by `--insecure-registry` /
+//! `RELBUNDLE_INSECURE_REGISTRIES`. Bounded retries with exponential backoff and jitter on 429,
+//! 5xx, resets and timeouts. Credentials never reach a message.
+
+use super::auth::{self, Explicit};
+use super::{Store, TagOutcome};
+use crate::oci::{Descriptor, MAX_MANIFEST};
+use crate::spec::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
+use anyhow::{Context, Result, anyhow, bail};
+use oci_client::errors::{OciDistributionError, OciErrorCode};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+/// Every manifest type we accept; distribution 2.8 answers 404 to an OCI manifest without it.
+pub const MANIFEST_TYPES: [&str; 4] = [
+    OCI_MANIFEST,
+    OCI_INDEX,
+    DOCKER_MANIFEST,
+    DOCKER_MANIFEST_LIST,
+];
+/// Largest blob read from a registry into memory.
+pub const MAX_BLOB: u64 = 512 << 20;
+const MAX_ATTEMPTS: u32 = 5;
+
+/// How to reach registries: TLS roots, plain-HTTP hosts, explicit login.
+#[derive(Clone, Debug, Default)]
+pub struct Transport {
+    /// Hosts (`host[:port]`) that may be reached over plain HTTP, besides loopback ones.
+    pub insecure: Vec<String>,
+    /// Extra PEM CA certificates.
+    pub ca_files: Vec<PathBuf>,
+    pub explicit: Explicit,
+    /// Per-request read timeout.
+    pub timeout: Option<Duration>,
+}
+
+/// `localhost`, `127.0.0.0/8` and `[::1]`, with any port: plain HTTP is allowed, as docker does.
+pub fn is_loopback(host: &str) -> bool {
+    let h = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.split(':').next().unwrap_or("")
+    };
+    h == "localhost"
+        || h == "::1"
+        || h.parse::<std::net::Ipv4Addr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Counters for what a push did, reported by `push --json` and checked by tests.
+#[derive(Default, Debug)]
+pub struct Stats {
+    pub uploaded_blobs: AtomicU64,
+    pub uploaded_bytes: AtomicU64,
+    pub skipped_blobs: AtomicU64,
+    pub mounted_blobs: AtomicU64,
+}
+
+pub struct Registry {
+    rt: tokio::runtime::Runtime,
+    client: Client,
+    auth: RegistryAuth,
+    pub registry: String,
+    pub repository: String,
+    /// Manifest bytes we pushed or pulled, by digest, so a tag push needs no second download.
+    manifests: Mutex<HashMap<String, Vec<u8>>>,
+    pub stats: Stats,
+}
+
+fn is_not_found(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::ServerError { code, .. } => *code == 404,
+        OciDistributionError::ImageManifestNotFoundError(_) => true,
+        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|x| {
+            matches!(
+                x.code,
+                OciErrorCode::ManifestUnknown
+                    | OciErrorCode::BlobUnknown
+                    | OciErrorCode::NameUnknown
+                    | OciErrorCode::NotFound
+            )
+        }),
+        _ => false,
+    }
+}
+
+fn retryable(e: &OciDistributionError) -> bool {
+    match e {
+        OciDistributionError::RequestError(r) => {
+            r.is_timeout() || r.is_connect() || r.is_request() || r.is_body() || r.is_decode()
+        }
+        OciDistributionError::ServerError { code, .. } => *code == 429 || *code >= 500,
+        OciDistributionError::RegistryError { envelope, .. } => envelope
+            .errors
+            .iter()
+            .any(|x| matches!(x.code, OciErrorCode::Toomanyrequests)),
+        OciDistributionError::IoError(_) => true,
+        // A truncated body shows up as a digest mismatch or a short read: try again.
+        OciDistributionError::DigestError(_) => true,
+        _ => false,
+    }
+}
+
+/// Exponential backoff from 100 ms, doubled per attempt, capped at 5 s, with ±50 % jitter.
+fn backoff(attempt: u32) -> Duration {
+    let base = (100u64 << attempt.min(6)).min(5000);
+    Duration::from_millis(base / 2 + fastrand::u64(0..=base))
+}
+
+impl Registry {
+    pub fn open(registry: &str, repository: &str, t: &Transport) -> Result<Registry> {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("cannot start the async runtime")?;
+        let mut plain: Vec<String> = t.insecure.clone();
+        if let Ok(env) = std::env::var("RELBUNDLE_INSECURE_REGISTRIES") {
+            plain.extend(
+                env.split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty()),
+            );
+        }
+        if is_loopback(registry) {
+            plain.push(registry.to_string());
+        }
+        let mut certs = Vec::new();
+        for f in &t.ca_files {
+            let data = std::fs::read(f)
+                .with_context(|| format!("--ca-file {}: cannot read", f.display()))?;
+            if !String::from_utf8_lossy(&data).contains("-----BEGIN CERTIFICATE-----") {
+                bail!("--ca-file {}: not a PEM certificate", f.display());
+            }
+            certs.push(oci_client::client::Certificate {
+                encoding: oci_client::client::CertificateEncoding::Pem,
+                data,
+            });
+        }
+        let config = oci_client::client::ClientConfig {
+            protocol: oci_client::client::ClientProtocol::HttpsExcept(plain),
+            extra_root_certificates: certs,
+            read_timeout: Some(t.timeout.unwrap_or(Duration::from_secs(60))),
+            connect_timeout: Some(Duration::from_secs(10)),
+            max_concurrent_upload: 4,
+            user_agent: concat!("relbundle/", env!("CARGO_PKG_VERSION")),
+            ..Default::default()
+        };
+        let auth = match auth::find(registry, &t.explicit)? {
+            Some(l) => l.to_oci(),
+            None => RegistryAuth::Anonymous,
+        };
+        Ok(Registry {
+            rt,
+            client: Client::new(config),
+            auth,
+            registry: registry.to_string(),
+            repository: repository.to_string(),
+            manifests: Mutex::new(HashMap::new()),
+            stats: Stats::default(),
+        })
+    }
+
+    pub fn reference(&self, tag: Option<&str>, digest: Option<&str>) -> Reference {
+        match (tag, digest) {
+            (_, Some(d)) => Reference::with_digest(
+                self.registry.clone(),
+                self.repository.clone(),
+                d.to_string(),
+            ),
+            (Some(t), None) => Reference::with_tag(
+                self.registry.clone(),
+                self.repository.clone(),
+                t.to_string(),
+            ),
+            (None, None) => Reference::with_tag(
+                self.registry.clone(),
+                self.repository.clone(),
+                "latest".to_string(),
+            ),
+        }
+    }
+
+    fn name(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+
+    /// Run one registry operation with bounded retries; turn errors into actionable messages.
+    fn call<T, F, Fut>(&self, what: &str, mut f: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, OciDistributionError>>,
+    {
+        self.rt.block_on(async {
+            let mut attempt = 0;
+            loop {
+                match f().await {
+                    Ok(v) => return Ok(v),
+                    Err(e) if attempt + 1 < MAX_ATTEMPTS && retryable(&e) => {
+                        tokio::time::sleep(backoff(attempt)).await;
+                        attempt += 1;
+                    }
+                    Err(e) => return Err(self.explain(what, e, attempt + 1)),
+                }
+            }
+        })
+    }
+
+    /// Like [`call`], but a 404 is `Ok(None)`.
+    fn call_opt<T, F, Fut>(&self, what: &str, mut f: F) -> Result<Option<T>>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, OciDistributionError>>,
+    {
+        self.rt.block_on(async {
+            let mut attempt = 0;
+            loop {
+                match f().await {
+                    Ok(v) => return Ok(Some(v)),
+                    Err(e) if is_not_found(&e) => return Ok(None),
+                    Err(e) if attempt + 1 < MAX_ATTEMPTS && retryable(&e) => {
+                        tokio::time::sleep(backoff(attempt)).await;
+                        attempt += 1;
+                    }
+                    Err(e) => return Err(self.explain(what, e, attempt + 1)),
+                }
+            }
+        })
+    }
+
+    fn explain(&self, what: &str, e: OciDistributionError, attempts: u32) -> anyhow::Error {
+        let host = &self.registry;
+        let tries = if attempts > 1 {
+            format!(" (after {attempts} attempts)")
+        } else {
+            String::new()
+        };
+        match &e {
+            OciDistributionError::UnauthorizedError { .. }
+            | OciDistributionError::AuthenticationFailure(_) => anyhow!(
+                "{}: {what}: the registry refused the login or requires one; run `docker login {host}`, set REGISTRY_AUTH_FILE, or pass --username with --password-stdin",
+                self.name()
+            ),
+            OciDistributionError::RegistryError { envelope, .. }
+                if envelope.errors.iter().any(|x| {
+                    matches!(x.code, OciErrorCode::Unauthorized | OciErrorCode::Denied)
+                }) =>
+            {
+                anyhow!(
+                    "{}: {what}: access denied; check the login for {host} (docker login {host})",
+                    self.name()
+                )
+            }
+            OciDistributionError::RequestError(r) if r.is_connect() => {
+                let hint = if is_loopback(host) {
+                    ""
+                } else {
+                    "; for a plain-HTTP registry pass --insecure-registry HOST"
+                };
+                anyhow!(
+                    "{}: {what}: cannot connect to {host}{tries}: {}{hint}",
+                    self.name(),
+                    error_chain(r)
+                )
+            }
+            OciDistributionError::RequestError(r) => {
+                anyhow!("{}: {what}{tries}: {}", self.name(), error_chain(r))
+            }
+            _ => anyhow!("{}: {what}{tries}: {e}", self.name()),
+        }
+    }
+
+    /// Fetch a manifest by digest, checking digest, size and the 4 MiB limit.
+    fn manifest_bytes(&self, d: &Descriptor) -> Result<Vec<u8>> {
+        if let Some(b) = self.manifests.lock().unwrap().get(&d.digest) {
+            return Ok(b.clone());
+        }
+        if d.size > MAX_MANIFEST {
+            bail!(
+                "{}@{}: manifest is {} bytes, over the 4 MiB limit",
+                self.name(),
+                d.digest,
+                d.size
+            );
+        }
+        let r = self.reference(None, Some(&d.digest));
+        let (bytes, _) = self.call(&format!("fetch manifest {}", d.digest), || {
+            self.client
+                .pull_manifest_raw(&r, &self.auth, &MANIFEST_TYPES)
+        })?;
+        let got = crate::hashing::sha256_digest(&bytes);
+        if got != d.digest {
+            bail!(
+                "{}@{}: the registry served a manifest whose sha256 is {got}",
+                self.name(),
+                d.digest
+            );
+        }
+        if bytes.len() as u64 != d.size {
+            bail!(
+                "{}@{}: manifest has {} bytes, its descriptor says {}",
+                self.name(),
+                d.digest,
+                bytes.len(),
+                d.size
+            );
+        }
+        let v = bytes.to_vec();
+        self.manifests
+            .lock()
+            .unwrap()
+            .insert(d.digest.clone(), v.clone());
+        Ok(v)
+    }
+
+    /// HEAD a tag (with every manifest Accept type) and return the registry's digest, or None.
+    pub fn head_tag(&self, tag: &str) -> Result<Option<String>> {
+        let r = self.reference(Some(tag), None);
+        self.call_opt(&format!("resolve tag {tag}"), || {
+            self.client.fetch_manifest_digest(&r, &self.auth)
+        })
+    }
+
+    /// Resolve a tag or digest to a descriptor: one HEAD for a tag, then one GET by digest.
+    pub fn describe_ref(
+        &self,
+        tag: Option<&str>,
+        digest: Option<&str>,
+    ) -> Result<Option<Descriptor>> {
+        let digest = match (tag, digest) {
+            (_, Some(d)) => d.to_string(),
+            (Some(t), None) => match self.head_tag(t)? {
+                Some(d) => d,
+                None => return Ok(None),
+            },
+            (None, None) => bail!(
+                "{}: name a tag or a digest ({}:TAG or {}@sha256:…)",
+                self.name(),
+                self.name(),
+                self.name()
+            ),
+        };
+        if !crate::images::is_sha256_digest(&digest) {
+            bail!(
+                "{}: the registry answered with digest `{digest}`, not sha256",
+                self.name()
+            );
+        }
+        let r = self.reference(None, Some(&digest));
+        let Some((bytes, _)) = self.call_opt(&format!("fetch manifest {digest}"), || {
+            self.client
+                .pull_manifest_raw(&r, &self.auth, &MANIFEST_TYPES)
+        })?
+        else {
+            return Ok(None);
+        };
+        if bytes.len() as u64 > MAX_MANIFEST {
+            bail!(
+                "{}@{digest}: manifest is {} bytes, over the 4 MiB limit",
+                self.name(),
+                bytes.len()
+            );
+        }
+        let got = crate::hashing::sha256_digest(&bytes);
+        if got != digest {
+            bail!(
+                "{}@{digest}: the registry served a manifest whose sha256 is {got}",
+                self.name()
+            );
+        }
+        let media_type = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| {
+                v.get("mediaType")
+                    .and_then(|m| m.as_str())
+                    .map(String::from)
+            })
+            .unwrap_or_else(|| OCI_MANIFEST.to_string());
+        let mut d = Descriptor::new(&media_type, &bytes);
+        d.artifact_type = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| {
+                v.get("artifactType")
+                    .and_then(|m| m.as_str())
+                    .map(String::from)
+            });
+        self.manifests
+            .lock()
+            .unwrap()
+            .insert(digest, bytes.to_vec());
+        Ok(Some(d))
+    }
+
+    /// Mount a blob from another repository of the same registry. False when the registry declined.
+    pub fn mount(&self, d: &Descriptor, from_repository: &str) -> Result<bool> {
+        let target = self.reference(None, Some(&d.digest));
+        let source = Reference::with_digest(
+            self.registry.clone(),
+            from_repository.to_string(),
+            d.digest.clone(),
+        );
+        let ok = self.rt.block_on(async {
+            self.client
+                .store_auth_if_needed(&self.registry, &self.auth)
+                .await;
+            self.client
+                .mount_blob(&target, &source, &d.digest)
+                .await
+                .is_ok()
+        });
+        if ok {
+            self.stats.mounted_blobs.fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(ok)
+    }
+
+    /// Every tag in the repository (distribution ignores `n`, so one call lists them all).
+    pub fn list_tags(&self) -> Result<Vec<String>> {
+        let r = self.reference(Some("latest"), None);
+        let resp = self.call_opt("list tags", || {
+            self.client.list_tags(&r, &self.auth, None, None)
+        })?;
+        Ok(resp.map(|t| t.tags).unwrap_or_default())
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        src = c.source();
+    }
+    s
+}
+
+impl Store for Registry {
+    fn describe(&self) -> String {
+        self.name()
+    }
+
+    fn resolve(&self, tag: Option<&str>) -> Result<Descriptor> {
+        let Some(t) = tag else {
+            bail!(
+                "{}: name a tag or a digest ({}:TAG or {}@sha256:…)",
+                self.name(),
+                self.name(),
+                self.name()
+            );
+        };
+        self.describe_ref(Some(t), None)?.ok_or_else(|| {
+            anyhow!(
+                "{}: no tag `{t}`; run `bundle history {}` to list the releases",
+                self.name(),
+                self.name()
+            )
+        })
+    }
+
+    fn blob(&self, d: &Descriptor) -> Result<Vec<u8>> {
+        if MANIFEST_TYPES.contains(&d.media_type.as_str()) {
+            return self.manifest_bytes(d);
+        }
+        if d.size > MAX_BLOB {
+            bail!(
+                "{}: blob {} is {} bytes, over the {} MiB limit",
+                self.name(),
+                d.digest,
+                d.size,
+                MAX_BLOB >> 20
+            );
+        }
+        let r = self.reference(None, Some(&d.digest));
+        let layer = oci_client::manifest::OciDescriptor {
+            media_type: d.media_type.clone(),
+            digest: d.digest.clone(),
+            size: d.size as i64,
+            ..Default::default()
+        };
+        let cap = d.size;
+        let bytes = self.call(&format!("fetch blob {}", d.digest), || {
+            let layer = layer.clone();
+            let r = r.clone();
+            async move {
+                use futures_util::StreamExt;
+                self.client
+                    .store_auth_if_needed(&self.registry, &self.auth)
+                    .await;
+                let mut s = self.client.pull_blob_stream(&r, &layer).await?;
+                let mut buf = Vec::with_capacity(cap as usize);
+                while let Some(chunk) = s.stream.next().await {
+                    let chunk = chunk?;
+                    if buf.len() as u64 + chunk.len() as u64 > cap {
+                        return Err(OciDistributionError::GenericError(Some(format!(
+                            "blob is larger than its descriptor's {cap} bytes"
+                        ))));
+                    }
+                    buf.extend_from_slice(&chunk);
+                }
+                Ok(buf)
+            }
+        })?;
+        if bytes.len() as u64 != d.size {
+            bail!(
+                "{}: blob {} has {} bytes, its descriptor says {}",
+                self.name(),
+                d.digest,
+                bytes.len(),
+                d.size
+            );
+        }
+        let got = crate::hashing::sha256_digest(&bytes);
+        if got != d.digest {
+            bail!(
+                "{}: blob {} is corrupt: its content hashes to {got}",
+                self.name(),
+                d.digest
+            );
+        }
+        Ok(bytes)
+    }
+
+    fn has_blob(&self, d: &Descriptor) -> Result<bool> {
+        let r = self.reference(None, Some(&d.digest));
+        self.call(&format!("check blob {}", d.digest), || async {
+            self.client
+                .store_auth_if_needed(&self.registry, &self.auth)
+                .await;
+            self.client.blob_exists(&r, &d.digest).await
+        })
+    }
+
+    fn put_blob(&self, d: &Descriptor, bytes: &[u8]) -> Result<bool> {
+        if self.has_blob(d)? {
+            self.stats.skipped_blobs.fetch_add(1, Ordering::Relaxed);
+            return Ok(false);
+        }
+        let r = self.reference(None, Some(&d.digest));
+        let data = bytes::Bytes::copy_from_slice(bytes);
+        self.call(&format!("upload blob {}", d.digest), || async {
+            self.client
+                .auth(&r, &self.auth, oci_client::RegistryOperation::Push)
+                .await?;
+            self.client.push_blob(&r, data.clone(), &d.digest).await
+        })?;
+        self.stats.uploaded_blobs.fetch_add(1, Ordering::Relaxed);
+        self.stats
+            .uploaded_bytes
+            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
+        Ok(true)
+    }
+
+    fn put_manifest(&self, d: &Descriptor, bytes: &[u8]) -> Result<()> {
+        let r = self.reference(None, Some(&d.digest));
+        let ct: http::HeaderValue = d.media_type.parse().context("bad media type")?;
+        let data = bytes::Bytes::copy_from_slice(bytes);
+        self.call(&format!("upload manifest {}", d.digest), || async {
+            self.client
+                .auth(&r, &self.auth, oci_client::RegistryOperation::Push)
+                .await?;
+            self.client
+                .push_manifest_raw(&r, data.clone(), ct.clone())
+                .await
+        })?;
+        self.manifests
+            .lock()
+            .unwrap()
+            .insert(d.digest.clone(), bytes.to_vec());
+        Ok(())
+    }
+
+    fn tag(&self, tag: &str, d: &Descriptor, retag: bool) -> Result<TagOutcome> {
+        let old = self.head_tag(tag)?;
+        let outcome = match old {
+            Some(o) if o == d.digest => return Ok(TagOutcome::Unchanged),
+            Some(o) if !retag => {
+                return Err(crate::error::finding(format!(
+                    "{}: tag `{tag}` already names {o}; refusing to point it at {} (release tags are immutable; pass --retag to move it anyway)",
+                    self.name(),
+                    d.digest
+                )));
+            }
+            Some(o) => TagOutcome::Moved(o),
+            None => TagOutcome::Created,
+        };
+        let bytes = self.manifest_bytes(d)?;
+        let r = self.reference(Some(tag), None);
+        let ct: http::HeaderValue = d.media_type.parse().context("bad media type")?;
+        let data = bytes::Bytes::from(bytes);
+        self.call(&format!("set tag {tag}"), || async {
+            self.client
+                .auth(&r, &self.auth, oci_client::RegistryOperation::Push)
+                .await?;
+            self.client
+                .push_manifest_raw(&r, data.clone(), ct.clone())
+                .await
+        })?;
+        // The registry's own digest for the tag must be ours.
+        match self.head_tag(tag)? {
+            Some(got) if got == d.digest => Ok(outcome),
+            Some(got) => bail!(
+                "{}: after tagging `{tag}` the registry reports {got}, not {}",
+                self.name(),
+                d.digest
+            ),
+            None => bail!(
+                "{}: tag `{tag}` is missing right after it was set",
+                self.name()
+            ),
+        }
+    }
+
+    fn resolve_digest(&self, digest: &str) -> Result<Descriptor> {
+        self.describe_ref(None, Some(digest))?
+            .ok_or_else(|| anyhow!("{}: no manifest {digest}", self.name()))
+    }
+
+    fn tags(&self) -> Result<Vec<(String, Descriptor)>> {
+        let mut out = Vec::new();
+        for t in self.list_tags()? {
+            if let Some(d) = self.describe_ref(Some(&t), None)? {
+                out.push((t, d));
+            }
+        }
+        Ok(out)
+    }
+}
