@@ -35,10 +35,7 @@ pub fn tar_gz(entries: &[(String, Arc<Vec<u8>>)]) -> Result<Vec<u8>> {
     let mut sorted: Vec<&(String, Arc<Vec<u8>>)> = entries.iter().collect();
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     sorted.dedup_by(|a, b| a.0 == b.0);
-    let gz = flate2::GzBuilder::new()
-        .mtime(0)
-        .operating_system(255)
-        .write(Vec::new(), Compression::new(GZIP_LEVEL));
+    let gz = flate2::GzBuilder::new().mtime(0).operating_system(255).write(Vec::new(), Compression::new(GZIP_LEVEL));
     let mut tar = tar::Builder::new(gz);
     tar.mode(tar::HeaderMode::Deterministic);
     for (path, bytes) in sorted {
@@ -68,20 +65,14 @@ pub fn pack(c: &Collected) -> Result<Packed> {
     let record = Arc::new(c.release.canonical_bytes());
     let config = Descriptor::new(RECORD_MEDIA_TYPE, &record);
     let layers: Vec<(Descriptor, Arc<Vec<u8>>)> = vec![
-        (
-            titled(BUNDLE_FILE_MEDIA_TYPE, TITLE_BUNDLE_FILE, &c.bundle_file),
-            c.bundle_file.clone(),
-        ),
+        (titled(BUNDLE_FILE_MEDIA_TYPE, TITLE_BUNDLE_FILE, &c.bundle_file), c.bundle_file.clone()),
         {
             let b = tar_gz(&c.prompts)?;
             (titled(PROMPTS_MEDIA_TYPE, TITLE_PROMPTS, &b), Arc::new(b))
         },
         {
             let b = tar_gz(&c.contracts)?;
-            (
-                titled(CONTRACTS_MEDIA_TYPE, TITLE_CONTRACTS, &b),
-                Arc::new(b),
-            )
+            (titled(CONTRACTS_MEDIA_TYPE, TITLE_CONTRACTS, &b), Arc::new(b))
         },
         {
             let b = tar_gz(&c.dvc)?;
@@ -101,11 +92,7 @@ pub fn pack(c: &Collected) -> Result<Packed> {
     let digest = crate::hashing::sha256_digest(&bytes);
     let mut blobs = vec![(config, record)];
     blobs.extend(layers);
-    Ok(Packed {
-        manifest: bytes,
-        digest,
-        blobs,
-    })
+    Ok(Packed { manifest: bytes, digest, blobs })
 }
 
 pub fn manifest_annotations(r: &Release) -> BTreeMap<String, String> {
@@ -124,21 +111,14 @@ pub fn manifest_annotations(r: &Release) -> BTreeMap<String, String> {
 }
 
 /// Read a release manifest and its record from a store, checking media types, digests and sizes.
-pub fn read(
-    store: &dyn crate::store::Store,
-    desc: &Descriptor,
-) -> Result<(ImageManifest, Release)> {
+pub fn read(store: &dyn crate::store::Store, desc: &Descriptor) -> Result<(ImageManifest, Release)> {
     let what = format!("{}@{}", store.describe(), desc.digest);
     if desc.size > crate::oci::MAX_MANIFEST {
-        anyhow::bail!(
-            "{what}: manifest is {} bytes, over the 4 MiB limit",
-            desc.size
-        );
+        anyhow::bail!("{what}: manifest is {} bytes, over the 4 MiB limit", desc.size);
     }
     let bytes = store.blob(desc)?;
     let m = ImageManifest::from_bytes(&bytes, &what)?;
-    if m.artifact_type.as_deref() != Some(ARTIFACT_TYPE) || m.config.media_type != RECORD_MEDIA_TYPE
-    {
+    if m.artifact_type.as_deref() != Some(ARTIFACT_TYPE) || m.config.media_type != RECORD_MEDIA_TYPE {
         anyhow::bail!(
             "{what}: not a relbundle release (artifactType {:?}, config {}); expected {ARTIFACT_TYPE}",
             m.artifact_type.as_deref().unwrap_or("none"),
@@ -146,12 +126,8 @@ pub fn read(
         );
     }
     if m.config.size > 64 << 20 {
-        anyhow::bail!(
-            "{what}: release record is {} bytes, over the 64 MiB limit",
-            m.config.size
-        );
+        anyhow::bail!("{what}: release record is {} bytes, over the 64 MiB limit", m.config.size);
     }
-    let record =
-        Release::from_bytes(&store.blob(&m.config)?).map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
+    let record = Release::from_bytes(&store.blob(&m.config)?).map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
     Ok((m, record))
 }

@@ -30,8 +30,7 @@ pub fn valid_name(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= 63
         && s.bytes().next().is_some_and(|b| b.is_ascii_lowercase())
-        && s.bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !s.ends_with('-')
 }
 
@@ -107,32 +106,19 @@ impl BundleFile {
     /// Parse and validate the text of a bundle file.
     pub fn parse(text: &str, file: &Path) -> Result<BundleFile> {
         let b: BundleFile = yaml::from_str(text, file)?;
-        let at = |key: &str, from: usize| {
-            format!("{}:{}", file.display(), yaml::line_of_key(text, key, from))
-        };
+        let at = |key: &str, from: usize| format!("{}:{}", file.display(), yaml::line_of_key(text, key, from));
         if b.api_version != API_VERSION {
-            bail!(
-                "{}: field `apiVersion`: `{}` is not supported; use `{API_VERSION}`",
-                at("apiVersion", 1),
-                b.api_version
-            );
+            bail!("{}: field `apiVersion`: `{}` is not supported; use `{API_VERSION}`", at("apiVersion", 1), b.api_version);
         }
         if b.components.is_empty() {
-            bail!(
-                "{}: field `components` is empty; declare at least one component",
-                at("components", 1)
-            );
+            bail!("{}: field `components` is empty; declare at least one component", at("components", 1));
         }
         for (name, c) in &b.components {
             let cl = yaml::line_of_key(text, &name.0, yaml::line_of_key(text, "components", 1));
             let loc = |key: &str| at(key, cl);
             let cp = c.path.trim_end_matches('/');
-            (if cp == "." {
-                Ok(())
-            } else {
-                crate::paths::check_relative(cp)
-            })
-            .map_err(|e| anyhow!("{}: component `{name}` field `path`: {e}", loc("path")))?;
+            (if cp == "." { Ok(()) } else { crate::paths::check_relative(cp) })
+                .map_err(|e| anyhow!("{}: component `{name}` field `path`: {e}", loc("path")))?;
             for (i, m) in c.models.iter().enumerate() {
                 match (&m.dvc, &m.stage) {
                     (Some(_), None) if m.out.is_none() && m.lock.is_none() => {}
@@ -145,24 +131,15 @@ impl BundleFile {
             }
             for (i, g) in c.prompts.iter().enumerate() {
                 if let Err(e) = globset::Glob::new(g) {
-                    bail!(
-                        "{}: component `{name}` field `prompts[{i}]`: bad glob `{g}`: {e}",
-                        loc("prompts")
-                    );
+                    bail!("{}: component `{name}` field `prompts[{i}]`: bad glob `{g}`: {e}", loc("prompts"));
                 }
                 if g.starts_with('/') || g.split('/').any(|c| c == "..") {
-                    bail!(
-                        "{}: component `{name}` field `prompts[{i}]`: `{g}` must stay inside the component folder",
-                        loc("prompts")
-                    );
+                    bail!("{}: component `{name}` field `prompts[{i}]`: `{g}` must stay inside the component folder", loc("prompts"));
                 }
             }
             for api in c.provides.keys().chain(c.consumes.keys()) {
                 if !valid_name(api) {
-                    bail!(
-                        "{}: component `{name}`: API name `{api}` must use lower-case letters, digits and `-`",
-                        loc(api)
-                    );
+                    bail!("{}: component `{name}`: API name `{api}` must use lower-case letters, digits and `-`", loc(api));
                 }
             }
         }

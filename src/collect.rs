@@ -69,24 +69,10 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
     let root = Root::new(dir)?;
     let mut files = Files::default();
     let bf_bytes = files
-        .read(
-            &root,
-            bundlefile::FILE_NAME,
-            &root.dir.display().to_string(),
-        )
-        .map_err(|_| {
-            anyhow!(
-                "{}: no {} here; run `bundle init {}` to write one",
-                dir.display(),
-                bundlefile::FILE_NAME,
-                dir.display()
-            )
-        })?;
+        .read(&root, bundlefile::FILE_NAME, &root.dir.display().to_string())
+        .map_err(|_| anyhow!("{}: no {} here; run `bundle init {}` to write one", dir.display(), bundlefile::FILE_NAME, dir.display()))?;
     let bf_path = dir.join(bundlefile::FILE_NAME);
-    let bf = BundleFile::parse(
-        files::text(&bf_bytes, &bf_path.display().to_string())?,
-        &bf_path,
-    )?;
+    let bf = BundleFile::parse(files::text(&bf_bytes, &bf_path.display().to_string())?, &bf_path)?;
 
     // Source and version come first: a dirty tree stops the build before any work.
     let git = crate::source::inspect(&root.dir);
@@ -97,18 +83,11 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
                 dir.display()
             );
         }
-        bail!(
-            "{}: the working tree has uncommitted changes; commit them, or pass --allow-dirty (recorded in the release)",
-            dir.display()
-        );
+        bail!("{}: the working tree has uncommitted changes; commit them, or pass --allow-dirty (recorded in the release)", dir.display());
     }
-    let (version, tag) =
-        crate::source::release_version(opts.version.as_deref(), &bf.name.0, &git.tags)?;
+    let (version, tag) = crate::source::release_version(opts.version.as_deref(), &bf.name.0, &git.tags)?;
     let created_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
-        Ok(s) => s
-            .trim()
-            .parse::<i64>()
-            .map_err(|_| anyhow!("SOURCE_DATE_EPOCH `{s}` is not a whole number of seconds"))?,
+        Ok(s) => s.trim().parse::<i64>().map_err(|_| anyhow!("SOURCE_DATE_EPOCH `{s}` is not a whole number of seconds"))?,
         Err(_) => match git.commit_time {
             Some(t) => t,
             None => time::OffsetDateTime::now_utc().unix_timestamp(),
@@ -118,12 +97,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         .toplevel
         .as_ref()
         .and_then(|t| t.canonicalize().ok())
-        .and_then(|t| {
-            root.dir
-                .strip_prefix(&t)
-                .ok()
-                .map(|p| p.to_string_lossy().replace('\\', "/"))
-        })
+        .and_then(|t| root.dir.strip_prefix(&t).ok().map(|p| p.to_string_lossy().replace('\\', "/")))
         .unwrap_or_default();
 
     let cache = match &opts.hash_cache {
@@ -156,11 +130,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
             "." => String::new(),
             p => p.to_string(),
         };
-        let cabs = if cpath.is_empty() {
-            cx.root.dir.clone()
-        } else {
-            cx.root.resolve(&cpath, &format!("{what} field `path`"))?
-        };
+        let cabs = if cpath.is_empty() { cx.root.dir.clone() } else { cx.root.resolve(&cpath, &format!("{what} field `path`"))? };
         if !cabs.is_dir() {
             bail!("{what} field `path`: `{cpath}` is not a folder");
         }
@@ -181,10 +151,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
             let bytes = cx.files.read(&cx.root, &rel, &what)?;
             let p = prompts::parse(files::text(&bytes, &rel)?, std::path::Path::new(&rel))?;
             if let Some(other) = prompt_ids.insert(p.id.clone(), rel.clone()) {
-                bail!(
-                    "{rel}: field `id`: prompt id `{}` is already used by {other}; prompt ids must be unique in a release",
-                    p.id
-                );
+                bail!("{rel}: field `id`: prompt id `{}` is already used by {other}; prompt ids must be unique in a release", p.id);
             }
             prompts.push(PromptRecord {
                 id: p.id,
@@ -199,13 +166,12 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         let mut provides = Vec::new();
         for (api, p) in &c.provides {
             let fwhat = format!("{what} field `provides.{api}.contract`");
-            let rel =
-                paths::join_inside(&cpath, &p.contract).map_err(|e| anyhow!("{fwhat}: {e}"))?;
+            let rel = paths::join_inside(&cpath, &p.contract).map_err(|e| anyhow!("{fwhat}: {e}"))?;
             let contract = contracts::load(&cx.root, &mut cx.files, &rel, &fwhat)?;
             let version = match (&p.version, &contract.version) {
-                (Some(d), Some(i)) if d.to_string() != *i => bail!(
-                    "{what} field `provides.{api}.version`: declares {d} but {rel} says `info.version: {i}`; keep one of them"
-                ),
+                (Some(d), Some(i)) if d.to_string() != *i => {
+                    bail!("{what} field `provides.{api}.version`: declares {d} but {rel} says `info.version: {i}`; keep one of them")
+                }
                 (Some(d), _) => d.clone(),
                 (None, Some(i)) => semver::Version::parse(i)
                     .map_err(|e| anyhow!("{rel}: field `info.version`: `{i}` is not a semantic version ({e}); use MAJOR.MINOR.PATCH"))?,
@@ -213,10 +179,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
             };
             let bytes = cx.files.get(&rel).expect("loaded above").clone();
             for r in std::iter::once(&rel).chain(&contract.referenced) {
-                contracts_layer.insert(
-                    r.clone(),
-                    cx.files.get(r).expect("loaded by contracts::load").clone(),
-                );
+                contracts_layer.insert(r.clone(), cx.files.get(r).expect("loaded by contracts::load").clone());
             }
             provides.push(ProvideRecord {
                 api: api.clone(),
@@ -227,25 +190,14 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
                 refs: contract.referenced,
             });
         }
-        components.push(ComponentRecord {
-            name: name.0.clone(),
-            path: cpath,
-            image,
-            models,
-            prompts,
-            provides,
-            consumes: Vec::new(),
-        });
+        components.push(ComponentRecord { name: name.0.clone(), path: cpath, image, models, prompts, provides, consumes: Vec::new() });
     }
 
     // Every `consumes` needs exactly one provider whose version satisfies the requirement.
     let mut providers: BTreeMap<&str, Vec<(&str, &str)>> = BTreeMap::new();
     for c in &components {
         for p in &c.provides {
-            providers
-                .entry(p.api.as_str())
-                .or_default()
-                .push((c.name.as_str(), p.version.as_str()));
+            providers.entry(p.api.as_str()).or_default().push((c.name.as_str(), p.version.as_str()));
         }
     }
     let mut consumes_by: Vec<Vec<ConsumeRecord>> = Vec::new();
@@ -253,10 +205,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
     for (name, c) in &bf.components {
         let mut v = Vec::new();
         for (api, req) in &c.consumes {
-            let what = format!(
-                "{}: component `{name}` field `consumes.{api}`",
-                bf_path.display()
-            );
+            let what = format!("{}: component `{name}` field `consumes.{api}`", bf_path.display());
             let (provider, ver) = match providers.get(api.as_str()).map(|v| v.as_slice()) {
                 None | Some([]) => bail!(
                     "{what}: no component provides `{api}`; add `provides: {{{api}: {{contract: …}}}}` to the providing component, or remove this entry"
@@ -264,10 +213,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
                 Some([one]) => *one,
                 Some(many) => bail!(
                     "{what}: `{api}` is provided by {}; exactly one component may provide an API",
-                    many.iter()
-                        .map(|(n, _)| format!("`{n}`"))
-                        .collect::<Vec<_>>()
-                        .join(" and ")
+                    many.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(" and ")
                 ),
             };
             if provider == name.0 {
@@ -275,9 +221,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
             }
             let parsed = semver::Version::parse(ver).expect("validated when collected");
             if !req.matches(&parsed) {
-                unsatisfied.push(format!(
-                    "component `{name}` consumes `{api}` {req}, but `{provider}` provides {ver}"
-                ));
+                unsatisfied.push(format!("component `{name}` consumes `{api}` {req}, but `{provider}` provides {ver}"));
             }
             v.push(ConsumeRecord {
                 api: api.clone(),
@@ -310,10 +254,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         ));
     }
     if !unsatisfied.is_empty() {
-        problems.push(format!(
-            "API version requirements not met:\n  {}",
-            unsatisfied.join("\n  ")
-        ));
+        problems.push(format!("API version requirements not met:\n  {}", unsatisfied.join("\n  ")));
     }
     if !problems.is_empty() {
         return Err(finding(problems.join("\n")));
@@ -324,25 +265,15 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         name: bf.name.0.clone(),
         version: version.to_string(),
         created: rfc3339(created_epoch)?,
-        tool: Tool {
-            name: "relbundle".into(),
-            version: env!("CARGO_PKG_VERSION").into(),
-        },
+        tool: Tool { name: "relbundle".into(), version: env!("CARGO_PKG_VERSION").into() },
         source: Source {
-            repository: opts
-                .source_url
-                .clone()
-                .map(|u| crate::source::strip_credentials(&u))
-                .or(git.remote),
+            repository: opts.source_url.clone().map(|u| crate::source::strip_credentials(&u)).or(git.remote),
             commit: git.commit,
             tag,
             path: rel_path,
             dirty: git.dirty,
         },
-        build: BuildFlags {
-            allow_dirty: opts.allow_dirty,
-            verified_models: opts.verify_models,
-        },
+        build: BuildFlags { allow_dirty: opts.allow_dirty, verified_models: opts.verify_models },
         components,
     };
     Ok(Collected {
@@ -357,18 +288,11 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
 
 /// `dir/name`, or `name` at the top.
 fn rel_join(dir: &str, name: &str) -> String {
-    if dir.is_empty() {
-        name.to_string()
-    } else {
-        format!("{dir}/{name}")
-    }
+    if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") }
 }
 
 /// Digests given on the command line: component name → image.
-fn image_overrides(
-    opts: &Options,
-    bf: &BundleFile,
-) -> Result<BTreeMap<String, (ImageRef, &'static str)>> {
+fn image_overrides(opts: &Options, bf: &BundleFile) -> Result<BTreeMap<String, (ImageRef, &'static str)>> {
     let mut out = BTreeMap::new();
     for s in &opts.buildx_metadata {
         let (want, file) = match s.split_once('=') {
@@ -377,20 +301,13 @@ fn image_overrides(
         };
         for (target, name, digest) in images::read_buildx_metadata(std::path::Path::new(file))? {
             let comp = want.clone().unwrap_or(target.clone());
-            let Some(c) = bf
-                .components
-                .iter()
-                .find(|(n, _)| n.0 == comp)
-                .map(|(_, c)| c)
-            else {
+            let Some(c) = bf.components.iter().find(|(n, _)| n.0 == comp).map(|(_, c)| c) else {
                 bail!(
                     "--buildx-metadata {file}: `{comp}` is not a component of bundle.yaml; write NAME=FILE to say which component it built"
                 );
             };
             let mut img = match name {
-                Some(n) => n
-                    .parse::<ImageRef>()
-                    .with_context(|| format!("--buildx-metadata {file}: `image.name`"))?,
+                Some(n) => n.parse::<ImageRef>().with_context(|| format!("--buildx-metadata {file}: `image.name`"))?,
                 None => c.image.clone(),
             };
             img.digest = Some(digest);
@@ -402,11 +319,7 @@ fn image_overrides(
         if !bf.components.keys().any(|n| n.0 == name) {
             bail!(
                 "--image {name}: no component `{name}` in bundle.yaml (components: {})",
-                bf.components
-                    .keys()
-                    .map(|k| k.0.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                bf.components.keys().map(|k| k.0.as_str()).collect::<Vec<_>>().join(", ")
             );
         }
         out.insert(name, (img, "--image"));
@@ -431,15 +344,12 @@ fn resolve_image(
     let mut platforms = None;
     let digest = match (&img.digest, &opts.registry) {
         (Some(d), Some(t)) if opts.check_images => {
-            let r = images::resolve(&img, t)
-                .map_err(|e| crate::error::finding(format!("{what} field `image`: {e:#}")))?;
+            let r = images::resolve(&img, t).map_err(|e| crate::error::finding(format!("{what} field `image`: {e:#}")))?;
             platforms = r.platforms;
             d.clone()
         }
         (Some(d), _) => d.clone(),
-        (None, None) => bail!(
-            "{what} field `image`: `{img}` has no digest, and --offline forbids resolving its tag; {how}"
-        ),
+        (None, None) => bail!("{what} field `image`: `{img}` has no digest, and --offline forbids resolving its tag; {how}"),
         (None, Some(t)) => {
             // Resolve the tag once; the digest is what the release pins from here on.
             let r = images::resolve(&img, t)
@@ -449,19 +359,8 @@ fn resolve_image(
             r.digest
         }
     };
-    let platforms = platforms.map(|p| {
-        p.into_iter()
-            .map(|(platform, digest)| PlatformRecord { platform, digest })
-            .collect()
-    });
-    Ok(ImageRecord {
-        registry: img.registry,
-        repository: img.repository,
-        tag: img.tag,
-        digest,
-        from: from.to_string(),
-        platforms,
-    })
+    let platforms = platforms.map(|p| p.into_iter().map(|(platform, digest)| PlatformRecord { platform, digest }).collect());
+    Ok(ImageRecord { registry: img.registry, repository: img.repository, tag: img.tag, digest, from: from.to_string(), platforms })
 }
 
 impl Ctx<'_> {
@@ -483,67 +382,42 @@ impl Ctx<'_> {
         let mut outs: Vec<(dvc::Entry, String, String, ModelOrigin)> = Vec::new();
         if let Some(f) = &m.dvc {
             let rel = paths::join_inside(cpath, f).map_err(|e| anyhow!("{what} `dvc`: {e}"))?;
-            let b = self
-                .files
-                .read(&self.root, &rel, &format!("{what} `dvc`"))?;
+            let b = self.files.read(&self.root, &rel, &format!("{what} `dvc`"))?;
             let df = dvc::parse_dvc_file(files::text(&b, &rel)?, std::path::Path::new(&rel))?;
             self.dvc_layer.insert(rel.clone(), b);
             let base = match &df.wdir {
-                Some(w) => paths::join_inside(paths::parent(&rel), w)
-                    .map_err(|e| anyhow!("{rel}: field `wdir`: {e}"))?,
+                Some(w) => paths::join_inside(paths::parent(&rel), w).map_err(|e| anyhow!("{rel}: field `wdir`: {e}"))?,
                 None => paths::parent(&rel).to_string(),
             };
             let dep = df.deps.first();
             for o in df.outs {
-                let path = paths::join_inside(&base, &o.path)
-                    .map_err(|e| anyhow!("{rel}: output `path`: {e}"))?;
+                let path = paths::join_inside(&base, &o.path).map_err(|e| anyhow!("{rel}: output `path`: {e}"))?;
                 let origin = ModelOrigin {
                     file: rel.clone(),
                     stage: None,
-                    import_url: dep.map(|d| {
-                        d.repo
-                            .as_ref()
-                            .map(|r| crate::source::strip_credentials(&r.url))
-                            .unwrap_or_else(|| d.path.clone())
-                    }),
+                    import_url: dep
+                        .map(|d| d.repo.as_ref().map(|r| crate::source::strip_credentials(&r.url)).unwrap_or_else(|| d.path.clone())),
                     import_path: dep.filter(|d| d.repo.is_some()).map(|d| d.path.clone()),
-                    rev_lock: dep
-                        .and_then(|d| d.repo.as_ref())
-                        .and_then(|r| r.rev_lock.clone()),
+                    rev_lock: dep.and_then(|d| d.repo.as_ref()).and_then(|r| r.rev_lock.clone()),
                 };
                 outs.push((o, path, rel.clone(), origin));
             }
         } else {
             let stage = m.stage.as_deref().expect("validated: dvc or stage");
-            let lock_rel = paths::join_inside(cpath, m.lock.as_deref().unwrap_or("dvc.lock"))
-                .map_err(|e| anyhow!("{what} `lock`: {e}"))?;
-            let b = self
-                .files
-                .read(&self.root, &lock_rel, &format!("{what} `lock`"))?;
-            let lock =
-                dvc::parse_lock_file(files::text(&b, &lock_rel)?, std::path::Path::new(&lock_rel))?;
+            let lock_rel = paths::join_inside(cpath, m.lock.as_deref().unwrap_or("dvc.lock")).map_err(|e| anyhow!("{what} `lock`: {e}"))?;
+            let b = self.files.read(&self.root, &lock_rel, &format!("{what} `lock`"))?;
+            let lock = dvc::parse_lock_file(files::text(&b, &lock_rel)?, std::path::Path::new(&lock_rel))?;
             self.dvc_layer.insert(lock_rel.clone(), b);
             let dir = paths::parent(&lock_rel).to_string();
-            let pipeline_rel = if dir.is_empty() {
-                "dvc.yaml".to_string()
-            } else {
-                format!("{dir}/dvc.yaml")
-            };
-            let pipeline = if self.root.dir.join(&pipeline_rel).is_file() {
-                self.read_pipeline(&pipeline_rel)?
-            } else {
-                Default::default()
-            };
+            let pipeline_rel = if dir.is_empty() { "dvc.yaml".to_string() } else { format!("{dir}/dvc.yaml") };
+            let pipeline =
+                if self.root.dir.join(&pipeline_rel).is_file() { self.read_pipeline(&pipeline_rel)? } else { Default::default() };
             let Some(ls) = lock.stages.get(stage) else {
-                bail!(
-                    "{what}: {lock_rel} has no stage `{stage}` (stages: {})",
-                    lock.stages.keys().cloned().collect::<Vec<_>>().join(", ")
-                );
+                bail!("{what}: {lock_rel} has no stage `{stage}` (stages: {})", lock.stages.keys().cloned().collect::<Vec<_>>().join(", "));
             };
             let ps = pipeline.stages.get(stage).cloned().unwrap_or_default();
             let base = match &ps.wdir {
-                Some(w) => paths::join_inside(&dir, w)
-                    .map_err(|e| anyhow!("{pipeline_rel}: stage `{stage}` field `wdir`: {e}"))?,
+                Some(w) => paths::join_inside(&dir, w).map_err(|e| anyhow!("{pipeline_rel}: stage `{stage}` field `wdir`: {e}"))?,
                 None => dir.clone(),
             };
             let uncached = ps.uncached();
@@ -552,11 +426,7 @@ impl Ctx<'_> {
                     Some(e) => vec![e],
                     None => bail!(
                         "{what} `out`: stage `{stage}` in {lock_rel} has no output `{o}` (outputs: {})",
-                        ls.outs
-                            .iter()
-                            .map(|e| e.path.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
+                        ls.outs.iter().map(|e| e.path.as_str()).collect::<Vec<_>>().join(", ")
                     ),
                 },
                 None => ls.outs.iter().collect(),
@@ -566,9 +436,8 @@ impl Ctx<'_> {
                 if uncached.contains(&e.path) {
                     e.cache = false;
                 }
-                let path = paths::join_inside(&base, &e.path).map_err(|er| {
-                    anyhow!("{lock_rel}: stage `{stage}` output `{}`: {er}", e.path)
-                })?;
+                let path =
+                    paths::join_inside(&base, &e.path).map_err(|er| anyhow!("{lock_rel}: stage `{stage}` output `{}`: {er}", e.path))?;
                 let origin = ModelOrigin {
                     file: lock_rel.clone(),
                     stage: Some(stage.to_string()),
@@ -580,35 +449,16 @@ impl Ctx<'_> {
             }
         }
         let single = outs.len() == 1;
-        outs.into_iter()
-            .map(|(e, path, file, origin)| {
-                self.pin(e, path, &file, origin, m.name.as_deref().filter(|_| single))
-            })
-            .collect()
+        outs.into_iter().map(|(e, path, file, origin)| self.pin(e, path, &file, origin, m.name.as_deref().filter(|_| single))).collect()
     }
 
-    fn pin(
-        &mut self,
-        e: dvc::Entry,
-        path: String,
-        file: &str,
-        origin: ModelOrigin,
-        name: Option<&str>,
-    ) -> Result<ModelRecord> {
+    fn pin(&mut self, e: dvc::Entry, path: String, file: &str, origin: ModelOrigin, name: Option<&str>) -> Result<ModelRecord> {
         let fpath = std::path::Path::new(file);
         let kind = e.md5_kind(fpath)?;
         let (md5, is_dir) = e.checked_md5(fpath)?;
-        let size = e.size.ok_or_else(|| {
-            anyhow!(
-                "{file}: output `{}` has no `size`; re-run `dvc add`/`dvc repro`",
-                e.path
-            )
-        })?;
+        let size = e.size.ok_or_else(|| anyhow!("{file}: output `{}` has no `size`; re-run `dvc add`/`dvc repro`", e.path))?;
         if is_dir && e.nfiles.is_none() {
-            bail!(
-                "{file}: directory output `{}` has no `nfiles`; re-run `dvc add`/`dvc repro`",
-                e.path
-            );
+            bail!("{file}: directory output `{}` has no `nfiles`; re-run `dvc add`/`dvc repro`", e.path);
         }
         let artifact = self.artifacts.get(&path).cloned();
         // Name: bundle.yaml's `name`, else the dvc.yaml artifact name, else the output's file name.
@@ -625,8 +475,7 @@ impl Ctx<'_> {
             // The .dir listing, when we can find it, goes into the record and the DVC layer.
             if is_dir {
                 if let Some((_, p)) = project.locate(&md5, kind) {
-                    let bytes = std::fs::read(&p)
-                        .with_context(|| format!("{}: cannot read", p.display()))?;
+                    let bytes = std::fs::read(&p).with_context(|| format!("{}: cannot read", p.display()))?;
                     let listing = dvc::parse_dir_listing(&bytes, &p.display().to_string())?;
                     if crate::hashing::md5_hex(&bytes) != hex {
                         bail!(
@@ -637,18 +486,11 @@ impl Ctx<'_> {
                     files_list = Some(
                         listing
                             .iter()
-                            .map(|d| ModelFile {
-                                relpath: d.relpath.clone(),
-                                md5: d.md5.clone(),
-                                sha256: None,
-                                size: None,
-                            })
+                            .map(|d| ModelFile { relpath: d.relpath.clone(), md5: d.md5.clone(), sha256: None, size: None })
                             .collect(),
                     );
-                    let cache_rel =
-                        Project::object_path(std::path::Path::new(".dvc/cache"), &md5, kind);
-                    self.dvc_layer
-                        .insert(cache_rel.to_string_lossy().into_owned(), Arc::new(bytes));
+                    let cache_rel = Project::object_path(std::path::Path::new(".dvc/cache"), &md5, kind);
+                    self.dvc_layer.insert(cache_rel.to_string_lossy().into_owned(), Arc::new(bytes));
                 }
             }
             if e.cache {
@@ -716,10 +558,8 @@ impl Ctx<'_> {
         let b = self.bar.get_or_insert_with(|| {
             let b = indicatif::ProgressBar::new(0);
             b.set_style(
-                indicatif::ProgressStyle::with_template(
-                    "{spinner} verifying models {bytes}/{total_bytes} {bytes_per_sec} {eta}",
-                )
-                .expect("valid template"),
+                indicatif::ProgressStyle::with_template("{spinner} verifying models {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+                    .expect("valid template"),
             );
             b
         });
@@ -727,14 +567,7 @@ impl Ctx<'_> {
         Some(b.clone())
     }
 
-    fn check_presence(
-        &mut self,
-        project: &Project,
-        path: &str,
-        md5: &str,
-        kind: Md5Kind,
-        listing: Option<&[ModelFile]>,
-    ) -> Result<()> {
+    fn check_presence(&mut self, project: &Project, path: &str, md5: &str, kind: Md5Kind, listing: Option<&[ModelFile]>) -> Result<()> {
         let remote_note = |p: &Project| match &p.remote {
             Remote::Other(n, u) => Some(format!("remote `{n}` ({u})")),
             _ => None,
@@ -753,12 +586,14 @@ impl Ctx<'_> {
         }
         match remote_note(project) {
             Some(r) if !self.opts.require_model_check => {
-                self.notes.push(format!("{path}: {} object(s) not in the local cache; {r} not checked (pass --require-model-check to fail instead)", absent.len()));
+                self.notes.push(format!(
+                    "{path}: {} object(s) not in the local cache; {r} not checked (pass --require-model-check to fail instead)",
+                    absent.len()
+                ));
             }
-            Some(r) => self.missing.push(format!(
-                "{path}: {} object(s) not in the local cache, and {r} cannot be checked here",
-                absent.len()
-            )),
+            Some(r) => {
+                self.missing.push(format!("{path}: {} object(s) not in the local cache, and {r} cannot be checked here", absent.len()))
+            }
             None => {
                 for a in absent {
                     self.missing.push(format!("{path}: {a}"));
@@ -774,25 +609,15 @@ impl Ctx<'_> {
         }
         let mut sets = Vec::new();
         for g in globs {
-            let glob = globset::GlobBuilder::new(g)
-                .literal_separator(true)
-                .build()
-                .map_err(|e| anyhow!("{what} field `prompts`: {e}"))?;
+            let glob = globset::GlobBuilder::new(g).literal_separator(true).build().map_err(|e| anyhow!("{what} field `prompts`: {e}"))?;
             sets.push((g, glob.compile_matcher()));
         }
         let base = self.root.dir.join(cpath);
         let mut found = BTreeSet::new();
         let mut hit = vec![false; sets.len()];
-        let walker = walkdir::WalkDir::new(&base)
-            .sort_by_file_name()
-            .into_iter()
-            .filter_entry(|e| {
-                !(e.file_type().is_dir()
-                    && matches!(
-                        e.file_name().to_str(),
-                        Some(".git") | Some(".dvc") | Some("node_modules")
-                    ))
-            });
+        let walker = walkdir::WalkDir::new(&base).sort_by_file_name().into_iter().filter_entry(|e| {
+            !(e.file_type().is_dir() && matches!(e.file_name().to_str(), Some(".git") | Some(".dvc") | Some("node_modules")))
+        });
         for ent in walker {
             let ent = ent.with_context(|| format!("{what}: cannot walk {cpath}"))?;
             if ent.file_type().is_dir() {
@@ -808,10 +633,7 @@ impl Ctx<'_> {
             }
         }
         if let Some(i) = hit.iter().position(|h| !h) {
-            bail!(
-                "{what} field `prompts`: `{}` matches no file below {cpath}; fix the glob or remove it",
-                sets[i].0
-            );
+            bail!("{what} field `prompts`: `{}` matches no file below {cpath}; fix the glob or remove it", sets[i].0);
         }
         Ok(found.into_iter().collect())
     }

@@ -51,41 +51,19 @@ pub fn detect(doc: &serde_json::Value, rel: &str) -> Result<(Format, Option<Stri
         } else {
             bail!("{rel}: field `openapi`: version `{v}` is not supported; use OpenAPI 3.0 or 3.1");
         };
-        let ver = doc
-            .pointer("/info/version")
-            .and_then(|v| v.as_str())
-            .map(String::from);
+        let ver = doc.pointer("/info/version").and_then(|v| v.as_str()).map(String::from);
         return Ok((fmt, ver));
     }
     if doc.get("swagger").is_some() {
         bail!("{rel}: Swagger 2.0 is not supported; convert the contract to OpenAPI 3");
     }
-    let is_schema = doc
-        .get("$schema")
-        .and_then(|s| s.as_str())
-        .is_some_and(|s| s.contains("json-schema.org"))
-        || [
-            "type",
-            "properties",
-            "$defs",
-            "definitions",
-            "allOf",
-            "oneOf",
-            "anyOf",
-        ]
-        .iter()
-        .any(|k| doc.get(*k).is_some());
+    let is_schema = doc.get("$schema").and_then(|s| s.as_str()).is_some_and(|s| s.contains("json-schema.org"))
+        || ["type", "properties", "$defs", "definitions", "allOf", "oneOf", "anyOf"].iter().any(|k| doc.get(*k).is_some());
     if is_schema {
-        let ver = doc
-            .get("x-version")
-            .or_else(|| doc.get("version"))
-            .and_then(|v| v.as_str())
-            .map(String::from);
+        let ver = doc.get("x-version").or_else(|| doc.get("version")).and_then(|v| v.as_str()).map(String::from);
         return Ok((Format::JsonSchema, ver));
     }
-    bail!(
-        "{rel}: not an OpenAPI 3.x document (no `openapi:`) nor a JSON Schema (no `$schema`, `type` or `properties`)"
-    )
+    bail!("{rel}: not an OpenAPI 3.x document (no `openapi:`) nor a JSON Schema (no `$schema`, `type` or `properties`)")
 }
 
 /// External (non-fragment) `$ref` targets of a document, as written.
@@ -127,8 +105,7 @@ pub fn load(root: &Root, files: &mut Files, rel: &str, what: &str) -> Result<Con
                     "{from}: `$ref: {r}` needs the network; copy the referenced schema into the repository and refer to it by relative path"
                 );
             }
-            let target = paths::join_inside(paths::parent(&from), &r)
-                .map_err(|e| anyhow::anyhow!("{from}: `$ref: {r}`: {e}"))?;
+            let target = paths::join_inside(paths::parent(&from), &r).map_err(|e| anyhow::anyhow!("{from}: `$ref: {r}`: {e}"))?;
             if seen.insert(target.clone()) {
                 if seen.len() > MAX_REF_FILES {
                     bail!("{rel}: its `$ref`s reach more than {MAX_REF_FILES} files");
@@ -140,9 +117,5 @@ pub fn load(root: &Root, files: &mut Files, rel: &str, what: &str) -> Result<Con
         }
     }
     seen.remove(rel);
-    Ok(Contract {
-        format,
-        version,
-        referenced: seen.into_iter().collect(),
-    })
+    Ok(Contract { format, version, referenced: seen.into_iter().collect() })
 }

@@ -13,30 +13,13 @@ const MARKERS: [&str; 2] = ["Dockerfile", "Containerfile"];
 
 /// Make a valid name from a folder name (`My_Service` → `my-service`).
 pub fn slug(s: &str) -> String {
-    let mut out: String = s
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() {
-                c.to_ascii_lowercase()
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let mut out: String = s.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' }).collect();
     while out.contains("--") {
         out = out.replace("--", "-");
     }
     let out = out.trim_matches('-').to_string();
-    let out = if out.starts_with(|c: char| c.is_ascii_lowercase()) {
-        out
-    } else {
-        format!("c-{out}")
-    };
-    out.chars()
-        .take(63)
-        .collect::<String>()
-        .trim_end_matches('-')
-        .to_string()
+    let out = if out.starts_with(|c: char| c.is_ascii_lowercase()) { out } else { format!("c-{out}") };
+    out.chars().take(63).collect::<String>().trim_end_matches('-').to_string()
 }
 
 struct Found {
@@ -68,12 +51,7 @@ fn components(root: &Path) -> Result<Vec<String>> {
             continue;
         }
         if MARKERS.iter().any(|m| e.path().join(m).is_file()) {
-            let rel = e
-                .path()
-                .strip_prefix(root)
-                .expect("below root")
-                .to_string_lossy()
-                .replace('\\', "/");
+            let rel = e.path().strip_prefix(root).expect("below root").to_string_lossy().replace('\\', "/");
             out.push(if rel.is_empty() { ".".to_string() } else { rel });
             if e.depth() > 0 {
                 it.skip_current_dir();
@@ -101,30 +79,14 @@ fn files_below(dir: &Path) -> Vec<String> {
 }
 
 pub fn generate(root: &Path) -> Result<String> {
-    let root_name = root
-        .canonicalize()
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
-        .unwrap_or_default();
-    let release = slug(if root_name.is_empty() {
-        "release"
-    } else {
-        &root_name
-    });
+    let root_name = root.canonicalize().ok().and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string())).unwrap_or_default();
+    let release = slug(if root_name.is_empty() { "release" } else { &root_name });
     let mut found = Vec::new();
     for cpath in components(root)? {
         let cdir = root.join(&cpath);
         let files = files_below(&cdir);
-        let base = if cpath == "." {
-            String::new()
-        } else {
-            cpath.clone()
-        };
-        let name = slug(if cpath == "." {
-            &release
-        } else {
-            cpath.rsplit('/').next().unwrap_or(&cpath)
-        });
+        let base = if cpath == "." { String::new() } else { cpath.clone() };
+        let name = slug(if cpath == "." { &release } else { cpath.rsplit('/').next().unwrap_or(&cpath) });
         // Models: dvc.lock stage outputs (type: model artifacts first), then .dvc files.
         let mut models: Vec<(bool, String)> = Vec::new();
         if let Ok(text) = std::fs::read_to_string(cdir.join("dvc.lock")) {
@@ -135,28 +97,14 @@ pub fn generate(root: &Path) -> Result<String> {
                 .transpose()?
                 .unwrap_or_default();
             for (stage, ls) in &lock.stages {
-                let uncached = pipeline
-                    .stages
-                    .get(stage)
-                    .map(|s| s.uncached())
-                    .unwrap_or_default();
+                let uncached = pipeline.stages.get(stage).map(|s| s.uncached()).unwrap_or_default();
                 for o in &ls.outs {
                     if uncached.contains(&o.path) {
                         continue;
                     }
-                    let is_model = pipeline
-                        .artifacts
-                        .values()
-                        .any(|a| a.path == o.path && a.kind.as_deref() == Some("model"));
-                    let note = if is_model {
-                        ""
-                    } else {
-                        "  # not marked `type: model` in dvc.yaml artifacts"
-                    };
-                    models.push((
-                        is_model,
-                        format!("- stage: {stage}\n        out: {}{note}", yaml_str(&o.path)),
-                    ));
+                    let is_model = pipeline.artifacts.values().any(|a| a.path == o.path && a.kind.as_deref() == Some("model"));
+                    let note = if is_model { "" } else { "  # not marked `type: model` in dvc.yaml artifacts" };
+                    models.push((is_model, format!("- stage: {stage}\n        out: {}{note}", yaml_str(&o.path))));
                 }
             }
         }
@@ -166,36 +114,21 @@ pub fn generate(root: &Path) -> Result<String> {
         models.sort_by_key(|(m, _)| !*m);
         let prompts: Vec<String> = ["yaml", "yml", "json"]
             .iter()
-            .filter(|ext| {
-                files
-                    .iter()
-                    .any(|f| f.starts_with("prompts/") && f.ends_with(&format!(".{ext}")))
-            })
+            .filter(|ext| files.iter().any(|f| f.starts_with("prompts/") && f.ends_with(&format!(".{ext}"))))
             .map(|ext| format!("prompts/**/*.{ext}"))
             .collect();
         let mut provides = Vec::new();
         let mut refs = Vec::new();
-        for f in files.iter().filter(|f| {
-            matches!(
-                f.as_str(),
-                "api/openapi.yaml" | "api/openapi.yml" | "api/openapi.json"
-            ) || f.ends_with(".schema.json")
-        }) {
-            let rel = if base.is_empty() {
-                f.clone()
-            } else {
-                format!("{base}/{f}")
-            };
+        for f in files
+            .iter()
+            .filter(|f| matches!(f.as_str(), "api/openapi.yaml" | "api/openapi.yml" | "api/openapi.json") || f.ends_with(".schema.json"))
+        {
+            let rel = if base.is_empty() { f.clone() } else { format!("{base}/{f}") };
             let bytes = std::fs::read(root.join(&rel))?;
             let doc = contracts::parse_doc(&bytes, &rel)?;
             let (fmt, ver) = contracts::detect(&doc, &rel)?;
             let api = if fmt == contracts::Format::JsonSchema {
-                slug(
-                    f.rsplit('/')
-                        .next()
-                        .unwrap_or(f)
-                        .trim_end_matches(".schema.json"),
-                )
+                slug(f.rsplit('/').next().unwrap_or(f).trim_end_matches(".schema.json"))
             } else {
                 format!("{name}-api")
             };
@@ -208,55 +141,32 @@ pub fn generate(root: &Path) -> Result<String> {
             }
             provides.push((api, f.clone(), ver));
         }
-        found.push(Found {
-            name,
-            path: cpath,
-            models: models.into_iter().map(|(_, m)| m).collect(),
-            prompts,
-            provides,
-            refs,
-        });
+        found.push(Found { name, path: cpath, models: models.into_iter().map(|(_, m)| m).collect(), prompts, provides, refs });
     }
     // contract path → (api, version), for consumes.
     let mut by_contract: BTreeMap<String, (String, Option<String>, String)> = BTreeMap::new();
     for c in &found {
         for (api, f, v) in &c.provides {
-            let rel = if c.path == "." {
-                f.clone()
-            } else {
-                format!("{}/{f}", c.path)
-            };
+            let rel = if c.path == "." { f.clone() } else { format!("{}/{f}", c.path) };
             by_contract.insert(rel, (api.clone(), v.clone(), c.name.clone()));
         }
     }
 
     let mut y = String::new();
-    let _ = writeln!(
-        y,
-        "# Release declaration for relbundle. Schema: spec/bundle.schema.json"
-    );
-    let _ = writeln!(
-        y,
-        "# Written by `bundle init`; pin each image by digest (REPOSITORY@sha256:…) before `bundle build`."
-    );
+    let _ = writeln!(y, "# Release declaration for relbundle. Schema: spec/bundle.schema.json");
+    let _ = writeln!(y, "# Written by `bundle init`; pin each image by digest (REPOSITORY@sha256:…) before `bundle build`.");
     let _ = writeln!(y, "apiVersion: {}", bundlefile::API_VERSION);
     let _ = writeln!(y, "name: {release}");
     let _ = writeln!(y, "components:");
     if found.is_empty() {
-        anyhow::bail!(
-            "{}: no component found (a folder with a Dockerfile or Containerfile)",
-            root.display()
-        );
+        anyhow::bail!("{}: no component found (a folder with a Dockerfile or Containerfile)", root.display());
     }
     for c in &found {
         debug_assert!(valid_name(&c.name));
         let _ = writeln!(y, "  {}:", c.name);
         let _ = writeln!(y, "    path: {}", yaml_str(&c.path));
-        let _ = writeln!(
-            y,
-            "    image: registry.example.com/{release}/{}  # add @sha256:… (or pass --image {}=REF@sha256:…)",
-            c.name, c.name
-        );
+        let _ =
+            writeln!(y, "    image: registry.example.com/{release}/{}  # add @sha256:… (or pass --image {}=REF@sha256:…)", c.name, c.name);
         if !c.models.is_empty() {
             let _ = writeln!(y, "    models:");
             for m in &c.models {
@@ -274,14 +184,8 @@ pub fn generate(root: &Path) -> Result<String> {
             for (api, f, v) in &c.provides {
                 let _ = writeln!(y, "      {api}:");
                 let _ = writeln!(y, "        contract: {}", yaml_str(f));
-                if v.as_deref()
-                    .and_then(|v| semver::Version::parse(v).ok())
-                    .is_none()
-                {
-                    let _ = writeln!(
-                        y,
-                        "        version: 0.1.0  # the contract states no version; set the API's version here"
-                    );
+                if v.as_deref().and_then(|v| semver::Version::parse(v).ok()).is_none() {
+                    let _ = writeln!(y, "        version: 0.1.0  # the contract states no version; set the API's version here");
                 }
             }
         }
@@ -289,10 +193,7 @@ pub fn generate(root: &Path) -> Result<String> {
         for r in &c.refs {
             if let Some((api, v, owner)) = by_contract.get(r) {
                 if *owner != c.name {
-                    let req = v
-                        .as_deref()
-                        .and_then(|v| semver::Version::parse(v).ok())
-                        .map(|v| format!("^{}.{}", v.major, v.minor));
+                    let req = v.as_deref().and_then(|v| semver::Version::parse(v).ok()).map(|v| format!("^{}.{}", v.major, v.minor));
                     consumes.insert(api.clone(), req.unwrap_or_else(|| "^0.1".into()));
                 }
             }
@@ -308,14 +209,7 @@ pub fn generate(root: &Path) -> Result<String> {
 }
 
 fn yaml_str(s: &str) -> String {
-    let plain = !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-*".contains(c))
-        && !s.starts_with('*')
-        && !s.starts_with('-');
-    if plain {
-        s.to_string()
-    } else {
-        serde_json::to_string(s).expect("a string serialises")
-    }
+    let plain =
+        !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-*".contains(c)) && !s.starts_with('*') && !s.starts_with('-');
+    if plain { s.to_string() } else { serde_json::to_string(s).expect("a string serialises") }
 }

@@ -141,26 +141,14 @@ impl Entry {
     /// Validate the md5 value (32 hex digits, `.dir` suffix for directories).
     pub fn checked_md5(&self, file: &Path) -> Result<(String, bool)> {
         let md5 = self.md5.as_deref().ok_or_else(|| {
-            anyhow!(
-                "{}: output `{}` has no `md5`; run `dvc add`/`dvc repro` and commit the result",
-                file.display(),
-                self.path
-            )
+            anyhow!("{}: output `{}` has no `md5`; run `dvc add`/`dvc repro` and commit the result", file.display(), self.path)
         })?;
         let (hex, is_dir) = match md5.strip_suffix(".dir") {
             Some(h) => (h, true),
             None => (md5, false),
         };
-        if hex.len() != 32
-            || !hex
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-        {
-            bail!(
-                "{}: output `{}`: `md5: {md5}` is not 32 lower-case hex digits",
-                file.display(),
-                self.path
-            );
+        if hex.len() != 32 || !hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+            bail!("{}: output `{}`: `md5: {md5}` is not 32 lower-case hex digits", file.display(), self.path);
         }
         Ok((md5.to_string(), is_dir))
     }
@@ -170,10 +158,7 @@ impl Entry {
 pub fn parse_dvc_file(text: &str, file: &Path) -> Result<DvcFile> {
     let f: DvcFile = crate::yaml::from_str(text, file)?;
     if f.outs.is_empty() {
-        bail!(
-            "{}: no `outs:`; this is not a DVC-tracked output (`dvc add PATH` writes PATH.dvc)",
-            file.display()
-        );
+        bail!("{}: no `outs:`; this is not a DVC-tracked output (`dvc add PATH` writes PATH.dvc)", file.display());
     }
     Ok(f)
 }
@@ -182,10 +167,7 @@ pub fn parse_lock_file(text: &str, file: &Path) -> Result<LockFile> {
     let f: LockFile = crate::yaml::from_str(text, file)?;
     match f.schema.as_deref() {
         Some("2.0") => Ok(f),
-        Some(s) => bail!(
-            "{}: field `schema`: unsupported dvc.lock schema '{s}' (expected '2.0', written by DVC 2 and 3)",
-            file.display()
-        ),
+        Some(s) => bail!("{}: field `schema`: unsupported dvc.lock schema '{s}' (expected '2.0', written by DVC 2 and 3)", file.display()),
         None => bail!(
             "{}: field `schema` is missing: this is a DVC 1.x lock file; run `dvc repro` with DVC 2 or 3 to rewrite it",
             file.display()
@@ -206,14 +188,12 @@ pub struct DirEntry {
 
 /// Parse a `.dir` object (a JSON list of `{md5, relpath}`).
 pub fn parse_dir_listing(bytes: &[u8], what: &str) -> Result<Vec<DirEntry>> {
-    let v: Vec<DirEntry> = serde_json::from_slice(bytes)
-        .with_context(|| format!("{what}: not a DVC `.dir` listing"))?;
+    let v: Vec<DirEntry> = serde_json::from_slice(bytes).with_context(|| format!("{what}: not a DVC `.dir` listing"))?;
     for e in &v {
         if e.md5.len() != 32 || !e.md5.bytes().all(|b| b.is_ascii_hexdigit()) {
             bail!("{what}: entry `{}` has a malformed md5", e.relpath);
         }
-        paths::check_relative(&e.relpath)
-            .with_context(|| format!("{what}: entry `{}`", e.relpath))?;
+        paths::check_relative(&e.relpath).with_context(|| format!("{what}: entry `{}`", e.relpath))?;
     }
     Ok(v)
 }
@@ -310,31 +290,18 @@ impl Project {
         }
         let resolve = |v: &str| -> PathBuf {
             let p = Path::new(v.strip_prefix("file://").unwrap_or(v));
-            if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                dvc.join(p)
-            }
+            if p.is_absolute() { p.to_path_buf() } else { dvc.join(p) }
         };
-        let cache_dir = cfg
-            .get(&("cache".into(), "dir".into()))
-            .map(|v| resolve(v))
-            .unwrap_or_else(|| dvc.join("cache"));
+        let cache_dir = cfg.get(&("cache".into(), "dir".into())).map(|v| resolve(v)).unwrap_or_else(|| dvc.join("cache"));
         let remote = match cfg.get(&("core".into(), "remote".into())) {
             None => Remote::None,
             Some(name) => match cfg.get(&(format!("remote \"{name}\""), "url".into())) {
                 None => Remote::None,
-                Some(url) if url.contains("://") && !url.starts_with("file://") => {
-                    Remote::Other(name.clone(), url.clone())
-                }
+                Some(url) if url.contains("://") && !url.starts_with("file://") => Remote::Other(name.clone(), url.clone()),
                 Some(url) => Remote::Local(name.clone(), resolve(url)),
             },
         };
-        Project {
-            root: root.to_path_buf(),
-            cache_dir,
-            remote,
-        }
+        Project { root: root.to_path_buf(), cache_dir, remote }
     }
 
     /// Where an object lives below a cache-shaped folder.
@@ -386,10 +353,7 @@ fn read_config(path: &Path) -> BTreeMap<(String, String), String> {
             continue;
         }
         if let Some((k, v)) = l.split_once('=') {
-            out.insert(
-                (section.clone(), k.trim().to_string()),
-                v.trim().trim_matches('\'').trim_matches('"').to_string(),
-            );
+            out.insert((section.clone(), k.trim().to_string()), v.trim().trim_matches('\'').trim_matches('"').to_string());
         }
     }
     out
@@ -403,10 +367,7 @@ pub fn walk_dir(dir: &Path, project_root: &Path) -> Result<Vec<(String, PathBuf)
         .follow_links(true)
         .parents(true)
         .add_custom_ignore_filename(".dvcignore")
-        .filter_entry(|e| {
-            !(e.file_type().is_some_and(|t| t.is_dir())
-                && matches!(e.file_name().to_str(), Some(".git") | Some(".dvc")))
-        });
+        .filter_entry(|e| !(e.file_type().is_some_and(|t| t.is_dir()) && matches!(e.file_name().to_str(), Some(".git") | Some(".dvc"))));
     // `.dvcignore` files above `dir`, up to the project root, apply too.
     let mut files = Vec::new();
     for ent in wb.build() {
@@ -414,18 +375,10 @@ pub fn walk_dir(dir: &Path, project_root: &Path) -> Result<Vec<(String, PathBuf)
         if !ent.file_type().is_some_and(|t| t.is_file()) {
             continue;
         }
-        let rel = ent
-            .path()
-            .strip_prefix(dir)
-            .expect("walk stays below its root");
+        let rel = ent.path().strip_prefix(dir).expect("walk stays below its root");
         let rel = rel
             .to_str()
-            .ok_or_else(|| {
-                anyhow!(
-                    "{}: file name is not UTF-8; DVC's listings are UTF-8 JSON",
-                    ent.path().display()
-                )
-            })?
+            .ok_or_else(|| anyhow!("{}: file name is not UTF-8; DVC's listings are UTF-8 JSON", ent.path().display()))?
             .to_string();
         files.push((rel, ent.path().to_path_buf()));
     }
@@ -445,54 +398,23 @@ pub struct Rehash {
 }
 
 /// Re-hash a workspace output by DVC's rules (file or directory).
-pub fn rehash(
-    path: &Path,
-    kind: Md5Kind,
-    project_root: &Path,
-    cache: &HashCache,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<Rehash> {
-    let meta = std::fs::metadata(path).with_context(|| {
-        format!(
-            "{}: workspace output is missing; run `dvc pull` or `dvc checkout`",
-            path.display()
-        )
-    })?;
+pub fn rehash(path: &Path, kind: Md5Kind, project_root: &Path, cache: &HashCache, progress: &(dyn Fn(u64) + Sync)) -> Result<Rehash> {
+    let meta = std::fs::metadata(path)
+        .with_context(|| format!("{}: workspace output is missing; run `dvc pull` or `dvc checkout`", path.display()))?;
     if meta.is_dir() {
         let listing = walk_dir(path, project_root)?;
-        let jobs: Vec<(PathBuf, Md5Kind)> =
-            listing.iter().map(|(_, p)| (p.clone(), kind)).collect();
+        let jobs: Vec<(PathBuf, Md5Kind)> = listing.iter().map(|(_, p)| (p.clone(), kind)).collect();
         let (digests, _) = hashing::hash_files(&jobs, cache, progress)?;
-        let mut entries: Vec<DirEntry> = listing
-            .iter()
-            .zip(&digests)
-            .map(|((rel, _), d)| DirEntry {
-                md5: d.md5.clone(),
-                relpath: rel.clone(),
-            })
-            .collect();
+        let mut entries: Vec<DirEntry> =
+            listing.iter().zip(&digests).map(|((rel, _), d)| DirEntry { md5: d.md5.clone(), relpath: rel.clone() }).collect();
         let (md5, _) = dir_md5(&mut entries);
         let size = digests.iter().map(|d| d.size).sum();
-        let files = listing
-            .into_iter()
-            .map(|(r, _)| r)
-            .zip(digests)
-            .collect::<Vec<_>>();
-        Ok(Rehash {
-            md5,
-            size,
-            nfiles: Some(files.len() as u64),
-            files,
-        })
+        let files = listing.into_iter().map(|(r, _)| r).zip(digests).collect::<Vec<_>>();
+        Ok(Rehash { md5, size, nfiles: Some(files.len() as u64), files })
     } else {
         let (d, _) = hashing::hash_files(&[(path.to_path_buf(), kind)], cache, progress)?;
         let d = d.into_iter().next().expect("one file in, one digest out");
-        Ok(Rehash {
-            md5: d.md5.clone(),
-            size: d.size,
-            nfiles: None,
-            files: vec![(String::new(), d)],
-        })
+        Ok(Rehash { md5: d.md5.clone(), size: d.size, nfiles: None, files: vec![(String::new(), d)] })
     }
 }
 
@@ -522,9 +444,6 @@ mod tests {
         .unwrap();
         let p = Project::find(d.path(), d.path()).unwrap();
         assert_eq!(p.cache_dir, PathBuf::from("/tmp/x"));
-        assert_eq!(
-            p.remote,
-            Remote::Local("store".into(), d.path().join(".dvc/../../remote"))
-        );
+        assert_eq!(p.remote, Remote::Local("store".into(), d.path().join(".dvc/../../remote")));
     }
 }

@@ -26,11 +26,7 @@ pub fn finding(msg: impl Into<String>) -> anyhow::Error {
 
 /// The process exit code for an error.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if err.chain().any(|e| e.is::<Finding>()) {
-        1
-    } else {
-        2
-    }
+    if err.chain().any(|e| e.is::<Finding>()) { 1 } else { 2 }
 }
 
 /// Shorthand: an input error whose message says what is wrong and what to do.

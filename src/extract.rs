@@ -25,11 +25,7 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Limits {
-        Limits {
-            max_entries: 100_000,
-            max_file: 64 << 20,
-            max_total: 1 << 30,
-        }
+        Limits { max_entries: 100_000, max_file: 64 << 20, max_total: 1 << 30 }
     }
 }
 
@@ -37,22 +33,17 @@ impl Default for Limits {
 pub fn entries(tar_gz: &[u8], what: &str, limits: &Limits) -> Result<Vec<(String, Vec<u8>)>> {
     let gz = flate2::read::GzDecoder::new(tar_gz);
     // Bound the decompressed stream as a whole (headers included), against gzip bombs.
-    let mut ar =
-        tar::Archive::new(gz.take(limits.max_total + (limits.max_entries as u64 + 2) * 1024));
+    let mut ar = tar::Archive::new(gz.take(limits.max_total + (limits.max_entries as u64 + 2) * 1024));
     let mut out: Vec<(String, Vec<u8>)> = Vec::new();
     let mut seen = std::collections::BTreeSet::new();
     let mut total = 0u64;
-    for e in ar
-        .entries()
-        .with_context(|| format!("{what}: not a tar archive"))?
-    {
+    for e in ar.entries().with_context(|| format!("{what}: not a tar archive"))? {
         let mut e = e.with_context(|| format!("{what}: damaged tar archive"))?;
         if out.len() >= limits.max_entries {
             bail!("{what}: more than {} entries", limits.max_entries);
         }
         let raw = e.path_bytes().to_vec();
-        let name =
-            String::from_utf8(raw).map_err(|_| anyhow!("{what}: an entry name is not UTF-8"))?;
+        let name = String::from_utf8(raw).map_err(|_| anyhow!("{what}: an entry name is not UTF-8"))?;
         let kind = e.header().entry_type();
         if !kind.is_file() {
             let k = match kind {
@@ -63,28 +54,15 @@ pub fn entries(tar_gz: &[u8], what: &str, limits: &Limits) -> Result<Vec<(String
                 tar::EntryType::Directory => "a directory entry",
                 _ => "not a regular file",
             };
-            bail!(
-                "{what}: entry `{}` is {k}; release layers hold regular files only",
-                crate::yaml::shorten(&name)
-            );
+            bail!("{what}: entry `{}` is {k}; release layers hold regular files only", crate::yaml::shorten(&name));
         }
-        crate::paths::check_relative(&name)
-            .map_err(|e| anyhow!("{what}: unsafe entry name: {e}"))?;
-        if Path::new(&name)
-            .components()
-            .any(|c| !matches!(c, Component::Normal(_)))
-        {
+        crate::paths::check_relative(&name).map_err(|e| anyhow!("{what}: unsafe entry name: {e}"))?;
+        if Path::new(&name).components().any(|c| !matches!(c, Component::Normal(_))) {
             bail!("{what}: unsafe entry name `{name}`");
         }
-        let size = e
-            .header()
-            .size()
-            .with_context(|| format!("{what}: entry `{name}` has a bad size"))?;
+        let size = e.header().size().with_context(|| format!("{what}: entry `{name}` has a bad size"))?;
         if size > limits.max_file {
-            bail!(
-                "{what}: entry `{name}` is {size} bytes, over the {} MiB limit",
-                limits.max_file >> 20
-            );
+            bail!("{what}: entry `{name}` is {size} bytes, over the {} MiB limit", limits.max_file >> 20);
         }
         total += size;
         if total > limits.max_total {
@@ -94,10 +72,7 @@ pub fn entries(tar_gz: &[u8], what: &str, limits: &Limits) -> Result<Vec<(String
             bail!("{what}: entry `{name}` appears twice");
         }
         let mut buf = Vec::with_capacity(size as usize);
-        (&mut e)
-            .take(size)
-            .read_to_end(&mut buf)
-            .with_context(|| format!("{what}: entry `{name}` is truncated"))?;
+        (&mut e).take(size).read_to_end(&mut buf).with_context(|| format!("{what}: entry `{name}` is truncated"))?;
         if buf.len() as u64 != size {
             bail!("{what}: entry `{name}` is truncated");
         }
@@ -114,40 +89,23 @@ pub fn write_all(dir: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<()> {
         let target = dir.join(rel);
         // Create parents one component at a time, refusing symlinks on the way.
         let mut cur = dir.to_path_buf();
-        for c in Path::new(rel)
-            .parent()
-            .into_iter()
-            .flat_map(|p| p.components())
-        {
+        for c in Path::new(rel).parent().into_iter().flat_map(|p| p.components()) {
             cur.push(c);
             match std::fs::symlink_metadata(&cur) {
-                Ok(m) if m.file_type().is_symlink() => bail!(
-                    "{}: is a symlink; refusing to write through it",
-                    cur.display()
-                ),
+                Ok(m) if m.file_type().is_symlink() => bail!("{}: is a symlink; refusing to write through it", cur.display()),
                 Ok(m) if !m.is_dir() => bail!("{}: exists and is not a folder", cur.display()),
                 Ok(_) => {}
-                Err(_) => std::fs::create_dir(&cur)
-                    .with_context(|| format!("{}: cannot create", cur.display()))?,
+                Err(_) => std::fs::create_dir(&cur).with_context(|| format!("{}: cannot create", cur.display()))?,
             }
         }
-        if std::fs::symlink_metadata(&target)
-            .is_ok_and(|m| m.file_type().is_symlink() || m.is_dir())
-        {
-            bail!(
-                "{}: exists as a symlink or folder; refusing to replace it",
-                target.display()
-            );
+        if std::fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink() || m.is_dir()) {
+            bail!("{}: exists as a symlink or folder; refusing to replace it", target.display());
         }
         let parent = target.parent().expect("below dir");
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".bundle-pull-")
-            .tempfile_in(parent)?;
+        let mut tmp = tempfile::Builder::new().prefix(".bundle-pull-").tempfile_in(parent)?;
         std::io::Write::write_all(&mut tmp, bytes)?;
-        tmp.as_file()
-            .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
-        tmp.persist(&target)
-            .map_err(|e| anyhow!("{}: cannot write: {}", target.display(), e.error))?;
+        tmp.as_file().set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+        tmp.persist(&target).map_err(|e| anyhow!("{}: cannot write: {}", target.display(), e.error))?;
     }
     Ok(())
 }

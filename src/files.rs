@@ -26,14 +26,9 @@ impl Files {
             bail!("{what}: `{rel}` is not a regular file");
         }
         if meta.len() > MAX_FILE {
-            bail!(
-                "{what}: `{rel}` is {} bytes, over the {} MiB limit for packed files",
-                meta.len(),
-                MAX_FILE >> 20
-            );
+            bail!("{what}: `{rel}` is {} bytes, over the {} MiB limit for packed files", meta.len(), MAX_FILE >> 20);
         }
-        let b =
-            Arc::new(std::fs::read(&p).with_context(|| format!("{what}: cannot read `{rel}`"))?);
+        let b = Arc::new(std::fs::read(&p).with_context(|| format!("{what}: cannot read `{rel}`"))?);
         self.map.insert(rel.to_string(), b.clone());
         Ok(b)
     }

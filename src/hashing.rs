@@ -80,10 +80,7 @@ pub fn is_text(block: &[u8]) -> bool {
     if block.contains(&0) {
         return false;
     }
-    let non_text = block
-        .iter()
-        .filter(|&&b| !((32..127).contains(&b) || matches!(b, b'\n' | b'\r' | b'\t' | 0x0c | 0x08)))
-        .count();
+    let non_text = block.iter().filter(|&&b| !((32..127).contains(&b) || matches!(b, b'\n' | b'\r' | b'\t' | 0x0c | 0x08))).count();
     non_text * 100 <= block.len() * 30
 }
 
@@ -117,11 +114,7 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 }
 
 /// Hash a reader in one pass. `progress` is called with the bytes of each chunk.
-pub fn hash_reader(
-    mut r: impl Read,
-    kind: Md5Kind,
-    progress: &dyn Fn(u64),
-) -> std::io::Result<FileDigests> {
+pub fn hash_reader(mut r: impl Read, kind: Md5Kind, progress: &dyn Fn(u64)) -> std::io::Result<FileDigests> {
     let mut md5 = Md5::new();
     let mut sha = Sha256::new();
     let mut buf = vec![0u8; CHUNK];
@@ -153,19 +146,11 @@ pub fn hash_reader(
             break;
         }
     }
-    Ok(FileDigests {
-        md5: hex(&md5.finalize()),
-        sha256: hex(&sha.finalize()),
-        size,
-    })
+    Ok(FileDigests { md5: hex(&md5.finalize()), sha256: hex(&sha.finalize()), size })
 }
 
 /// Hash a large file with md5 and sha256 on two threads fed by one reader.
-fn hash_file_pipelined(
-    path: &Path,
-    kind: Md5Kind,
-    progress: &(dyn Fn(u64) + Sync),
-) -> std::io::Result<FileDigests> {
+fn hash_file_pipelined(path: &Path, kind: Md5Kind, progress: &(dyn Fn(u64) + Sync)) -> std::io::Result<FileDigests> {
     let mut f = File::open(path)?;
     let (tx_md5, rx_md5) = sync_channel::<Arc<Vec<u8>>>(4);
     let (tx_sha, rx_sha) = sync_channel::<Arc<Vec<u8>>>(4);
@@ -175,9 +160,7 @@ fn hash_file_pipelined(
             let mut conv = Vec::new();
             let mut text: Option<bool> = None;
             for chunk in rx_md5 {
-                if kind == Md5Kind::Dos2Unix
-                    && *text.get_or_insert_with(|| is_text(&chunk[..chunk.len().min(512)]))
-                {
+                if kind == Md5Kind::Dos2Unix && *text.get_or_insert_with(|| is_text(&chunk[..chunk.len().min(512)])) {
                     dos2unix(&chunk, &mut conv);
                     h.update(&conv);
                 } else {
@@ -223,13 +206,8 @@ fn hash_file_pipelined(
 }
 
 /// Hash one file (following symlinks, as DVC does).
-pub fn hash_file(
-    path: &Path,
-    kind: Md5Kind,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<FileDigests> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("{}: cannot read file", path.display()))?;
+pub fn hash_file(path: &Path, kind: Md5Kind, progress: &(dyn Fn(u64) + Sync)) -> Result<FileDigests> {
+    let meta = std::fs::metadata(path).with_context(|| format!("{}: cannot read file", path.display()))?;
     let r = if meta.len() >= PIPELINE_MIN {
         hash_file_pipelined(path, kind, progress)
     } else {
@@ -272,11 +250,7 @@ pub struct HashCache {
 impl HashCache {
     /// A cache that lives only in memory.
     pub fn in_memory() -> HashCache {
-        HashCache {
-            path: None,
-            entries: Mutex::new(HashMap::new()),
-            dirty: Mutex::new(false),
-        }
+        HashCache { path: None, entries: Mutex::new(HashMap::new()), dirty: Mutex::new(false) }
     }
 
     /// The default location: `$RELBUNDLE_CACHE_DIR`, else `$XDG_CACHE_HOME/relbundle`, else `~/.cache/relbundle`.
@@ -299,11 +273,7 @@ impl HashCache {
                 }
             }
         }
-        HashCache {
-            path: Some(path),
-            entries: Mutex::new(entries),
-            dirty: Mutex::new(false),
-        }
+        HashCache { path: Some(path), entries: Mutex::new(entries), dirty: Mutex::new(false) }
     }
 
     fn parse_line(line: &str) -> Option<((StatKey, Md5Kind), (String, String))> {
@@ -320,29 +290,17 @@ impl HashCache {
         if !is_hex(f[5], 32) || !is_hex(f[6], 64) {
             return None;
         }
-        let key = StatKey {
-            dev: f[0].parse().ok()?,
-            ino: f[1].parse().ok()?,
-            mtime_ns: f[2].parse().ok()?,
-            size: f[3].parse().ok()?,
-        };
+        let key = StatKey { dev: f[0].parse().ok()?, ino: f[1].parse().ok()?, mtime_ns: f[2].parse().ok()?, size: f[3].parse().ok()? };
         Some(((key, kind), (f[5].to_string(), f[6].to_string())))
     }
 
     pub fn get(&self, key: StatKey, kind: Md5Kind) -> Option<FileDigests> {
         let e = self.entries.lock().unwrap();
-        e.get(&(key, kind)).map(|(m, s)| FileDigests {
-            md5: m.clone(),
-            sha256: s.clone(),
-            size: key.size,
-        })
+        e.get(&(key, kind)).map(|(m, s)| FileDigests { md5: m.clone(), sha256: s.clone(), size: key.size })
     }
 
     pub fn put(&self, key: StatKey, kind: Md5Kind, d: &FileDigests) {
-        self.entries
-            .lock()
-            .unwrap()
-            .insert((key, kind), (d.md5.clone(), d.sha256.clone()));
+        self.entries.lock().unwrap().insert((key, kind), (d.md5.clone(), d.sha256.clone()));
         *self.dirty.lock().unwrap() = true;
     }
 
@@ -360,17 +318,7 @@ impl HashCache {
             {
                 let mut w = std::io::BufWriter::new(tmp.as_file_mut());
                 for ((k, kind), (m, s)) in self.entries.lock().unwrap().iter() {
-                    writeln!(
-                        w,
-                        "{} {} {} {} {} {} {}",
-                        k.dev,
-                        k.ino,
-                        k.mtime_ns,
-                        k.size,
-                        kind.as_str(),
-                        m,
-                        s
-                    )?;
+                    writeln!(w, "{} {} {} {} {} {} {}", k.dev, k.ino, k.mtime_ns, k.size, kind.as_str(), m, s)?;
                 }
                 w.flush()?;
             }
@@ -378,28 +326,20 @@ impl HashCache {
             Ok(())
         })();
         if let Err(e) = res {
-            eprintln!(
-                "warning: could not save the hash cache {}: {e}",
-                path.display()
-            );
+            eprintln!("warning: could not save the hash cache {}: {e}", path.display());
         }
     }
 }
 
 /// Hash many files on every core, using and filling the cache.
 /// Returns digests in the order of `files`, and how many were served from the cache.
-pub fn hash_files(
-    files: &[(PathBuf, Md5Kind)],
-    cache: &HashCache,
-    progress: &(dyn Fn(u64) + Sync),
-) -> Result<(Vec<FileDigests>, usize)> {
+pub fn hash_files(files: &[(PathBuf, Md5Kind)], cache: &HashCache, progress: &(dyn Fn(u64) + Sync)) -> Result<(Vec<FileDigests>, usize)> {
     use rayon::prelude::*;
     let hits = std::sync::atomic::AtomicUsize::new(0);
     let out: Result<Vec<FileDigests>> = files
         .par_iter()
         .map(|(path, kind)| {
-            let meta = std::fs::metadata(path)
-                .with_context(|| format!("{}: cannot read file", path.display()))?;
+            let meta = std::fs::metadata(path).with_context(|| format!("{}: cannot read file", path.display()))?;
             let key = StatKey::of(&meta);
             if let Some(d) = cache.get(key, *kind) {
                 hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

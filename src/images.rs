@@ -17,28 +17,19 @@ pub struct ImageRef {
 }
 
 pub fn is_sha256_digest(d: &str) -> bool {
-    d.strip_prefix("sha256:").is_some_and(|h| {
-        h.len() == 64
-            && h.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    })
+    d.strip_prefix("sha256:").is_some_and(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }
 
 pub fn valid_tag(t: &str) -> bool {
     !t.is_empty()
         && t.len() <= 128
-        && t.bytes()
-            .next()
-            .is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
-        && t.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
+        && t.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric() || b == b'_')
+        && t.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-'))
 }
 
 fn valid_repo_component(c: &str) -> bool {
     !c.is_empty()
-        && c.bytes().all(|b| {
-            b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-')
-        })
+        && c.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || matches!(b, b'.' | b'_' | b'-'))
         && c.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric())
         && c.bytes().last().is_some_and(|b| b.is_ascii_alphanumeric())
 }
@@ -49,18 +40,14 @@ impl FromStr for ImageRef {
         let (rest, digest) = match s.split_once('@') {
             Some((r, d)) => {
                 if !is_sha256_digest(d) {
-                    bail!(
-                        "`{s}`: `{d}` is not a sha256 digest (sha256: followed by 64 lower-case hex digits)"
-                    );
+                    bail!("`{s}`: `{d}` is not a sha256 digest (sha256: followed by 64 lower-case hex digits)");
                 }
                 (r, Some(d.to_string()))
             }
             None => (s, None),
         };
         let (name, tag) = match rest.rfind(':') {
-            Some(i) if !rest[i + 1..].contains('/') => {
-                (&rest[..i], Some(rest[i + 1..].to_string()))
-            }
+            Some(i) if !rest[i + 1..].contains('/') => (&rest[..i], Some(rest[i + 1..].to_string())),
             _ => (rest, None),
         };
         if let Some(t) = &tag {
@@ -69,28 +56,19 @@ impl FromStr for ImageRef {
             }
         }
         let mut parts: Vec<&str> = name.split('/').collect();
-        let registry = if parts.len() > 1
-            && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost")
-        {
+        let registry = if parts.len() > 1 && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost") {
             parts.remove(0).to_string()
         } else {
             "docker.io".to_string()
         };
         if parts.is_empty() || !parts.iter().all(|c| valid_repo_component(c)) {
-            bail!(
-                "`{s}`: `{name}` is not a valid repository name (lower-case letters, digits, `._-`, separated by `/`)"
-            );
+            bail!("`{s}`: `{name}` is not a valid repository name (lower-case letters, digits, `._-`, separated by `/`)");
         }
         let mut repository = parts.join("/");
         if registry == "docker.io" && parts.len() == 1 {
             repository = format!("library/{repository}");
         }
-        Ok(ImageRef {
-            registry,
-            repository,
-            tag,
-            digest,
-        })
+        Ok(ImageRef { registry, repository, tag, digest })
     }
 }
 
@@ -110,17 +88,13 @@ impl fmt::Display for ImageRef {
 impl<'de> Deserialize<'de> for ImageRef {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
         let s = String::deserialize(d)?;
-        s.parse().map_err(|e: anyhow::Error| {
-            serde::de::Error::custom(format!("invalid image reference {e}"))
-        })
+        s.parse().map_err(|e: anyhow::Error| serde::de::Error::custom(format!("invalid image reference {e}")))
     }
 }
 
 /// Parse `--image NAME=REF@sha256:…`.
 pub fn parse_image_flag(s: &str) -> Result<(String, ImageRef)> {
-    let (name, r) = s
-        .split_once('=')
-        .ok_or_else(|| anyhow!("--image `{s}`: expected NAME=REPOSITORY@sha256:DIGEST"))?;
+    let (name, r) = s.split_once('=').ok_or_else(|| anyhow!("--image `{s}`: expected NAME=REPOSITORY@sha256:DIGEST"))?;
     let img: ImageRef = r.parse().with_context(|| format!("--image {name}"))?;
     if img.digest.is_none() {
         bail!("--image {name}: `{r}` has no digest; give it as REPOSITORY[:TAG]@sha256:DIGEST");
@@ -132,16 +106,11 @@ pub fn parse_image_flag(s: &str) -> Result<(String, ImageRef)> {
 /// (`containerimage.digest`, `image.name`), or a `buildx bake` map of target name → metadata.
 /// Returns (target or "", image name if recorded, digest).
 pub fn read_buildx_metadata(path: &Path) -> Result<Vec<(String, Option<String>, String)>> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("--buildx-metadata {}: cannot read", path.display()))?;
-    let v: serde_json::Value = serde_json::from_slice(&bytes)
-        .with_context(|| format!("--buildx-metadata {}: not JSON", path.display()))?;
+    let bytes = std::fs::read(path).with_context(|| format!("--buildx-metadata {}: cannot read", path.display()))?;
+    let v: serde_json::Value = serde_json::from_slice(&bytes).with_context(|| format!("--buildx-metadata {}: not JSON", path.display()))?;
     let one = |m: &serde_json::Value| -> Option<(Option<String>, String)> {
         let d = m.get("containerimage.digest")?.as_str()?.to_string();
-        let name = m
-            .get("image.name")
-            .and_then(|n| n.as_str())
-            .map(|n| n.split(',').next().unwrap_or(n).to_string());
+        let name = m.get("image.name").and_then(|n| n.as_str()).map(|n| n.split(',').next().unwrap_or(n).to_string());
         Some((name, d))
     };
     let mut out = Vec::new();
@@ -162,10 +131,7 @@ pub fn read_buildx_metadata(path: &Path) -> Result<Vec<(String, Option<String>, 
     }
     for (t, _, d) in &out {
         if !is_sha256_digest(d) {
-            bail!(
-                "--buildx-metadata {}: target `{t}`: `containerimage.digest` `{d}` is not a sha256 digest",
-                path.display()
-            );
+            bail!("--buildx-metadata {}: target `{t}`: `containerimage.digest` `{d}` is not a sha256 digest", path.display());
         }
     }
     Ok(out)
@@ -182,10 +148,7 @@ mod tests {
         assert_eq!(r.repository, "acme/ocr");
         assert_eq!(r.tag.as_deref(), Some("1.2"));
         let r: ImageRef = "localhost:5000/x".parse().unwrap();
-        assert_eq!(
-            (r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()),
-            ("localhost:5000", "x", None)
-        );
+        assert_eq!((r.registry.as_str(), r.repository.as_str(), r.tag.as_deref()), ("localhost:5000", "x", None));
         let r: ImageRef = "busybox".parse().unwrap();
         assert_eq!(r.to_string(), "docker.io/library/busybox");
         assert!("Bad/Name".parse::<ImageRef>().is_err());
@@ -210,31 +173,18 @@ pub fn resolve(img: &ImageRef, t: &crate::store::registry::Transport) -> Result<
         .ok_or_else(|| anyhow!("image `{img}` does not exist in its registry"))?;
     if let Some(pinned) = &img.digest {
         if &d.digest != pinned {
-            bail!(
-                "image `{img}`: the registry serves {} for the pinned digest",
-                d.digest
-            );
+            bail!("image `{img}`: the registry serves {} for the pinned digest", d.digest);
         }
     }
     let mut platforms = None;
     if d.media_type == crate::spec::OCI_INDEX || d.media_type == crate::spec::DOCKER_MANIFEST_LIST {
         use crate::store::Store;
         let bytes = reg.blob(&d)?;
-        let v: serde_json::Value =
-            serde_json::from_slice(&bytes).with_context(|| format!("image `{img}`: bad index"))?;
+        let v: serde_json::Value = serde_json::from_slice(&bytes).with_context(|| format!("image `{img}`: bad index"))?;
         let mut list = Vec::new();
-        for m in v
-            .get("manifests")
-            .and_then(|m| m.as_array())
-            .into_iter()
-            .flatten()
-        {
+        for m in v.get("manifests").and_then(|m| m.as_array()).into_iter().flatten() {
             let p = m.get("platform");
-            let get = |k: &str| {
-                p.and_then(|p| p.get(k))
-                    .and_then(|x| x.as_str())
-                    .unwrap_or("")
-            };
+            let get = |k: &str| p.and_then(|p| p.get(k)).and_then(|x| x.as_str()).unwrap_or("");
             let mut name = format!("{}/{}", get("os"), get("architecture"));
             if !get("variant").is_empty() {
                 name = format!("{name}/{}", get("variant"));
@@ -246,8 +196,5 @@ pub fn resolve(img: &ImageRef, t: &crate::store::registry::Transport) -> Result<
         list.sort();
         platforms = Some(list);
     }
-    Ok(Resolved {
-        digest: d.digest,
-        platforms,
-    })
+    Ok(Resolved { digest: d.digest, platforms })
 }

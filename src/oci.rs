@@ -64,21 +64,14 @@ impl ImageManifest {
 
     pub fn from_bytes(b: &[u8], what: &str) -> anyhow::Result<ImageManifest> {
         if b.len() as u64 > MAX_MANIFEST {
-            anyhow::bail!(
-                "{what}: manifest is {} bytes, over the 4 MiB limit",
-                b.len()
-            );
+            anyhow::bail!("{what}: manifest is {} bytes, over the 4 MiB limit", b.len());
         }
-        let m: ImageManifest = serde_json::from_slice(b)
-            .map_err(|e| anyhow::anyhow!("{what}: not an OCI image manifest: {e}"))?;
+        let m: ImageManifest = serde_json::from_slice(b).map_err(|e| anyhow::anyhow!("{what}: not an OCI image manifest: {e}"))?;
         if m.schema_version != 2 {
             anyhow::bail!("{what}: schemaVersion {} (expected 2)", m.schema_version);
         }
         if m.layers.len() > MAX_LAYERS {
-            anyhow::bail!(
-                "{what}: {} layers, over the limit of {MAX_LAYERS}",
-                m.layers.len()
-            );
+            anyhow::bail!("{what}: {} layers, over the limit of {MAX_LAYERS}", m.layers.len());
         }
         Ok(m)
     }

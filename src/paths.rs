@@ -33,19 +33,13 @@ pub fn join_inside(base: &str, rel: &str) -> Result<String> {
     if rel.starts_with('/') || Path::new(rel).is_absolute() {
         bail!("`{rel}` is absolute; paths must be relative and stay inside the repository");
     }
-    let mut parts: Vec<&str> = base
-        .split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
-        .collect();
+    let mut parts: Vec<&str> = base.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
     for c in rel.split('/') {
         match c {
             "" | "." => {}
             ".." => {
                 if parts.pop().is_none() {
-                    bail!(
-                        "`{rel}` (from `{}`) escapes the repository",
-                        if base.is_empty() { "." } else { base }
-                    );
+                    bail!("`{rel}` (from `{}`) escapes the repository", if base.is_empty() { "." } else { base });
                 }
             }
             c => parts.push(c),
@@ -71,9 +65,7 @@ pub struct Root {
 
 impl Root {
     pub fn new(dir: &Path) -> Result<Root> {
-        let dir = dir
-            .canonicalize()
-            .with_context(|| format!("{}: cannot open the monorepo folder", dir.display()))?;
+        let dir = dir.canonicalize().with_context(|| format!("{}: cannot open the monorepo folder", dir.display()))?;
         Ok(Root { dir })
     }
 
@@ -81,14 +73,9 @@ impl Root {
     /// it stays inside the root. `what` names the referring file and field for errors.
     pub fn resolve(&self, rel: &str, what: &str) -> Result<PathBuf> {
         let p = self.dir.join(rel);
-        let real = p
-            .canonicalize()
-            .with_context(|| format!("{what}: `{rel}` does not exist"))?;
+        let real = p.canonicalize().with_context(|| format!("{what}: `{rel}` does not exist"))?;
         if !real.starts_with(&self.dir) {
-            bail!(
-                "{what}: `{rel}` is a symlink to {} outside the repository; copy the file into the repository instead",
-                real.display()
-            );
+            bail!("{what}: `{rel}` is a symlink to {} outside the repository; copy the file into the repository instead", real.display());
         }
         Ok(p)
     }
@@ -113,14 +100,8 @@ mod tests {
 
     #[test]
     fn join_rules() {
-        assert_eq!(
-            join_inside("components/ocr", "models/x.dvc").unwrap(),
-            "components/ocr/models/x.dvc"
-        );
-        assert_eq!(
-            join_inside("components/ocr", "../shared/a").unwrap(),
-            "components/shared/a"
-        );
+        assert_eq!(join_inside("components/ocr", "models/x.dvc").unwrap(), "components/ocr/models/x.dvc");
+        assert_eq!(join_inside("components/ocr", "../shared/a").unwrap(), "components/shared/a");
         assert!(join_inside("components/ocr", "../../../etc/passwd").is_err());
         assert!(join_inside("a", "/etc/passwd").is_err());
         assert!(check_relative("a/../b").is_err());

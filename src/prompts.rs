@@ -115,15 +115,8 @@ pub fn placeholders(text: &str) -> BTreeSet<String> {
             _ => Vec::new(),
         };
         for w in read {
-            let name: String = w
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            if !name.is_empty()
-                && !name.starts_with(|c: char| c.is_ascii_digit())
-                && !bound.contains(&name)
-                && name != "not"
-            {
+            let name: String = w.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+            if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) && !bound.contains(&name) && name != "not" {
                 out.insert(name);
             }
         }
@@ -132,14 +125,8 @@ pub fn placeholders(text: &str) -> BTreeSet<String> {
     while let Some(i) = rest.find("{{") {
         rest = &rest[i + 2..];
         let t = rest.trim_start_matches(|c: char| c == ' ' || c == '-' || c == '\t');
-        let name: String = t
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-            .collect();
-        if !name.is_empty()
-            && !name.starts_with(|c: char| c.is_ascii_digit())
-            && !bound.contains(&name)
-        {
+        let name: String = t.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
+        if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) && !bound.contains(&name) {
             out.insert(name);
         }
     }
@@ -163,29 +150,17 @@ pub fn parse(text: &str, file: &Path) -> Result<Prompt> {
         None => {}
     }
     if texts.is_empty() {
-        bail!(
-            "{f}: no template: give `template`, `system`/`user`, or `messages` (a list of {{role, content}})"
-        );
+        bail!("{f}: no template: give `template`, `system`/`user`, or `messages` (a list of {{role, content}})");
     }
     if let Some(Messages::List(l)) = &p.messages {
         for (i, m) in l.iter().enumerate() {
-            if !matches!(
-                m.role.as_str(),
-                "system" | "user" | "assistant" | "tool" | "developer"
-            ) {
-                bail!(
-                    "{f}: field `messages[{i}].role`: unknown role `{}` (system, user, assistant, tool, developer)",
-                    m.role
-                );
+            if !matches!(m.role.as_str(), "system" | "user" | "assistant" | "tool" | "developer") {
+                bail!("{f}: field `messages[{i}].role`: unknown role `{}` (system, user, assistant, tool, developer)", m.role);
             }
         }
     }
     let used: BTreeSet<String> = texts.iter().flat_map(|t| placeholders(t)).collect();
-    let declared: Vec<String> = p
-        .variables
-        .as_ref()
-        .map(|v| v.iter().map(|x| x.name().to_string()).collect())
-        .unwrap_or_default();
+    let declared: Vec<String> = p.variables.as_ref().map(|v| v.iter().map(|x| x.name().to_string()).collect()).unwrap_or_default();
     let mut seen = BTreeSet::new();
     for d in &declared {
         if !seen.insert(d.as_str()) {
@@ -203,23 +178,13 @@ pub fn parse(text: &str, file: &Path) -> Result<Prompt> {
     }
     let unused: Vec<&String> = declared.iter().filter(|d| !used.contains(*d)).collect();
     if !unused.is_empty() {
-        bail!(
-            "{f}: field `variables`: {} declared but never used in the template; remove it or use it",
-            list(&unused)
-        );
+        bail!("{f}: field `variables`: {} declared but never used in the template; remove it or use it", list(&unused));
     }
-    Ok(Prompt {
-        id: p.id,
-        version: p.version,
-        variables: declared,
-    })
+    Ok(Prompt { id: p.id, version: p.version, variables: declared })
 }
 
 fn list(v: &[&String]) -> String {
-    v.iter()
-        .map(|s| format!("`{{{{{s}}}}}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
+    v.iter().map(|s| format!("`{{{{{s}}}}}`")).collect::<Vec<_>>().join(", ")
 }
 
 #[cfg(test)]
@@ -230,26 +195,18 @@ mod tests {
     fn placeholder_names() {
         let p = placeholders("Hi {{ user.name }} {{x|upper}} {{-y}} {{ 3 }} {{");
         assert_eq!(p.into_iter().collect::<Vec<_>>(), vec!["user", "x", "y"]);
-        let p = placeholders(
-            "{% for c in chunks %}{{ c.text }}{% endfor %}{% set n = 3 %}{{ n }}{% if show %}x{% endif %}",
-        );
+        let p = placeholders("{% for c in chunks %}{{ c.text }}{% endfor %}{% set n = 3 %}{{ n }}{% if show %}x{% endif %}");
         assert_eq!(p.into_iter().collect::<Vec<_>>(), vec!["chunks", "show"]);
     }
 
     #[test]
     fn shapes() {
         let f = Path::new("p.yaml");
-        parse(
-            "id: a\nversion: 1.0.0\ntemplate: 'Hello {{name}}'\nvariables: [name]\n",
-            f,
-        )
-        .unwrap();
+        parse("id: a\nversion: 1.0.0\ntemplate: 'Hello {{name}}'\nvariables: [name]\n", f).unwrap();
         parse("id: a\nversion: 1.0.0\nsystem: s\nuser: '{{q}}'\nvariables:\n  - name: q\n    required: true\n", f).unwrap();
         parse("id: a\nversion: 1.0.0\nmessages:\n  - role: user\n    content: '{{q}}'\ninput_variables: [q]\n", f).unwrap();
         assert!(parse("id: a\nversion: 1.0\ntemplate: x\n", f).is_err());
-        let e = parse("id: a\nversion: 1.0.0\ntemplate: '{{q}}'\n", f)
-            .unwrap_err()
-            .to_string();
+        let e = parse("id: a\nversion: 1.0.0\ntemplate: '{{q}}'\n", f).unwrap_err().to_string();
         assert!(e.contains("`{{q}}`"), "{e}");
         assert!(parse("id: a\nversion: 1.0.0\ntemplate: 'x'\nvariables: [q]\n", f).is_err());
     }

@@ -180,8 +180,7 @@ impl Release {
     }
 
     pub fn from_bytes(b: &[u8]) -> anyhow::Result<Release> {
-        let r: Release =
-            serde_json::from_slice(b).map_err(|e| anyhow::anyhow!("release record: {e}"))?;
+        let r: Release = serde_json::from_slice(b).map_err(|e| anyhow::anyhow!("release record: {e}"))?;
         if r.schema_version != crate::spec::RECORD_SCHEMA_VERSION {
             anyhow::bail!(
                 "release record: schemaVersion {} is not supported by this bundle (expects {})",
@@ -195,9 +194,6 @@ impl Release {
 
 /// RFC 3339 UTC with seconds, e.g. `2026-01-02T03:04:05Z`.
 pub fn rfc3339(epoch: i64) -> anyhow::Result<String> {
-    let t = time::OffsetDateTime::from_unix_timestamp(epoch)
-        .map_err(|e| anyhow::anyhow!("timestamp {epoch}: {e}"))?;
-    Ok(t.format(&time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second]Z"
-    ))?)
+    let t = time::OffsetDateTime::from_unix_timestamp(epoch).map_err(|e| anyhow::anyhow!("timestamp {epoch}: {e}"))?;
+    Ok(t.format(&time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second]Z"))?)
 }

@@ -16,33 +16,18 @@ pub struct GitInfo {
 }
 
 fn git(dir: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .output()
-        .ok()?;
+    let out = Command::new("git").arg("-C").arg(dir).args(args).output().ok()?;
     if !out.status.success() {
         return None;
     }
-    Some(
-        String::from_utf8_lossy(&out.stdout)
-            .trim_end_matches('\n')
-            .to_string(),
-    )
+    Some(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n').to_string())
 }
 
 /// Remove `user:password@` from a URL so credentials never reach a record or a log.
 pub fn strip_credentials(url: &str) -> String {
     if let Some((scheme, rest)) = url.split_once("://") {
-        let (auth_host, path) = rest
-            .split_once('/')
-            .map(|(a, p)| (a, Some(p)))
-            .unwrap_or((rest, None));
-        let host = auth_host
-            .rsplit_once('@')
-            .map(|(_, h)| h)
-            .unwrap_or(auth_host);
+        let (auth_host, path) = rest.split_once('/').map(|(a, p)| (a, Some(p))).unwrap_or((rest, None));
+        let host = auth_host.rsplit_once('@').map(|(_, h)| h).unwrap_or(auth_host);
         match path {
             Some(p) => format!("{scheme}://{host}/{p}"),
             None => format!("{scheme}://{host}"),
@@ -58,80 +43,36 @@ pub fn inspect(dir: &Path) -> GitInfo {
         return GitInfo::default();
     };
     let commit = git(dir, &["rev-parse", "--verify", "-q", "HEAD"]);
-    let commit_time = commit
-        .as_ref()
-        .and_then(|_| git(dir, &["log", "-1", "--format=%ct"]))
-        .and_then(|t| t.parse().ok());
+    let commit_time = commit.as_ref().and_then(|_| git(dir, &["log", "-1", "--format=%ct"])).and_then(|t| t.parse().ok());
     let tags = commit
         .as_ref()
         .and_then(|_| git(dir, &["tag", "--points-at", "HEAD"]))
-        .map(|t| {
-            t.lines()
-                .map(String::from)
-                .filter(|l| !l.is_empty())
-                .collect()
-        })
+        .map(|t| t.lines().map(String::from).filter(|l| !l.is_empty()).collect())
         .unwrap_or_default();
     let remote = git(dir, &["config", "--get", "remote.origin.url"]).map(|u| strip_credentials(&u));
-    let dirty = git(
-        dir,
-        &[
-            "status",
-            "--porcelain",
-            "--untracked-files=normal",
-            "--",
-            ".",
-        ],
-    )
-    .is_none_or(|s| !s.is_empty());
-    GitInfo {
-        toplevel: Some(top.into()),
-        commit,
-        commit_time,
-        tags,
-        remote,
-        dirty,
-    }
+    let dirty = git(dir, &["status", "--porcelain", "--untracked-files=normal", "--", "."]).is_none_or(|s| !s.is_empty());
+    GitInfo { toplevel: Some(top.into()), commit, commit_time, tags, remote, dirty }
 }
 
 /// The release version: `--version`, else a tag at HEAD named `vX.Y.Z`, `X.Y.Z`, `NAME-vX.Y.Z` or `NAME/vX.Y.Z`.
-pub fn release_version(
-    flag: Option<&str>,
-    name: &str,
-    tags: &[String],
-) -> Result<(semver::Version, Option<String>)> {
+pub fn release_version(flag: Option<&str>, name: &str, tags: &[String]) -> Result<(semver::Version, Option<String>)> {
     if let Some(v) = flag {
         let v = v.strip_prefix('v').unwrap_or(v);
         return match semver::Version::parse(v) {
-            Ok(ver) => Ok((
-                ver,
-                tags.iter()
-                    .find(|t| version_of_tag(t, name).is_some())
-                    .cloned(),
-            )),
-            Err(e) => bail!(
-                "--version `{v}`: not a semantic version ({e}); use MAJOR.MINOR.PATCH, e.g. 1.4.0"
-            ),
+            Ok(ver) => Ok((ver, tags.iter().find(|t| version_of_tag(t, name).is_some()).cloned())),
+            Err(e) => bail!("--version `{v}`: not a semantic version ({e}); use MAJOR.MINOR.PATCH, e.g. 1.4.0"),
         };
     }
-    let mut found: Vec<(semver::Version, &String)> = tags
-        .iter()
-        .filter_map(|t| version_of_tag(t, name).map(|v| (v, t)))
-        .collect();
+    let mut found: Vec<(semver::Version, &String)> = tags.iter().filter_map(|t| version_of_tag(t, name).map(|v| (v, t))).collect();
     found.sort();
     match found.pop() {
         Some((v, t)) => Ok((v, Some(t.clone()))),
-        None => bail!(
-            "no release version: HEAD has no tag like v1.2.0 or {name}-v1.2.0; tag the release commit or pass --version 1.2.0"
-        ),
+        None => bail!("no release version: HEAD has no tag like v1.2.0 or {name}-v1.2.0; tag the release commit or pass --version 1.2.0"),
     }
 }
 
 fn version_of_tag(tag: &str, name: &str) -> Option<semver::Version> {
-    let t = tag
-        .strip_prefix(&format!("{name}-"))
-        .or_else(|| tag.strip_prefix(&format!("{name}/")))
-        .unwrap_or(tag);
+    let t = tag.strip_prefix(&format!("{name}-")).or_else(|| tag.strip_prefix(&format!("{name}/"))).unwrap_or(tag);
     semver::Version::parse(t.strip_prefix('v').unwrap_or(t)).ok()
 }
 
@@ -141,33 +82,15 @@ mod tests {
 
     #[test]
     fn credentials_are_stripped() {
-        assert_eq!(
-            strip_credentials("https://u:p@gitlab.com/a/b.git"),
-            "https://gitlab.com/a/b.git"
-        );
-        assert_eq!(
-            strip_credentials("git@github.com:a/b.git"),
-            "git@github.com:a/b.git"
-        );
+        assert_eq!(strip_credentials("https://u:p@gitlab.com/a/b.git"), "https://gitlab.com/a/b.git");
+        assert_eq!(strip_credentials("git@github.com:a/b.git"), "git@github.com:a/b.git");
     }
 
     #[test]
     fn versions_from_tags() {
         let tags = vec!["docproc-v1.2.0".to_string(), "other".to_string()];
-        assert_eq!(
-            release_version(None, "docproc", &tags)
-                .unwrap()
-                .0
-                .to_string(),
-            "1.2.0"
-        );
+        assert_eq!(release_version(None, "docproc", &tags).unwrap().0.to_string(), "1.2.0");
         assert!(release_version(None, "docproc", &["x".into()]).is_err());
-        assert_eq!(
-            release_version(Some("v2.0.0"), "d", &[])
-                .unwrap()
-                .0
-                .to_string(),
-            "2.0.0"
-        );
+        assert_eq!(release_version(Some("v2.0.0"), "d", &[]).unwrap().0.to_string(), "2.0.0");
     }
 }

@@ -18,13 +18,7 @@ pub fn located(file: &Path, e: &serde_norway::Error) -> anyhow::Error {
         Some(loc) => {
             // The library appends " at line L column C"; we put the location first instead.
             let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-            anyhow!(
-                "{}:{}:{}: {}",
-                file.display(),
-                loc.line(),
-                loc.column(),
-                msg
-            )
+            anyhow!("{}:{}:{}: {}", file.display(), loc.line(), loc.column(), msg)
         }
         None => anyhow!("{}: {}", file.display(), msg),
     }
@@ -45,9 +39,5 @@ pub fn line_of_key(text: &str, key: &str, from: usize) -> usize {
 /// A value quoted in an error message, cut to 32 characters so a runaway scalar stays readable.
 pub fn shorten(s: &str) -> String {
     let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
-    if one_line.chars().count() <= 32 {
-        one_line
-    } else {
-        format!("{}…", one_line.chars().take(32).collect::<String>())
-    }
+    if one_line.chars().count() <= 32 { one_line } else { format!("{}…", one_line.chars().take(32).collect::<String>()) }
 }

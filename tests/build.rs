@@ -15,24 +15,12 @@ fn build_inspect_and_skopeo_reads_the_layout() {
     let t = tempfile::tempdir().unwrap();
     let repo = fixture_repo(t.path(), &["docproc", "dvc-remote"]);
     let out = t.path().join("layout");
-    let r = build(
-        t.path(),
-        &repo.join("docproc"),
-        &format!("oci:{}", out.display()),
-        &["--version", "1.4.0"],
-    )
-    .ok();
+    let r = build(t.path(), &repo.join("docproc"), &format!("oci:{}", out.display()), &["--version", "1.4.0"]).ok();
     let digest = built_digest(&r.stdout);
-    assert!(
-        r.stdout.contains(":1.4.0@sha256:"),
-        "default tag is the version: {}",
-        r.stdout
-    );
+    assert!(r.stdout.contains(":1.4.0@sha256:"), "default tag is the version: {}", r.stdout);
 
     // Our summary names every component, model, prompt and contract.
-    let s = run(bundle(t.path()).args(["inspect", &format!("oci:{}:1.4.0", out.display())]))
-        .ok()
-        .stdout;
+    let s = run(bundle(t.path()).args(["inspect", &format!("oci:{}:1.4.0", out.display())])).ok().stdout;
     for needle in [
         "docproc 1.4.0",
         &digest,
@@ -56,11 +44,7 @@ fn build_inspect_and_skopeo_reads_the_layout() {
     let r = r.ok();
     let _ = r;
     let manifest = std::fs::read(dir_out.join("manifest.json")).unwrap();
-    assert_eq!(
-        relbundle::hashing::sha256_digest(&manifest),
-        digest,
-        "skopeo saw a different manifest"
-    );
+    assert_eq!(relbundle::hashing::sha256_digest(&manifest), digest, "skopeo saw a different manifest");
     // …and skopeo's copy back into a fresh layout is byte-identical, so our reader accepts it.
     let back = t.path().join("back");
     run(std::process::Command::new("skopeo")
@@ -68,13 +52,7 @@ fn build_inspect_and_skopeo_reads_the_layout() {
         .arg(format!("dir:{}", dir_out.display()))
         .arg(format!("oci:{}:again", back.display())))
     .ok();
-    let j = run(bundle(t.path()).args([
-        "inspect",
-        "--json",
-        &format!("oci:{}:again", back.display()),
-    ]))
-    .ok()
-    .stdout;
+    let j = run(bundle(t.path()).args(["inspect", "--json", &format!("oci:{}:again", back.display())])).ok().stdout;
     let v: serde_json::Value = serde_json::from_str(&j).unwrap();
     assert_eq!(v["version"], "1.4.0");
     // By digest, too.
@@ -87,46 +65,20 @@ fn reproducible_across_paths_umask_and_mtimes() {
     let src = fixture_repo(t.path(), &["docproc", "dvc-remote"]);
     let a = t.path().join("checkouts/a");
     let b = t.path().join("elsewhere/deeper/b");
-    sh(
-        t.path(),
-        &format!("umask 022; git clone -q {} {}", src.display(), a.display()),
-    )
-    .ok();
-    sh(
-        t.path(),
-        &format!("umask 077; git clone -q {} {}", src.display(), b.display()),
-    )
-    .ok();
+    sh(t.path(), &format!("umask 022; git clone -q {} {}", src.display(), a.display())).ok();
+    sh(t.path(), &format!("umask 077; git clone -q {} {}", src.display(), b.display())).ok();
     // Different mtimes on every file of one checkout.
-    sh(
-        &b,
-        "find . -path ./.git -prune -o -type f -exec touch -d '2001-02-03 04:05:06' {} +",
-    )
-    .ok();
+    sh(&b, "find . -path ./.git -prune -o -type f -exec touch -d '2001-02-03 04:05:06' {} +").ok();
     let mut digests = Vec::new();
     for (i, co) in [&a, &b].iter().enumerate() {
         let out = t.path().join(format!("out{i}"));
-        let r = build(
-            &t.path().join(format!("cache{i}")),
-            &co.join("docproc"),
-            &format!("oci:{}", out.display()),
-            &["--version", "2.0.0"],
-        )
-        .ok();
+        let r = build(&t.path().join(format!("cache{i}")), &co.join("docproc"), &format!("oci:{}", out.display()), &["--version", "2.0.0"])
+            .ok();
         digests.push(built_digest(&r.stdout));
     }
-    assert_eq!(
-        digests[0], digests[1],
-        "same commit, different checkouts: digests differ"
-    );
+    assert_eq!(digests[0], digests[1], "same commit, different checkouts: digests differ");
     // The created time is the commit time.
-    let j = run(bundle(t.path()).args([
-        "inspect",
-        "--json",
-        &format!("oci:{}", t.path().join("out0").display()),
-    ]))
-    .ok()
-    .stdout;
+    let j = run(bundle(t.path()).args(["inspect", "--json", &format!("oci:{}", t.path().join("out0").display())])).ok().stdout;
     let v: serde_json::Value = serde_json::from_str(&j).unwrap();
     assert_eq!(v["created"], "2026-03-01T12:00:00Z");
     assert_eq!(v["source"]["path"], "docproc");
@@ -135,19 +87,11 @@ fn reproducible_across_paths_umask_and_mtimes() {
     let out = t.path().join("out-epoch");
     let r = run(bundle(t.path())
         .env("SOURCE_DATE_EPOCH", "1700000000")
-        .args([
-            "build",
-            "--version",
-            "2.0.0",
-            "--output",
-            &format!("oci:{}", out.display()),
-        ])
+        .args(["build", "--version", "2.0.0", "--output", &format!("oci:{}", out.display())])
         .arg(a.join("docproc")))
     .ok();
     assert_ne!(built_digest(&r.stdout), digests[0]);
-    let j = run(bundle(t.path()).args(["inspect", "--json", &format!("oci:{}", out.display())]))
-        .ok()
-        .stdout;
+    let j = run(bundle(t.path()).args(["inspect", "--json", &format!("oci:{}", out.display())])).ok().stdout;
     assert!(j.contains("\"created\":\"2023-11-14T22:13:20Z\""), "{j}");
 }
 
@@ -157,11 +101,7 @@ fn release_tags_are_immutable() {
     let repo = fixture_repo(t.path(), &["docproc", "dvc-remote"]);
     let dir = repo.join("docproc");
     let out = format!("oci:{}", t.path().join("layout").display());
-    let first = built_digest(
-        &build(t.path(), &dir, &out, &["--version", "1.0.0"])
-            .ok()
-            .stdout,
-    );
+    let first = built_digest(&build(t.path(), &dir, &out, &["--version", "1.0.0"]).ok().stdout);
     // Same content again: a no-op.
     let r = build(t.path(), &dir, &out, &["--version", "1.0.0", "--json"]).ok();
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
@@ -170,54 +110,20 @@ fn release_tags_are_immutable() {
     // Different content under the same tag: refused with both digests, layout untouched.
     let before = snapshot(&t.path().join("layout"));
     let img = format!("ocr=registry.example.com/docproc/ocr@{DIGEST_A}");
-    let r = build(
-        t.path(),
-        &dir,
-        &out,
-        &["--version", "1.0.0", "--image", &img],
-    )
-    .code(1);
-    assert!(
-        r.stderr.contains(&first) && r.stderr.contains("tag `1.0.0` already names"),
-        "{}",
-        r.stderr
-    );
+    let r = build(t.path(), &dir, &out, &["--version", "1.0.0", "--image", &img]).code(1);
+    assert!(r.stderr.contains(&first) && r.stderr.contains("tag `1.0.0` already names"), "{}", r.stderr);
     assert!(r.stderr.contains("--retag"), "{}", r.stderr);
     let after = snapshot(&t.path().join("layout"));
-    let idx = |s: &Vec<(std::path::PathBuf, Vec<u8>)>| {
-        s.iter()
-            .find(|(p, _)| p.ends_with("index.json"))
-            .unwrap()
-            .1
-            .clone()
-    };
-    assert_eq!(
-        idx(&before),
-        idx(&after),
-        "index.json changed on a refused retag"
-    );
+    let idx = |s: &Vec<(std::path::PathBuf, Vec<u8>)>| s.iter().find(|(p, _)| p.ends_with("index.json")).unwrap().1.clone();
+    assert_eq!(idx(&before), idx(&after), "index.json changed on a refused retag");
     // --retag moves it, with a warning.
-    let r = build(
-        t.path(),
-        &dir,
-        &out,
-        &["--version", "1.0.0", "--image", &img, "--retag"],
-    )
-    .ok();
-    assert!(
-        r.stderr.contains("warning: moved tag `1.0.0`"),
-        "{}",
-        r.stderr
-    );
+    let r = build(t.path(), &dir, &out, &["--version", "1.0.0", "--image", &img, "--retag"]).ok();
+    assert!(r.stderr.contains("warning: moved tag `1.0.0`"), "{}", r.stderr);
     assert_ne!(built_digest(&r.stdout), first);
     // A second release in the same layout: inspect without a tag must ask which one.
     build(t.path(), &dir, &out, &["--version", "1.1.0"]).ok();
     let r = run(bundle(t.path()).args(["inspect", &out])).code(2);
-    assert!(
-        r.stderr.contains("1.0.0") && r.stderr.contains("1.1.0"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("1.0.0") && r.stderr.contains("1.1.0"), "{}", r.stderr);
 }
 
 #[test]
@@ -234,51 +140,26 @@ fn version_from_tag_dirty_tree_and_image_sources() {
     let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(v["version"], "3.1.4");
     assert_eq!(v["tag"], "3.1.4");
-    let rec: serde_json::Value = serde_json::from_str(
-        &run(bundle(t.path()).args(["inspect", "--json", &out]))
-            .ok()
-            .stdout,
-    )
-    .unwrap();
+    let rec: serde_json::Value = serde_json::from_str(&run(bundle(t.path()).args(["inspect", "--json", &out])).ok().stdout).unwrap();
     assert_eq!(rec["source"]["tag"], "docproc-v3.1.4");
 
     // A dirty tree is refused, then built with --allow-dirty, which is recorded.
     std::fs::write(dir.join("components/ocr/NOTES.md"), "wip\n").unwrap();
     let r = build(t.path(), &dir, &out, &["--version", "3.1.5"]).code(2);
-    assert!(
-        r.stderr.contains("uncommitted changes") && r.stderr.contains("--allow-dirty"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("uncommitted changes") && r.stderr.contains("--allow-dirty"), "{}", r.stderr);
     let out2 = format!("oci:{}", t.path().join("dirty").display());
-    build(
-        t.path(),
-        &dir,
-        &out2,
-        &["--version", "3.1.5", "--allow-dirty"],
-    )
-    .ok();
-    let rec: serde_json::Value = serde_json::from_str(
-        &run(bundle(t.path()).args(["inspect", "--json", &out2]))
-            .ok()
-            .stdout,
-    )
-    .unwrap();
+    build(t.path(), &dir, &out2, &["--version", "3.1.5", "--allow-dirty"]).ok();
+    let rec: serde_json::Value = serde_json::from_str(&run(bundle(t.path()).args(["inspect", "--json", &out2])).ok().stdout).unwrap();
     assert_eq!(rec["source"]["dirty"], true);
     assert_eq!(rec["build"]["allowDirty"], true);
     std::fs::remove_file(dir.join("components/ocr/NOTES.md")).unwrap();
 
     // Image digests from --image and from buildx metadata (single build and bake map).
     let meta = t.path().join("ocr-meta.json");
-    std::fs::write(
-        &meta,
-        format!(
-            r#"{{"containerimage.digest":"{DIGEST_A}","image.name":"ghcr.io/acme/ocr:9.9.9"}}"#
-        ),
-    )
-    .unwrap();
+    std::fs::write(&meta, format!(r#"{{"containerimage.digest":"{DIGEST_A}","image.name":"ghcr.io/acme/ocr:9.9.9"}}"#)).unwrap();
     let bake = t.path().join("bake.json");
-    std::fs::write(&bake, format!(r#"{{"embedding":{{"containerimage.digest":"{DIGEST_B}"}},"summarizer":{{"buildx.build.ref":"x"}}}}"#)).unwrap();
+    std::fs::write(&bake, format!(r#"{{"embedding":{{"containerimage.digest":"{DIGEST_B}"}},"summarizer":{{"buildx.build.ref":"x"}}}}"#))
+        .unwrap();
     let out3 = format!("oci:{}", t.path().join("imgs").display());
     build(
         t.path(),
@@ -296,21 +177,8 @@ fn version_from_tag_dirty_tree_and_image_sources() {
         ],
     )
     .ok();
-    let rec: serde_json::Value = serde_json::from_str(
-        &run(bundle(t.path()).args(["inspect", "--json", &out3]))
-            .ok()
-            .stdout,
-    )
-    .unwrap();
-    let img = |name: &str| {
-        rec["components"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == name)
-            .unwrap()["image"]
-            .clone()
-    };
+    let rec: serde_json::Value = serde_json::from_str(&run(bundle(t.path()).args(["inspect", "--json", &out3])).ok().stdout).unwrap();
+    let img = |name: &str| rec["components"].as_array().unwrap().iter().find(|c| c["name"] == name).unwrap()["image"].clone();
     assert_eq!(img("ocr")["digest"], DIGEST_A);
     assert_eq!(img("ocr")["registry"], "ghcr.io");
     assert_eq!(img("ocr")["from"], "buildx-metadata");
@@ -323,32 +191,13 @@ fn version_from_tag_dirty_tree_and_image_sources() {
 fn check_writes_nothing_and_reports() {
     let t = tempfile::tempdir().unwrap();
     let repo = fixture_repo(t.path(), &["docproc", "dvc-remote"]);
-    let r =
-        run(bundle(t.path())
-            .current_dir(&repo)
-            .args(["check", "docproc", "--version", "1.0.0"]))
-        .ok();
-    assert!(
-        r.stdout
-            .contains("3 components, 4 models, 4 prompts, 3 contracts"),
-        "{}",
-        r.stdout
-    );
+    let r = run(bundle(t.path()).current_dir(&repo).args(["check", "docproc", "--version", "1.0.0"])).ok();
+    assert!(r.stdout.contains("3 components, 4 models, 4 prompts, 3 contracts"), "{}", r.stdout);
     assert!(!repo.join("out").exists());
     // A provider version outside the requirement is a check finding: exit 1.
     let f = repo.join("docproc/bundle.yaml");
-    let y = std::fs::read_to_string(&f)
-        .unwrap()
-        .replace("ocr-api: ^1.3", "ocr-api: ^2.0");
+    let y = std::fs::read_to_string(&f).unwrap().replace("ocr-api: ^1.3", "ocr-api: ^2.0");
     std::fs::write(&f, y).unwrap();
-    let r = run(bundle(t.path())
-        .args(["check", "--allow-dirty", "--version", "1.0.0"])
-        .arg(repo.join("docproc")))
-    .code(1);
-    assert!(
-        r.stderr
-            .contains("component `embedding` consumes `ocr-api` ^2.0, but `ocr` provides 1.3.0"),
-        "{}",
-        r.stderr
-    );
+    let r = run(bundle(t.path()).args(["check", "--allow-dirty", "--version", "1.0.0"]).arg(repo.join("docproc"))).code(1);
+    assert!(r.stderr.contains("component `embedding` consumes `ocr-api` ^2.0, but `ocr` provides 1.3.0"), "{}", r.stderr);
 }

@@ -7,58 +7,29 @@ use common::*;
 use std::path::Path;
 
 fn check(cache: &Path, dir: &Path, extra: &[&str]) -> Run {
-    run(bundle(cache)
-        .args(["check", "--allow-dirty", "--version", "1.0.0"])
-        .args(extra)
-        .arg(dir))
+    run(bundle(cache).args(["check", "--allow-dirty", "--version", "1.0.0"]).args(extra).arg(dir))
 }
 
 fn record(cache: &Path, dir: &Path, extra: &[&str]) -> serde_json::Value {
     let out = cache.join("rec-layout");
     let _ = std::fs::remove_dir_all(&out);
     run(bundle(cache)
-        .args([
-            "build",
-            "--allow-dirty",
-            "--version",
-            "1.0.0",
-            "--output",
-            &format!("oci:{}", out.display()),
-        ])
+        .args(["build", "--allow-dirty", "--version", "1.0.0", "--output", &format!("oci:{}", out.display())])
         .args(extra)
         .arg(dir))
     .ok();
-    serde_json::from_str(
-        &run(bundle(cache).args(["inspect", "--json", &format!("oci:{}", out.display())]))
-            .ok()
-            .stdout,
-    )
-    .unwrap()
+    serde_json::from_str(&run(bundle(cache).args(["inspect", "--json", &format!("oci:{}", out.display())])).ok().stdout).unwrap()
 }
 
 fn model<'a>(rec: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
-    rec["components"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .flat_map(|c| c["models"].as_array().unwrap())
-        .find(|m| m["name"] == name)
-        .unwrap()
+    rec["components"].as_array().unwrap().iter().flat_map(|c| c["models"].as_array().unwrap()).find(|m| m["name"] == name).unwrap()
 }
 
 #[test]
 fn every_dvc_hash_rule_matches_real_dvc() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("h");
-    sh(
-        t.path(),
-        &format!(
-            "cp -a {} {}",
-            repo_root().join("fixtures/dvc-hashing").display(),
-            dir.display()
-        ),
-    )
-    .ok();
+    sh(t.path(), &format!("cp -a {} {}", repo_root().join("fixtures/dvc-hashing").display(), dir.display())).ok();
     // Things git cannot carry: an empty folder (skipped by DVC) and a symlink (followed by DVC;
     // dvc add had replaced it with a copy of its target).
     std::fs::create_dir_all(dir.join("tricky/emptydir")).unwrap();
@@ -70,12 +41,7 @@ fn every_dvc_hash_rule_matches_real_dvc() {
     let tricky = model(&rec, "tricky");
     assert_eq!(tricky["md5"], "de107f436e8bde55a6a23b09bb92c4ef.dir");
     assert_eq!(tricky["nfiles"], 14);
-    let files: Vec<&str> = tricky["files"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["relpath"].as_str().unwrap())
-        .collect();
+    let files: Vec<&str> = tricky["files"].as_array().unwrap().iter().map(|f| f["relpath"].as_str().unwrap()).collect();
     assert_eq!(
         files,
         [
@@ -99,23 +65,11 @@ fn every_dvc_hash_rule_matches_real_dvc() {
         assert!(f["sha256"].as_str().unwrap().starts_with("sha256:"), "{f}");
     }
     assert_eq!(model(&rec, "crlf.txt")["hash"], "md5");
-    assert_eq!(
-        model(&rec, "crlf.txt")["md5"],
-        "a775daabdb44c57a65eaadeef4edfe51"
-    );
-    assert_eq!(
-        model(&rec, "lf.txt")["md5"],
-        "987929d61c9b69f0c6406b840aa77fd8"
-    );
+    assert_eq!(model(&rec, "crlf.txt")["md5"], "a775daabdb44c57a65eaadeef4edfe51");
+    assert_eq!(model(&rec, "lf.txt")["md5"], "987929d61c9b69f0c6406b840aa77fd8");
     assert_eq!(model(&rec, "legacy-crlf.txt")["hash"], "md5-dos2unix");
-    assert_eq!(
-        model(&rec, "legacy-crlf.txt")["md5"],
-        "987929d61c9b69f0c6406b840aa77fd8"
-    );
-    assert_eq!(
-        model(&rec, "legacy-crlf.txt")["sha256"],
-        format!("sha256:{}", sha256_hex(b"line one\r\nline two\r\n"))
-    );
+    assert_eq!(model(&rec, "legacy-crlf.txt")["md5"], "987929d61c9b69f0c6406b840aa77fd8");
+    assert_eq!(model(&rec, "legacy-crlf.txt")["sha256"], format!("sha256:{}", sha256_hex(b"line one\r\nline two\r\n")));
     assert_eq!(model(&rec, "legacy-model")["hash"], "md5-dos2unix");
     // Without --verify-models nothing is re-hashed and no sha256 is recorded.
     let rec = record(t.path(), &dir, &[]);
@@ -124,62 +78,30 @@ fn every_dvc_hash_rule_matches_real_dvc() {
 }
 
 fn sha256_hex(b: &[u8]) -> String {
-    relbundle::hashing::sha256_digest(b)
-        .trim_start_matches("sha256:")
-        .to_string()
+    relbundle::hashing::sha256_digest(b).trim_start_matches("sha256:").to_string()
 }
 
 #[test]
 fn a_changed_workspace_file_is_reported_with_exit_1() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("h");
-    sh(
-        t.path(),
-        &format!(
-            "cp -a {} {}",
-            repo_root().join("fixtures/dvc-hashing").display(),
-            dir.display()
-        ),
-    )
-    .ok();
+    sh(t.path(), &format!("cp -a {} {}", repo_root().join("fixtures/dvc-hashing").display(), dir.display())).ok();
     check(t.path(), &dir, &["--verify-models"]).ok();
     // Converting the legacy file to LF does not change its md5-dos2unix hash (DVC 2 agrees)…
     std::fs::write(dir.join("legacy-crlf.txt"), "line one\nline two\n").unwrap();
     let r = check(t.path(), &dir, &["--verify-models"]).code(1);
     // …but its size does, and DVC records the raw size.
-    assert!(
-        r.stderr.contains("legacy-crlf.txt (md5-dos2unix)") && r.stderr.contains("20 bytes"),
-        "{}",
-        r.stderr
-    );
-    sh(
-        t.path(),
-        &format!(
-            "cp -a {}/legacy-crlf.txt {}/",
-            repo_root().join("fixtures/dvc-hashing").display(),
-            dir.display()
-        ),
-    )
-    .ok();
+    assert!(r.stderr.contains("legacy-crlf.txt (md5-dos2unix)") && r.stderr.contains("20 bytes"), "{}", r.stderr);
+    sh(t.path(), &format!("cp -a {}/legacy-crlf.txt {}/", repo_root().join("fixtures/dvc-hashing").display(), dir.display())).ok();
     std::fs::write(dir.join("tricky/x/y/z.bin"), b"changed").unwrap();
     let r = check(t.path(), &dir, &["--verify-models"]).code(1);
     assert!(
-        r.stderr.contains("workspace files differ")
-            && r.stderr
-                .contains("tricky (md5): pinned de107f436e8bde55a6a23b09bb92c4ef.dir"),
+        r.stderr.contains("workspace files differ") && r.stderr.contains("tricky (md5): pinned de107f436e8bde55a6a23b09bb92c4ef.dir"),
         "{}",
         r.stderr
     );
     // A new file that .dvcignore excludes changes nothing.
-    sh(
-        t.path(),
-        &format!(
-            "cp -a {}/tricky/x {}/tricky/",
-            repo_root().join("fixtures/dvc-hashing").display(),
-            dir.display()
-        ),
-    )
-    .ok();
+    sh(t.path(), &format!("cp -a {}/tricky/x {}/tricky/", repo_root().join("fixtures/dvc-hashing").display(), dir.display())).ok();
     std::fs::write(dir.join("tricky/new.tmp"), b"ignored").unwrap();
     check(t.path(), &dir, &["--verify-models"]).ok();
 }
@@ -188,29 +110,14 @@ fn a_changed_workspace_file_is_reported_with_exit_1() {
 fn hash_cache_skips_unchanged_files() {
     let t = tempfile::tempdir().unwrap();
     let dir = t.path().join("h");
-    sh(
-        t.path(),
-        &format!(
-            "cp -a {} {}",
-            repo_root().join("fixtures/dvc-hashing").display(),
-            dir.display()
-        ),
-    )
-    .ok();
+    sh(t.path(), &format!("cp -a {} {}", repo_root().join("fixtures/dvc-hashing").display(), dir.display())).ok();
     check(t.path(), &dir, &["--verify-models"]).ok();
-    assert!(
-        t.path().join("hashes.v1").exists(),
-        "the hash cache was not written"
-    );
+    assert!(t.path().join("hashes.v1").exists(), "the hash cache was not written");
     // Same size, same inode, same mtime, different bytes: a cache hit means the file is not read,
     // exactly like DVC's state DB (this is the documented trade-off).
     let f = dir.join("lf.txt");
     let mtime = sh(&dir, "stat -c %y lf.txt").ok().stdout;
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&f)
-        .and_then(|mut h| std::io::Write::write_all(&mut h, b"LINE ONE\nline two\n"))
-        .unwrap();
+    std::fs::OpenOptions::new().write(true).open(&f).and_then(|mut h| std::io::Write::write_all(&mut h, b"LINE ONE\nline two\n")).unwrap();
     sh(&dir, &format!("touch -d '{}' lf.txt", mtime.trim())).ok();
     check(t.path(), &dir, &["--verify-models"]).ok();
     // A new mtime invalidates the entry, the file is read, and the change is found.
@@ -227,10 +134,9 @@ fn presence_in_cache_or_local_remote() {
     check(t.path(), &dir, &[]).ok();
     // A whole stage: the `cache: false` metrics output is recorded but never required on the remote.
     let f = dir.join("bundle.yaml");
-    let y = std::fs::read_to_string(&f).unwrap().replace(
-        "      - stage: train\n        out: models/summarizer-lora\n",
-        "      - stage: train\n",
-    );
+    let y = std::fs::read_to_string(&f)
+        .unwrap()
+        .replace("      - stage: train\n        out: models/summarizer-lora\n", "      - stage: train\n");
     std::fs::write(&f, y).unwrap();
     let rec = record(t.path(), &dir, &[]);
     let metrics = model(&rec, "train.json");
@@ -245,29 +151,20 @@ fn presence_in_cache_or_local_remote() {
     assert!(obj.exists());
     std::fs::remove_file(&obj).unwrap();
     let r = check(t.path(), &dir, &[]).code(1);
-    assert!(r.stderr.contains("components/embedding/models/minilm-l6-v2: 24fbba739055cfe8fc0aa47df97e4dfa (1_Pooling/config.json)"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("components/embedding/models/minilm-l6-v2: 24fbba739055cfe8fc0aa47df97e4dfa (1_Pooling/config.json)"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("dvc push"), "{}", r.stderr);
     // The legacy (DVC 2) object lives at <remote>/<2>/<30>.
     std::fs::remove_file(repo.join("dvc-remote/5d/8e85e8495f69dabb5b265ca015845d")).unwrap();
     let r = check(t.path(), &dir, &[]).code(1);
-    assert!(
-        r.stderr
-            .contains("components/summarizer/data/stopwords.txt: 5d8e85e8495f69dabb5b265ca015845d"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("components/summarizer/data/stopwords.txt: 5d8e85e8495f69dabb5b265ca015845d"), "{}", r.stderr);
     // A non-local remote is "not checked" unless --require-model-check.
-    std::fs::write(
-        dir.join(".dvc/config"),
-        "[core]\n    remote = s3\n['remote \"s3\"']\n    url = s3://bucket/dvc\n",
-    )
-    .unwrap();
+    std::fs::write(dir.join(".dvc/config"), "[core]\n    remote = s3\n['remote \"s3\"']\n    url = s3://bucket/dvc\n").unwrap();
     let r = check(t.path(), &dir, &[]).ok();
-    assert!(
-        r.stderr.contains("not checked") && r.stderr.contains("s3://bucket/dvc"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("not checked") && r.stderr.contains("s3://bucket/dvc"), "{}", r.stderr);
     check(t.path(), &dir, &["--require-model-check"]).code(1);
 }
 
@@ -295,25 +192,10 @@ fn import_and_import_url_shapes() {
     std::fs::write(&f, y).unwrap();
     let rec = record(t.path(), &dir, &[]);
     let m = model(&rec, "imported");
-    assert_eq!(
-        m["origin"]["importUrl"], "https://git.example.com/models.git",
-        "credentials must be stripped"
-    );
-    assert_eq!(
-        m["origin"]["importPath"],
-        "components/ocr/models/text-recognizer.onnx"
-    );
-    assert_eq!(
-        m["origin"]["revLock"],
-        "b737bcafc394152af77ddf371be08f1e7d05613d"
-    );
-    assert_eq!(
-        model(&rec, "fetched")["origin"]["importUrl"],
-        "https://data.example.com/upstream.txt"
-    );
+    assert_eq!(m["origin"]["importUrl"], "https://git.example.com/models.git", "credentials must be stripped");
+    assert_eq!(m["origin"]["importPath"], "components/ocr/models/text-recognizer.onnx");
+    assert_eq!(m["origin"]["revLock"], "b737bcafc394152af77ddf371be08f1e7d05613d");
+    assert_eq!(model(&rec, "fetched")["origin"]["importUrl"], "https://data.example.com/upstream.txt");
     let all = serde_json::to_string(&rec).unwrap();
-    assert!(
-        !all.contains("s3cr3t-Pw") && !all.contains("ci-bot"),
-        "a credential reached the record: {all}"
-    );
+    assert!(!all.contains("s3cr3t-Pw") && !all.contains("ci-bot"), "a credential reached the record: {all}");
 }

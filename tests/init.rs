@@ -32,37 +32,19 @@ fn init_then_build_after_adding_only_digests() {
     ] {
         assert!(y.contains(needle), "bundle.yaml lacks {needle:?}:\n{y}");
     }
-    assert!(
-        !y.contains("metrics/train.json"),
-        "a cache: false output is not a model:\n{y}"
-    );
+    assert!(!y.contains("metrics/train.json"), "a cache: false output is not a model:\n{y}");
 
     // It refuses to overwrite without --force.
     let r = run(bundle(t.path()).arg("init").arg(&dir)).code(2);
-    assert!(
-        r.stderr.contains("already exists") && r.stderr.contains("--force"),
-        "{}",
-        r.stderr
-    );
+    assert!(r.stderr.contains("already exists") && r.stderr.contains("--force"), "{}", r.stderr);
     run(bundle(t.path()).args(["init", "--force"]).arg(&dir)).ok();
-    assert_eq!(
-        std::fs::read_to_string(dir.join("bundle.yaml")).unwrap(),
-        y,
-        "init is deterministic"
-    );
+    assert_eq!(std::fs::read_to_string(dir.join("bundle.yaml")).unwrap(), y, "init is deterministic");
 
     // Without digests, build says how to supply them.
     commit_all(&repo, "bundle.yaml from init");
     let out = format!("oci:{}", t.path().join("layout").display());
-    let r = run(bundle(t.path())
-        .args(["build", "--version", "0.1.0", "--output", &out])
-        .arg(&dir))
-    .code(2);
-    assert!(
-        r.stderr.contains("has no digest") && r.stderr.contains("--image"),
-        "{}",
-        r.stderr
-    );
+    let r = run(bundle(t.path()).args(["build", "--version", "0.1.0", "--output", &out]).arg(&dir)).code(2);
+    assert!(r.stderr.contains("has no digest") && r.stderr.contains("--image"), "{}", r.stderr);
 
     // Add only the digests, as a user would, and build.
     let mut y2 = String::new();
@@ -70,11 +52,7 @@ fn init_then_build_after_adding_only_digests() {
         if let Some(pos) = line.find("image: ") {
             let rest = &line[pos + 7..];
             let repo_ref = rest.split_whitespace().next().unwrap();
-            y2.push_str(&format!(
-                "{}image: {repo_ref}@sha256:{:064x}\n",
-                &line[..pos],
-                i + 1
-            ));
+            y2.push_str(&format!("{}image: {repo_ref}@sha256:{:064x}\n", &line[..pos], i + 1));
         } else {
             y2.push_str(line);
             y2.push('\n');
@@ -82,17 +60,11 @@ fn init_then_build_after_adding_only_digests() {
     }
     std::fs::write(dir.join("bundle.yaml"), &y2).unwrap();
     commit_all(&repo, "pin images");
-    let r = run(bundle(t.path())
-        .args(["build", "--version", "0.1.0", "--output", &out])
-        .arg(&dir))
-    .ok();
+    let r = run(bundle(t.path()).args(["build", "--version", "0.1.0", "--output", &out]).arg(&dir)).ok();
     let digest = built_digest(&r.stdout);
     let s = run(bundle(t.path()).args(["inspect", &out])).ok().stdout;
     assert!(s.contains(&digest) && s.contains("docproc 0.1.0"), "{s}");
-    assert!(
-        s.contains("model    summarizer-lora components/summarizer/models/summarizer-lora"),
-        "{s}"
-    );
+    assert!(s.contains("model    summarizer-lora components/summarizer/models/summarizer-lora"), "{s}");
     assert!(s.contains("consumes ocr-api ^1.3 from ocr 1.3.0"), "{s}");
 }
 

@@ -16,17 +16,8 @@ fn constants_match_spec() {
     assert_eq!(s["manifestMediaType"], OCI_MANIFEST);
     assert_eq!(s["config"]["mediaType"], RECORD_MEDIA_TYPE);
     assert_eq!(s["config"]["recordSchemaVersion"], RECORD_SCHEMA_VERSION);
-    let layers: Vec<(&str, &str)> = s["layers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|l| {
-            (
-                l["title"].as_str().unwrap(),
-                l["mediaType"].as_str().unwrap(),
-            )
-        })
-        .collect();
+    let layers: Vec<(&str, &str)> =
+        s["layers"].as_array().unwrap().iter().map(|l| (l["title"].as_str().unwrap(), l["mediaType"].as_str().unwrap())).collect();
     assert_eq!(
         layers,
         [
@@ -38,12 +29,7 @@ fn constants_match_spec() {
     );
     assert_eq!(s["gzip"]["level"], GZIP_LEVEL);
     assert_eq!(s["tar"]["mode"], format!("{TAR_FILE_MODE:04o}"));
-    let req: Vec<&str> = s["manifestAnnotations"]["required"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap())
-        .collect();
+    let req: Vec<&str> = s["manifestAnnotations"]["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert_eq!(req, [ANN_VERSION, ANN_CREATED, ANN_TITLE, ANN_RELEASE_NAME]);
 }
 
@@ -53,18 +39,8 @@ fn built() -> (tempfile::TempDir, std::path::PathBuf, String) {
     let repo = fixture_repo(t.path(), &["docproc", "dvc-remote"]);
     let layout = t.path().join("layout");
     let r = run(bundle(t.path())
-        .args([
-            "build",
-            "--verify-models",
-            "--version",
-            "1.2.3",
-            "--output",
-            &format!("oci:{}", layout.display()),
-        ])
-        .args([
-            "--source-url",
-            "https://ci-bot:s3cr3t@gitlab.example.com/acme/docproc.git",
-        ])
+        .args(["build", "--verify-models", "--version", "1.2.3", "--output", &format!("oci:{}", layout.display())])
+        .args(["--source-url", "https://ci-bot:s3cr3t@gitlab.example.com/acme/docproc.git"])
         .arg(repo.join("docproc")))
     .ok();
     let d = built_digest(&r.stdout);
@@ -141,16 +117,7 @@ print("layout ok")
 fn built_artifact_matches_spec_and_schemas() {
     let (t, layout, digest) = built();
     let repo = t.path().join("repo/docproc");
-    let r = py(
-        CHECK_LAYOUT,
-        &[
-            layout.to_str().unwrap(),
-            &digest,
-            repo_root().join("spec").to_str().unwrap(),
-            repo.to_str().unwrap(),
-        ],
-    )
-    .ok();
+    let r = py(CHECK_LAYOUT, &[layout.to_str().unwrap(), &digest, repo_root().join("spec").to_str().unwrap(), repo.to_str().unwrap()]).ok();
     assert!(r.stdout.contains("layout ok"), "{}{}", r.stdout, r.stderr);
 }
 
@@ -174,20 +141,10 @@ print("ok", len(sys.argv) - 3)
 fn fixtures_validate_against_the_input_schemas() {
     let spec = repo_root().join("spec");
     let fx = repo_root().join("fixtures");
-    let bundles = [
-        fx.join("docproc/bundle.yaml"),
-        fx.join("dvc-hashing/bundle.yaml"),
-    ];
-    let mut a: Vec<String> = vec![
-        spec.join("bundle.schema.json").display().to_string(),
-        "valid".into(),
-    ];
+    let bundles = [fx.join("docproc/bundle.yaml"), fx.join("dvc-hashing/bundle.yaml")];
+    let mut a: Vec<String> = vec![spec.join("bundle.schema.json").display().to_string(), "valid".into()];
     a.extend(bundles.iter().map(|p| p.display().to_string()));
-    py(
-        CHECK_DOCS,
-        &a.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-    )
-    .ok();
+    py(CHECK_DOCS, &a.iter().map(|s| s.as_str()).collect::<Vec<_>>()).ok();
 
     let prompts: Vec<String> = [
         "docproc/components/ocr/prompts/extract-fields.yaml",
@@ -198,25 +155,15 @@ fn fixtures_validate_against_the_input_schemas() {
     .iter()
     .map(|p| fx.join(p).display().to_string())
     .collect();
-    let mut a = vec![
-        spec.join("prompt.schema.json").display().to_string(),
-        "valid".into(),
-    ];
+    let mut a = vec![spec.join("prompt.schema.json").display().to_string(), "valid".into()];
     a.extend(prompts);
-    py(
-        CHECK_DOCS,
-        &a.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-    )
-    .ok();
+    py(CHECK_DOCS, &a.iter().map(|s| s.as_str()).collect::<Vec<_>>()).ok();
 
     // Documents the code rejects, the schema rejects too.
     let t = tempfile::tempdir().unwrap();
     let base = std::fs::read_to_string(fx.join("docproc/bundle.yaml")).unwrap();
     let bad = [
-        base.replace(
-            "    path: components/ocr\n",
-            "    path: components/ocr\n    imagee: x\n",
-        ),
+        base.replace("    path: components/ocr\n", "    path: components/ocr\n    imagee: x\n"),
         base.replace("apiVersion: relbundle.dev/v1", "apiVersion: v2"),
         base.replace("  ocr:\n", "  OCR:\n"),
         base.replace(
@@ -225,10 +172,7 @@ fn fixtures_validate_against_the_input_schemas() {
         ),
         base.replace("@sha256:3b1d9b5a", "@sha256:XYZ"),
     ];
-    let mut a = vec![
-        spec.join("bundle.schema.json").display().to_string(),
-        "invalid".into(),
-    ];
+    let mut a = vec![spec.join("bundle.schema.json").display().to_string(), "invalid".into()];
     for (i, b) in bad.iter().enumerate() {
         let p = t.path().join(format!("bad{i}.yaml"));
         std::fs::write(&p, b).unwrap();
@@ -237,14 +181,7 @@ fn fixtures_validate_against_the_input_schemas() {
         let dir = t.path().join(format!("d{i}"));
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("bundle.yaml"), b).unwrap();
-        run(bundle(t.path())
-            .args(["check", "--allow-dirty", "--version", "1.0.0"])
-            .arg(&dir))
-        .code(2);
+        run(bundle(t.path()).args(["check", "--allow-dirty", "--version", "1.0.0"]).arg(&dir)).code(2);
     }
-    py(
-        CHECK_DOCS,
-        &a.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
-    )
-    .ok();
+    py(CHECK_DOCS, &a.iter().map(|s| s.as_str()).collect::<Vec<_>>()).ok();
 }

@@ -3,21 +3,12 @@ use crate::store::registry::Transport;
 use crate::store::{self, CopyReport, StoreRef};
 use anyhow::Result;
 
-pub fn run(
-    input: &Input,
-    output: Option<&str>,
-    push: Option<&str>,
-    retag: bool,
-    json: bool,
-    t: &Transport,
-) -> Result<()> {
+pub fn run(input: &Input, output: Option<&str>, push: Option<&str>, retag: bool, json: bool, t: &Transport) -> Result<()> {
     // Parse the references before any work, so a typo costs nothing.
     let parsed = output.map(StoreRef::parse).transpose()?;
     let push_ref = push.map(StoreRef::parse).transpose()?;
     if let Some(StoreRef::Layout { .. }) = push_ref {
-        anyhow::bail!(
-            "--push takes a registry reference (REGISTRY/REPO[:TAG]); use --output for an OCI layout"
-        );
+        anyhow::bail!("--push takes a registry reference (REGISTRY/REPO[:TAG]); use --output for an OCI layout");
     }
     let c = crate::collect::collect(&input.dir, &super::options(input, t))?;
     super::print_notes(&c.notes);
@@ -30,38 +21,12 @@ pub fn run(
     let mut reports: Vec<CopyReport> = Vec::new();
     // The layout first (the embedded default), then the registry, each with its tag last.
     let layout = store::open(&out, t)?;
-    let tag = out
-        .tag()
-        .map(String::from)
-        .unwrap_or_else(|| c.release.version.clone());
-    reports.push(store::copy(
-        layout.store(),
-        None,
-        &mdesc,
-        &packed.manifest,
-        &packed.blobs,
-        &layout,
-        &out,
-        &tag,
-        retag,
-    )?);
+    let tag = out.tag().map(String::from).unwrap_or_else(|| c.release.version.clone());
+    reports.push(store::copy(layout.store(), None, &mdesc, &packed.manifest, &packed.blobs, &layout, &out, &tag, retag)?);
     if let Some(pr) = &push_ref {
         let dst = store::open(pr, t)?;
-        let ptag = pr
-            .tag()
-            .map(String::from)
-            .unwrap_or_else(|| c.release.version.clone());
-        reports.push(store::copy(
-            layout.store(),
-            Some(&out),
-            &mdesc,
-            &packed.manifest,
-            &packed.blobs,
-            &dst,
-            pr,
-            &ptag,
-            retag,
-        )?);
+        let ptag = pr.tag().map(String::from).unwrap_or_else(|| c.release.version.clone());
+        reports.push(store::copy(layout.store(), Some(&out), &mdesc, &packed.manifest, &packed.blobs, &dst, pr, &ptag, retag)?);
     }
     for r in &reports {
         super::warn_moved(r);
@@ -78,11 +43,7 @@ pub fn run(
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        let note = if reports[0].tag_update == "unchanged" {
-            " (unchanged)"
-        } else {
-            ""
-        };
+        let note = if reports[0].tag_update == "unchanged" { " (unchanged)" } else { "" };
         println!("built {} {}{note}", c.release.name, c.release.version);
         for r in &reports {
             println!("{}", r.reference);

@@ -5,9 +5,7 @@ pub fn run(input: &Input, t: &crate::store::registry::Transport) -> Result<()> {
     let c = crate::collect::collect(&input.dir, &super::options(input, t))?;
     super::print_notes(&c.notes);
     let r = &c.release;
-    let n = |f: fn(&crate::release::ComponentRecord) -> usize| {
-        r.components.iter().map(f).sum::<usize>()
-    };
+    let n = |f: fn(&crate::release::ComponentRecord) -> usize| r.components.iter().map(f).sum::<usize>();
     println!(
         "ok: {} {}: {} components, {} models, {} prompts, {} contracts",
         r.name,

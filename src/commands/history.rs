@@ -16,10 +16,7 @@ struct Row {
 pub fn run(repository: &str, json: bool, t: &Transport) -> Result<()> {
     let r = StoreRef::parse(repository)?;
     if r.tag().is_some() || r.digest().is_some() {
-        bail!(
-            "`{repository}`: history takes a repository ({}), without a tag or digest",
-            r.base()
-        );
+        bail!("`{repository}`: history takes a repository ({}), without a tag or digest", r.base());
     }
     let st = store::open(&r, t)?;
     let mut rows = Vec::new();
@@ -42,12 +39,7 @@ pub fn run(repository: &str, json: bool, t: &Transport) -> Result<()> {
         }
     }
     let ver = |v: &str| semver::Version::parse(v).ok();
-    rows.sort_by(|a, b| {
-        b.created
-            .cmp(&a.created)
-            .then_with(|| ver(&b.version).cmp(&ver(&a.version)))
-            .then_with(|| a.tag.cmp(&b.tag))
-    });
+    rows.sort_by(|a, b| b.created.cmp(&a.created).then_with(|| ver(&b.version).cmp(&ver(&a.version))).then_with(|| a.tag.cmp(&b.tag)));
     if json {
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(());
@@ -55,20 +47,10 @@ pub fn run(repository: &str, json: bool, t: &Transport) -> Result<()> {
     if rows.is_empty() {
         println!("{}: no releases", st.store().describe());
     } else {
-        println!(
-            "{:<16} {:<12} {:<20} {:<12} DIGEST",
-            "TAG", "VERSION", "CREATED", "COMMIT"
-        );
+        println!("{:<16} {:<12} {:<20} {:<12} DIGEST", "TAG", "VERSION", "CREATED", "COMMIT");
         for r in &rows {
-            let commit = r
-                .commit
-                .as_deref()
-                .map(|c| &c[..c.len().min(12)])
-                .unwrap_or("-");
-            println!(
-                "{:<16} {:<12} {:<20} {:<12} {}",
-                r.tag, r.version, r.created, commit, r.digest
-            );
+            let commit = r.commit.as_deref().map(|c| &c[..c.len().min(12)]).unwrap_or("-");
+            println!("{:<16} {:<12} {:<20} {:<12} {}", r.tag, r.version, r.created, commit, r.digest);
         }
     }
     if foreign > 0 {

@@ -28,14 +28,8 @@ pub fn summary(r: &Release, digest: &str) -> String {
         s,
         "  source:   {}{}{}{}",
         src.repository.as_deref().unwrap_or("(no remote)"),
-        src.commit
-            .as_deref()
-            .map(|c| format!(" @ {}", &c[..c.len().min(12)]))
-            .unwrap_or_default(),
-        src.tag
-            .as_deref()
-            .map(|t| format!(" (tag {t})"))
-            .unwrap_or_default(),
+        src.commit.as_deref().map(|c| format!(" @ {}", &c[..c.len().min(12)])).unwrap_or_default(),
+        src.tag.as_deref().map(|t| format!(" (tag {t})")).unwrap_or_default(),
         if src.dirty { " DIRTY" } else { "" }
     );
     let _ = writeln!(s, "  tool:     {} {}", r.tool.name, r.tool.version);
@@ -46,33 +40,17 @@ pub fn summary(r: &Release, digest: &str) -> String {
             let _ = writeln!(s, "    {:<14} {}", p.platform, p.digest);
         }
         for m in &c.models {
-            let kind = if m.nfiles.is_some() {
-                format!("{} files", m.nfiles.unwrap_or(0))
-            } else {
-                "file".into()
-            };
-            let _ = writeln!(
-                s,
-                "  model    {} {} {}:{} ({}, {} bytes)",
-                m.name, m.path, m.hash, m.md5, kind, m.size
-            );
+            let kind = if m.nfiles.is_some() { format!("{} files", m.nfiles.unwrap_or(0)) } else { "file".into() };
+            let _ = writeln!(s, "  model    {} {} {}:{} ({}, {} bytes)", m.name, m.path, m.hash, m.md5, kind, m.size);
         }
         for p in &c.prompts {
             let _ = writeln!(s, "  prompt   {} {} {}", p.id, p.version, p.path);
         }
         for p in &c.provides {
-            let _ = writeln!(
-                s,
-                "  provides {} {} {} ({})",
-                p.api, p.version, p.contract, p.format
-            );
+            let _ = writeln!(s, "  provides {} {} {} ({})", p.api, p.version, p.contract, p.format);
         }
         for p in &c.consumes {
-            let _ = writeln!(
-                s,
-                "  consumes {} {} from {} {}",
-                p.api, p.requirement, p.provider, p.version
-            );
+            let _ = writeln!(s, "  consumes {} {} from {} {}", p.api, p.requirement, p.provider, p.version);
         }
     }
     s

@@ -18,42 +18,13 @@ pub fn run(cli: Cli) -> Result<()> {
     let t = || transport(&cli.registry);
     match cli.command {
         Command::Init { dir, force } => init::run(&dir, force),
-        Command::Build {
-            input,
-            output,
-            retag,
-            push,
-            json,
-        } => build::run(
-            &input,
-            output.as_deref(),
-            push.as_deref(),
-            retag,
-            json,
-            &t()?,
-        ),
+        Command::Build { input, output, retag, push, json } => build::run(&input, output.as_deref(), push.as_deref(), retag, json, &t()?),
         Command::Check { input } => check::run(&input, &t()?),
         Command::Inspect { reference, json } => inspect::run(&reference, json, &t()?),
-        Command::Push {
-            source,
-            destination,
-            retag,
-            json,
-        } => push::run(&source, &destination, retag, json, &t()?),
-        Command::Pull {
-            reference,
-            output,
-            component,
-            only,
-            json,
-        } => pull::run(
-            &reference,
-            &output,
-            component.as_deref(),
-            &only,
-            json,
-            &t()?,
-        ),
+        Command::Push { source, destination, retag, json } => push::run(&source, &destination, retag, json, &t()?),
+        Command::Pull { reference, output, component, only, json } => {
+            pull::run(&reference, &output, component.as_deref(), &only, json, &t()?)
+        }
         Command::History { repository, json } => history::run(&repository, json, &t()?),
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -68,14 +39,8 @@ pub(crate) fn transport(r: &RegistryOpts) -> anyhow::Result<Transport> {
     Ok(Transport {
         insecure: r.insecure_registry.clone(),
         ca_files: r.ca_file.clone(),
-        explicit: crate::store::auth::Explicit::from_flags(
-            r.username.as_deref(),
-            r.password_stdin,
-        )?,
-        timeout: std::env::var("RELBUNDLE_HTTP_TIMEOUT_SECS")
-            .ok()
-            .and_then(|s| s.parse().ok())
-            .map(std::time::Duration::from_secs),
+        explicit: crate::store::auth::Explicit::from_flags(r.username.as_deref(), r.password_stdin)?,
+        timeout: std::env::var("RELBUNDLE_HTTP_TIMEOUT_SECS").ok().and_then(|s| s.parse().ok()).map(std::time::Duration::from_secs),
     })
 }
 

@@ -27,17 +27,9 @@ fn component_paths(c: &ComponentRecord) -> BTreeSet<String> {
     for m in &c.models {
         s.insert(m.origin.file.clone());
         let dir = crate::paths::parent(&m.origin.file);
-        s.insert(if dir.is_empty() {
-            "dvc.yaml".into()
-        } else {
-            format!("{dir}/dvc.yaml")
-        });
+        s.insert(if dir.is_empty() { "dvc.yaml".into() } else { format!("{dir}/dvc.yaml") });
         if m.md5.ends_with(".dir") {
-            let kind = if m.hash == "md5" {
-                crate::hashing::Md5Kind::Plain
-            } else {
-                crate::hashing::Md5Kind::Dos2Unix
-            };
+            let kind = if m.hash == "md5" { crate::hashing::Md5Kind::Plain } else { crate::hashing::Md5Kind::Dos2Unix };
             let p = crate::dvc::Project::object_path(Path::new(".dvc/cache"), &m.md5, kind);
             s.insert(p.to_string_lossy().into_owned());
         }
@@ -46,12 +38,7 @@ fn component_paths(c: &ComponentRecord) -> BTreeSet<String> {
 }
 
 /// Every prompt and contract the record names must be in the layers, with the recorded sha256.
-fn cross_check(
-    record: &Release,
-    files: &BTreeMap<String, Vec<u8>>,
-    comp: Option<&ComponentRecord>,
-    only: &BTreeSet<Only>,
-) -> Result<()> {
+fn cross_check(record: &Release, files: &BTreeMap<String, Vec<u8>>, comp: Option<&ComponentRecord>, only: &BTreeSet<Only>) -> Result<()> {
     let comps: Vec<&ComponentRecord> = match comp {
         Some(c) => vec![c],
         None => record.components.iter().collect(),
@@ -59,24 +46,14 @@ fn cross_check(
     let mut expected: Vec<(&str, &str)> = Vec::new();
     for c in comps {
         if only.is_empty() || only.contains(&Only::Prompts) {
-            expected.extend(
-                c.prompts
-                    .iter()
-                    .map(|p| (p.path.as_str(), p.sha256.as_str())),
-            );
+            expected.extend(c.prompts.iter().map(|p| (p.path.as_str(), p.sha256.as_str())));
         }
         if only.is_empty() || only.contains(&Only::Contracts) {
-            expected.extend(
-                c.provides
-                    .iter()
-                    .map(|p| (p.contract.as_str(), p.sha256.as_str())),
-            );
+            expected.extend(c.provides.iter().map(|p| (p.contract.as_str(), p.sha256.as_str())));
         }
     }
     for (path, sha) in expected {
-        let Some(b) = files.get(path) else {
-            bail!("the release record names `{path}`, but its layer does not hold it")
-        };
+        let Some(b) = files.get(path) else { bail!("the release record names `{path}`, but its layer does not hold it") };
         if crate::hashing::sha256_digest(b) != sha {
             bail!("`{path}` in the layer does not match the sha256 in the release record");
         }
@@ -84,36 +61,18 @@ fn cross_check(
     Ok(())
 }
 
-pub fn run(
-    reference: &str,
-    output: &Path,
-    component: Option<&str>,
-    only: &[Only],
-    json: bool,
-    t: &Transport,
-) -> Result<()> {
+pub fn run(reference: &str, output: &Path, component: Option<&str>, only: &[Only], json: bool, t: &Transport) -> Result<()> {
     let r = StoreRef::parse(reference)?;
     let st = store::open(&r, t)?;
     let desc = store::resolve(st.store(), &r)?;
     let (m, record) = crate::artifact::read(st.store(), &desc)?;
     let comp = match component {
-        Some(n) => Some(
-            record
-                .components
-                .iter()
-                .find(|c| c.name == n)
-                .ok_or_else(|| {
-                    anyhow!(
-                        "--component {n}: the release has no such component (components: {})",
-                        record
-                            .components
-                            .iter()
-                            .map(|c| c.name.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                })?,
-        ),
+        Some(n) => Some(record.components.iter().find(|c| c.name == n).ok_or_else(|| {
+            anyhow!(
+                "--component {n}: the release has no such component (components: {})",
+                record.components.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+            )
+        })?),
         None => None,
     };
     let only: BTreeSet<Only> = only.iter().copied().collect();
@@ -136,11 +95,7 @@ pub fn run(
             files.insert(TITLE_BUNDLE_FILE.to_string(), bytes);
             continue;
         }
-        for (path, b) in extract::entries(
-            &bytes,
-            &format!("{} layer {title}", st.store().describe()),
-            &limits,
-        )? {
+        for (path, b) in extract::entries(&bytes, &format!("{} layer {title}", st.store().describe()), &limits)? {
             if allowed.as_ref().is_some_and(|a| !a.contains(&path)) {
                 continue;
             }
@@ -159,14 +114,7 @@ pub fn run(
         });
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
-        println!(
-            "wrote {} file(s) of {} {} ({}) to {}",
-            files.len(),
-            record.name,
-            record.version,
-            desc.digest,
-            output.display()
-        );
+        println!("wrote {} file(s) of {} {} ({}) to {}", files.len(), record.name, record.version, desc.digest, output.display());
     }
     Ok(())
 }

@@ -6,9 +6,7 @@ pub fn run(source: &str, destination: &str, retag: bool, json: bool, t: &Transpo
     let src_ref = StoreRef::parse(source)?;
     let dst_ref = StoreRef::parse(destination)?;
     if dst_ref.digest().is_some() {
-        bail!(
-            "`{destination}`: a destination names a repository and optionally a tag, not a digest"
-        );
+        bail!("`{destination}`: a destination names a repository and optionally a tag, not a digest");
     }
     let src = store::open(&src_ref, t)?;
     // Resolve the source once; from here on only its digest is used.
@@ -18,23 +16,9 @@ pub fn run(source: &str, destination: &str, retag: bool, json: bool, t: &Transpo
         let (_, record) = crate::artifact::read(src.store(), &desc)?;
         (bytes, record)
     };
-    let tag = dst_ref
-        .tag()
-        .or(src_ref.tag())
-        .map(String::from)
-        .unwrap_or_else(|| record.version.clone());
+    let tag = dst_ref.tag().or(src_ref.tag()).map(String::from).unwrap_or_else(|| record.version.clone());
     let dst = store::open(&dst_ref, t)?;
-    let report = store::copy(
-        src.store(),
-        Some(&src_ref),
-        &desc,
-        &manifest_bytes,
-        &[],
-        &dst,
-        &dst_ref,
-        &tag,
-        retag,
-    )?;
+    let report = store::copy(src.store(), Some(&src_ref), &desc, &manifest_bytes, &[], &dst, &dst_ref, &tag, retag)?;
     super::warn_moved(&report);
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
@@ -43,16 +27,10 @@ pub fn run(source: &str, destination: &str, retag: bool, json: bool, t: &Transpo
             "unchanged" => " (already there)",
             _ => "",
         };
-        println!(
-            "pushed {} {}{what}\n{}",
-            record.name, record.version, report.reference
-        );
+        println!("pushed {} {}{what}\n{}", record.name, record.version, report.reference);
         eprintln!(
             "{} blob(s) uploaded ({} bytes), {} already present, {} mounted",
-            report.uploaded_blobs,
-            report.uploaded_bytes,
-            report.skipped_blobs,
-            report.mounted_blobs
+            report.uploaded_blobs, report.uploaded_bytes, report.skipped_blobs, report.mounted_blobs
         );
     }
     Ok(())

@@ -21,17 +21,12 @@ const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tmp-")
-        .tempfile_in(dir)
-        .with_context(|| format!("{}: cannot write", dir.display()))?;
+    let mut tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(dir).with_context(|| format!("{}: cannot write", dir.display()))?;
     tmp.write_all(bytes)?;
     // tempfile creates 0600; layout files are meant to be shared like any other.
-    tmp.as_file()
-        .set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+    tmp.as_file().set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
     tmp.as_file().sync_all()?;
-    tmp.persist(path)
-        .map_err(|e| anyhow!("{}: cannot write: {}", path.display(), e.error))?;
+    tmp.persist(path).map_err(|e| anyhow!("{}: cannot write: {}", path.display(), e.error))?;
     Ok(())
 }
 
@@ -41,15 +36,8 @@ impl Layout {
     }
 
     fn blob_path(&self, digest: &str) -> Result<PathBuf> {
-        let hex = digest
-            .strip_prefix("sha256:")
-            .filter(|_| crate::images::is_sha256_digest(digest));
-        let hex = hex.ok_or_else(|| {
-            anyhow!(
-                "{}: unsupported digest `{digest}` (only sha256)",
-                self.describe()
-            )
-        })?;
+        let hex = digest.strip_prefix("sha256:").filter(|_| crate::images::is_sha256_digest(digest));
+        let hex = hex.ok_or_else(|| anyhow!("{}: unsupported digest `{digest}` (only sha256)", self.describe()))?;
         Ok(self.dir.join("blobs").join("sha256").join(hex))
     }
 
@@ -59,34 +47,24 @@ impl Layout {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if self.dir.join("oci-layout").exists() {
-                    bail!(
-                        "{}: index.json is missing; the layout is damaged",
-                        self.describe()
-                    );
+                    bail!("{}: index.json is missing; the layout is damaged", self.describe());
                 }
-                return Ok(
-                    serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}),
-                );
+                return Ok(serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}));
             }
             Err(e) => return Err(anyhow!("{}: cannot read: {e}", p.display())),
         };
         if b.len() as u64 > MAX_MANIFEST {
             bail!("{}: over the 4 MiB limit", p.display());
         }
-        let v: serde_json::Value =
-            serde_json::from_slice(&b).with_context(|| format!("{}: not JSON", p.display()))?;
+        let v: serde_json::Value = serde_json::from_slice(&b).with_context(|| format!("{}: not JSON", p.display()))?;
         if !v.get("manifests").is_some_and(|m| m.is_array()) {
-            bail!(
-                "{}: no `manifests` list; not an OCI image index",
-                p.display()
-            );
+            bail!("{}: no `manifests` list; not an OCI image index", p.display());
         }
         Ok(v)
     }
 
     fn ensure_layout(&self) -> Result<()> {
-        std::fs::create_dir_all(self.dir.join("blobs").join("sha256"))
-            .with_context(|| format!("{}: cannot create", self.dir.display()))?;
+        std::fs::create_dir_all(self.dir.join("blobs").join("sha256")).with_context(|| format!("{}: cannot create", self.dir.display()))?;
         let p = self.dir.join("oci-layout");
         if !p.exists() {
             // A new layout: an empty index first, so the layout is valid from the moment it has `oci-layout`.
@@ -105,10 +83,7 @@ impl Layout {
             .as_array()
             .expect("checked in read_index")
             .iter()
-            .map(|m| {
-                serde_json::from_value(m.clone())
-                    .map_err(|e| anyhow!("{}: index.json: bad descriptor: {e}", self.describe()))
-            })
+            .map(|m| serde_json::from_value(m.clone()).map_err(|e| anyhow!("{}: index.json: bad descriptor: {e}", self.describe())))
             .collect()
     }
 }
@@ -121,22 +96,12 @@ impl Store for Layout {
     fn resolve(&self, tag: Option<&str>) -> Result<Descriptor> {
         let tags = self.tags()?;
         match tag {
-            Some(t) => tags
-                .into_iter()
-                .find(|(n, _)| n == t)
-                .map(|(_, d)| d)
-                .ok_or_else(|| {
-                    anyhow!(
-                        "{}: no tag `{t}` in index.json; run `bundle inspect {}` to list the tags",
-                        self.describe(),
-                        self.describe()
-                    )
-                }),
+            Some(t) => tags.into_iter().find(|(n, _)| n == t).map(|(_, d)| d).ok_or_else(|| {
+                anyhow!("{}: no tag `{t}` in index.json; run `bundle inspect {}` to list the tags", self.describe(), self.describe())
+            }),
             None => {
-                let releases: Vec<(String, Descriptor)> = tags
-                    .into_iter()
-                    .filter(|(n, _)| !n.ends_with(".sig") && !n.starts_with("sha256-"))
-                    .collect();
+                let releases: Vec<(String, Descriptor)> =
+                    tags.into_iter().filter(|(n, _)| !n.ends_with(".sig") && !n.starts_with("sha256-")).collect();
                 match releases.len() {
                     1 => Ok(releases.into_iter().next().expect("one").1),
                     0 => bail!(
@@ -148,11 +113,7 @@ impl Store for Layout {
                         "{}: the layout holds {} releases ({}); name one as {}:TAG",
                         self.describe(),
                         releases.len(),
-                        releases
-                            .iter()
-                            .map(|(n, _)| n.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
+                        releases.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "),
                         self.describe()
                     ),
                 }
@@ -162,35 +123,18 @@ impl Store for Layout {
 
     fn blob(&self, d: &Descriptor) -> Result<Vec<u8>> {
         if d.size > MAX_BLOB {
-            bail!(
-                "{}: blob {} is {} bytes, over the {} MiB limit",
-                self.describe(),
-                d.digest,
-                d.size,
-                MAX_BLOB >> 20
-            );
+            bail!("{}: blob {} is {} bytes, over the {} MiB limit", self.describe(), d.digest, d.size, MAX_BLOB >> 20);
         }
         let p = self.blob_path(&d.digest)?;
-        let f = std::fs::File::open(&p)
-            .with_context(|| format!("{}: blob {} is missing", self.describe(), d.digest))?;
+        let f = std::fs::File::open(&p).with_context(|| format!("{}: blob {} is missing", self.describe(), d.digest))?;
         let mut b = Vec::with_capacity(d.size as usize);
         std::io::Read::read_to_end(&mut std::io::Read::take(f, d.size + 1), &mut b)?;
         if b.len() as u64 != d.size {
-            bail!(
-                "{}: blob {} has {} bytes, its descriptor says {}",
-                self.describe(),
-                d.digest,
-                b.len(),
-                d.size
-            );
+            bail!("{}: blob {} has {} bytes, its descriptor says {}", self.describe(), d.digest, b.len(), d.size);
         }
         let got = crate::hashing::sha256_digest(&b);
         if got != d.digest {
-            bail!(
-                "{}: blob {} is corrupt: its content hashes to {got}",
-                self.describe(),
-                d.digest
-            );
+            bail!("{}: blob {} is corrupt: its content hashes to {got}", self.describe(), d.digest);
         }
         Ok(b)
     }
@@ -216,14 +160,10 @@ impl Store for Layout {
     fn tag(&self, tag: &str, d: &Descriptor, retag: bool) -> Result<TagOutcome> {
         self.ensure_layout()?;
         let mut idx = self.read_index()?;
-        let list = idx["manifests"]
-            .as_array_mut()
-            .expect("checked in read_index");
-        let pos = list.iter().position(|m| {
-            m.pointer(&format!("/annotations/{}", ANN_REF_NAME.replace('/', "~1")))
-                .and_then(|v| v.as_str())
-                == Some(tag)
-        });
+        let list = idx["manifests"].as_array_mut().expect("checked in read_index");
+        let pos = list
+            .iter()
+            .position(|m| m.pointer(&format!("/annotations/{}", ANN_REF_NAME.replace('/', "~1"))).and_then(|v| v.as_str()) == Some(tag));
         let mut entry = serde_json::to_value(d)?;
         entry["annotations"][ANN_REF_NAME] = serde_json::Value::String(tag.to_string());
         let outcome = match pos {
@@ -253,13 +193,6 @@ impl Store for Layout {
     }
 
     fn tags(&self) -> Result<Vec<(String, Descriptor)>> {
-        Ok(self
-            .entries()?
-            .into_iter()
-            .filter_map(|d| {
-                d.annotation(ANN_REF_NAME)
-                    .map(|t| (t.to_string(), d.clone()))
-            })
-            .collect())
+        Ok(self.entries()?.into_iter().filter_map(|d| d.annotation(ANN_REF_NAME).map(|t| (t.to_string(), d.clone()))).collect())
     }
 }

@@ -15,18 +15,9 @@ use std::path::PathBuf;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreRef {
     /// `oci:DIR[:TAG]` or `oci:DIR@sha256:…`
-    Layout {
-        dir: PathBuf,
-        tag: Option<String>,
-        digest: Option<String>,
-    },
+    Layout { dir: PathBuf, tag: Option<String>, digest: Option<String> },
     /// `REGISTRY/REPOSITORY[:TAG][@sha256:…]`
-    Registry {
-        registry: String,
-        repository: String,
-        tag: Option<String>,
-        digest: Option<String>,
-    },
+    Registry { registry: String, repository: String, tag: Option<String>, digest: Option<String> },
 }
 
 impl StoreRef {
@@ -39,35 +30,20 @@ impl StoreRef {
                 if !crate::images::is_sha256_digest(d) {
                     bail!("`{s}`: `{d}` is not a sha256 digest");
                 }
-                return Ok(StoreRef::Layout {
-                    dir: dir.into(),
-                    tag: None,
-                    digest: Some(d.to_string()),
-                });
+                return Ok(StoreRef::Layout { dir: dir.into(), tag: None, digest: Some(d.to_string()) });
             }
             if let Some((dir, tag)) = rest.rsplit_once(':') {
                 if !dir.is_empty() && !tag.contains('/') {
                     if !crate::images::valid_tag(tag) {
-                        bail!(
-                            "`{s}`: `{tag}` is not a valid tag (letters, digits, `_.-`, at most 128)"
-                        );
+                        bail!("`{s}`: `{tag}` is not a valid tag (letters, digits, `_.-`, at most 128)");
                     }
-                    return Ok(StoreRef::Layout {
-                        dir: dir.into(),
-                        tag: Some(tag.to_string()),
-                        digest: None,
-                    });
+                    return Ok(StoreRef::Layout { dir: dir.into(), tag: Some(tag.to_string()), digest: None });
                 }
             }
-            return Ok(StoreRef::Layout {
-                dir: rest.into(),
-                tag: None,
-                digest: None,
-            });
+            return Ok(StoreRef::Layout { dir: rest.into(), tag: None, digest: None });
         }
         let first = s.split('/').next().unwrap_or("");
-        let has_host =
-            s.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
+        let has_host = s.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
         if !has_host {
             bail!(
                 "`{s}`: name the registry host (e.g. registry.example.com/{s} or docker.io/{s}), or write oci:DIR[:TAG] for an OCI layout folder"
@@ -76,15 +52,8 @@ impl StoreRef {
         if s.ends_with('/') || s.contains("//") {
             bail!("`{s}`: the repository name is empty");
         }
-        let img: crate::images::ImageRef = s
-            .parse()
-            .map_err(|e: anyhow::Error| anyhow::anyhow!("invalid reference {e}"))?;
-        Ok(StoreRef::Registry {
-            registry: img.registry,
-            repository: img.repository,
-            tag: img.tag,
-            digest: img.digest,
-        })
+        let img: crate::images::ImageRef = s.parse().map_err(|e: anyhow::Error| anyhow::anyhow!("invalid reference {e}"))?;
+        Ok(StoreRef::Registry { registry: img.registry, repository: img.repository, tag: img.tag, digest: img.digest })
     }
 
     pub fn tag(&self) -> Option<&str> {
@@ -95,9 +64,7 @@ impl StoreRef {
 
     pub fn digest(&self) -> Option<&str> {
         match self {
-            StoreRef::Layout { digest, .. } | StoreRef::Registry { digest, .. } => {
-                digest.as_deref()
-            }
+            StoreRef::Layout { digest, .. } | StoreRef::Registry { digest, .. } => digest.as_deref(),
         }
     }
 
@@ -105,11 +72,7 @@ impl StoreRef {
     pub fn base(&self) -> String {
         match self {
             StoreRef::Layout { dir, .. } => format!("oci:{}", dir.display()),
-            StoreRef::Registry {
-                registry,
-                repository,
-                ..
-            } => format!("{registry}/{repository}"),
+            StoreRef::Registry { registry, repository, .. } => format!("{registry}/{repository}"),
         }
     }
 }
@@ -145,7 +108,7 @@ pub trait Store {
     /// Read a blob and check its digest and size against the descriptor.
     fn blob(&self, d: &Descriptor) -> Result<Vec<u8>>;
     fn has_blob(&self, d: &Descriptor) -> Result<bool>;
-    /// Store a blob; returns false when it was already present.
+    /// Store a blob the caller found missing (`has_blob`); returns false when it turned out to be present.
     fn put_blob(&self, d: &Descriptor, bytes: &[u8]) -> Result<bool>;
     /// Store manifest bytes under their digest.
     fn put_manifest(&self, d: &Descriptor, bytes: &[u8]) -> Result<()>;
@@ -181,13 +144,7 @@ impl Opened {
 pub fn open(r: &StoreRef, t: &registry::Transport) -> Result<Opened> {
     match r {
         StoreRef::Layout { dir, .. } => Ok(Opened::Layout(layout::Layout::new(dir.clone()))),
-        StoreRef::Registry {
-            registry,
-            repository,
-            ..
-        } => Ok(Opened::Registry(registry::Registry::open(
-            registry, repository, t,
-        )?)),
+        StoreRef::Registry { registry, repository, .. } => Ok(Opened::Registry(registry::Registry::open(registry, repository, t)?)),
     }
 }
 
@@ -208,20 +165,9 @@ mod tests {
     fn parse_layout_refs() {
         assert_eq!(
             StoreRef::parse("oci:out/x:1.0.0").unwrap(),
-            StoreRef::Layout {
-                dir: "out/x".into(),
-                tag: Some("1.0.0".into()),
-                digest: None
-            }
+            StoreRef::Layout { dir: "out/x".into(), tag: Some("1.0.0".into()), digest: None }
         );
-        assert_eq!(
-            StoreRef::parse("oci:out/x").unwrap(),
-            StoreRef::Layout {
-                dir: "out/x".into(),
-                tag: None,
-                digest: None
-            }
-        );
+        assert_eq!(StoreRef::parse("oci:out/x").unwrap(), StoreRef::Layout { dir: "out/x".into(), tag: None, digest: None });
         assert!(StoreRef::parse("oci:").is_err());
         assert!(StoreRef::parse("oci:x:bad tag").is_err());
         assert_eq!(
@@ -271,10 +217,7 @@ pub fn copy(
     tag: &str,
     retag: bool,
 ) -> Result<CopyReport> {
-    let m = crate::oci::ImageManifest::from_bytes(
-        manifest,
-        &format!("{}@{}", src.describe(), desc.digest),
-    )?;
+    let m = crate::oci::ImageManifest::from_bytes(manifest, &format!("{}@{}", src.describe(), desc.digest))?;
     let d = dst.store();
     let mut uploaded = (0u64, 0u64, 0u64, 0u64);
     // Blobs the manifest needs, config first.
@@ -283,15 +226,7 @@ pub fn copy(
             uploaded.2 += 1;
             continue;
         }
-        if let (
-            Opened::Registry(r),
-            Some(StoreRef::Registry {
-                registry,
-                repository,
-                ..
-            }),
-        ) = (dst, src_ref)
-        {
+        if let (Opened::Registry(r), Some(StoreRef::Registry { registry, repository, .. })) = (dst, src_ref) {
             if *registry == r.registry && *repository != r.repository && r.mount(b, repository)? {
                 uploaded.3 += 1;
                 continue;
@@ -302,11 +237,7 @@ pub fn copy(
             None => src.blob(b)?,
         };
         if bytes.len() as u64 != b.size || crate::hashing::sha256_digest(&bytes) != b.digest {
-            bail!(
-                "{}: blob {} does not match its descriptor",
-                src.describe(),
-                b.digest
-            );
+            bail!("{}: blob {} does not match its descriptor", src.describe(), b.digest);
         }
         if d.put_blob(b, &bytes)? {
             uploaded.0 += 1;

@@ -18,16 +18,10 @@ use oci_client::{Client, Reference};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 /// Every manifest type we accept; distribution 2.8 answers 404 to an OCI manifest without it.
-pub const MANIFEST_TYPES: [&str; 4] = [
-    OCI_MANIFEST,
-    OCI_INDEX,
-    DOCKER_MANIFEST,
-    DOCKER_MANIFEST_LIST,
-];
+pub const MANIFEST_TYPES: [&str; 4] = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST];
 /// Largest blob read from a registry into memory.
 pub const MAX_BLOB: u64 = 512 << 20;
 const MAX_ATTEMPTS: u32 = 5;
@@ -46,24 +40,9 @@ pub struct Transport {
 
 /// `localhost`, `127.0.0.0/8` and `[::1]`, with any port: plain HTTP is allowed, as docker does.
 pub fn is_loopback(host: &str) -> bool {
-    let h = if let Some(rest) = host.strip_prefix('[') {
-        rest.split(']').next().unwrap_or("")
-    } else {
-        host.split(':').next().unwrap_or("")
-    };
-    h == "localhost"
-        || h == "::1"
-        || h.parse::<std::net::Ipv4Addr>()
-            .is_ok_and(|ip| ip.is_loopback())
-}
-
-/// Counters for what a push did, reported by `push --json` and checked by tests.
-#[derive(Default, Debug)]
-pub struct Stats {
-    pub uploaded_blobs: AtomicU64,
-    pub uploaded_bytes: AtomicU64,
-    pub skipped_blobs: AtomicU64,
-    pub mounted_blobs: AtomicU64,
+    let h =
+        if let Some(rest) = host.strip_prefix('[') { rest.split(']').next().unwrap_or("") } else { host.split(':').next().unwrap_or("") };
+    h == "localhost" || h == "::1" || h.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 pub struct Registry {
@@ -74,7 +53,6 @@ pub struct Registry {
     pub repository: String,
     /// Manifest bytes we pushed or pulled, by digest, so a tag push needs no second download.
     manifests: Mutex<HashMap<String, Vec<u8>>>,
-    pub stats: Stats,
 }
 
 fn is_not_found(e: &OciDistributionError) -> bool {
@@ -82,13 +60,7 @@ fn is_not_found(e: &OciDistributionError) -> bool {
         OciDistributionError::ServerError { code, .. } => *code == 404,
         OciDistributionError::ImageManifestNotFoundError(_) => true,
         OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|x| {
-            matches!(
-                x.code,
-                OciErrorCode::ManifestUnknown
-                    | OciErrorCode::BlobUnknown
-                    | OciErrorCode::NameUnknown
-                    | OciErrorCode::NotFound
-            )
+            matches!(x.code, OciErrorCode::ManifestUnknown | OciErrorCode::BlobUnknown | OciErrorCode::NameUnknown | OciErrorCode::NotFound)
         }),
         _ => false,
     }
@@ -96,14 +68,11 @@ fn is_not_found(e: &OciDistributionError) -> bool {
 
 fn retryable(e: &OciDistributionError) -> bool {
     match e {
-        OciDistributionError::RequestError(r) => {
-            r.is_timeout() || r.is_connect() || r.is_request() || r.is_body() || r.is_decode()
-        }
+        OciDistributionError::RequestError(r) => r.is_timeout() || r.is_connect() || r.is_request() || r.is_body() || r.is_decode(),
         OciDistributionError::ServerError { code, .. } => *code == 429 || *code >= 500,
-        OciDistributionError::RegistryError { envelope, .. } => envelope
-            .errors
-            .iter()
-            .any(|x| matches!(x.code, OciErrorCode::Toomanyrequests)),
+        OciDistributionError::RegistryError { envelope, .. } => {
+            envelope.errors.iter().any(|x| matches!(x.code, OciErrorCode::Toomanyrequests))
+        }
         OciDistributionError::IoError(_) => true,
         // A truncated body shows up as a digest mismatch or a short read: try again.
         OciDistributionError::DigestError(_) => true,
@@ -111,40 +80,31 @@ fn retryable(e: &OciDistributionError) -> bool {
     }
 }
 
-/// Exponential backoff from 100 ms, doubled per attempt, capped at 5 s, with ±50 % jitter.
+/// Exponential backoff from 100 ms (`RELBUNDLE_RETRY_BASE_MS`), doubled per attempt, capped at
+/// 5 s, with ±50 % jitter.
 fn backoff(attempt: u32) -> Duration {
-    let base = (100u64 << attempt.min(6)).min(5000);
+    let first = std::env::var("RELBUNDLE_RETRY_BASE_MS").ok().and_then(|s| s.parse::<u64>().ok()).unwrap_or(100);
+    let base = (first << attempt.min(6)).min(5000);
     Duration::from_millis(base / 2 + fastrand::u64(0..=base))
 }
 
 impl Registry {
     pub fn open(registry: &str, repository: &str, t: &Transport) -> Result<Registry> {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("cannot start the async runtime")?;
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
         let mut plain: Vec<String> = t.insecure.clone();
         if let Ok(env) = std::env::var("RELBUNDLE_INSECURE_REGISTRIES") {
-            plain.extend(
-                env.split(',')
-                    .map(|s| s.trim().to_string())
-                    .filter(|s| !s.is_empty()),
-            );
+            plain.extend(env.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
         }
         if is_loopback(registry) {
             plain.push(registry.to_string());
         }
         let mut certs = Vec::new();
         for f in &t.ca_files {
-            let data = std::fs::read(f)
-                .with_context(|| format!("--ca-file {}: cannot read", f.display()))?;
+            let data = std::fs::read(f).with_context(|| format!("--ca-file {}: cannot read", f.display()))?;
             if !String::from_utf8_lossy(&data).contains("-----BEGIN CERTIFICATE-----") {
                 bail!("--ca-file {}: not a PEM certificate", f.display());
             }
-            certs.push(oci_client::client::Certificate {
-                encoding: oci_client::client::CertificateEncoding::Pem,
-                data,
-            });
+            certs.push(oci_client::client::Certificate { encoding: oci_client::client::CertificateEncoding::Pem, data });
         }
         let config = oci_client::client::ClientConfig {
             protocol: oci_client::client::ClientProtocol::HttpsExcept(plain),
@@ -166,27 +126,14 @@ impl Registry {
             registry: registry.to_string(),
             repository: repository.to_string(),
             manifests: Mutex::new(HashMap::new()),
-            stats: Stats::default(),
         })
     }
 
     pub fn reference(&self, tag: Option<&str>, digest: Option<&str>) -> Reference {
         match (tag, digest) {
-            (_, Some(d)) => Reference::with_digest(
-                self.registry.clone(),
-                self.repository.clone(),
-                d.to_string(),
-            ),
-            (Some(t), None) => Reference::with_tag(
-                self.registry.clone(),
-                self.repository.clone(),
-                t.to_string(),
-            ),
-            (None, None) => Reference::with_tag(
-                self.registry.clone(),
-                self.repository.clone(),
-                "latest".to_string(),
-            ),
+            (_, Some(d)) => Reference::with_digest(self.registry.clone(), self.repository.clone(), d.to_string()),
+            (Some(t), None) => Reference::with_tag(self.registry.clone(), self.repository.clone(), t.to_string()),
+            (None, None) => Reference::with_tag(self.registry.clone(), self.repository.clone(), "latest".to_string()),
         }
     }
 
@@ -239,38 +186,20 @@ impl Registry {
 
     fn explain(&self, what: &str, e: OciDistributionError, attempts: u32) -> anyhow::Error {
         let host = &self.registry;
-        let tries = if attempts > 1 {
-            format!(" (after {attempts} attempts)")
-        } else {
-            String::new()
-        };
+        let tries = if attempts > 1 { format!(" (after {attempts} attempts)") } else { String::new() };
         match &e {
-            OciDistributionError::UnauthorizedError { .. }
-            | OciDistributionError::AuthenticationFailure(_) => anyhow!(
+            OciDistributionError::UnauthorizedError { .. } | OciDistributionError::AuthenticationFailure(_) => anyhow!(
                 "{}: {what}: the registry refused the login or requires one; run `docker login {host}`, set REGISTRY_AUTH_FILE, or pass --username with --password-stdin",
                 self.name()
             ),
             OciDistributionError::RegistryError { envelope, .. }
-                if envelope.errors.iter().any(|x| {
-                    matches!(x.code, OciErrorCode::Unauthorized | OciErrorCode::Denied)
-                }) =>
+                if envelope.errors.iter().any(|x| matches!(x.code, OciErrorCode::Unauthorized | OciErrorCode::Denied)) =>
             {
-                anyhow!(
-                    "{}: {what}: access denied; check the login for {host} (docker login {host})",
-                    self.name()
-                )
+                anyhow!("{}: {what}: access denied; check the login for {host} (docker login {host})", self.name())
             }
             OciDistributionError::RequestError(r) if r.is_connect() => {
-                let hint = if is_loopback(host) {
-                    ""
-                } else {
-                    "; for a plain-HTTP registry pass --insecure-registry HOST"
-                };
-                anyhow!(
-                    "{}: {what}: cannot connect to {host}{tries}: {}{hint}",
-                    self.name(),
-                    error_chain(r)
-                )
+                let hint = if is_loopback(host) { "" } else { "; for a plain-HTTP registry pass --insecure-registry HOST" };
+                anyhow!("{}: {what}: cannot connect to {host}{tries}: {}{hint}", self.name(), error_chain(r))
             }
             OciDistributionError::RequestError(r) => {
                 anyhow!("{}: {what}{tries}: {}", self.name(), error_chain(r))
@@ -285,150 +214,82 @@ impl Registry {
             return Ok(b.clone());
         }
         if d.size > MAX_MANIFEST {
-            bail!(
-                "{}@{}: manifest is {} bytes, over the 4 MiB limit",
-                self.name(),
-                d.digest,
-                d.size
-            );
+            bail!("{}@{}: manifest is {} bytes, over the 4 MiB limit", self.name(), d.digest, d.size);
         }
         let r = self.reference(None, Some(&d.digest));
-        let (bytes, _) = self.call(&format!("fetch manifest {}", d.digest), || {
-            self.client
-                .pull_manifest_raw(&r, &self.auth, &MANIFEST_TYPES)
-        })?;
+        let (bytes, _) =
+            self.call(&format!("fetch manifest {}", d.digest), || self.client.pull_manifest_raw(&r, &self.auth, &MANIFEST_TYPES))?;
         let got = crate::hashing::sha256_digest(&bytes);
         if got != d.digest {
-            bail!(
-                "{}@{}: the registry served a manifest whose sha256 is {got}",
-                self.name(),
-                d.digest
-            );
+            bail!("{}@{}: the registry served a manifest whose sha256 is {got}", self.name(), d.digest);
         }
         if bytes.len() as u64 != d.size {
-            bail!(
-                "{}@{}: manifest has {} bytes, its descriptor says {}",
-                self.name(),
-                d.digest,
-                bytes.len(),
-                d.size
-            );
+            bail!("{}@{}: manifest has {} bytes, its descriptor says {}", self.name(), d.digest, bytes.len(), d.size);
         }
         let v = bytes.to_vec();
-        self.manifests
-            .lock()
-            .unwrap()
-            .insert(d.digest.clone(), v.clone());
+        self.manifests.lock().unwrap().insert(d.digest.clone(), v.clone());
         Ok(v)
     }
 
     /// HEAD a tag (with every manifest Accept type) and return the registry's digest, or None.
     pub fn head_tag(&self, tag: &str) -> Result<Option<String>> {
         let r = self.reference(Some(tag), None);
-        self.call_opt(&format!("resolve tag {tag}"), || {
-            self.client.fetch_manifest_digest(&r, &self.auth)
-        })
+        self.call_opt(&format!("resolve tag {tag}"), || self.client.fetch_manifest_digest(&r, &self.auth))
     }
 
     /// Resolve a tag or digest to a descriptor: one HEAD for a tag, then one GET by digest.
-    pub fn describe_ref(
-        &self,
-        tag: Option<&str>,
-        digest: Option<&str>,
-    ) -> Result<Option<Descriptor>> {
+    pub fn describe_ref(&self, tag: Option<&str>, digest: Option<&str>) -> Result<Option<Descriptor>> {
         let digest = match (tag, digest) {
             (_, Some(d)) => d.to_string(),
             (Some(t), None) => match self.head_tag(t)? {
                 Some(d) => d,
                 None => return Ok(None),
             },
-            (None, None) => bail!(
-                "{}: name a tag or a digest ({}:TAG or {}@sha256:…)",
-                self.name(),
-                self.name(),
-                self.name()
-            ),
+            (None, None) => bail!("{}: name a tag or a digest ({}:TAG or {}@sha256:…)", self.name(), self.name(), self.name()),
         };
         if !crate::images::is_sha256_digest(&digest) {
-            bail!(
-                "{}: the registry answered with digest `{digest}`, not sha256",
-                self.name()
-            );
+            bail!("{}: the registry answered with digest `{digest}`, not sha256", self.name());
         }
         let r = self.reference(None, Some(&digest));
-        let Some((bytes, _)) = self.call_opt(&format!("fetch manifest {digest}"), || {
-            self.client
-                .pull_manifest_raw(&r, &self.auth, &MANIFEST_TYPES)
-        })?
+        let Some((bytes, _)) =
+            self.call_opt(&format!("fetch manifest {digest}"), || self.client.pull_manifest_raw(&r, &self.auth, &MANIFEST_TYPES))?
         else {
             return Ok(None);
         };
         if bytes.len() as u64 > MAX_MANIFEST {
-            bail!(
-                "{}@{digest}: manifest is {} bytes, over the 4 MiB limit",
-                self.name(),
-                bytes.len()
-            );
+            bail!("{}@{digest}: manifest is {} bytes, over the 4 MiB limit", self.name(), bytes.len());
         }
         let got = crate::hashing::sha256_digest(&bytes);
         if got != digest {
-            bail!(
-                "{}@{digest}: the registry served a manifest whose sha256 is {got}",
-                self.name()
-            );
+            bail!("{}@{digest}: the registry served a manifest whose sha256 is {got}", self.name());
         }
         let media_type = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
-            .and_then(|v| {
-                v.get("mediaType")
-                    .and_then(|m| m.as_str())
-                    .map(String::from)
-            })
+            .and_then(|v| v.get("mediaType").and_then(|m| m.as_str()).map(String::from))
             .unwrap_or_else(|| OCI_MANIFEST.to_string());
         let mut d = Descriptor::new(&media_type, &bytes);
         d.artifact_type = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
-            .and_then(|v| {
-                v.get("artifactType")
-                    .and_then(|m| m.as_str())
-                    .map(String::from)
-            });
-        self.manifests
-            .lock()
-            .unwrap()
-            .insert(digest, bytes.to_vec());
+            .and_then(|v| v.get("artifactType").and_then(|m| m.as_str()).map(String::from));
+        self.manifests.lock().unwrap().insert(digest, bytes.to_vec());
         Ok(Some(d))
     }
 
     /// Mount a blob from another repository of the same registry. False when the registry declined.
     pub fn mount(&self, d: &Descriptor, from_repository: &str) -> Result<bool> {
         let target = self.reference(None, Some(&d.digest));
-        let source = Reference::with_digest(
-            self.registry.clone(),
-            from_repository.to_string(),
-            d.digest.clone(),
-        );
+        let source = Reference::with_digest(self.registry.clone(), from_repository.to_string(), d.digest.clone());
         let ok = self.rt.block_on(async {
-            self.client
-                .store_auth_if_needed(&self.registry, &self.auth)
-                .await;
-            self.client
-                .mount_blob(&target, &source, &d.digest)
-                .await
-                .is_ok()
+            self.client.store_auth_if_needed(&self.registry, &self.auth).await;
+            self.client.mount_blob(&target, &source, &d.digest).await.is_ok()
         });
-        if ok {
-            self.stats.mounted_blobs.fetch_add(1, Ordering::Relaxed);
-        }
         Ok(ok)
     }
 
     /// Every tag in the repository (distribution ignores `n`, so one call lists them all).
     pub fn list_tags(&self) -> Result<Vec<String>> {
         let r = self.reference(Some("latest"), None);
-        let resp = self.call_opt("list tags", || {
-            self.client.list_tags(&r, &self.auth, None, None)
-        })?;
+        let resp = self.call_opt("list tags", || self.client.list_tags(&r, &self.auth, None, None))?;
         Ok(resp.map(|t| t.tags).unwrap_or_default())
     }
 }
@@ -454,20 +315,10 @@ impl Store for Registry {
 
     fn resolve(&self, tag: Option<&str>) -> Result<Descriptor> {
         let Some(t) = tag else {
-            bail!(
-                "{}: name a tag or a digest ({}:TAG or {}@sha256:…)",
-                self.name(),
-                self.name(),
-                self.name()
-            );
+            bail!("{}: name a tag or a digest ({}:TAG or {}@sha256:…)", self.name(), self.name(), self.name());
         };
-        self.describe_ref(Some(t), None)?.ok_or_else(|| {
-            anyhow!(
-                "{}: no tag `{t}`; run `bundle history {}` to list the releases",
-                self.name(),
-                self.name()
-            )
-        })
+        self.describe_ref(Some(t), None)?
+            .ok_or_else(|| anyhow!("{}: no tag `{t}`; run `bundle history {}` to list the releases", self.name(), self.name()))
     }
 
     fn blob(&self, d: &Descriptor) -> Result<Vec<u8>> {
@@ -475,13 +326,7 @@ impl Store for Registry {
             return self.manifest_bytes(d);
         }
         if d.size > MAX_BLOB {
-            bail!(
-                "{}: blob {} is {} bytes, over the {} MiB limit",
-                self.name(),
-                d.digest,
-                d.size,
-                MAX_BLOB >> 20
-            );
+            bail!("{}: blob {} is {} bytes, over the {} MiB limit", self.name(), d.digest, d.size, MAX_BLOB >> 20);
         }
         let r = self.reference(None, Some(&d.digest));
         let layer = oci_client::manifest::OciDescriptor {
@@ -496,17 +341,13 @@ impl Store for Registry {
             let r = r.clone();
             async move {
                 use futures_util::StreamExt;
-                self.client
-                    .store_auth_if_needed(&self.registry, &self.auth)
-                    .await;
+                self.client.store_auth_if_needed(&self.registry, &self.auth).await;
                 let mut s = self.client.pull_blob_stream(&r, &layer).await?;
                 let mut buf = Vec::with_capacity(cap as usize);
                 while let Some(chunk) = s.stream.next().await {
                     let chunk = chunk?;
                     if buf.len() as u64 + chunk.len() as u64 > cap {
-                        return Err(OciDistributionError::GenericError(Some(format!(
-                            "blob is larger than its descriptor's {cap} bytes"
-                        ))));
+                        return Err(OciDistributionError::GenericError(Some(format!("blob is larger than its descriptor's {cap} bytes"))));
                     }
                     buf.extend_from_slice(&chunk);
                 }
@@ -514,21 +355,11 @@ impl Store for Registry {
             }
         })?;
         if bytes.len() as u64 != d.size {
-            bail!(
-                "{}: blob {} has {} bytes, its descriptor says {}",
-                self.name(),
-                d.digest,
-                bytes.len(),
-                d.size
-            );
+            bail!("{}: blob {} has {} bytes, its descriptor says {}", self.name(), d.digest, bytes.len(), d.size);
         }
         let got = crate::hashing::sha256_digest(&bytes);
         if got != d.digest {
-            bail!(
-                "{}: blob {} is corrupt: its content hashes to {got}",
-                self.name(),
-                d.digest
-            );
+            bail!("{}: blob {} is corrupt: its content hashes to {got}", self.name(), d.digest);
         }
         Ok(bytes)
     }
@@ -536,30 +367,19 @@ impl Store for Registry {
     fn has_blob(&self, d: &Descriptor) -> Result<bool> {
         let r = self.reference(None, Some(&d.digest));
         self.call(&format!("check blob {}", d.digest), || async {
-            self.client
-                .store_auth_if_needed(&self.registry, &self.auth)
-                .await;
+            self.client.store_auth_if_needed(&self.registry, &self.auth).await;
             self.client.blob_exists(&r, &d.digest).await
         })
     }
 
     fn put_blob(&self, d: &Descriptor, bytes: &[u8]) -> Result<bool> {
-        if self.has_blob(d)? {
-            self.stats.skipped_blobs.fetch_add(1, Ordering::Relaxed);
-            return Ok(false);
-        }
+        // The caller checked `has_blob`; a second HEAD here would double the round trips.
         let r = self.reference(None, Some(&d.digest));
         let data = bytes::Bytes::copy_from_slice(bytes);
         self.call(&format!("upload blob {}", d.digest), || async {
-            self.client
-                .auth(&r, &self.auth, oci_client::RegistryOperation::Push)
-                .await?;
+            self.client.store_auth_if_needed(&self.registry, &self.auth).await;
             self.client.push_blob(&r, data.clone(), &d.digest).await
         })?;
-        self.stats.uploaded_blobs.fetch_add(1, Ordering::Relaxed);
-        self.stats
-            .uploaded_bytes
-            .fetch_add(bytes.len() as u64, Ordering::Relaxed);
         Ok(true)
     }
 
@@ -568,17 +388,10 @@ impl Store for Registry {
         let ct: http::HeaderValue = d.media_type.parse().context("bad media type")?;
         let data = bytes::Bytes::copy_from_slice(bytes);
         self.call(&format!("upload manifest {}", d.digest), || async {
-            self.client
-                .auth(&r, &self.auth, oci_client::RegistryOperation::Push)
-                .await?;
-            self.client
-                .push_manifest_raw(&r, data.clone(), ct.clone())
-                .await
+            self.client.store_auth_if_needed(&self.registry, &self.auth).await;
+            self.client.push_manifest_raw(&r, data.clone(), ct.clone()).await
         })?;
-        self.manifests
-            .lock()
-            .unwrap()
-            .insert(d.digest.clone(), bytes.to_vec());
+        self.manifests.lock().unwrap().insert(d.digest.clone(), bytes.to_vec());
         Ok(())
     }
 
@@ -601,31 +414,19 @@ impl Store for Registry {
         let ct: http::HeaderValue = d.media_type.parse().context("bad media type")?;
         let data = bytes::Bytes::from(bytes);
         self.call(&format!("set tag {tag}"), || async {
-            self.client
-                .auth(&r, &self.auth, oci_client::RegistryOperation::Push)
-                .await?;
-            self.client
-                .push_manifest_raw(&r, data.clone(), ct.clone())
-                .await
+            self.client.store_auth_if_needed(&self.registry, &self.auth).await;
+            self.client.push_manifest_raw(&r, data.clone(), ct.clone()).await
         })?;
         // The registry's own digest for the tag must be ours.
         match self.head_tag(tag)? {
             Some(got) if got == d.digest => Ok(outcome),
-            Some(got) => bail!(
-                "{}: after tagging `{tag}` the registry reports {got}, not {}",
-                self.name(),
-                d.digest
-            ),
-            None => bail!(
-                "{}: tag `{tag}` is missing right after it was set",
-                self.name()
-            ),
+            Some(got) => bail!("{}: after tagging `{tag}` the registry reports {got}, not {}", self.name(), d.digest),
+            None => bail!("{}: tag `{tag}` is missing right after it was set", self.name()),
         }
     }
 
     fn resolve_digest(&self, digest: &str) -> Result<Descriptor> {
-        self.describe_ref(None, Some(digest))?
-            .ok_or_else(|| anyhow!("{}: no manifest {digest}", self.name()))
+        self.describe_ref(None, Some(digest))?.ok_or_else(|| anyhow!("{}: no manifest {digest}", self.name()))
     }
 
     fn tags(&self) -> Result<Vec<(String, Descriptor)>> {

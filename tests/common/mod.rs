@@ -12,9 +12,7 @@ pub fn repo_root() -> PathBuf {
 /// A `bundle` command with a private hash cache and no inherited SOURCE_DATE_EPOCH.
 pub fn bundle(cache: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_bundle"));
-    c.env("RELBUNDLE_CACHE_DIR", cache)
-        .env_remove("SOURCE_DATE_EPOCH")
-        .env("NO_COLOR", "1");
+    c.env("RELBUNDLE_CACHE_DIR", cache).env_remove("SOURCE_DATE_EPOCH").env("NO_COLOR", "1");
     c
 }
 
@@ -25,9 +23,7 @@ pub struct Run {
 }
 
 pub fn run(c: &mut Command) -> Run {
-    let o: Output = c
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"));
+    let o: Output = c.output().unwrap_or_else(|e| panic!("cannot run {c:?}: {e}"));
     Run {
         code: o.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&o.stdout).into_owned(),
@@ -38,20 +34,12 @@ pub fn run(c: &mut Command) -> Run {
 impl Run {
     #[track_caller]
     pub fn ok(self) -> Run {
-        assert_eq!(
-            self.code, 0,
-            "expected success\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
+        assert_eq!(self.code, 0, "expected success\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         self
     }
     #[track_caller]
     pub fn code(self, want: i32) -> Run {
-        assert_eq!(
-            self.code, want,
-            "expected exit {want}\nstdout:\n{}\nstderr:\n{}",
-            self.stdout, self.stderr
-        );
+        assert_eq!(self.code, want, "expected exit {want}\nstdout:\n{}\nstderr:\n{}", self.stdout, self.stderr);
         self
     }
 }
@@ -71,15 +59,7 @@ pub const GIT_ENV: [(&str, &str); 6] = [
 
 pub fn git(dir: &Path, args: &[&str]) -> Run {
     let mut c = Command::new("git");
-    c.arg("-C")
-        .arg(dir)
-        .args([
-            "-c",
-            "commit.gpgsign=false",
-            "-c",
-            "init.defaultBranch=main",
-        ])
-        .args(args);
+    c.arg("-C").arg(dir).args(["-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main"]).args(args);
     for (k, v) in GIT_ENV {
         c.env(k, v);
     }
@@ -110,15 +90,9 @@ pub fn commit_all(repo: &Path, msg: &str) {
 
 /// The Python of the test venv (made by scripts/test): has jsonschema, pyyaml, oras, dvc.
 pub fn python() -> PathBuf {
-    let venv = std::env::var_os("RELBUNDLE_VENV")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| repo_root().join(".venv"));
+    let venv = std::env::var_os("RELBUNDLE_VENV").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".venv"));
     let p = venv.join("bin").join("python");
-    assert!(
-        p.exists(),
-        "{} is missing: run scripts/test (it creates the venv), or set RELBUNDLE_VENV",
-        p.display()
-    );
+    assert!(p.exists(), "{} is missing: run scripts/test (it creates the venv), or set RELBUNDLE_VENV", p.display());
     p
 }
 
@@ -129,9 +103,7 @@ pub fn py(code: &str, args: &[&str]) -> Run {
 
 /// The manifest digest printed by `bundle build` (the text form's last `@sha256:` reference).
 pub fn built_digest(out: &str) -> String {
-    let i = out
-        .rfind("@sha256:")
-        .unwrap_or_else(|| panic!("no digest in {out}"));
+    let i = out.rfind("@sha256:").unwrap_or_else(|| panic!("no digest in {out}"));
     out[i + 1..].trim().to_string()
 }
 
@@ -161,7 +133,5 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     out
 }
 
-pub const DIGEST_A: &str =
-    "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
-pub const DIGEST_B: &str =
-    "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+pub const DIGEST_A: &str = "sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+pub const DIGEST_B: &str = "sha256:bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
