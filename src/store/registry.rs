@@ -4,7 +4,7 @@
 //! registry's `Docker-Content-Digest` for it must equal our own sha256.
 //!
 //! Plain HTTP only for loopback registries or hosts named by `--insecure-registry` /
-//! `RELBUNDLE_INSECURE_REGISTRIES`. Bounded retries with exponential backoff and jitter on 429,
+//! `RELBUNDLE_INSECURE_REGISTRIES`, and for those only when HTTPS gets no TLS answer (as docker). Bounded retries with exponential backoff and jitter on 429,
 //! 5xx, resets and timeouts. Credentials never reach a message.
 
 use super::auth::{self, Explicit};
@@ -91,12 +91,9 @@ fn backoff(attempt: u32) -> Duration {
 impl Registry {
     pub fn open(registry: &str, repository: &str, t: &Transport) -> Result<Registry> {
         let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")?;
-        let mut plain: Vec<String> = t.insecure.clone();
+        let mut insecure: Vec<String> = t.insecure.clone();
         if let Ok(env) = std::env::var("RELBUNDLE_INSECURE_REGISTRIES") {
-            plain.extend(env.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
-        }
-        if is_loopback(registry) {
-            plain.push(registry.to_string());
+            insecure.extend(env.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
         }
         let mut certs = Vec::new();
         for f in &t.ca_files {
@@ -106,11 +103,11 @@ impl Registry {
             }
             certs.push(oci_client::client::Certificate { encoding: oci_client::client::CertificateEncoding::Pem, data });
         }
-        let config = oci_client::client::ClientConfig {
+        let config = |plain: Vec<String>, connect: Duration| oci_client::client::ClientConfig {
             protocol: oci_client::client::ClientProtocol::HttpsExcept(plain),
-            extra_root_certificates: certs,
+            extra_root_certificates: certs.clone(),
             read_timeout: Some(t.timeout.unwrap_or(Duration::from_secs(60))),
-            connect_timeout: Some(Duration::from_secs(10)),
+            connect_timeout: Some(connect),
             max_concurrent_upload: 4,
             user_agent: concat!("relbundle/", env!("CARGO_PKG_VERSION")),
             ..Default::default()
@@ -119,9 +116,21 @@ impl Registry {
             Some(l) => l.to_oci(),
             None => RegistryAuth::Anonymous,
         };
+        // Like docker: a loopback registry, or one named as insecure, is tried over HTTPS first and
+        // falls back to plain HTTP only when no TLS server answers. Every other host is HTTPS only.
+        let may_be_plain = is_loopback(registry) || insecure.iter().any(|h| h == registry);
+        let mut plain = Vec::new();
+        if may_be_plain {
+            let probe = Client::new(config(Vec::new(), Duration::from_secs(3)));
+            let r = Reference::with_tag(registry.to_string(), repository.to_string(), "latest".to_string());
+            let https = rt.block_on(probe.auth(&r, &RegistryAuth::Anonymous, oci_client::RegistryOperation::Pull));
+            if matches!(https, Err(OciDistributionError::RequestError(_))) {
+                plain.push(registry.to_string());
+            }
+        }
         Ok(Registry {
             rt,
-            client: Client::new(config),
+            client: Client::new(config(plain, Duration::from_secs(10))),
             auth,
             registry: registry.to_string(),
             repository: repository.to_string(),

@@ -2,6 +2,8 @@
 //! jsonschema/tarfile, dvc's fixtures).
 #![allow(dead_code)]
 
+pub mod registry;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
