@@ -81,27 +81,40 @@ pub fn entries(tar_gz: &[u8], what: &str, limits: &Limits) -> Result<Vec<(String
     Ok(out)
 }
 
-/// Write files below `dir` atomically: each goes to a temp file in its final folder, then is
-/// renamed into place; no write follows a symlink inside `dir`.
+/// Check that writing `rel` below `dir` would follow no symlink and replace no folder.
+fn check_target(dir: &Path, rel: &str) -> Result<()> {
+    let mut cur = dir.to_path_buf();
+    for c in Path::new(rel).parent().into_iter().flat_map(|p| p.components()) {
+        cur.push(c);
+        match std::fs::symlink_metadata(&cur) {
+            Ok(m) if m.file_type().is_symlink() => bail!("{}: is a symlink; refusing to write through it", cur.display()),
+            Ok(m) if !m.is_dir() => bail!("{}: exists and is not a folder", cur.display()),
+            Ok(_) => {}
+            Err(_) => return Ok(()), // missing from here down: it will be created
+        }
+    }
+    let target = dir.join(rel);
+    if std::fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink() || m.is_dir()) {
+        bail!("{}: exists as a symlink or folder; refusing to replace it", target.display());
+    }
+    Ok(())
+}
+
+/// Write files below `dir`. Every target is checked first (no symlink on the way, no folder
+/// replaced), so a refusal writes nothing; then each file goes to a temp file in its final folder
+/// and is renamed into place.
 pub fn write_all(dir: &Path, files: &BTreeMap<String, Vec<u8>>) -> Result<()> {
+    if std::fs::symlink_metadata(dir).is_ok_and(|m| !m.is_dir()) {
+        bail!("{}: exists and is not a folder", dir.display());
+    }
+    for rel in files.keys() {
+        check_target(dir, rel)?;
+    }
     std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
     for (rel, bytes) in files {
         let target = dir.join(rel);
-        // Create parents one component at a time, refusing symlinks on the way.
-        let mut cur = dir.to_path_buf();
-        for c in Path::new(rel).parent().into_iter().flat_map(|p| p.components()) {
-            cur.push(c);
-            match std::fs::symlink_metadata(&cur) {
-                Ok(m) if m.file_type().is_symlink() => bail!("{}: is a symlink; refusing to write through it", cur.display()),
-                Ok(m) if !m.is_dir() => bail!("{}: exists and is not a folder", cur.display()),
-                Ok(_) => {}
-                Err(_) => std::fs::create_dir(&cur).with_context(|| format!("{}: cannot create", cur.display()))?,
-            }
-        }
-        if std::fs::symlink_metadata(&target).is_ok_and(|m| m.file_type().is_symlink() || m.is_dir()) {
-            bail!("{}: exists as a symlink or folder; refusing to replace it", target.display());
-        }
         let parent = target.parent().expect("below dir");
+        std::fs::create_dir_all(parent).with_context(|| format!("{}: cannot create", parent.display()))?;
         let mut tmp = tempfile::Builder::new().prefix(".bundle-pull-").tempfile_in(parent)?;
         std::io::Write::write_all(&mut tmp, bytes)?;
         tmp.as_file().set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
