@@ -66,8 +66,14 @@ fn is_not_found(e: &OciDistributionError) -> bool {
     }
 }
 
+fn is_certificate_error(e: &dyn std::error::Error) -> bool {
+    let chain = error_chain(e).to_lowercase();
+    chain.contains("certificate") || chain.contains("unknownissuer")
+}
+
 fn retryable(e: &OciDistributionError) -> bool {
     match e {
+        OciDistributionError::RequestError(r) if is_certificate_error(r) => false,
         OciDistributionError::RequestError(r) => r.is_timeout() || r.is_connect() || r.is_request() || r.is_body() || r.is_decode(),
         OciDistributionError::ServerError { code, .. } => *code == 429 || *code >= 500,
         OciDistributionError::RegistryError { envelope, .. } => {
@@ -124,8 +130,12 @@ impl Registry {
             let probe = Client::new(config(Vec::new(), Duration::from_secs(3)));
             let r = Reference::with_tag(registry.to_string(), repository.to_string(), "latest".to_string());
             let https = rt.block_on(probe.auth(&r, &RegistryAuth::Anonymous, oci_client::RegistryOperation::Pull));
-            if matches!(https, Err(OciDistributionError::RequestError(_))) {
-                plain.push(registry.to_string());
+            // No TLS server answered (refused, or it spoke plain HTTP): use HTTP. A TLS server
+            // whose certificate we do not trust stays HTTPS, so the user sees the real error.
+            if let Err(OciDistributionError::RequestError(e)) = &https {
+                if !is_certificate_error(e) {
+                    plain.push(registry.to_string());
+                }
             }
         }
         Ok(Registry {
@@ -206,6 +216,11 @@ impl Registry {
             {
                 anyhow!("{}: {what}: access denied; check the login for {host} (docker login {host})", self.name())
             }
+            OciDistributionError::RequestError(r) if is_certificate_error(r) => anyhow!(
+                "{}: {what}: the TLS certificate of {host} is not trusted ({}); pass --ca-file CA.pem with the CA that signed it",
+                self.name(),
+                error_chain(r)
+            ),
             OciDistributionError::RequestError(r) if r.is_connect() => {
                 let hint = if is_loopback(host) { "" } else { "; for a plain-HTTP registry pass --insecure-registry HOST" };
                 anyhow!("{}: {what}: cannot connect to {host}{tries}: {}{hint}", self.name(), error_chain(r))
