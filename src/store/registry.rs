@@ -74,11 +74,27 @@ fn is_certificate_error(e: &dyn std::error::Error) -> bool {
 fn retryable(e: &OciDistributionError) -> bool {
     match e {
         OciDistributionError::RequestError(r) if is_certificate_error(r) => false,
-        OciDistributionError::RequestError(r) => r.is_timeout() || r.is_connect() || r.is_request() || r.is_body() || r.is_decode(),
-        OciDistributionError::ServerError { code, .. } => *code == 429 || *code >= 500,
-        OciDistributionError::RegistryError { envelope, .. } => {
-            envelope.errors.iter().any(|x| matches!(x.code, OciErrorCode::Toomanyrequests))
+        OciDistributionError::RequestError(r) => {
+            r.is_timeout()
+                || r.is_connect()
+                || r.is_request()
+                || r.is_body()
+                || r.is_decode()
+                // error_for_status() (e.g. blob_exists) turns 429/5xx into a status error.
+                || r.status().is_some_and(|s| s.as_u16() == 429 || s.as_u16() >= 500)
         }
+        OciDistributionError::ServerError { code, .. } => *code == 429 || *code >= 500,
+        // Too many requests, or an upload the network corrupted: a retry starts a fresh upload.
+        OciDistributionError::RegistryError { envelope, .. } => envelope.errors.iter().any(|x| {
+            matches!(
+                x.code,
+                OciErrorCode::Toomanyrequests
+                    | OciErrorCode::DigestInvalid
+                    | OciErrorCode::BlobUploadInvalid
+                    | OciErrorCode::BlobUploadUnknown
+                    | OciErrorCode::SizeInvalid
+            )
+        }),
         OciDistributionError::IoError(_) => true,
         // A truncated body shows up as a digest mismatch or a short read: try again.
         OciDistributionError::DigestError(_) => true,

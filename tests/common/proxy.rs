@@ -1,0 +1,229 @@
+//! A fault-injecting HTTP/1.1 proxy in front of a registry. It forwards each request on a fresh
+//! upstream connection (keeping the Host header, so the registry's Location URLs point back at the
+//! proxy) and can, at a chosen request, answer 500/503/429 itself, reset the connection, truncate
+//! the response body, or forward only half of the request body.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Shutdown, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    Status(u16),
+    Reset,
+    TruncateResponse,
+    TruncateRequest,
+}
+
+pub const ALL: [Fault; 6] =
+    [Fault::Status(500), Fault::Status(503), Fault::Status(429), Fault::Reset, Fault::TruncateResponse, Fault::TruncateRequest];
+
+#[derive(Clone, Copy, Debug)]
+pub enum Plan {
+    None,
+    /// Only request number n (0-based) gets the fault.
+    At(usize, Fault),
+    /// Request n and every later one get the fault.
+    From(usize, Fault),
+}
+
+#[derive(Default)]
+struct State {
+    count: usize,
+    injected: usize,
+    requests: Vec<String>,
+}
+
+pub struct Proxy {
+    pub addr: String,
+    upstream: String,
+    plan: Arc<Mutex<Plan>>,
+    state: Arc<Mutex<State>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl Proxy {
+    pub fn start(upstream: &str) -> Proxy {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = l.local_addr().unwrap().to_string();
+        let p = Proxy {
+            addr: addr.clone(),
+            upstream: upstream.to_string(),
+            plan: Arc::new(Mutex::new(Plan::None)),
+            state: Arc::new(Mutex::new(State::default())),
+            stop: Arc::new(AtomicBool::new(false)),
+        };
+        let (plan, state, stop, up) = (p.plan.clone(), p.state.clone(), p.stop.clone(), p.upstream.clone());
+        std::thread::spawn(move || {
+            for c in l.incoming() {
+                if stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                let Ok(c) = c else { continue };
+                let (plan, state, up) = (plan.clone(), state.clone(), up.clone());
+                std::thread::spawn(move || {
+                    let _ = handle(c, &up, &plan, &state);
+                });
+            }
+        });
+        p
+    }
+
+    /// Set the plan and reset the request counter.
+    pub fn plan(&self, plan: Plan) {
+        *self.plan.lock().unwrap() = plan;
+        let mut s = self.state.lock().unwrap();
+        s.count = 0;
+        s.requests.clear();
+    }
+
+    pub fn requests(&self) -> Vec<String> {
+        self.state.lock().unwrap().requests.clone()
+    }
+
+    pub fn injected(&self) -> usize {
+        self.state.lock().unwrap().injected
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        let _ = TcpStream::connect(&self.addr);
+        let _ = &self.upstream;
+    }
+}
+
+fn read_head(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Vec<u8>>> {
+    // A TLS ClientHello (0x16) is not HTTP: close at once, like a plain-HTTP server would fail it.
+    let first = r.fill_buf()?;
+    if first.is_empty() || first[0] == 0x16 {
+        return Ok(None);
+    }
+    let mut head = Vec::new();
+    loop {
+        let mut line = Vec::new();
+        if r.read_until(b'\n', &mut line)? == 0 {
+            return Ok(None);
+        }
+        head.extend_from_slice(&line);
+        if line == b"\r\n" {
+            return Ok(Some(head));
+        }
+        if head.len() > 64 << 10 {
+            return Ok(None);
+        }
+    }
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+    })
+}
+
+/// Read a request body: Content-Length, or chunked (kept verbatim).
+fn read_body(r: &mut BufReader<TcpStream>, head: &str) -> std::io::Result<Vec<u8>> {
+    if let Some(n) = header(head, "content-length").and_then(|v| v.parse::<usize>().ok()) {
+        let mut b = vec![0; n];
+        r.read_exact(&mut b)?;
+        return Ok(b);
+    }
+    if header(head, "transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+        let mut out = Vec::new();
+        loop {
+            let mut line = Vec::new();
+            r.read_until(b'\n', &mut line)?;
+            out.extend_from_slice(&line);
+            let size = usize::from_str_radix(String::from_utf8_lossy(&line).trim().split(';').next().unwrap_or("0"), 16).unwrap_or(0);
+            let mut chunk = vec![0; size + 2];
+            r.read_exact(&mut chunk)?;
+            out.extend_from_slice(&chunk);
+            if size == 0 {
+                return Ok(out);
+            }
+        }
+    }
+    Ok(Vec::new())
+}
+
+fn handle(client: TcpStream, upstream: &str, plan: &Mutex<Plan>, state: &Mutex<State>) -> std::io::Result<()> {
+    client.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let mut reader = BufReader::new(client.try_clone()?);
+    let mut client = client;
+    let Some(head) = read_head(&mut reader)? else { return Ok(()) };
+    let head_s = String::from_utf8_lossy(&head).to_string();
+    let body = read_body(&mut reader, &head_s)?;
+    let fault = {
+        let mut s = state.lock().unwrap();
+        let n = s.count;
+        s.count += 1;
+        s.requests.push(head_s.lines().next().unwrap_or("").to_string());
+        let f = match *plan.lock().unwrap() {
+            Plan::None => None,
+            Plan::At(k, f) => (k == n).then_some(f),
+            Plan::From(k, f) => (n >= k).then_some(f),
+        };
+        if f.is_some() {
+            s.injected += 1;
+        }
+        f
+    };
+    match fault {
+        Some(Fault::Status(code)) => {
+            let extra = if code == 429 { "Retry-After: 0\r\n" } else { "" };
+            // The error codes distribution sends with these statuses.
+            let ecode = if code == 429 { "TOOMANYREQUESTS" } else { "UNKNOWN" };
+            let msg = format!("{{\"errors\":[{{\"code\":\"{ecode}\",\"message\":\"injected {code}\"}}]}}");
+            write!(
+                client,
+                "HTTP/1.1 {code} Injected\r\nContent-Type: application/json\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{msg}",
+                msg.len()
+            )?;
+            return Ok(());
+        }
+        Some(Fault::Reset) => {
+            let _ = client.shutdown(Shutdown::Both);
+            return Ok(());
+        }
+        _ => {}
+    }
+    // Forward on a fresh connection, asking the registry to close it after answering.
+    let mut up = TcpStream::connect(upstream)?;
+    up.set_read_timeout(Some(Duration::from_secs(20)))?;
+    let mut fwd_head = String::new();
+    for l in head_s.split("\r\n") {
+        if l.to_ascii_lowercase().starts_with("connection:") {
+            continue;
+        }
+        if l.is_empty() {
+            break;
+        }
+        fwd_head.push_str(l);
+        fwd_head.push_str("\r\n");
+    }
+    fwd_head.push_str("Connection: close\r\n\r\n");
+    up.write_all(fwd_head.as_bytes())?;
+    if fault == Some(Fault::TruncateRequest) {
+        up.write_all(&body[..body.len() / 2])?;
+        let _ = up.shutdown(Shutdown::Both);
+        let _ = client.shutdown(Shutdown::Both);
+        return Ok(());
+    }
+    up.write_all(&body)?;
+    let mut resp = Vec::new();
+    up.read_to_end(&mut resp)?;
+    if fault == Some(Fault::TruncateResponse) {
+        let head_end = resp.windows(4).position(|w| w == b"\r\n\r\n").map(|i| i + 4).unwrap_or(resp.len());
+        let cut = if resp.len() > head_end { head_end + (resp.len() - head_end) / 2 } else { head_end / 2 };
+        client.write_all(&resp[..cut])?;
+        let _ = client.shutdown(Shutdown::Both);
+        return Ok(());
+    }
+    client.write_all(&resp)?;
+    let _ = client.shutdown(Shutdown::Write);
+    Ok(())
+}
