@@ -231,8 +231,10 @@ fn usage_errors_exit_2() {
     run(bundle(t.path()).args(["build", "--no-such-flag"])).code(2);
     let r = run(bundle(t.path()).args(["build", "--output", "oci:x:bad tag!"]).arg(t.path())).code(2);
     assert!(r.stderr.contains("not a valid tag"), "{}", r.stderr);
-    let r = run(bundle(t.path()).args(["inspect", "registry.example.com/x:1"])).code(2);
-    assert!(r.stderr.contains("oci:DIR"), "{}", r.stderr);
+    let r = run(bundle(t.path()).args(["inspect", "x:1"])).code(2);
+    assert!(r.stderr.contains("oci:DIR") && r.stderr.contains("name the registry host"), "{}", r.stderr);
+    let r = run(bundle(t.path()).args(["inspect", "no-such-host.invalid/x:1"])).code(2);
+    assert!(r.stderr.contains("cannot resolve the host name no-such-host.invalid"), "{}", r.stderr);
     let r = run(bundle(t.path()).args(["build", "--version", "1.0.0"]).arg(t.path())).code(2);
     assert!(r.stderr.contains("no bundle.yaml") && r.stderr.contains("bundle init"), "{}", r.stderr);
     let r = run(bundle(t.path()).args(["inspect", &format!("oci:{}", t.path().join("nothing").display())])).code(2);

@@ -110,6 +110,13 @@ pub trait Store {
     fn has_blob(&self, d: &Descriptor) -> Result<bool>;
     /// Store a blob the caller found missing (`has_blob`); returns false when it turned out to be present.
     fn put_blob(&self, d: &Descriptor, bytes: &[u8]) -> Result<bool>;
+    /// Store several blobs the caller found missing (one at a time unless the backend does better).
+    fn put_blobs(&self, blobs: &[(&Descriptor, &[u8])]) -> Result<()> {
+        for (d, b) in blobs {
+            self.put_blob(d, b)?;
+        }
+        Ok(())
+    }
     /// Store manifest bytes under their digest.
     fn put_manifest(&self, d: &Descriptor, bytes: &[u8]) -> Result<()>;
     /// Point `tag` at the manifest. Refuses to move an existing tag unless `retag`.
@@ -220,7 +227,8 @@ pub fn copy(
     let m = crate::oci::ImageManifest::from_bytes(manifest, &format!("{}@{}", src.describe(), desc.digest))?;
     let d = dst.store();
     let mut uploaded = (0u64, 0u64, 0u64, 0u64);
-    // Blobs the manifest needs, config first.
+    // Blobs the manifest needs, config first: skip present ones, mount what we can, upload the rest.
+    let mut missing: Vec<(&Descriptor, Vec<u8>)> = Vec::new();
     for b in std::iter::once(&m.config).chain(&m.layers) {
         if d.has_blob(b)? {
             uploaded.2 += 1;
@@ -239,13 +247,11 @@ pub fn copy(
         if bytes.len() as u64 != b.size || crate::hashing::sha256_digest(&bytes) != b.digest {
             bail!("{}: blob {} does not match its descriptor", src.describe(), b.digest);
         }
-        if d.put_blob(b, &bytes)? {
-            uploaded.0 += 1;
-            uploaded.1 += bytes.len() as u64;
-        } else {
-            uploaded.2 += 1;
-        }
+        uploaded.0 += 1;
+        uploaded.1 += bytes.len() as u64;
+        missing.push((b, bytes));
     }
+    d.put_blobs(&missing.iter().map(|(b, bytes)| (*b, bytes.as_slice())).collect::<Vec<_>>())?;
     d.put_manifest(desc, manifest)?;
     if let Opened::Layout(_) = dst {
         // Read back and check every digest before the tag names it.

@@ -25,6 +25,8 @@ pub const MANIFEST_TYPES: [&str; 4] = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST,
 /// Largest blob read from a registry into memory.
 pub const MAX_BLOB: u64 = 512 << 20;
 const MAX_ATTEMPTS: u32 = 5;
+/// Blob uploads in flight at once.
+pub const UPLOAD_CONCURRENCY: usize = 4;
 
 /// How to reach registries: TLS roots, plain-HTTP hosts, explicit login.
 #[derive(Clone, Debug, Default)]
@@ -71,9 +73,13 @@ fn is_certificate_error(e: &dyn std::error::Error) -> bool {
     chain.contains("certificate") || chain.contains("unknownissuer")
 }
 
+fn is_dns_error(e: &dyn std::error::Error) -> bool {
+    error_chain(e).to_lowercase().contains("dns error")
+}
+
 fn retryable(e: &OciDistributionError) -> bool {
     match e {
-        OciDistributionError::RequestError(r) if is_certificate_error(r) => false,
+        OciDistributionError::RequestError(r) if is_certificate_error(r) || is_dns_error(r) => false,
         OciDistributionError::RequestError(r) => {
             r.is_timeout()
                 || r.is_connect()
@@ -177,24 +183,30 @@ impl Registry {
     }
 
     /// Run one registry operation with bounded retries; turn errors into actionable messages.
-    fn call<T, F, Fut>(&self, what: &str, mut f: F) -> Result<T>
+    fn call<T, F, Fut>(&self, what: &str, f: F) -> Result<T>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = std::result::Result<T, OciDistributionError>>,
     {
-        self.rt.block_on(async {
-            let mut attempt = 0;
-            loop {
-                match f().await {
-                    Ok(v) => return Ok(v),
-                    Err(e) if attempt + 1 < MAX_ATTEMPTS && retryable(&e) => {
-                        tokio::time::sleep(backoff(attempt)).await;
-                        attempt += 1;
-                    }
-                    Err(e) => return Err(self.explain(what, e, attempt + 1)),
+        self.rt.block_on(self.retry(what, f))
+    }
+
+    async fn retry<T, F, Fut>(&self, what: &str, mut f: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = std::result::Result<T, OciDistributionError>>,
+    {
+        let mut attempt = 0;
+        loop {
+            match f().await {
+                Ok(v) => return Ok(v),
+                Err(e) if attempt + 1 < MAX_ATTEMPTS && retryable(&e) => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
                 }
+                Err(e) => return Err(self.explain(what, e, attempt + 1)),
             }
-        })
+        }
     }
 
     /// Like [`call`], but a 404 is `Ok(None)`.
@@ -237,6 +249,9 @@ impl Registry {
                 self.name(),
                 error_chain(r)
             ),
+            OciDistributionError::RequestError(r) if is_dns_error(r) => {
+                anyhow!("{}: {what}: cannot resolve the host name {host}; check the registry name", self.name())
+            }
             OciDistributionError::RequestError(r) if r.is_connect() => {
                 let hint = if is_loopback(host) { "" } else { "; for a plain-HTTP registry pass --insecure-registry HOST" };
                 anyhow!("{}: {what}: cannot connect to {host}{tries}: {}{hint}", self.name(), error_chain(r))
@@ -421,6 +436,23 @@ impl Store for Registry {
             self.client.push_blob(&r, data.clone(), &d.digest).await
         })?;
         Ok(true)
+    }
+
+    /// Upload several blobs, at most [`UPLOAD_CONCURRENCY`] at a time, each with its own retries.
+    fn put_blobs(&self, blobs: &[(&Descriptor, &[u8])]) -> Result<()> {
+        use futures_util::{StreamExt, TryStreamExt};
+        self.rt.block_on(async {
+            self.client.store_auth_if_needed(&self.registry, &self.auth).await;
+            futures_util::stream::iter(blobs.iter().map(|(d, bytes)| async move {
+                let r = self.reference(None, Some(&d.digest));
+                let data = bytes::Bytes::copy_from_slice(bytes);
+                self.retry(&format!("upload blob {}", d.digest), || self.client.push_blob(&r, data.clone(), &d.digest)).await
+            }))
+            .buffer_unordered(UPLOAD_CONCURRENCY)
+            .try_collect::<Vec<_>>()
+            .await
+            .map(|_| ())
+        })
     }
 
     fn put_manifest(&self, d: &Descriptor, bytes: &[u8]) -> Result<()> {
