@@ -76,6 +76,15 @@ pub enum Command {
         /// Also push the release: REGISTRY/REPOSITORY[:TAG] (the tag defaults to the version).
         #[arg(long, value_name = "REGISTRY/REPO[:TAG]")]
         push: Option<String>,
+        /// Sign what was written (the layout, and the pushed release) with --key.
+        #[arg(long, requires = "key")]
+        sign: bool,
+        /// The cosign-format private key for --sign.
+        #[arg(long, value_name = "FILE")]
+        key: Option<PathBuf>,
+        /// The key's password, for --sign (else COSIGN_PASSWORD or a prompt).
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -155,6 +164,75 @@ pub enum Command {
         /// oci:DIR[:TAG] or oci:DIR@sha256:…
         reference: String,
         /// Print the release record (canonical JSON).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a cosign-format key pair: PREFIX.key (encrypted, mode 0600) and PREFIX.pub.
+    ///
+    /// The password comes from --password-file, COSIGN_PASSWORD (empty for none), or a prompt.
+    ///
+    /// Examples:
+    ///   bundle keygen                                  # cosign.key, cosign.pub
+    ///   COSIGN_PASSWORD=… bundle keygen --output-prefix release
+    #[command(verbatim_doc_comment)]
+    Keygen {
+        #[arg(long, default_value = "cosign", value_name = "PREFIX")]
+        output_prefix: String,
+        /// Overwrite existing files.
+        #[arg(long)]
+        force: bool,
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+    },
+    /// Sign a release the way cosign does: a simple-signing payload for the exact manifest
+    /// digest, appended to the `sha256-<hex>.sig` manifest in the same repository or layout.
+    ///
+    /// Examples:
+    ///   bundle sign registry.example.com/acme/docproc:1.4.0 --key cosign.key
+    ///   bundle sign oci:out/docproc:1.4.0 --key cosign.key --identity registry.example.com/acme/docproc
+    #[command(verbatim_doc_comment)]
+    Sign {
+        /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
+        reference: String,
+        /// The cosign-format private key.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// The identity (docker-reference) to sign; default: the repository, with the tag when
+        /// signing by tag (a layout: the release name).
+        #[arg(long, value_name = "REPO[:TAG]")]
+        identity: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Verify a release before deploying it: signatures, integrity, the release's own checks,
+    /// and optionally images and Helm values. Exit 0 verified, 1 a check failed, 2 bad input.
+    ///
+    /// Examples:
+    ///   bundle verify registry.example.com/acme/docproc:1.4.0 --key cosign.pub
+    ///   bundle verify …@sha256:… --key a.pub --key b.pub --min-signers 2 --check-images --values values.yaml
+    ///   bundle verify mirror.example.com/docproc:1.4.0 --key cosign.pub --identity registry.example.com/acme/docproc
+    #[command(verbatim_doc_comment)]
+    Verify {
+        /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
+        reference: String,
+        /// A trusted public key (repeatable).
+        #[arg(long = "key", value_name = "PUB", required = true)]
+        keys: Vec<PathBuf>,
+        /// How many of the given keys must have signed (default 1).
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        min_signers: usize,
+        /// The repository the signatures must name, for a mirror (default: the reference's repository).
+        #[arg(long, value_name = "REPO")]
+        identity: Option<String>,
+        /// Check that every component image digest exists in its registry.
+        #[arg(long)]
+        check_images: bool,
+        /// A Helm values file that must pin exactly this release's digests.
+        #[arg(long, value_name = "FILE")]
+        values: Option<PathBuf>,
+        /// Print the report as JSON (spec/verify-report.schema.json).
         #[arg(long)]
         json: bool,
     },

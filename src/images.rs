@@ -170,7 +170,7 @@ pub fn resolve(img: &ImageRef, t: &crate::store::registry::Transport) -> Result<
     let reg = crate::store::registry::Registry::open(&img.registry, &img.repository, t)?;
     let d = reg
         .describe_ref(img.tag.as_deref(), img.digest.as_deref())?
-        .ok_or_else(|| anyhow!("image `{img}` does not exist in its registry"))?;
+        .ok_or_else(|| crate::error::finding(format!("image `{img}` does not exist in its registry")))?;
     if let Some(pinned) = &img.digest {
         if &d.digest != pinned {
             bail!("image `{img}`: the registry serves {} for the pinned digest", d.digest);

@@ -16,14 +16,17 @@ pub mod error;
 pub mod extract;
 pub mod files;
 pub mod hashing;
+pub mod helm;
 pub mod images;
 pub mod oci;
 pub mod paths;
 pub mod prompts;
 pub mod release;
+pub mod signing;
 pub mod source;
 pub mod spec;
 pub mod store;
+pub mod verify;
 pub mod yaml;
 
 /// Run the CLI and return the process exit code.

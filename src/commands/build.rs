@@ -3,13 +3,29 @@ use crate::store::registry::Transport;
 use crate::store::{self, CopyReport, StoreRef};
 use anyhow::Result;
 
-pub fn run(input: &Input, output: Option<&str>, push: Option<&str>, retag: bool, json: bool, t: &Transport) -> Result<()> {
+pub fn run(
+    input: &Input,
+    output: Option<&str>,
+    push: Option<&str>,
+    signing: Option<(std::path::PathBuf, Option<std::path::PathBuf>)>,
+    retag: bool,
+    json: bool,
+    t: &Transport,
+) -> Result<()> {
     // Parse the references before any work, so a typo costs nothing.
     let parsed = output.map(StoreRef::parse).transpose()?;
     let push_ref = push.map(StoreRef::parse).transpose()?;
     if let Some(StoreRef::Layout { .. }) = push_ref {
         anyhow::bail!("--push takes a registry reference (REGISTRY/REPO[:TAG]); use --output for an OCI layout");
     }
+    // Load the signing key before any work: a wrong password should cost nothing.
+    let signer = match &signing {
+        Some((key, pwf)) => {
+            let pw = crate::signing::password(pwf.as_deref(), key, false)?;
+            Some(crate::signing::load_private_key(key, &pw)?)
+        }
+        None => None,
+    };
     let c = crate::collect::collect(&input.dir, &super::options(input, t))?;
     super::print_notes(&c.notes);
     let out = match parsed {
@@ -23,10 +39,21 @@ pub fn run(input: &Input, output: Option<&str>, push: Option<&str>, retag: bool,
     let layout = store::open(&out, t)?;
     let tag = out.tag().map(String::from).unwrap_or_else(|| c.release.version.clone());
     reports.push(store::copy(layout.store(), None, &mdesc, &packed.manifest, &packed.blobs, &layout, &out, &tag, retag)?);
+    if let Some(s) = &signer {
+        let with_tag = match &out {
+            StoreRef::Layout { dir, .. } => StoreRef::Layout { dir: dir.clone(), tag: Some(tag.clone()), digest: None },
+            other => other.clone(),
+        };
+        super::sign::sign_in(&layout, &packed.digest, &super::sign::default_identity(&with_tag, &c.release.name), s)?;
+    }
     if let Some(pr) = &push_ref {
         let dst = store::open(pr, t)?;
         let ptag = pr.tag().map(String::from).unwrap_or_else(|| c.release.version.clone());
         reports.push(store::copy(layout.store(), Some(&out), &mdesc, &packed.manifest, &packed.blobs, &dst, pr, &ptag, retag)?);
+        if let (Some(s), StoreRef::Registry { registry, repository, .. }) = (&signer, pr) {
+            // Signed by tag, as skopeo's default policy (matchRepoDigestOrExact) expects.
+            super::sign::sign_in(&dst, &packed.digest, &format!("{registry}/{repository}:{ptag}"), s)?;
+        }
     }
     for r in &reports {
         super::warn_moved(r);

@@ -7,6 +7,8 @@ pub mod init;
 pub mod inspect;
 pub mod pull;
 pub mod push;
+pub mod sign;
+pub mod verify;
 
 use crate::cli::{Cli, Command, Input, RegistryOpts};
 use crate::collect::Options;
@@ -18,7 +20,17 @@ pub fn run(cli: Cli) -> Result<()> {
     let t = || transport(&cli.registry);
     match cli.command {
         Command::Init { dir, force } => init::run(&dir, force),
-        Command::Build { input, output, retag, push, json } => build::run(&input, output.as_deref(), push.as_deref(), retag, json, &t()?),
+        Command::Build { input, output, retag, push, sign, key, password_file, json } => {
+            let signing = if sign { key.map(|k| (k, password_file)) } else { None };
+            build::run(&input, output.as_deref(), push.as_deref(), signing, retag, json, &t()?)
+        }
+        Command::Keygen { output_prefix, force, password_file } => sign::keygen(&output_prefix, force, password_file.as_deref()),
+        Command::Sign { reference, key, password_file, identity, json } => {
+            sign::run(&reference, &key, password_file.as_deref(), identity.as_deref(), json, &t()?)
+        }
+        Command::Verify { reference, keys, min_signers, identity, check_images, values, json } => {
+            verify::run(&reference, &keys, min_signers, identity, check_images, values, json, &t()?)
+        }
         Command::Check { input } => check::run(&input, &t()?),
         Command::Inspect { reference, json } => inspect::run(&reference, json, &t()?),
         Command::Push { source, destination, retag, json } => push::run(&source, &destination, retag, json, &t()?),

@@ -130,11 +130,17 @@ impl Store for Layout {
         let mut b = Vec::with_capacity(d.size as usize);
         std::io::Read::read_to_end(&mut std::io::Read::take(f, d.size + 1), &mut b)?;
         if b.len() as u64 != d.size {
-            bail!("{}: blob {} has {} bytes, its descriptor says {}", self.describe(), d.digest, b.len(), d.size);
+            return Err(crate::error::finding(format!(
+                "{}: blob {} has {} bytes, its descriptor says {}",
+                self.describe(),
+                d.digest,
+                b.len(),
+                d.size
+            )));
         }
         let got = crate::hashing::sha256_digest(&b);
         if got != d.digest {
-            bail!("{}: blob {} is corrupt: its content hashes to {got}", self.describe(), d.digest);
+            return Err(crate::error::finding(format!("{}: blob {} is corrupt: its content hashes to {got}", self.describe(), d.digest)));
         }
         Ok(b)
     }
@@ -190,6 +196,10 @@ impl Store for Layout {
         let bytes = serde_json::to_vec(&idx)?;
         write_atomic(&self.dir.join("index.json"), &bytes)?;
         Ok(outcome)
+    }
+
+    fn find_tag(&self, tag: &str) -> Result<Option<Descriptor>> {
+        Ok(self.tags()?.into_iter().find(|(t, _)| t == tag).map(|(_, d)| d))
     }
 
     fn tags(&self) -> Result<Vec<(String, Descriptor)>> {

@@ -123,6 +123,8 @@ pub trait Store {
     fn tag(&self, tag: &str, d: &Descriptor, retag: bool) -> Result<TagOutcome>;
     /// Every tag and the manifest it names.
     fn tags(&self) -> Result<Vec<(String, Descriptor)>>;
+    /// The manifest a tag names, or None when the tag does not exist (errors stay errors).
+    fn find_tag(&self, tag: &str) -> Result<Option<Descriptor>>;
     /// A manifest descriptor for a digest.
     fn resolve_digest(&self, digest: &str) -> Result<Descriptor> {
         self.tags()?

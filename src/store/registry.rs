@@ -276,10 +276,20 @@ impl Registry {
             self.call(&format!("fetch manifest {}", d.digest), || self.client.pull_manifest_raw(&r, &self.auth, &MANIFEST_TYPES))?;
         let got = crate::hashing::sha256_digest(&bytes);
         if got != d.digest {
-            bail!("{}@{}: the registry served a manifest whose sha256 is {got}", self.name(), d.digest);
+            return Err(crate::error::finding(format!(
+                "{}@{}: the registry served a manifest whose sha256 is {got}",
+                self.name(),
+                d.digest
+            )));
         }
         if bytes.len() as u64 != d.size {
-            bail!("{}@{}: manifest has {} bytes, its descriptor says {}", self.name(), d.digest, bytes.len(), d.size);
+            return Err(crate::error::finding(format!(
+                "{}@{}: manifest has {} bytes, its descriptor says {}",
+                self.name(),
+                d.digest,
+                bytes.len(),
+                d.size
+            )));
         }
         let v = bytes.to_vec();
         self.manifests.lock().unwrap().insert(d.digest.clone(), v.clone());
@@ -410,11 +420,17 @@ impl Store for Registry {
             }
         })?;
         if bytes.len() as u64 != d.size {
-            bail!("{}: blob {} has {} bytes, its descriptor says {}", self.name(), d.digest, bytes.len(), d.size);
+            return Err(crate::error::finding(format!(
+                "{}: blob {} has {} bytes, its descriptor says {}",
+                self.name(),
+                d.digest,
+                bytes.len(),
+                d.size
+            )));
         }
         let got = crate::hashing::sha256_digest(&bytes);
         if got != d.digest {
-            bail!("{}: blob {} is corrupt: its content hashes to {got}", self.name(), d.digest);
+            return Err(crate::error::finding(format!("{}: blob {} is corrupt: its content hashes to {got}", self.name(), d.digest)));
         }
         Ok(bytes)
     }
@@ -499,6 +515,10 @@ impl Store for Registry {
 
     fn resolve_digest(&self, digest: &str) -> Result<Descriptor> {
         self.describe_ref(None, Some(digest))?.ok_or_else(|| anyhow!("{}: no manifest {digest}", self.name()))
+    }
+
+    fn find_tag(&self, tag: &str) -> Result<Option<Descriptor>> {
+        self.describe_ref(Some(tag), None)
     }
 
     fn tags(&self) -> Result<Vec<(String, Descriptor)>> {
