@@ -235,6 +235,20 @@ impl Registry {
         let host = &self.registry;
         let tries = if attempts > 1 { format!(" (after {attempts} attempts)") } else { String::new() };
         match &e {
+            // Bytes that never match their digest, however often we ask: the content is wrong.
+            // (Streamed blobs report it inside an io::Error.)
+            OciDistributionError::DigestError(d) => crate::error::finding(format!(
+                "{}: {what}{tries}: the registry serves content that does not match its digest: {d}",
+                self.name()
+            )),
+            OciDistributionError::IoError(io)
+                if io.get_ref().and_then(|i| i.downcast_ref::<oci_client::errors::DigestError>()).is_some() =>
+            {
+                crate::error::finding(format!(
+                    "{}: {what}{tries}: the registry serves content that does not match its digest: {io}",
+                    self.name()
+                ))
+            }
             OciDistributionError::UnauthorizedError { .. } | OciDistributionError::AuthenticationFailure(_) => anyhow!(
                 "{}: {what}: the registry refused the login or requires one; run `docker login {host}`, set REGISTRY_AUTH_FILE, or pass --username with --password-stdin",
                 self.name()
