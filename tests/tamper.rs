@@ -432,6 +432,21 @@ fn tamper_matrix() {
     assert!(r.stderr.contains("trunc.pub") && r.stderr.contains("truncated"), "{}", r.stderr);
     cases += 1;
 
+    // The JSON report, for a verified and a failed run, matches spec/verify-report.schema.json.
+    let ok = fx.verify(&fx.base, ":1.0.0", &["--json"]).ok().stdout;
+    let bad = fx.verify(&fx.base, ":1.0.0", &["--json", "--key", fx.dir().join("other.pub").to_str().unwrap(), "--min-signers", "2"]).code(1).stdout;
+    let code = r#"
+import json, sys, jsonschema
+schema = json.load(open(sys.argv[1]))
+jsonschema.Draft202012Validator.check_schema(schema)
+for doc in sys.argv[2:]:
+    r = json.loads(doc)
+    jsonschema.Draft202012Validator(schema).validate(r)
+    assert r["verified"] == all(c["status"] != "fail" for c in r["checks"])
+print("ok")
+"#;
+    py(code, &[repo_root().join("spec/verify-report.schema.json").to_str().unwrap(), &ok, &bad]).ok();
+
     assert!(cases >= 20, "{cases}");
     eprintln!("tamper matrix: {cases} cases rejected");
 }
