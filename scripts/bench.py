@@ -7,6 +7,7 @@ ap.add_argument("--bundle", required=True)
 ap.add_argument("--dvc", required=True)
 ap.add_argument("--size-mib", type=int, default=1024)
 ap.add_argument("--repeat", type=int, default=3)
+ap.add_argument("--skopeo", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".tools/bin/skopeo-sigstore"))
 a = ap.parse_args()
 BUNDLE = os.path.abspath(a.bundle)
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -119,5 +120,37 @@ try:
     ours, _ = best([BUNDLE, "check", multi, "--version", "1.0.0", "--verify-models"], env=benv, before=cold)
     theirs, _ = best(["md5sum", *shards])
     report(f"verify {n} files x {part >> 20} MiB (md5+sha256) vs md5sum", ours, theirs, "md5sum", "(goal >= 1.8x)")
+
+    # 5. bundle verify (signature + every blob) vs skopeo 1.18's policy-verified copy to dir:,
+    #    the same signed bundle on the same loopback registry.
+    import socket
+    sock = socket.socket(); sock.bind(("127.0.0.1", 0)); port = sock.getsockname()[1]; sock.close()
+    regdir = os.path.join(work, "registry")
+    os.makedirs(regdir)
+    open(os.path.join(regdir, "config.yml"), "w").write(
+        f"version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {regdir}/data\nhttp:\n  addr: 127.0.0.1:{port}\n  secret: bench\n")
+    reg = subprocess.Popen(["docker-registry", "serve", os.path.join(regdir, "config.yml")], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(500):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close(); break
+            except OSError:
+                time.sleep(0.02)
+        keyenv = dict(benv, COSIGN_PASSWORD="bench")
+        subprocess.run([BUNDLE, "keygen", "--output-prefix", os.path.join(work, "bench")], env=keyenv, check=True, stdout=subprocess.DEVNULL)
+        target = f"127.0.0.1:{port}/bench/docproc"
+        subprocess.run([BUNDLE, "build", fx, "--version", "1.0.0", "--output", f"oci:{work}/signed", "--push", target, "--sign", "--key", os.path.join(work, "bench.key")],
+                       env=keyenv, check=True, stdout=subprocess.DEVNULL)
+        rd = os.path.join(work, "registries.d"); os.makedirs(rd)
+        open(os.path.join(rd, "r.yaml"), "w").write(f"docker:\n  127.0.0.1:{port}:\n    use-sigstore-attachments: true\n")
+        pol = os.path.join(work, "policy.json")
+        open(pol, "w").write('{"default":[{"type":"reject"}],"transports":{"docker":{"127.0.0.1:%d":[{"type":"sigstoreSigned","keyPath":"%s"}]}}}' % (port, os.path.join(work, "bench.pub")))
+        ours, rss_v = best([BUNDLE, "verify", f"{target}:1.0.0", "--key", os.path.join(work, "bench.pub")], env=benv)
+        out = os.path.join(work, "skopeo-dir")
+        theirs, _ = best([a.skopeo, "--policy", pol, "--registries.d", rd, "copy", "-q", "--src-tls-verify=false", f"docker://{target}:1.0.0", f"dir:{out}"],
+                         before=lambda: shutil.rmtree(out, ignore_errors=True))
+        report("verify signed bundle vs skopeo 1.18 verified copy", ours, theirs, "skopeo", f"(goal >= 5x; peak {rss_v:.0f} MiB)")
+    finally:
+        reg.terminate(); reg.wait()
 finally:
     shutil.rmtree(work, ignore_errors=True)
