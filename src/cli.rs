@@ -132,7 +132,7 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// List a repository's releases, newest first: tag, version, digest, created, commit.
+    /// List a repository's releases, newest first: tag, version, digest, created, commit, signatures.
     ///
     /// Examples:
     ///   bundle history registry.example.com/acme/docproc
@@ -141,6 +141,9 @@ pub enum Command {
     History {
         /// REGISTRY/REPO or oci:DIR
         repository: String,
+        /// Name the signers among these public keys (repeatable); without it, signatures are only counted.
+        #[arg(long = "key", value_name = "PUB")]
+        keys: Vec<PathBuf>,
         /// Print JSON.
         #[arg(long)]
         json: bool,

@@ -296,8 +296,15 @@ pub fn read_signatures(st: &dyn crate::store::Store, digest: &str) -> Result<Opt
     if m.layers.len() > MAX_SIGNATURES {
         bail!("{what}: {} signature layers, over the limit of {MAX_SIGNATURES}", m.layers.len());
     }
-    let mut out = Vec::new();
+    let mut out: Vec<SigLayer> = Vec::new();
     for l in m.layers {
+        // Signers of the same identity share a payload: fetch each payload blob once.
+        if let Some(prev) = out.iter().find(|p| p.desc.digest == l.digest && p.desc.size == l.size) {
+            let payload = prev.payload.clone();
+            let signature = l.annotation(SIGNATURE_ANNOTATION).map(String::from);
+            out.push(SigLayer { desc: l, payload, signature });
+            continue;
+        }
         if l.size > MAX_PAYLOAD {
             return Err(crate::error::finding(format!(
                 "{what}: a signature payload is {} bytes, over the {} KiB limit",

@@ -232,6 +232,11 @@ print(json.loads(open(out + "/payload.json").read())["critical"]["image"]["docke
     assert_eq!(v["signers"].as_array().unwrap().len(), 2, "{v}");
     skopeo_accepts(d, &reg.addr, &format!("{dst}:1.0.0"), &pubk).ok();
     skopeo_accepts(d, &reg.addr, &format!("{dst}:1.0.0"), &opub).ok();
+    // history counts the signatures and, given keys, names the signers.
+    let h = run(bundle(d).args(["history", &dst, "--json", "--key", pubk.to_str().unwrap(), "--key", sk.to_str().unwrap()])).ok();
+    let hv: serde_json::Value = serde_json::from_str(&h.stdout).unwrap();
+    assert_eq!(hv[0]["signatures"], 2, "{hv}");
+    assert_eq!(hv[0]["signers"], serde_json::json!([pubk.display().to_string()]), "{hv}");
     // Signing again with the same key changes nothing.
     let r =
         run(bundle(d).env("COSIGN_PASSWORD", "pw").args(["sign", &format!("{dst}:1.0.0"), "--key", key.to_str().unwrap(), "--json"])).ok();

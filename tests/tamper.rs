@@ -434,7 +434,10 @@ fn tamper_matrix() {
 
     // The JSON report, for a verified and a failed run, matches spec/verify-report.schema.json.
     let ok = fx.verify(&fx.base, ":1.0.0", &["--json"]).ok().stdout;
-    let bad = fx.verify(&fx.base, ":1.0.0", &["--json", "--key", fx.dir().join("other.pub").to_str().unwrap(), "--min-signers", "2"]).code(1).stdout;
+    let bad = fx
+        .verify(&fx.base, ":1.0.0", &["--json", "--key", fx.dir().join("other.pub").to_str().unwrap(), "--min-signers", "2"])
+        .code(1)
+        .stdout;
     let code = r#"
 import json, sys, jsonschema
 schema = json.load(open(sys.argv[1]))

@@ -11,9 +11,31 @@ struct Row {
     #[serde(skip_serializing_if = "Option::is_none")]
     commit: Option<String>,
     name: String,
+    /// Signature layers stored for the digest.
+    signatures: usize,
+    /// With --key: the keys whose signatures verify for this digest.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    signers: Vec<String>,
 }
 
-pub fn run(repository: &str, json: bool, t: &Transport) -> Result<()> {
+/// The stored signatures of a digest, and which of `keys` made a valid one (payload naming the digest).
+fn signatures(st: &dyn crate::store::Store, digest: &str, keys: &[crate::signing::PublicKey]) -> Result<(usize, Vec<String>)> {
+    let Some((_, layers)) = crate::signing::read_signatures(st, digest)? else { return Ok((0, Vec::new())) };
+    let mut signers = Vec::new();
+    for k in keys {
+        let ok = layers.iter().any(|l| {
+            l.signature.as_deref().is_some_and(|s| k.verifies(&l.payload, s))
+                && crate::signing::parse_payload(&l.payload).is_ok_and(|c| c.digest == digest)
+        });
+        if ok {
+            signers.push(k.name.clone());
+        }
+    }
+    Ok((layers.len(), signers))
+}
+
+pub fn run(repository: &str, keys: &[std::path::PathBuf], json: bool, t: &Transport) -> Result<()> {
+    let keys = keys.iter().map(|k| crate::signing::load_public_key(k)).collect::<Result<Vec<_>>>()?;
     let r = StoreRef::parse(repository)?;
     if r.tag().is_some() || r.digest().is_some() {
         bail!("`{repository}`: history takes a repository ({}), without a tag or digest", r.base());
@@ -27,14 +49,19 @@ pub fn run(repository: &str, json: bool, t: &Transport) -> Result<()> {
             continue;
         }
         match crate::artifact::read(st.store(), &d) {
-            Ok((_, rec)) => rows.push(Row {
-                tag,
-                version: rec.version,
-                digest: d.digest,
-                created: rec.created,
-                commit: rec.source.commit,
-                name: rec.name,
-            }),
+            Ok((_, rec)) => {
+                let (n, signers) = signatures(st.store(), &d.digest, &keys)?;
+                rows.push(Row {
+                    tag,
+                    version: rec.version,
+                    digest: d.digest,
+                    created: rec.created,
+                    commit: rec.source.commit,
+                    name: rec.name,
+                    signatures: n,
+                    signers,
+                })
+            }
             Err(_) => foreign += 1,
         }
     }
@@ -47,10 +74,11 @@ pub fn run(repository: &str, json: bool, t: &Transport) -> Result<()> {
     if rows.is_empty() {
         println!("{}: no releases", st.store().describe());
     } else {
-        println!("{:<16} {:<12} {:<20} {:<12} DIGEST", "TAG", "VERSION", "CREATED", "COMMIT");
+        println!("{:<16} {:<12} {:<20} {:<12} {:<4} DIGEST", "TAG", "VERSION", "CREATED", "COMMIT", "SIGS");
         for r in &rows {
             let commit = r.commit.as_deref().map(|c| &c[..c.len().min(12)]).unwrap_or("-");
-            println!("{:<16} {:<12} {:<20} {:<12} {}", r.tag, r.version, r.created, commit, r.digest);
+            let signers = if r.signers.is_empty() { String::new() } else { format!("  signed by {}", r.signers.join(", ")) };
+            println!("{:<16} {:<12} {:<20} {:<12} {:<4} {}{signers}", r.tag, r.version, r.created, commit, r.signatures, r.digest);
         }
     }
     if foreign > 0 {

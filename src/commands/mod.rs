@@ -37,7 +37,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Pull { reference, output, component, only, json } => {
             pull::run(&reference, &output, component.as_deref(), &only, json, &t()?)
         }
-        Command::History { repository, json } => history::run(&repository, json, &t()?),
+        Command::History { repository, keys, json } => history::run(&repository, &keys, json, &t()?),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "bundle", &mut std::io::stdout());

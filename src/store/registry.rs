@@ -47,6 +47,53 @@ pub fn is_loopback(host: &str) -> bool {
     h == "localhost" || h == "::1" || h.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
 }
 
+/// Does `host[:port]` answer plain HTTP? Sends `GET /v2/` and returns the status when the answer
+/// is plain HTTP; None when it speaks TLS (Go and nginx answer plain requests on a TLS port with a
+/// 400 that mentions HTTPS; others close or send a TLS alert) or cannot be reached. A few quick
+/// attempts ride over a dropped connection.
+fn probe_plain(host: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    use std::net::ToSocketAddrs;
+    let target = if host.rsplit_once(':').is_some_and(|(_, p)| p.parse::<u16>().is_ok()) && !host.ends_with(']') {
+        host.to_string()
+    } else {
+        format!("{host}:80")
+    };
+    let addr = target.to_socket_addrs().ok()?.next()?;
+    for attempt in 0..3u64 {
+        if attempt > 0 {
+            std::thread::sleep(Duration::from_millis(20 * attempt));
+        }
+        let Ok(mut c) = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(3)) else { continue };
+        let _ = c.set_read_timeout(Some(Duration::from_secs(3)));
+        if c.write_all(format!("GET /v2/ HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes()).is_err() {
+            continue;
+        }
+        let mut buf = Vec::new();
+        let _ = c.take(1024).read_to_end(&mut buf);
+        let text = String::from_utf8_lossy(&buf);
+        let Some(rest) = text.strip_prefix("HTTP/1.") else {
+            if buf.is_empty() {
+                continue; // dropped: ask again
+            }
+            return None; // TLS alert or other bytes: a TLS server
+        };
+        if text.contains("HTTPS") || text.contains("https") {
+            return None;
+        }
+        return rest.get(2..5).and_then(|s| s.parse().ok());
+    }
+    None
+}
+
+/// A CA certificate no server presents: trusting only it makes a TLS client that loads no roots.
+fn probe_ca() -> oci_client::client::Certificate {
+    oci_client::client::Certificate {
+        encoding: oci_client::client::CertificateEncoding::Pem,
+        data: include_bytes!("probe-ca.pem").to_vec(),
+    }
+}
+
 pub struct Registry {
     rt: tokio::runtime::Runtime,
     client: Client,
@@ -131,38 +178,42 @@ impl Registry {
             }
             certs.push(oci_client::client::Certificate { encoding: oci_client::client::CertificateEncoding::Pem, data });
         }
-        let config = |plain: Vec<String>, connect: Duration| oci_client::client::ClientConfig {
-            protocol: oci_client::client::ClientProtocol::HttpsExcept(plain),
-            extra_root_certificates: certs.clone(),
-            read_timeout: Some(t.timeout.unwrap_or(Duration::from_secs(60))),
-            connect_timeout: Some(connect),
-            max_concurrent_upload: 4,
-            user_agent: concat!("relbundle/", env!("CARGO_PKG_VERSION")),
-            ..Default::default()
-        };
+        // `only`: None means the system roots (+ --ca-file); Some(certs) trusts exactly those.
+        let config =
+            |plain: Vec<String>, connect: Duration, only: Option<Vec<oci_client::client::Certificate>>| oci_client::client::ClientConfig {
+                protocol: oci_client::client::ClientProtocol::HttpsExcept(plain),
+                extra_root_certificates: if only.is_none() { certs.clone() } else { Vec::new() },
+                tls_certs_only: only.unwrap_or_default(),
+                read_timeout: Some(t.timeout.unwrap_or(Duration::from_secs(60))),
+                connect_timeout: Some(connect),
+                max_concurrent_upload: 4,
+                user_agent: concat!("relbundle/", env!("CARGO_PKG_VERSION")),
+                ..Default::default()
+            };
         let auth = match auth::find(registry, &t.explicit)? {
             Some(l) => l.to_oci(),
             None => RegistryAuth::Anonymous,
         };
-        // Like docker: a loopback registry, or one named as insecure, is tried over HTTPS first and
-        // falls back to plain HTTP only when no TLS server answers. Every other host is HTTPS only.
+        // Like docker: a loopback registry, or one named as insecure, may be plain HTTP; every
+        // other host is HTTPS only. One plain request tells which, and whether /v2/ wants a login.
         let may_be_plain = is_loopback(registry) || insecure.iter().any(|h| h == registry);
         let mut plain = Vec::new();
+        let mut auth = auth;
         if may_be_plain {
-            let probe = Client::new(config(Vec::new(), Duration::from_secs(3)));
-            let r = Reference::with_tag(registry.to_string(), repository.to_string(), "latest".to_string());
-            let https = rt.block_on(probe.auth(&r, &RegistryAuth::Anonymous, oci_client::RegistryOperation::Pull));
-            // No TLS server answered (refused, or it spoke plain HTTP): use HTTP. A TLS server
-            // whose certificate we do not trust stays HTTPS, so the user sees the real error.
-            if let Err(OciDistributionError::RequestError(e)) = &https {
-                if !is_certificate_error(e) {
-                    plain.push(registry.to_string());
+            if let Some(status) = probe_plain(registry) {
+                plain.push(registry.to_string());
+                // An open registry (200 without a login): an empty bearer token keeps oci-client from
+                // pinging /v2/ before every request; the registry ignores it.
+                if status == 200 && matches!(auth, RegistryAuth::Anonymous) {
+                    auth = RegistryAuth::Bearer(String::new());
                 }
             }
         }
+        // A registry reached over plain HTTP never needs TLS roots.
+        let roots = if plain.is_empty() { None } else { Some(vec![probe_ca()]) };
         Ok(Registry {
             rt,
-            client: Client::new(config(plain, Duration::from_secs(10))),
+            client: Client::new(config(plain, Duration::from_secs(10), roots)),
             auth,
             registry: registry.to_string(),
             repository: repository.to_string(),
@@ -543,5 +594,16 @@ impl Store for Registry {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod probe_tests {
+    #[test]
+    fn probe_ca_builds_a_client() {
+        let cfg = oci_client::client::ClientConfig { tls_certs_only: vec![super::probe_ca()], ..Default::default() };
+        if let Err(e) = oci_client::Client::try_from(cfg) {
+            panic!("{e:?}");
+        }
     }
 }
