@@ -43,6 +43,20 @@ def report(what, ours, theirs, tool, note=""):
 def git(cwd, *args):
     subprocess.run(["git", "-c", "user.name=bench", "-c", "user.email=b@x", *args], cwd=cwd, check=True, stdout=subprocess.DEVNULL)
 
+def dvc_repo(root, name, track, files):
+    """A committed git+DVC repo at root whose bundle.yaml pins the DVC output `track`."""
+    for rel, size in files:
+        os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
+        make_file(os.path.join(root, rel), size)
+    open(os.path.join(root, "Dockerfile"), "w").write("FROM scratch\n")
+    git(root, "init", "-q")
+    subprocess.run([a.dvc, "init", "-q"], cwd=root, env=benv, check=True)
+    subprocess.run([a.dvc, "add", "-q", track], cwd=root, env=benv, check=True)
+    open(os.path.join(root, "bundle.yaml"), "w").write(
+        f"apiVersion: relbundle.dev/v1\nname: {name}\ncomponents:\n  {name}:\n    path: .\n"
+        "    image: example.com/bench@sha256:" + "0" * 64 + f"\n    models:\n      - dvc: {track}.dvc\n")
+    git(root, "add", "-A"); git(root, "commit", "-qm", name)
+
 def make_file(path, size):
     rnd = random.Random(1)
     with open(path, "wb") as f:
@@ -73,17 +87,8 @@ try:
 
     # 2. One large model: --verify-models (md5 + sha256 in one read) vs md5sum and sha256sum.
     big = os.path.join(work, "big")
-    os.makedirs(os.path.join(big, "models"))
     size = a.size_mib << 20
-    make_file(os.path.join(big, "models", "weights.bin"), size)
-    open(os.path.join(big, "Dockerfile"), "w").write("FROM scratch\n")
-    git(big, "init", "-q")
-    subprocess.run([a.dvc, "init", "-q"], cwd=big, env=benv, check=True)
-    subprocess.run([a.dvc, "add", "-q", "models/weights.bin"], cwd=big, env=benv, check=True)
-    open(os.path.join(big, "bundle.yaml"), "w").write(
-        "apiVersion: relbundle.dev/v1\nname: big\ncomponents:\n  big:\n    path: .\n"
-        "    image: example.com/big@sha256:" + "0" * 64 + "\n    models:\n      - dvc: models/weights.bin.dvc\n")
-    git(big, "add", "-A"); git(big, "commit", "-qm", "big")
+    dvc_repo(big, "big", "models/weights.bin", [("models/weights.bin", size)])
     weights = os.path.join(big, "models", "weights.bin")
     verify = [BUNDLE, "check", big, "--version", "1.0.0", "--verify-models"]
     def cold():
@@ -104,18 +109,8 @@ try:
     # 4. Several files: both cores vs md5sum over the same files.
     multi = os.path.join(work, "multi")
     n = 8
-    os.makedirs(os.path.join(multi, "models", "shards"))
     part = size // n
-    for i in range(n):
-        make_file(os.path.join(multi, "models", "shards", f"shard-{i}.bin"), part)
-    open(os.path.join(multi, "Dockerfile"), "w").write("FROM scratch\n")
-    git(multi, "init", "-q")
-    subprocess.run([a.dvc, "init", "-q"], cwd=multi, env=benv, check=True)
-    subprocess.run([a.dvc, "add", "-q", "models/shards"], cwd=multi, env=benv, check=True)
-    open(os.path.join(multi, "bundle.yaml"), "w").write(
-        "apiVersion: relbundle.dev/v1\nname: multi\ncomponents:\n  multi:\n    path: .\n"
-        "    image: example.com/m@sha256:" + "0" * 64 + "\n    models:\n      - dvc: models/shards.dvc\n")
-    git(multi, "add", "-A"); git(multi, "commit", "-qm", "multi")
+    dvc_repo(multi, "multi", "models/shards", [(f"models/shards/shard-{i}.bin", part) for i in range(n)])
     shards = [os.path.join(multi, "models", "shards", f"shard-{i}.bin") for i in range(n)]
     ours, _ = best([BUNDLE, "check", multi, "--version", "1.0.0", "--verify-models"], env=benv, before=cold)
     theirs, _ = best(["md5sum", *shards])

@@ -51,6 +51,19 @@ pub struct ImageManifest {
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
+/// Check bytes against their descriptor: the size, then the sha256. A mismatch is a check finding
+/// (exit 1), named after `store` ("oci:DIR" or "REGISTRY/REPO").
+pub fn check_blob(store: &str, d: &Descriptor, bytes: &[u8]) -> anyhow::Result<()> {
+    if bytes.len() as u64 != d.size {
+        return Err(crate::error::finding(format!("{store}: blob {} has {} bytes, its descriptor says {}", d.digest, bytes.len(), d.size)));
+    }
+    let got = crate::hashing::sha256_digest(bytes);
+    if got != d.digest {
+        return Err(crate::error::finding(format!("{store}: blob {} is corrupt: its content hashes to {got}", d.digest)));
+    }
+    Ok(())
+}
+
 /// Most bytes a manifest may have (as distribution enforces).
 pub const MAX_MANIFEST: u64 = 4 << 20;
 /// Most layers we accept in a manifest we read.

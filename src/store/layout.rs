@@ -129,19 +129,7 @@ impl Store for Layout {
         let f = std::fs::File::open(&p).with_context(|| format!("{}: blob {} is missing", self.describe(), d.digest))?;
         let mut b = Vec::with_capacity(d.size as usize);
         std::io::Read::read_to_end(&mut std::io::Read::take(f, d.size + 1), &mut b)?;
-        if b.len() as u64 != d.size {
-            return Err(crate::error::finding(format!(
-                "{}: blob {} has {} bytes, its descriptor says {}",
-                self.describe(),
-                d.digest,
-                b.len(),
-                d.size
-            )));
-        }
-        let got = crate::hashing::sha256_digest(&b);
-        if got != d.digest {
-            return Err(crate::error::finding(format!("{}: blob {} is corrupt: its content hashes to {got}", self.describe(), d.digest)));
-        }
+        crate::oci::check_blob(&self.describe(), d, &b)?;
         Ok(b)
     }
 

@@ -246,9 +246,7 @@ pub fn copy(
             Some((_, bytes)) => bytes.to_vec(),
             None => src.blob(b)?,
         };
-        if bytes.len() as u64 != b.size || crate::hashing::sha256_digest(&bytes) != b.digest {
-            bail!("{}: blob {} does not match its descriptor", src.describe(), b.digest);
-        }
+        crate::oci::check_blob(&src.describe(), b, &bytes)?;
         uploaded.0 += 1;
         uploaded.1 += bytes.len() as u64;
         missing.push((b, bytes));

@@ -339,23 +339,7 @@ impl Registry {
         let r = self.reference(None, Some(&d.digest));
         let (bytes, _) =
             self.call(&format!("fetch manifest {}", d.digest), || self.client.pull_manifest_raw(&r, &self.auth, &MANIFEST_TYPES))?;
-        let got = crate::hashing::sha256_digest(&bytes);
-        if got != d.digest {
-            return Err(crate::error::finding(format!(
-                "{}@{}: the registry served a manifest whose sha256 is {got}",
-                self.name(),
-                d.digest
-            )));
-        }
-        if bytes.len() as u64 != d.size {
-            return Err(crate::error::finding(format!(
-                "{}@{}: manifest has {} bytes, its descriptor says {}",
-                self.name(),
-                d.digest,
-                bytes.len(),
-                d.size
-            )));
-        }
+        crate::oci::check_blob(&self.name(), d, &bytes)?;
         let v = bytes.to_vec();
         self.manifests.lock().unwrap().insert(d.digest.clone(), v.clone());
         Ok(v)
@@ -484,19 +468,7 @@ impl Store for Registry {
                 Ok(buf)
             }
         })?;
-        if bytes.len() as u64 != d.size {
-            return Err(crate::error::finding(format!(
-                "{}: blob {} has {} bytes, its descriptor says {}",
-                self.name(),
-                d.digest,
-                bytes.len(),
-                d.size
-            )));
-        }
-        let got = crate::hashing::sha256_digest(&bytes);
-        if got != d.digest {
-            return Err(crate::error::finding(format!("{}: blob {} is corrupt: its content hashes to {got}", self.name(), d.digest)));
-        }
+        crate::oci::check_blob(&self.name(), d, &bytes)?;
         Ok(bytes)
     }
 
