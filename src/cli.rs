@@ -239,6 +239,29 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Show what changed between two releases: images, models (down to files in a directory
+    /// model), prompts (with a unified diff), contracts, and signers. Exit 0 when the content is
+    /// the same, 1 when it differs, 2 on error (as diff(1)).
+    ///
+    /// Examples:
+    ///   bundle diff registry.example.com/acme/docproc:1.4.0 registry.example.com/acme/docproc:1.5.0
+    ///   bundle diff oci:out/docproc:1.4.0 registry.example.com/acme/docproc@sha256:… --format markdown > audit.md
+    ///   bundle diff A B --key cosign.pub --repo . --format json
+    #[command(verbatim_doc_comment)]
+    Diff {
+        /// The old release: REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
+        a: String,
+        /// The new release.
+        b: String,
+        #[arg(long, value_enum, default_value = "text")]
+        format: crate::commands::diff::Format,
+        /// Verify each side's signatures with these keys and list the signers (repeatable).
+        #[arg(long = "key", value_name = "PUB")]
+        keys: Vec<PathBuf>,
+        /// A git checkout of the source, to list the commits between the two releases.
+        #[arg(long, value_name = "DIR")]
+        repo: Option<PathBuf>,
+    },
     /// Print a shell completion script.
     ///
     /// Example:

@@ -24,8 +24,30 @@ pub fn finding(msg: impl Into<String>) -> anyhow::Error {
     anyhow::Error::new(Finding(msg.into()))
 }
 
+/// An exit status with nothing more to say (the command already printed its result), as
+/// `diff` exits 1 when its inputs differ.
+#[derive(Debug)]
+pub struct Quiet(pub i32);
+
+impl Quiet {
+    pub fn new(code: i32) -> Quiet {
+        Quiet(code)
+    }
+}
+
+impl fmt::Display for Quiet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+
+impl std::error::Error for Quiet {}
+
 /// The process exit code for an error.
 pub fn exit_code(err: &anyhow::Error) -> i32 {
+    if let Some(q) = err.downcast_ref::<Quiet>() {
+        return q.0;
+    }
     if err.chain().any(|e| e.is::<Finding>()) { 1 } else { 2 }
 }
 

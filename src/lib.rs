@@ -10,6 +10,7 @@ pub mod cli;
 pub mod collect;
 pub mod commands;
 pub mod contracts;
+pub mod diff;
 pub mod discover;
 pub mod dvc;
 pub mod error;
@@ -41,6 +42,7 @@ pub fn main() -> i32 {
     };
     match commands::run(cli) {
         Ok(()) => 0,
+        Err(e) if e.is::<error::Quiet>() => error::exit_code(&e),
         Err(e) => {
             let code = error::exit_code(&e);
             let mut msg = format!("{e}");

@@ -78,7 +78,7 @@ fn content<T>(r: Result<T>, failures: &mut Vec<String>) -> Result<Option<T>> {
 
 /// The identity a signature must name when none is given: the repository (registry), or the
 /// release name (layout).
-fn default_identity(r: &StoreRef, record: Option<&Release>) -> String {
+pub fn default_identity(r: &StoreRef, record: Option<&Release>) -> String {
     match r {
         StoreRef::Registry { registry, repository, .. } => format!("{registry}/{repository}"),
         StoreRef::Layout { .. } => record.map(|r| r.name.clone()).unwrap_or_else(|| "<unreadable record>".into()),
@@ -140,58 +140,7 @@ pub fn verify(st: &Opened, r: &StoreRef, o: &Options) -> Result<Report> {
 
     // 2. Signatures.
     let identity = o.identity.clone().unwrap_or_else(|| default_identity(r, record.as_ref()));
-    let mut sig_fail = Vec::new();
-    let mut signers: Vec<SignerReport> = Vec::new();
-    let mut satisfied: BTreeSet<usize> = BTreeSet::new();
-    match content(signing::read_signatures(s, &digest), &mut sig_fail)? {
-        None => {}
-        Some(None) => sig_fail.push(format!("no signatures: {} has no tag {}", s.describe(), signing::sig_tag(&digest))),
-        Some(Some((_, sigs))) => {
-            for (i, l) in sigs.iter().enumerate() {
-                let why = |m: String| format!("signature {i}: {m}");
-                if l.desc.media_type != signing::SIMPLESIGNING_MEDIA_TYPE {
-                    sig_fail.push(why(format!("layer type {} is not {}", l.desc.media_type, signing::SIMPLESIGNING_MEDIA_TYPE)));
-                    continue;
-                }
-                let claims = match signing::parse_payload(&l.payload) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        sig_fail.push(why(format!("{e:#}")));
-                        continue;
-                    }
-                };
-                let Some(sig) = &l.signature else {
-                    sig_fail.push(why(format!("no {} annotation", signing::SIGNATURE_ANNOTATION)));
-                    continue;
-                };
-                let keys: Vec<usize> = o.keys.iter().enumerate().filter(|(_, k)| k.verifies(&l.payload, sig)).map(|(n, _)| n).collect();
-                if keys.is_empty() {
-                    sig_fail.push(why("made by none of the given keys, or corrupted".into()));
-                    continue;
-                }
-                if claims.kind != signing::PAYLOAD_TYPE {
-                    sig_fail.push(why(format!("payload type `{}` is not `{}`", claims.kind, signing::PAYLOAD_TYPE)));
-                    continue;
-                }
-                if claims.digest != digest {
-                    sig_fail.push(why(format!("signs {}, not {digest}", claims.digest)));
-                    continue;
-                }
-                if signing::repository_of(&claims.docker_reference) != signing::repository_of(&identity) {
-                    sig_fail.push(why(format!(
-                        "identity `{}` is not `{}` (pass --identity REPO to accept a mirror)",
-                        claims.docker_reference, identity
-                    )));
-                    continue;
-                }
-                for k in keys {
-                    if satisfied.insert(k) {
-                        signers.push(SignerReport { key: o.keys[k].name.clone(), identity: claims.docker_reference.clone() });
-                    }
-                }
-            }
-        }
-    }
+    let Signatures { signers, satisfied, failures: sig_fail, .. } = check_signatures(s, &digest, &identity, &o.keys)?;
     let need = o.min_signers.max(1);
     let mut sig_failures = Vec::new();
     if satisfied.len() < need {
@@ -262,6 +211,78 @@ pub fn verify(st: &Opened, r: &StoreRef, o: &Options) -> Result<Report> {
     let checks = vec![signatures, integrity, record_check, images, values];
     let verified = checks.iter().all(|c| c.status != "fail");
     Ok(Report { reference: r.to_string(), digest, verified, signers, checks })
+}
+
+/// What the signatures stored for a digest say, for the given keys.
+pub struct Signatures {
+    /// The keys (by name) with a valid signature for this digest and identity.
+    pub signers: Vec<SignerReport>,
+    /// Indexes into `keys` of those keys.
+    pub satisfied: BTreeSet<usize>,
+    /// Why signature layers were not accepted (and "no signatures" when there are none).
+    pub failures: Vec<String>,
+    /// How many signature layers are stored.
+    pub stored: usize,
+}
+
+/// Check the stored signatures of `digest` against `keys` and the expected identity. Content
+/// problems are failures; store errors are errors.
+pub fn check_signatures(s: &dyn crate::store::Store, digest: &str, identity: &str, keys: &[PublicKey]) -> Result<Signatures> {
+    let mut sig_fail = Vec::new();
+    let mut signers: Vec<SignerReport> = Vec::new();
+    let mut satisfied: BTreeSet<usize> = BTreeSet::new();
+    let mut stored = 0;
+    match content(signing::read_signatures(s, digest), &mut sig_fail)? {
+        None => {}
+        Some(None) => sig_fail.push(format!("no signatures: {} has no tag {}", s.describe(), signing::sig_tag(digest))),
+        Some(Some((_, sigs))) => {
+            stored = sigs.len();
+            for (i, l) in sigs.iter().enumerate() {
+                let why = |m: String| format!("signature {i}: {m}");
+                if l.desc.media_type != signing::SIMPLESIGNING_MEDIA_TYPE {
+                    sig_fail.push(why(format!("layer type {} is not {}", l.desc.media_type, signing::SIMPLESIGNING_MEDIA_TYPE)));
+                    continue;
+                }
+                let claims = match signing::parse_payload(&l.payload) {
+                    Ok(c) => c,
+                    Err(e) => {
+                        sig_fail.push(why(format!("{e:#}")));
+                        continue;
+                    }
+                };
+                let Some(sig) = &l.signature else {
+                    sig_fail.push(why(format!("no {} annotation", signing::SIGNATURE_ANNOTATION)));
+                    continue;
+                };
+                let matching: Vec<usize> = keys.iter().enumerate().filter(|(_, k)| k.verifies(&l.payload, sig)).map(|(n, _)| n).collect();
+                if matching.is_empty() {
+                    sig_fail.push(why("made by none of the given keys, or corrupted".into()));
+                    continue;
+                }
+                if claims.kind != signing::PAYLOAD_TYPE {
+                    sig_fail.push(why(format!("payload type `{}` is not `{}`", claims.kind, signing::PAYLOAD_TYPE)));
+                    continue;
+                }
+                if claims.digest != digest {
+                    sig_fail.push(why(format!("signs {}, not {digest}", claims.digest)));
+                    continue;
+                }
+                if signing::repository_of(&claims.docker_reference) != signing::repository_of(identity) {
+                    sig_fail.push(why(format!(
+                        "identity `{}` is not `{}` (pass --identity REPO to accept a mirror)",
+                        claims.docker_reference, identity
+                    )));
+                    continue;
+                }
+                for k in matching {
+                    if satisfied.insert(k) {
+                        signers.push(SignerReport { key: keys[k].name.clone(), identity: claims.docker_reference.clone() });
+                    }
+                }
+            }
+        }
+    }
+    Ok(Signatures { signers, satisfied, failures: sig_fail, stored })
 }
 
 /// What the schema and the format require of a record beyond its shape.

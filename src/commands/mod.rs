@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod check;
+pub mod diff;
 pub mod history;
 pub mod init;
 pub mod inspect;
@@ -24,6 +25,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let signing = if sign { key.map(|k| (k, password_file)) } else { None };
             build::run(&input, output.as_deref(), push.as_deref(), signing, retag, json, &t()?)
         }
+        Command::Diff { a, b, format, keys, repo } => diff::run(&a, &b, format, &keys, repo.as_deref(), &t()?),
         Command::Keygen { output_prefix, force, password_file } => sign::keygen(&output_prefix, force, password_file.as_deref()),
         Command::Sign { reference, key, password_file, identity, json } => {
             sign::run(&reference, &key, password_file.as_deref(), identity.as_deref(), json, &t()?)
