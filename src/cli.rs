@@ -128,6 +128,9 @@ pub enum Command {
         /// Only these kinds of files (repeatable).
         #[arg(long, value_enum)]
         only: Vec<crate::extract::Only>,
+        /// Verify the release with these public keys before writing anything (repeatable).
+        #[arg(long = "key", value_name = "PUB")]
+        keys: Vec<PathBuf>,
         /// Print what was written as JSON.
         #[arg(long)]
         json: bool,
@@ -261,6 +264,38 @@ pub enum Command {
         /// A git checkout of the source, to list the commits between the two releases.
         #[arg(long, value_name = "DIR")]
         repo: Option<PathBuf>,
+    },
+    /// Emit Helm values that pin every component image (and the bundle itself) by digest, so one
+    /// `helm upgrade` moves every component at once, and a rollback moves them all back.
+    ///
+    /// With --key the release is verified first (signatures, integrity, its own checks) and no
+    /// values are written unless it passes; without --key a warning says they were not verified.
+    ///
+    /// Examples:
+    ///   bundle values registry.example.com/acme/docproc:1.5.0 --key cosign.pub -o values.yaml
+    ///   bundle values registry.example.com/acme/docproc:1.4.0 --key cosign.pub -o values.yaml   # rollback
+    ///   bundle values REF --key cosign.pub --map chart-map.yaml -o values.yaml
+    #[command(verbatim_doc_comment)]
+    Values {
+        /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
+        reference: String,
+        /// Write the values here (atomically) instead of standard output.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Remap keys into a chart's own value paths (spec/values-map.md).
+        #[arg(long, value_name = "FILE")]
+        map: Option<PathBuf>,
+        /// Verify the release with these public keys first (repeatable).
+        #[arg(long = "key", value_name = "PUB")]
+        keys: Vec<PathBuf>,
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        min_signers: usize,
+        /// The repository the signatures must name (a mirror).
+        #[arg(long, value_name = "REPO")]
+        identity: Option<String>,
+        /// Print JSON instead of YAML.
+        #[arg(long)]
+        json: bool,
     },
     /// Print a shell completion script.
     ///

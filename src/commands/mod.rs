@@ -9,6 +9,7 @@ pub mod inspect;
 pub mod pull;
 pub mod push;
 pub mod sign;
+pub mod values;
 pub mod verify;
 
 use crate::cli::{Cli, Command, Input, RegistryOpts};
@@ -36,8 +37,11 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Check { input } => check::run(&input, &t()?),
         Command::Inspect { reference, json } => inspect::run(&reference, json, &t()?),
         Command::Push { source, destination, retag, json } => push::run(&source, &destination, retag, json, &t()?),
-        Command::Pull { reference, output, component, only, json } => {
-            pull::run(&reference, &output, component.as_deref(), &only, json, &t()?)
+        Command::Pull { reference, output, component, only, keys, json } => {
+            pull::run(&reference, &output, component.as_deref(), &only, &keys, json, &t()?)
+        }
+        Command::Values { reference, output, map, keys, min_signers, identity, json } => {
+            values::run(&reference, output.as_deref(), map.as_deref(), &keys, min_signers, identity, json, &t()?)
         }
         Command::History { repository, keys, json } => history::run(&repository, &keys, json, &t()?),
         Command::Completions { shell } => {
@@ -87,4 +91,24 @@ pub(crate) fn warn_moved(r: &crate::store::CopyReport) {
             r.tag, r.digest
         );
     }
+}
+
+/// Verify a resolved release with `keys` (signatures, integrity, its own checks) before a command
+/// acts on it. The verify report goes to stderr when it fails.
+pub(crate) fn require_verified(
+    st: &crate::store::Opened,
+    r: &crate::store::StoreRef,
+    keys: &[std::path::PathBuf],
+    min_signers: usize,
+    identity: Option<String>,
+    t: &Transport,
+) -> Result<String> {
+    let keys = keys.iter().map(|k| crate::signing::load_public_key(k)).collect::<Result<Vec<_>>>()?;
+    let o = crate::verify::Options { keys, min_signers, identity, check_images: false, values: None, transport: t.clone() };
+    let report = crate::verify::verify(st, r, &o)?;
+    if !report.verified {
+        eprint!("{}", crate::verify::render(&report));
+        return Err(crate::error::finding(format!("{} is not verified; refusing to use it", report.digest)));
+    }
+    Ok(report.digest)
 }

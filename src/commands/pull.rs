@@ -61,10 +61,42 @@ fn cross_check(record: &Release, files: &BTreeMap<String, Vec<u8>>, comp: Option
     Ok(())
 }
 
-pub fn run(reference: &str, output: &Path, component: Option<&str>, only: &[Only], json: bool, t: &Transport) -> Result<()> {
+pub fn run(
+    reference: &str,
+    output: &Path,
+    component: Option<&str>,
+    only: &[Only],
+    keys: &[std::path::PathBuf],
+    json: bool,
+    t: &Transport,
+) -> Result<()> {
     let r = StoreRef::parse(reference)?;
     let st = store::open(&r, t)?;
+    // Resolve once; with --key, verify that digest and pull exactly it.
     let desc = store::resolve(st.store(), &r)?;
+    let r = if keys.is_empty() {
+        r
+    } else {
+        let pinned = match &r {
+            StoreRef::Layout { dir, .. } => StoreRef::Layout { dir: dir.clone(), tag: None, digest: Some(desc.digest.clone()) },
+            StoreRef::Registry { registry, repository, .. } => StoreRef::Registry {
+                registry: registry.clone(),
+                repository: repository.clone(),
+                tag: None,
+                digest: Some(desc.digest.clone()),
+            },
+        };
+        super::require_verified(
+            &st,
+            &pinned,
+            keys,
+            1,
+            Some(crate::verify::default_identity(&r, None)).filter(|_| matches!(r, StoreRef::Registry { .. })),
+            t,
+        )?;
+        pinned
+    };
+    let _ = &r;
     let (m, record) = crate::artifact::read(st.store(), &desc)?;
     let comp = match component {
         Some(n) => Some(record.components.iter().find(|c| c.name == n).ok_or_else(|| {

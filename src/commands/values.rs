@@ -1,0 +1,61 @@
+use crate::store::registry::Transport;
+use crate::store::{self, StoreRef};
+use anyhow::Result;
+use std::path::{Path, PathBuf};
+
+#[allow(clippy::too_many_arguments)]
+pub fn run(
+    reference: &str,
+    output: Option<&Path>,
+    map: Option<&Path>,
+    keys: &[PathBuf],
+    min_signers: usize,
+    identity: Option<String>,
+    json: bool,
+    t: &Transport,
+) -> Result<()> {
+    let r = StoreRef::parse(reference)?;
+    let st = store::open(&r, t)?;
+    // Resolve once: the values pin this digest, whatever the tag does later.
+    let desc = store::resolve(st.store(), &r)?;
+    let pinned = match &r {
+        StoreRef::Layout { dir, .. } => StoreRef::Layout { dir: dir.clone(), tag: None, digest: Some(desc.digest.clone()) },
+        StoreRef::Registry { registry, repository, .. } => {
+            StoreRef::Registry { registry: registry.clone(), repository: repository.clone(), tag: None, digest: Some(desc.digest.clone()) }
+        }
+    };
+    if keys.is_empty() {
+        eprintln!("warning: the values were NOT verified (no --key): they come from an unchecked release record");
+    } else {
+        // The identity to check is the repository named, even though we verify by digest.
+        let identity = identity.or_else(|| matches!(r, StoreRef::Registry { .. }).then(|| crate::verify::default_identity(&r, None)));
+        super::require_verified(&st, &pinned, keys, min_signers, identity, t)?;
+    }
+    let (_, record) = crate::artifact::read(st.store(), &desc)?;
+    let mut v = crate::helm::values(&record, &desc.digest, &pinned.to_string());
+    if let Some(m) = map {
+        v = crate::helm::remap(v, m)?;
+    }
+    let text = if json {
+        format!("{}\n", serde_json::to_string_pretty(&v)?)
+    } else {
+        format!(
+            "# Helm values pinning {} {} ({}), written by bundle values\n{}",
+            record.name,
+            record.version,
+            desc.digest,
+            serde_norway::to_string(&v)?
+        )
+    };
+    match output {
+        None => print!("{text}"),
+        Some(p) => {
+            let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+            std::io::Write::write_all(&mut tmp, text.as_bytes())?;
+            tmp.persist(p).map_err(|e| anyhow::anyhow!("{}: cannot write: {}", p.display(), e.error))?;
+            eprintln!("wrote {} for {} {} ({})", p.display(), record.name, record.version, desc.digest);
+        }
+    }
+    Ok(())
+}
