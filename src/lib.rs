@@ -9,6 +9,7 @@ pub mod bundlefile;
 pub mod cli;
 pub mod collect;
 pub mod commands;
+pub mod compat;
 pub mod contracts;
 pub mod diff;
 pub mod discover;
