@@ -339,4 +339,7 @@ pub struct Input {
     /// Never contact a registry: an image without a digest is an error instead of being resolved.
     #[arg(long)]
     pub offline: bool,
+    /// Treat "cannot prove compatible" contract findings as errors.
+    #[arg(long)]
+    pub strict: bool,
 }

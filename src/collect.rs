@@ -35,6 +35,8 @@ pub struct Options {
     pub progress: bool,
     /// Confirm pinned image digests exist (and record index platforms).
     pub check_images: bool,
+    /// "Cannot prove compatible" is an error instead of a warning.
+    pub strict: bool,
     /// How to reach registries; `None` means offline (no tag is resolved).
     pub registry: Option<crate::store::registry::Transport>,
 }
@@ -236,6 +238,51 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         c.consumes = v;
     }
 
+    // Contracts: every `$ref` resolves (no cycles), and a consumer that restates a provider's
+    // schema (same name) accepts everything the provider may emit.
+    let mut docs = crate::compat::Docs::default();
+    for (path, bytes) in &contracts_layer {
+        docs.docs.insert(path.clone(), contracts::parse_doc(bytes, path)?);
+    }
+    for path in contracts_layer.keys() {
+        docs.check_refs(path).map_err(|e| anyhow!("{path}: {e:#}"))?;
+    }
+    let mut unproven = Vec::new();
+    for c in &components {
+        for u in &c.consumes {
+            let Some(prov) = components.iter().find(|p| p.name == u.provider) else { continue };
+            for pc in prov.provides.iter().filter(|p| p.api == u.api) {
+                for cc in &c.provides {
+                    for (kind, name) in named_schemas(&docs, &pc.contract) {
+                        let ptr = format!("/{}/{}", kind, name.replace('~', "~0").replace('/', "~1"));
+                        let Some(restated) = docs.docs.get(&cc.contract).and_then(|d| d.pointer(&ptr)) else { continue };
+                        let cl = crate::compat::Loc::new(&cc.contract, &ptr);
+                        // A `$ref` straight to the provider's schema is the same schema: nothing to prove.
+                        if restated.get("$ref").is_some() && docs.resolve(&cl).map(|(l, _)| l.file == pc.contract).unwrap_or(false) {
+                            continue;
+                        }
+                        let mut ck = crate::compat::Checker::new(&docs);
+                        ck.check(&crate::compat::Loc::new(&pc.contract, &ptr), &cl).map_err(|e| anyhow!("{e:#}"))?;
+                        for i in ck.issues {
+                            let line = format!("{} consumes {}: {} (producer {}): {}", c.name, u.api, i.consumer, i.producer, i.rule);
+                            match i.verdict {
+                                crate::compat::Verdict::Incompatible => unsatisfied.push(line),
+                                crate::compat::Verdict::CannotProve => unproven.push(format!("cannot prove compatible: {line}")),
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    if opts.strict {
+        unsatisfied.extend(unproven);
+    } else {
+        for u in unproven {
+            cx.notes.push(format!("{u} (an error with --strict)"));
+        }
+    }
+
     if let Some(b) = cx.bar.take() {
         b.finish_and_clear();
     }
@@ -254,7 +301,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         ));
     }
     if !unsatisfied.is_empty() {
-        problems.push(format!("API version requirements not met:\n  {}", unsatisfied.join("\n  ")));
+        problems.push(format!("API requirements not met:\n  {}", unsatisfied.join("\n  ")));
     }
     if !problems.is_empty() {
         return Err(finding(problems.join("\n")));
@@ -284,6 +331,18 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         dvc: cx.dvc_layer.into_iter().collect(),
         notes: cx.notes,
     })
+}
+
+/// Named schemas of a contract: OpenAPI `components/schemas/*`, JSON Schema `$defs/*` and `definitions/*`.
+fn named_schemas(docs: &crate::compat::Docs, file: &str) -> Vec<(String, String)> {
+    let Some(d) = docs.docs.get(file) else { return Vec::new() };
+    let mut out = Vec::new();
+    for (kind, ptr) in [("components/schemas", "/components/schemas"), ("$defs", "/$defs"), ("definitions", "/definitions")] {
+        if let Some(m) = d.pointer(ptr).and_then(|v| v.as_object()) {
+            out.extend(m.keys().map(|k| (kind.to_string(), k.clone())));
+        }
+    }
+    out
 }
 
 /// `dir/name`, or `name` at the top.

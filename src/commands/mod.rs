@@ -74,6 +74,7 @@ pub(crate) fn options(i: &Input, t: &Transport) -> Options {
         hash_cache: crate::hashing::HashCache::default_path(),
         progress: std::io::stderr().is_terminal(),
         check_images: i.check_images,
+        strict: i.strict,
         registry: if i.offline { None } else { Some(t.clone()) },
     }
 }
