@@ -159,6 +159,9 @@ pub enum Command {
     Check {
         #[command(flatten)]
         input: Input,
+        /// Print the findings as JSON (spec/check-report.schema.json).
+        #[arg(long)]
+        json: bool,
     },
     /// Show a release: summary, or the release record with --json.
     ///
@@ -342,4 +345,13 @@ pub struct Input {
     /// Treat "cannot prove compatible" contract findings as errors.
     #[arg(long)]
     pub strict: bool,
+    /// The previous release to check version discipline against (REGISTRY/REPO:TAG, …@sha256:…,
+    /// oci:DIR[:TAG]). Default for build: the highest semver tag below this version in the push
+    /// repository, else in the output layout.
+    #[arg(long, value_name = "REF")]
+    pub previous: Option<String>,
+    /// Build despite error-level findings (breaking changes without the bump they need, …); the
+    /// reason is recorded in the release and shown by verify and diff.
+    #[arg(long, value_name = "REASON")]
+    pub allow_breaking: Option<String>,
 }

@@ -322,6 +322,8 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         },
         build: BuildFlags { allow_dirty: opts.allow_dirty, verified_models: opts.verify_models },
         components,
+        previous: None,
+        allow_breaking: None,
     };
     Ok(Collected {
         release,

@@ -21,6 +21,8 @@ pub struct Side {
     pub tag: Option<String>,
     /// With --key: the keys with a valid signature (empty: unsigned by those keys); else null.
     pub signers: Option<Vec<String>>,
+    /// The `--allow-breaking` reason recorded in the release, if any.
+    pub allow_breaking: Option<String>,
 }
 
 #[derive(Debug, Serialize, Default)]
@@ -150,6 +152,7 @@ pub fn load(st: &Opened, r: &StoreRef, keys: Option<&[crate::signing::PublicKey]
         commit: record.source.commit.clone(),
         tag: record.source.tag.clone(),
         signers,
+        allow_breaking: record.allow_breaking.clone(),
     };
     Ok(Loaded { side, record, files })
 }
@@ -389,7 +392,7 @@ pub fn render(d: &Diff, markdown: bool, color: bool) -> String {
     }
     let side = |x: &Side| {
         format!(
-            "{} {} {} (created {}, commit {}{}){}",
+            "{} {} {} (created {}, commit {}{}){}{}",
             x.reference,
             x.version,
             x.digest,
@@ -400,7 +403,8 @@ pub fn render(d: &Diff, markdown: bool, color: bool) -> String {
                 None => String::new(),
                 Some(v) if v.is_empty() => ", UNSIGNED".to_string(),
                 Some(v) => format!(", signed by {}", v.join(", ")),
-            }
+            },
+            x.allow_breaking.as_ref().map(|r| format!(", built with --allow-breaking {r:?}")).unwrap_or_default()
         )
     };
     if markdown {

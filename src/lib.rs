@@ -12,6 +12,7 @@ pub mod commands;
 pub mod compat;
 pub mod contracts;
 pub mod diff;
+pub mod discipline;
 pub mod discover;
 pub mod dvc;
 pub mod error;

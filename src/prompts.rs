@@ -47,10 +47,8 @@ pub enum Variable {
     Full {
         name: String,
         #[serde(default)]
-        #[allow(dead_code)]
         required: Option<bool>,
         #[serde(default)]
-        #[allow(dead_code)]
         default: Option<serde_norway::Value>,
     },
 }
@@ -69,6 +67,8 @@ pub struct Prompt {
     pub id: String,
     pub version: semver::Version,
     pub variables: Vec<String>,
+    /// Variables a caller must supply: declared by name only, or `required: true` without a default.
+    pub required: BTreeSet<String>,
 }
 
 /// Names a template binds itself: Jinja `{% for x in … %}`, `{% for k, v in … %}`, `{% set x = … %}`.
@@ -180,7 +180,17 @@ pub fn parse(text: &str, file: &Path) -> Result<Prompt> {
     if !unused.is_empty() {
         bail!("{f}: field `variables`: {} declared but never used in the template; remove it or use it", list(&unused));
     }
-    Ok(Prompt { id: p.id, version: p.version, variables: declared })
+    let required = p
+        .variables
+        .iter()
+        .flatten()
+        .filter(|v| match v {
+            Variable::Name(_) => true,
+            Variable::Full { required, default, .. } => required.unwrap_or(default.is_none()) && default.is_none(),
+        })
+        .map(|v| v.name().to_string())
+        .collect();
+    Ok(Prompt { id: p.id, version: p.version, variables: declared, required })
 }
 
 fn list(v: &[&String]) -> String {

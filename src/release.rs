@@ -16,6 +16,19 @@ pub struct Release {
     pub source: Source,
     pub build: BuildFlags,
     pub components: Vec<ComponentRecord>,
+    /// The release this one was checked against (version discipline).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub previous: Option<PreviousRecord>,
+    /// `--allow-breaking REASON`: why the release was built despite error-level findings.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub allow_breaking: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PreviousRecord {
+    pub version: String,
+    pub digest: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

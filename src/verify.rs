@@ -164,10 +164,11 @@ pub fn verify(st: &Opened, r: &StoreRef, o: &Options) -> Result<Report> {
         Some(rec) => {
             let f = record_checks(rec, &layers);
             let n = |f: fn(&crate::release::ComponentRecord) -> usize| rec.components.iter().map(f).sum::<usize>();
+            let breaking = rec.allow_breaking.as_ref().map(|r| format!("; built with --allow-breaking {r:?}")).unwrap_or_default();
             check(
                 "record",
                 format!(
-                    "{} components; {} API requirement(s) met; {} prompt(s) and {} contract(s) match their recorded sha256",
+                    "{} components; {} API requirement(s) met; {} prompt(s) and {} contract(s) match their recorded sha256{breaking}",
                     rec.components.len(),
                     n(|c| c.consumes.len()),
                     n(|c| c.prompts.len()),

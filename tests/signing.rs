@@ -5,8 +5,6 @@
 mod common;
 use common::registry::Registry;
 use common::*;
-use relbundle::oci::{Descriptor, ImageManifest};
-use relbundle::store::Store;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 

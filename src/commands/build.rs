@@ -26,12 +26,35 @@ pub fn run(
         }
         None => None,
     };
-    let c = crate::collect::collect(&input.dir, &super::options(input, t))?;
+    let mut c = crate::collect::collect(&input.dir, &super::options(input, t))?;
     super::print_notes(&c.notes);
     let out = match parsed {
         Some(r) => r,
         None => StoreRef::parse(&format!("oci:out/{}", c.release.name))?,
     };
+    // Version discipline against the previous release, before anything is written.
+    let candidates: Vec<StoreRef> = push_ref.iter().cloned().chain(std::iter::once(out.clone())).collect();
+    let (findings, previous) = super::discipline(&mut c, input.previous.as_deref(), &candidates, t)?;
+    if let Some(p) = &previous {
+        eprintln!("previous release: {p}");
+    }
+    super::print_findings(&findings);
+    let errors = findings.iter().filter(|f| f.level == crate::discipline::Level::Error).count();
+    if errors > 0 {
+        match &input.allow_breaking {
+            None => {
+                return Err(crate::error::finding(format!(
+                    "{errors} error-level finding(s) against the previous release; nothing was written (fix them, or pass --allow-breaking REASON)"
+                )));
+            }
+            Some(reason) => {
+                eprintln!(
+                    "warning: building despite {errors} error-level finding(s): --allow-breaking {reason:?} is recorded in the release"
+                );
+                c.release.allow_breaking = Some(reason.clone());
+            }
+        }
+    }
     let packed = crate::artifact::pack(&c)?;
     let mdesc = packed.descriptor();
     let mut reports: Vec<CopyReport> = Vec::new();

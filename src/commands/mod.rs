@@ -34,7 +34,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Verify { reference, keys, min_signers, identity, check_images, values, json } => {
             verify::run(&reference, &keys, min_signers, identity, check_images, values, json, &t()?)
         }
-        Command::Check { input } => check::run(&input, &t()?),
+        Command::Check { input, json } => check::run(&input, json, &t()?),
         Command::Inspect { reference, json } => inspect::run(&reference, json, &t()?),
         Command::Push { source, destination, retag, json } => push::run(&source, &destination, retag, json, &t()?),
         Command::Pull { reference, output, component, only, keys, json } => {
@@ -112,4 +112,69 @@ pub(crate) fn require_verified(
         return Err(crate::error::finding(format!("{} is not verified; refusing to use it", report.digest)));
     }
     Ok(report.digest)
+}
+
+/// Version discipline against the previous release: `--previous`, else the highest semver tag
+/// below this version among `candidates` (the push repository, the output layout). Fills
+/// `release.previous`; returns the findings and the reference used.
+pub(crate) fn discipline(
+    c: &mut crate::collect::Collected,
+    previous: Option<&str>,
+    candidates: &[crate::store::StoreRef],
+    t: &Transport,
+) -> Result<(Vec<crate::discipline::Finding>, Option<String>)> {
+    use crate::store::StoreRef;
+    let cur = semver::Version::parse(&c.release.version)?;
+    let chosen: Option<StoreRef> = match previous {
+        Some(p) => Some(StoreRef::parse(p)?),
+        None => {
+            let mut best: Option<(semver::Version, StoreRef)> = None;
+            for cand in candidates {
+                let st = match crate::store::open(cand, t) {
+                    Ok(s) => s,
+                    Err(_) => continue,
+                };
+                // A repository or layout that does not exist yet has no previous release.
+                let Ok(tags) = st.store().tags() else { continue };
+                for (tag, _) in tags {
+                    let Ok(v) = semver::Version::parse(tag.trim_start_matches('v')) else { continue };
+                    if v < cur && best.as_ref().is_none_or(|(b, _)| v > *b) {
+                        let base = StoreRef::parse(&cand.base())?;
+                        let with_tag = match base {
+                            StoreRef::Layout { dir, .. } => StoreRef::Layout { dir, tag: Some(tag.clone()), digest: None },
+                            StoreRef::Registry { registry, repository, .. } => {
+                                StoreRef::Registry { registry, repository, tag: Some(tag.clone()), digest: None }
+                            }
+                        };
+                        best = Some((v, with_tag));
+                    }
+                }
+                if best.is_some() {
+                    break;
+                }
+            }
+            best.map(|(_, r)| r)
+        }
+    };
+    let Some(r) = chosen else { return Ok((Vec::new(), None)) };
+    let st = crate::store::open(&r, t)?;
+    let prev = crate::diff::load(&st, &r, None)?;
+    let mut files: std::collections::BTreeMap<String, Vec<u8>> = std::collections::BTreeMap::new();
+    for (p, b) in c.prompts.iter().chain(&c.contracts) {
+        files.insert(p.clone(), b.to_vec());
+    }
+    let findings = crate::discipline::check(&prev, &c.release, &files)?;
+    c.release.previous = Some(crate::release::PreviousRecord { version: prev.side.version.clone(), digest: prev.side.digest.clone() });
+    Ok((findings, Some(format!("{} ({} {})", r, prev.side.version, prev.side.digest))))
+}
+
+pub(crate) fn print_findings(findings: &[crate::discipline::Finding]) {
+    for f in findings {
+        let level = match f.level {
+            crate::discipline::Level::Error => "error",
+            crate::discipline::Level::Warning => "warning",
+            crate::discipline::Level::Info => "info",
+        };
+        eprintln!("{level}: {} {}: {}", f.kind, f.subject, f.message);
+    }
 }
