@@ -74,29 +74,11 @@ pub fn run(
     let st = store::open(&r, t)?;
     // Resolve once; with --key, verify that digest and pull exactly it.
     let desc = store::resolve(st.store(), &r)?;
-    let r = if keys.is_empty() {
-        r
-    } else {
-        let pinned = match &r {
-            StoreRef::Layout { dir, .. } => StoreRef::Layout { dir: dir.clone(), tag: None, digest: Some(desc.digest.clone()) },
-            StoreRef::Registry { registry, repository, .. } => StoreRef::Registry {
-                registry: registry.clone(),
-                repository: repository.clone(),
-                tag: None,
-                digest: Some(desc.digest.clone()),
-            },
-        };
-        super::require_verified(
-            &st,
-            &pinned,
-            keys,
-            1,
-            Some(crate::verify::default_identity(&r, None)).filter(|_| matches!(r, StoreRef::Registry { .. })),
-            t,
-        )?;
-        pinned
-    };
-    let _ = &r;
+    if !keys.is_empty() {
+        // Verify exactly this digest; the signatures must name the repository given.
+        let identity = matches!(r, StoreRef::Registry { .. }).then(|| crate::verify::default_identity(&r, None));
+        super::require_verified(&st, &r.pinned(&desc.digest), keys, 1, identity, t)?;
+    }
     let (m, record) = crate::artifact::read(st.store(), &desc)?;
     let comp = match component {
         Some(n) => Some(record.components.iter().find(|c| c.name == n).ok_or_else(|| {

@@ -18,12 +18,7 @@ pub fn run(
     let st = store::open(&r, t)?;
     // Resolve once: the values pin this digest, whatever the tag does later.
     let desc = store::resolve(st.store(), &r)?;
-    let pinned = match &r {
-        StoreRef::Layout { dir, .. } => StoreRef::Layout { dir: dir.clone(), tag: None, digest: Some(desc.digest.clone()) },
-        StoreRef::Registry { registry, repository, .. } => {
-            StoreRef::Registry { registry: registry.clone(), repository: repository.clone(), tag: None, digest: Some(desc.digest.clone()) }
-        }
-    };
+    let pinned = r.pinned(&desc.digest);
     if keys.is_empty() {
         eprintln!("warning: the values were NOT verified (no --key): they come from an unchecked release record");
     } else {

@@ -68,6 +68,19 @@ impl StoreRef {
         }
     }
 
+    /// The same store, naming one manifest by digest (and no tag).
+    pub fn pinned(&self, digest: &str) -> StoreRef {
+        match self {
+            StoreRef::Layout { dir, .. } => StoreRef::Layout { dir: dir.clone(), tag: None, digest: Some(digest.to_string()) },
+            StoreRef::Registry { registry, repository, .. } => StoreRef::Registry {
+                registry: registry.clone(),
+                repository: repository.clone(),
+                tag: None,
+                digest: Some(digest.to_string()),
+            },
+        }
+    }
+
     /// The same store without a tag or digest: `oci:DIR` or `REGISTRY/REPOSITORY`.
     pub fn base(&self) -> String {
         match self {
