@@ -41,7 +41,7 @@ impl Layout {
         Ok(self.dir.join("blobs").join("sha256").join(hex))
     }
 
-    fn read_index(&self) -> Result<serde_json::Value> {
+    fn read_index(&self) -> Result<(serde_json::Value, Vec<Descriptor>)> {
         let p = self.dir.join("index.json");
         let b = match std::fs::read(&p) {
             Ok(b) => b,
@@ -49,18 +49,11 @@ impl Layout {
                 if self.dir.join("oci-layout").exists() {
                     bail!("{}: index.json is missing; the layout is damaged", self.describe());
                 }
-                return Ok(serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}));
+                return Ok((serde_json::json!({"schemaVersion": 2, "mediaType": OCI_INDEX, "manifests": []}), Vec::new()));
             }
             Err(e) => return Err(anyhow!("{}: cannot read: {e}", p.display())),
         };
-        if b.len() as u64 > MAX_MANIFEST {
-            bail!("{}: over the 4 MiB limit", p.display());
-        }
-        let v: serde_json::Value = serde_json::from_slice(&b).with_context(|| format!("{}: not JSON", p.display()))?;
-        if !v.get("manifests").is_some_and(|m| m.is_array()) {
-            bail!("{}: no `manifests` list; not an OCI image index", p.display());
-        }
-        Ok(v)
+        parse_index(&b, &p.display().to_string())
     }
 
     fn ensure_layout(&self) -> Result<()> {
@@ -78,14 +71,25 @@ impl Layout {
     }
 
     fn entries(&self) -> Result<Vec<Descriptor>> {
-        let idx = self.read_index()?;
-        idx["manifests"]
-            .as_array()
-            .expect("checked in read_index")
-            .iter()
-            .map(|m| serde_json::from_value(m.clone()).map_err(|e| anyhow!("{}: index.json: bad descriptor: {e}", self.describe())))
-            .collect()
+        Ok(self.read_index()?.1)
     }
+}
+
+/// Parse an `index.json`: at most 4 MiB, JSON with a `manifests` list of descriptors.
+/// Returns the document (to keep unknown fields when rewriting it) and the descriptors.
+pub fn parse_index(b: &[u8], what: &str) -> Result<(serde_json::Value, Vec<Descriptor>)> {
+    if b.len() as u64 > MAX_MANIFEST {
+        bail!("{what}: index.json is over the 4 MiB limit");
+    }
+    let v: serde_json::Value = serde_json::from_slice(b).with_context(|| format!("{what}: index.json is not JSON"))?;
+    let Some(list) = v.get("manifests").and_then(|m| m.as_array()) else {
+        bail!("{what}: index.json has no `manifests` list; not an OCI image index");
+    };
+    let descs = list
+        .iter()
+        .map(|m| serde_json::from_value(m.clone()).map_err(|e| anyhow!("{what}: index.json: bad descriptor: {e}")))
+        .collect::<Result<Vec<Descriptor>>>()?;
+    Ok((v, descs))
 }
 
 impl Store for Layout {
@@ -153,7 +157,7 @@ impl Store for Layout {
 
     fn tag(&self, tag: &str, d: &Descriptor, retag: bool) -> Result<TagOutcome> {
         self.ensure_layout()?;
-        let mut idx = self.read_index()?;
+        let mut idx = self.read_index()?.0;
         let list = idx["manifests"].as_array_mut().expect("checked in read_index");
         let pos = list
             .iter()
