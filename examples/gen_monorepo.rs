@@ -60,7 +60,10 @@ fn main() {
         let (md5, listing) = dir_md5(&mut entries);
         let hex = md5.trim_end_matches(".dir");
         write(&remote.join("files/md5").join(&hex[..2]).join(format!("{}.dir", &hex[2..])), &listing);
-        write(&dir.join("models/model.dvc"), format!("outs:\n- md5: {md5}\n  size: {size}\n  nfiles: 4\n  hash: md5\n  path: model\n").as_bytes());
+        write(
+            &dir.join("models/model.dvc"),
+            format!("outs:\n- md5: {md5}\n  size: {size}\n  nfiles: 4\n  hash: md5\n  path: model\n").as_bytes(),
+        );
         write(&dir.join("models/.gitignore"), b"/model\n");
         for k in 0..p {
             let bump = changed > 0 && next() % 100 < changed;

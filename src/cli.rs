@@ -35,6 +35,10 @@ pub struct RegistryOpts {
     /// Read the registry password from standard input (one line).
     #[arg(long, global = true)]
     pub password_stdin: bool,
+    /// Say more on stderr: the transport and login source per registry, and every retry.
+    /// Secrets are never printed.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 }
 
 #[derive(Subcommand, Debug)]

@@ -59,6 +59,7 @@ pub(crate) fn transport(r: &RegistryOpts) -> anyhow::Result<Transport> {
         ca_files: r.ca_file.clone(),
         explicit: crate::store::auth::Explicit::from_flags(r.username.as_deref(), r.password_stdin)?,
         timeout: std::env::var("RELBUNDLE_HTTP_TIMEOUT_SECS").ok().and_then(|s| s.parse().ok()).map(std::time::Duration::from_secs),
+        verbose: r.verbose,
     })
 }
 

@@ -38,6 +38,8 @@ pub struct Transport {
     pub explicit: Explicit,
     /// Per-request read timeout.
     pub timeout: Option<Duration>,
+    /// Report transport, login source and retries on stderr (never secrets).
+    pub verbose: bool,
 }
 
 /// `localhost`, `127.0.0.0/8` and `[::1]`, with any port: plain HTTP is allowed, as docker does.
@@ -102,6 +104,7 @@ pub struct Registry {
     pub repository: String,
     /// Manifest bytes we pushed or pulled, by digest, so a tag push needs no second download.
     manifests: Mutex<HashMap<String, Vec<u8>>>,
+    verbose: bool,
 }
 
 fn is_not_found(e: &OciDistributionError) -> bool {
@@ -190,7 +193,9 @@ impl Registry {
                 user_agent: concat!("relbundle/", env!("CARGO_PKG_VERSION")),
                 ..Default::default()
             };
-        let auth = match auth::find(registry, &t.explicit)? {
+        let login = auth::find(registry, &t.explicit)?;
+        let who = login.as_ref().map(|l| format!("as {} (from {})", l.username, l.source)).unwrap_or_else(|| "anonymously".into());
+        let auth = match &login {
             Some(l) => l.to_oci(),
             None => RegistryAuth::Anonymous,
         };
@@ -209,6 +214,9 @@ impl Registry {
                 }
             }
         }
+        if t.verbose {
+            eprintln!("registry {registry}: {} {who}", if plain.is_empty() { "HTTPS" } else { "plain HTTP" });
+        }
         // A registry reached over plain HTTP never needs TLS roots.
         let roots = if plain.is_empty() { None } else { Some(vec![probe_ca()]) };
         Ok(Registry {
@@ -218,6 +226,7 @@ impl Registry {
             registry: registry.to_string(),
             repository: repository.to_string(),
             manifests: Mutex::new(HashMap::new()),
+            verbose: t.verbose,
         })
     }
 
@@ -252,7 +261,17 @@ impl Registry {
             match f().await {
                 Ok(v) => return Ok(v),
                 Err(e) if attempt + 1 < MAX_ATTEMPTS && retryable(&e) => {
-                    tokio::time::sleep(backoff(attempt)).await;
+                    let wait = backoff(attempt);
+                    if self.verbose {
+                        // The error text names the URL and status, never a credential.
+                        eprintln!(
+                            "registry {}: {what}: attempt {} failed ({e}); retrying in {} ms",
+                            self.registry,
+                            attempt + 1,
+                            wait.as_millis()
+                        );
+                    }
+                    tokio::time::sleep(wait).await;
                     attempt += 1;
                 }
                 Err(e) => return Err(self.explain(what, e, attempt + 1)),
@@ -273,7 +292,16 @@ impl Registry {
                     Ok(v) => return Ok(Some(v)),
                     Err(e) if is_not_found(&e) => return Ok(None),
                     Err(e) if attempt + 1 < MAX_ATTEMPTS && retryable(&e) => {
-                        tokio::time::sleep(backoff(attempt)).await;
+                        let wait = backoff(attempt);
+                        if self.verbose {
+                            eprintln!(
+                                "registry {}: {what}: attempt {} failed ({e}); retrying in {} ms",
+                                self.registry,
+                                attempt + 1,
+                                wait.as_millis()
+                            );
+                        }
+                        tokio::time::sleep(wait).await;
                         attempt += 1;
                     }
                     Err(e) => return Err(self.explain(what, e, attempt + 1)),
