@@ -279,35 +279,22 @@ impl Registry {
         }
     }
 
-    /// Like [`call`], but a 404 is `Ok(None)`.
+    /// Like [`call`], but a 404 is `Ok(None)` (and is not retried).
     fn call_opt<T, F, Fut>(&self, what: &str, mut f: F) -> Result<Option<T>>
     where
         F: FnMut() -> Fut,
         Fut: std::future::Future<Output = std::result::Result<T, OciDistributionError>>,
     {
-        self.rt.block_on(async {
-            let mut attempt = 0;
-            loop {
-                match f().await {
-                    Ok(v) => return Ok(Some(v)),
-                    Err(e) if is_not_found(&e) => return Ok(None),
-                    Err(e) if attempt + 1 < MAX_ATTEMPTS && retryable(&e) => {
-                        let wait = backoff(attempt);
-                        if self.verbose {
-                            eprintln!(
-                                "registry {}: {what}: attempt {} failed ({e}); retrying in {} ms",
-                                self.registry,
-                                attempt + 1,
-                                wait.as_millis()
-                            );
-                        }
-                        tokio::time::sleep(wait).await;
-                        attempt += 1;
-                    }
-                    Err(e) => return Err(self.explain(what, e, attempt + 1)),
+        self.rt.block_on(self.retry(what, || {
+            let fut = f();
+            async move {
+                match fut.await {
+                    Ok(v) => Ok(Some(v)),
+                    Err(e) if is_not_found(&e) => Ok(None),
+                    Err(e) => Err(e),
                 }
             }
-        })
+        }))
     }
 
     fn explain(&self, what: &str, e: OciDistributionError, attempts: u32) -> anyhow::Error {
