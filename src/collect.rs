@@ -124,6 +124,8 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
     let mut prompt_ids: BTreeMap<String, String> = BTreeMap::new();
     let mut prompts_layer = Vec::new();
     let mut contracts_layer: BTreeMap<String, Arc<Vec<u8>>> = BTreeMap::new();
+    // Parsed once by contracts::load, for the compatibility checks below.
+    let mut docs = crate::compat::Docs::default();
 
     for (name, c) in &bf.components {
         let what = format!("{}: component `{name}`", bf_path.display());
@@ -169,7 +171,8 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         for (api, p) in &c.provides {
             let fwhat = format!("{what} field `provides.{api}.contract`");
             let rel = paths::join_inside(&cpath, &p.contract).map_err(|e| anyhow!("{fwhat}: {e}"))?;
-            let contract = contracts::load(&cx.root, &mut cx.files, &rel, &fwhat)?;
+            let mut contract = contracts::load(&cx.root, &mut cx.files, &rel, &fwhat)?;
+            docs.docs.extend(std::mem::take(&mut contract.docs));
             let version = match (&p.version, &contract.version) {
                 (Some(d), Some(i)) if d.to_string() != *i => {
                     bail!("{what} field `provides.{api}.version`: declares {d} but {rel} says `info.version: {i}`; keep one of them")
@@ -240,10 +243,6 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
 
     // Contracts: every `$ref` resolves (no cycles), and a consumer that restates a provider's
     // schema (same name) accepts everything the provider may emit.
-    let mut docs = crate::compat::Docs::default();
-    for (path, bytes) in &contracts_layer {
-        docs.docs.insert(path.clone(), contracts::parse_doc(bytes, path)?);
-    }
     for path in contracts_layer.keys() {
         docs.check_refs(path).map_err(|e| anyhow!("{path}: {e:#}"))?;
     }
@@ -530,6 +529,7 @@ impl Ctx<'_> {
         let artifact = artifact.map(|(_, a)| a);
         let project_dir = self.root.dir.join(paths::parent(file));
         let project = Project::find(&project_dir, &self.root.dir);
+        let project_root = project.as_ref().map(|p| p.root.clone()).unwrap_or_else(|| self.root.dir.clone());
         let mut files_list: Option<Vec<ModelFile>> = None;
         let hex = md5.trim_end_matches(".dir");
         if let Some(project) = &project {
@@ -568,7 +568,7 @@ impl Ctx<'_> {
         if self.opts.verify_models {
             let abs = self.root.dir.join(&path);
             let bar = self.bar(size);
-            let r = dvc::rehash(&abs, kind, &self.root.dir, &self.cache, &|n| {
+            let r = dvc::rehash(&abs, kind, &project_root, &self.cache, &|n| {
                 if let Some(b) = &bar {
                     b.inc(n)
                 }

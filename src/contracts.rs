@@ -34,6 +34,8 @@ pub struct Contract {
     pub version: Option<String>,
     /// Every repository file the contract's `$ref`s reach (transitively), excluding itself.
     pub referenced: Vec<String>,
+    /// The parsed documents: the contract and every referenced file, by repository path.
+    pub docs: Vec<(String, serde_json::Value)>,
 }
 
 pub fn parse_doc(bytes: &[u8], rel: &str) -> Result<serde_json::Value> {
@@ -96,6 +98,7 @@ pub fn load(root: &Root, files: &mut Files, rel: &str, what: &str) -> Result<Con
     let (format, version) = detect(&doc, rel)?;
     let mut seen: BTreeSet<String> = BTreeSet::from([rel.to_string()]);
     let mut queue = vec![(rel.to_string(), doc)];
+    let mut docs = Vec::new();
     while let Some((from, doc)) = queue.pop() {
         let mut refs = BTreeSet::new();
         external_refs(&doc, &mut refs);
@@ -115,7 +118,8 @@ pub fn load(root: &Root, files: &mut Files, rel: &str, what: &str) -> Result<Con
                 queue.push((target, d));
             }
         }
+        docs.push((from, doc));
     }
     seen.remove(rel);
-    Ok(Contract { format, version, referenced: seen.into_iter().collect() })
+    Ok(Contract { format, version, referenced: seen.into_iter().collect(), docs })
 }

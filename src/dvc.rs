@@ -362,13 +362,44 @@ fn read_config(path: &Path) -> BTreeMap<(String, String), String> {
 /// A workspace directory as DVC sees it: every file below it (symlinks followed, `.dvcignore`
 /// honoured, empty folders skipped), as (relpath, absolute path), sorted by relpath.
 pub fn walk_dir(dir: &Path, project_root: &Path) -> Result<Vec<(String, PathBuf)>> {
+    // `.dvcignore` files between the DVC project root and `dir` apply too, each anchored at its
+    // own folder (deepest first, as git layers them); none above the project root does.
+    let mut above = Vec::new();
+    let mut cur = dir.parent();
+    while let Some(d) = cur {
+        if !d.starts_with(project_root) {
+            break;
+        }
+        let f = d.join(".dvcignore");
+        if f.is_file() {
+            let mut b = ignore::gitignore::GitignoreBuilder::new(d);
+            if let Some(e) = b.add(&f) {
+                bail!("{}: {e}", f.display());
+            }
+            above.push(b.build().with_context(|| format!("{}: bad pattern", f.display()))?);
+        }
+        if d == project_root {
+            break;
+        }
+        cur = d.parent();
+    }
     let mut wb = ignore::WalkBuilder::new(dir);
-    wb.standard_filters(false)
-        .follow_links(true)
-        .parents(true)
-        .add_custom_ignore_filename(".dvcignore")
-        .filter_entry(|e| !(e.file_type().is_some_and(|t| t.is_dir()) && matches!(e.file_name().to_str(), Some(".git") | Some(".dvc"))));
-    // `.dvcignore` files above `dir`, up to the project root, apply too.
+    wb.standard_filters(false).follow_links(true).parents(false).add_custom_ignore_filename(".dvcignore").filter_entry(move |e| {
+        let is_dir = e.file_type().is_some_and(|t| t.is_dir());
+        if is_dir && matches!(e.file_name().to_str(), Some(".git") | Some(".dvc")) {
+            return false;
+        }
+        for gi in &above {
+            let m = gi.matched_path_or_any_parents(e.path(), is_dir);
+            if m.is_ignore() {
+                return false;
+            }
+            if m.is_whitelist() {
+                return true;
+            }
+        }
+        true
+    });
     let mut files = Vec::new();
     for ent in wb.build() {
         let ent = ent.with_context(|| format!("{}: cannot walk directory", dir.display()))?;
@@ -382,7 +413,6 @@ pub fn walk_dir(dir: &Path, project_root: &Path) -> Result<Vec<(String, PathBuf)
             .to_string();
         files.push((rel, ent.path().to_path_buf()));
     }
-    let _ = project_root;
     files.sort_by(|a, b| a.0.cmp(&b.0));
     Ok(files)
 }

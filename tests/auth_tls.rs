@@ -10,11 +10,6 @@ use std::process::{Command, Stdio};
 
 const PASSWORD: &str = "s3cret-Pass-91";
 
-fn b64(s: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(s)
-}
-
 #[test]
 fn tls_and_basic_auth_through_every_login_source() {
     let t = tempfile::tempdir().unwrap();

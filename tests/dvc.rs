@@ -35,6 +35,8 @@ fn every_dvc_hash_rule_matches_real_dvc() {
     std::fs::create_dir_all(dir.join("tricky/emptydir")).unwrap();
     std::fs::remove_file(dir.join("tricky/link-to-a.txt")).unwrap();
     std::os::unix::fs::symlink("a.txt", dir.join("tricky/link-to-a.txt")).unwrap();
+    // A `.dvcignore` above the DVC project does not apply (DVC reads only its project's).
+    std::fs::write(t.path().join(".dvcignore"), "*.txt\n").unwrap();
     // The tricky folder: string sort order, JSON escaping of `"`, `\`, tab, é and 😀, the exec bit,
     // and *.tmp in .dvcignore; plus DVC 3 CRLF (no dos2unix) and DVC 2 legacy md5-dos2unix files/dirs.
     let rec = record(t.path(), &dir, &["--verify-models"]);

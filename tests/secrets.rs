@@ -12,11 +12,6 @@ const REG_PW: &str = "Reg1stry-Passw0rd-xyzzy";
 const KEY_PW: &str = "K3y-Passw0rd-plugh";
 const TOKEN: &str = "glpat-T0ken-frobozz";
 
-fn b64(s: &str) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(s)
-}
-
 #[test]
 fn no_command_prints_or_writes_a_secret() {
     let t = tempfile::tempdir().unwrap();

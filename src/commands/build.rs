@@ -61,7 +61,7 @@ pub fn run(
     // The layout first (the embedded default), then the registry, each with its tag last.
     let layout = store::open(&out, t)?;
     let tag = out.tag().map(String::from).unwrap_or_else(|| c.release.version.clone());
-    reports.push(store::copy(layout.store(), None, &mdesc, &packed.manifest, &packed.blobs, &layout, &out, &tag, retag)?);
+    reports.push(store::copy(layout.store(), None, &mdesc, &packed.manifest, &packed.blobs, &layout, &tag, retag)?);
     if let Some(s) = &signer {
         let with_tag = match &out {
             StoreRef::Layout { dir, .. } => StoreRef::Layout { dir: dir.clone(), tag: Some(tag.clone()), digest: None },
@@ -72,7 +72,7 @@ pub fn run(
     if let Some(pr) = &push_ref {
         let dst = store::open(pr, t)?;
         let ptag = pr.tag().map(String::from).unwrap_or_else(|| c.release.version.clone());
-        reports.push(store::copy(layout.store(), Some(&out), &mdesc, &packed.manifest, &packed.blobs, &dst, pr, &ptag, retag)?);
+        reports.push(store::copy(layout.store(), Some(&out), &mdesc, &packed.manifest, &packed.blobs, &dst, &ptag, retag)?);
         if let (Some(s), StoreRef::Registry { registry, repository, .. }) = (&signer, pr) {
             // Signed by tag, as skopeo's default policy (matchRepoDigestOrExact) expects.
             super::sign::sign_in(&dst, &packed.digest, &format!("{registry}/{repository}:{ptag}"), s)?;

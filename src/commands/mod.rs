@@ -136,8 +136,8 @@ pub(crate) fn discipline(
                     Err(_) => continue,
                 };
                 // A repository or layout that does not exist yet has no previous release.
-                let Ok(tags) = st.store().tags() else { continue };
-                for (tag, _) in tags {
+                let Ok(tags) = st.store().tag_names() else { continue };
+                for tag in tags {
                     let Ok(v) = semver::Version::parse(tag.trim_start_matches('v')) else { continue };
                     if v < cur && best.as_ref().is_none_or(|(b, _)| v > *b) {
                         let base = StoreRef::parse(&cand.base())?;

@@ -18,7 +18,7 @@ pub fn run(source: &str, destination: &str, retag: bool, json: bool, t: &Transpo
     };
     let tag = dst_ref.tag().or(src_ref.tag()).map(String::from).unwrap_or_else(|| record.version.clone());
     let dst = store::open(&dst_ref, t)?;
-    let report = store::copy(src.store(), Some(&src_ref), &desc, &manifest_bytes, &[], &dst, &dst_ref, &tag, retag)?;
+    let report = store::copy(src.store(), Some(&src_ref), &desc, &manifest_bytes, &[], &dst, &tag, retag)?;
     // Signatures travel with the release (merged with any the destination has), as `cosign copy` does.
     let signatures = crate::signing::copy_signatures(src.store(), dst.store(), &desc.digest)?;
     if signatures > 0 {

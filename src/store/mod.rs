@@ -136,6 +136,10 @@ pub trait Store {
     fn tag(&self, tag: &str, d: &Descriptor, retag: bool) -> Result<TagOutcome>;
     /// Every tag and the manifest it names.
     fn tags(&self) -> Result<Vec<(String, Descriptor)>>;
+    /// The tag names alone (a registry lists them in one request, without resolving each).
+    fn tag_names(&self) -> Result<Vec<String>> {
+        Ok(self.tags()?.into_iter().map(|(t, _)| t).collect())
+    }
     /// The manifest a tag names, or None when the tag does not exist (errors stay errors).
     fn find_tag(&self, tag: &str) -> Result<Option<Descriptor>>;
     /// A manifest descriptor for a digest.
@@ -235,7 +239,6 @@ pub fn copy(
     manifest: &[u8],
     known: &[(Descriptor, std::sync::Arc<Vec<u8>>)],
     dst: &Opened,
-    dst_ref: &StoreRef,
     tag: &str,
     retag: bool,
 ) -> Result<CopyReport> {
@@ -279,7 +282,6 @@ pub fn copy(
         TagOutcome::Unchanged => ("unchanged", None),
         TagOutcome::Moved(old) => ("moved", Some(old.clone())),
     };
-    let _ = dst_ref;
     Ok(CopyReport {
         reference: format!("{}:{tag}@{}", d.describe(), desc.digest),
         digest: desc.digest.clone(),

@@ -573,6 +573,10 @@ impl Store for Registry {
         self.describe_ref(Some(tag), None)
     }
 
+    fn tag_names(&self) -> Result<Vec<String>> {
+        self.list_tags()
+    }
+
     fn tags(&self) -> Result<Vec<(String, Descriptor)>> {
         let mut out = Vec::new();
         for t in self.list_tags()? {
