@@ -110,23 +110,60 @@ pub fn manifest_annotations(r: &Release) -> BTreeMap<String, String> {
     a
 }
 
-/// Read a release manifest and its record from a store, checking media types, digests and sizes.
-pub fn read(store: &dyn crate::store::Store, desc: &Descriptor) -> Result<(ImageManifest, Release)> {
-    let what = format!("{}@{}", store.describe(), desc.digest);
-    if desc.size > crate::oci::MAX_MANIFEST {
-        anyhow::bail!("{what}: manifest is {} bytes, over the 4 MiB limit", desc.size);
-    }
-    let bytes = store.blob(desc)?;
-    let m = ImageManifest::from_bytes(&bytes, &what)?;
+/// Most bytes a release record may have.
+pub const MAX_RECORD: u64 = 64 << 20;
+
+/// Everything wrong with a manifest's shape as a release, before any blob is read: its artifact and
+/// config types, the four titled layers in order (spec/artifact.json), and the size limits. Empty
+/// when it is a well-formed release manifest.
+pub fn problems(m: &ImageManifest) -> Vec<String> {
+    let mut p = Vec::new();
     if m.artifact_type.as_deref() != Some(ARTIFACT_TYPE) || m.config.media_type != RECORD_MEDIA_TYPE {
-        anyhow::bail!(
-            "{what}: not a relbundle release (artifactType {:?}, config {}); expected {ARTIFACT_TYPE}",
+        p.push(format!(
+            "not a relbundle release: artifactType {}, config {}; expected {ARTIFACT_TYPE} with config {RECORD_MEDIA_TYPE}",
             m.artifact_type.as_deref().unwrap_or("none"),
             m.config.media_type
-        );
+        ));
     }
-    if m.config.size > 64 << 20 {
-        anyhow::bail!("{what}: release record is {} bytes, over the 64 MiB limit", m.config.size);
+    if m.config.size > MAX_RECORD {
+        p.push(format!("the release record is {} bytes, over the {} MiB limit", m.config.size, MAX_RECORD >> 20));
+    }
+    let want = [
+        (TITLE_BUNDLE_FILE, BUNDLE_FILE_MEDIA_TYPE),
+        (TITLE_PROMPTS, PROMPTS_MEDIA_TYPE),
+        (TITLE_CONTRACTS, CONTRACTS_MEDIA_TYPE),
+        (TITLE_DVC, DVC_MEDIA_TYPE),
+    ];
+    if m.layers.len() != want.len() {
+        p.push(format!("{} layers; a release has exactly {} (spec/artifact.json)", m.layers.len(), want.len()));
+    }
+    for (i, (l, (title, media_type))) in m.layers.iter().zip(want).enumerate() {
+        let got = l.annotation(ANN_TITLE).unwrap_or("(none)");
+        if got != title || l.media_type != media_type {
+            p.push(format!(
+                "layer {}: title `{}` ({}); expected `{title}` ({media_type}) (spec/artifact.json)",
+                i + 1,
+                crate::yaml::shorten(got),
+                l.media_type
+            ));
+        }
+        if l.size > crate::oci::MAX_BLOB {
+            p.push(format!("layer {} `{title}` is {} bytes, over the {} MiB limit", i + 1, l.size, crate::oci::MAX_BLOB >> 20));
+        }
+    }
+    p
+}
+
+/// Read a release manifest and its record from a store, checking its shape ([`problems`]),
+/// digests and sizes. A malformed release is an input error (exit 2), named after the reference;
+/// `verify` reports the same problems as failed checks instead.
+pub fn read(store: &dyn crate::store::Store, desc: &Descriptor) -> Result<(ImageManifest, Release)> {
+    let what = format!("{}@{}", store.describe(), desc.digest);
+    let bytes = store.blob(desc)?;
+    let m = ImageManifest::from_bytes(&bytes, &what)?;
+    let p = problems(&m);
+    if !p.is_empty() {
+        anyhow::bail!("{what}: {}", p.join("; "));
     }
     let record = Release::from_bytes(&store.blob(&m.config)?).map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
     Ok((m, record))

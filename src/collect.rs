@@ -534,25 +534,23 @@ impl Ctx<'_> {
         let hex = md5.trim_end_matches(".dir");
         if let Some(project) = &project {
             // The .dir listing, when we can find it, goes into the record and the DVC layer.
-            if is_dir {
-                if let Some((_, p)) = project.locate(&md5, kind) {
-                    let bytes = std::fs::read(&p).with_context(|| format!("{}: cannot read", p.display()))?;
-                    let listing = dvc::parse_dir_listing(&bytes, &p.display().to_string())?;
-                    if crate::hashing::md5_hex(&bytes) != hex {
-                        bail!(
-                            "{}: the `.dir` object does not hash to its name {md5}; the DVC cache is damaged (`dvc cache` / re-fetch)",
-                            p.display()
-                        );
-                    }
-                    files_list = Some(
-                        listing
-                            .iter()
-                            .map(|d| ModelFile { relpath: d.relpath.clone(), md5: d.md5.clone(), sha256: None, size: None })
-                            .collect(),
+            if is_dir && let Some((_, p)) = project.locate(&md5, kind) {
+                let bytes = std::fs::read(&p).with_context(|| format!("{}: cannot read", p.display()))?;
+                let listing = dvc::parse_dir_listing(&bytes, &p.display().to_string())?;
+                if crate::hashing::md5_hex(&bytes) != hex {
+                    bail!(
+                        "{}: the `.dir` object does not hash to its name {md5}; the DVC cache is damaged (`dvc cache` / re-fetch)",
+                        p.display()
                     );
-                    let cache_rel = Project::object_path(std::path::Path::new(".dvc/cache"), &md5, kind);
-                    self.dvc_layer.insert(cache_rel.to_string_lossy().into_owned(), Arc::new(bytes));
                 }
+                files_list = Some(
+                    listing
+                        .iter()
+                        .map(|d| ModelFile { relpath: d.relpath.clone(), md5: d.md5.clone(), sha256: None, size: None })
+                        .collect(),
+                );
+                let cache_rel = Project::object_path(std::path::Path::new(".dvc/cache"), &md5, kind);
+                self.dvc_layer.insert(cache_rel.to_string_lossy().into_owned(), Arc::new(bytes));
             }
             if e.cache {
                 self.check_presence(project, &path, &md5, kind, files_list.as_deref())?;

@@ -145,12 +145,13 @@ fn percent_decode(s: &str) -> String {
     let mut out = Vec::new();
     let mut i = 0;
     while i < b.len() {
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let Ok(x) = u8::from_str_radix(&s[i + 1..i + 3], 16) {
-                out.push(x);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let Ok(x) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(x);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -432,20 +433,13 @@ impl<'a> Checker<'a> {
             (Some(Value::Object(_)), Some(Value::Object(_))) => {
                 self.check_depth(&pl.child(&["additionalProperties"]), &cl.child(&["additionalProperties"]), depth + 1)?
             }
-            (_, Some(Value::Bool(false))) => {
-                if types(&pv).is_none_or(|t| t.contains("object")) && (pv.get("properties").is_some() || pv.get("type").is_some()) {
-                    self.issue(Verdict::Incompatible, &pl, &cl, "producer allows additional properties, consumer forbids them".into());
-                }
+            (_, Some(Value::Bool(false)))
+                if types(&pv).is_none_or(|t| t.contains("object")) && (pv.get("properties").is_some() || pv.get("type").is_some()) =>
+            {
+                self.issue(Verdict::Incompatible, &pl, &cl, "producer allows additional properties, consumer forbids them".into());
             }
-            (_, Some(Value::Object(_))) => {
-                if pv.get("properties").is_some() && pv.get("additionalProperties").is_none() {
-                    self.issue(
-                        Verdict::CannotProve,
-                        &pl,
-                        &cl,
-                        "producer allows any additional properties, consumer constrains them".into(),
-                    );
-                }
+            (_, Some(Value::Object(_))) if pv.get("properties").is_some() && pv.get("additionalProperties").is_none() => {
+                self.issue(Verdict::CannotProve, &pl, &cl, "producer allows any additional properties, consumer constrains them".into());
             }
             _ => {}
         }

@@ -231,10 +231,11 @@ fn text_diffs(
     let mut out = Vec::new();
     for k in keys {
         let (x, y) = (a.get(k), b.get(k));
-        if let (Some(x), Some(y)) = (x, y) {
-            if x.sha256 == y.sha256 && x.version == y.version {
-                continue;
-            }
+        if let (Some(x), Some(y)) = (x, y)
+            && x.sha256 == y.sha256
+            && x.version == y.version
+        {
+            continue;
         }
         let unbumped = matches!((x, y), (Some(x), Some(y)) if x.sha256 != y.sha256 && x.version == y.version);
         out.push(TextDiff {

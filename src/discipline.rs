@@ -122,7 +122,7 @@ fn removed_enums(old: &Value, new: &Value, at: &str, out: &mut Vec<String>) {
     }
 }
 
-fn json_content<'a>(v: &'a Value) -> Option<(&'a str, &'a Value)> {
+fn json_content(v: &Value) -> Option<(&str, &Value)> {
     let c = v.get("content")?.as_object()?;
     c.iter().find(|(k, _)| k.contains("json")).map(|(k, v)| (k.as_str(), v)).filter(|(_, v)| v.get("schema").is_some())
 }

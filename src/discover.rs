@@ -69,10 +69,10 @@ fn files_below(dir: &Path) -> Vec<String> {
             it.skip_current_dir();
             continue;
         }
-        if e.file_type().is_file() {
-            if let Ok(r) = e.path().strip_prefix(dir) {
-                v.push(r.to_string_lossy().replace('\\', "/"));
-            }
+        if e.file_type().is_file()
+            && let Ok(r) = e.path().strip_prefix(dir)
+        {
+            v.push(r.to_string_lossy().replace('\\', "/"));
         }
     }
     v
@@ -191,11 +191,11 @@ pub fn generate(root: &Path) -> Result<String> {
         }
         let mut consumes = BTreeMap::new();
         for r in &c.refs {
-            if let Some((api, v, owner)) = by_contract.get(r) {
-                if *owner != c.name {
-                    let req = v.as_deref().and_then(|v| semver::Version::parse(v).ok()).map(|v| format!("^{}.{}", v.major, v.minor));
-                    consumes.insert(api.clone(), req.unwrap_or_else(|| "^0.1".into()));
-                }
+            if let Some((api, v, owner)) = by_contract.get(r)
+                && *owner != c.name
+            {
+                let req = v.as_deref().and_then(|v| semver::Version::parse(v).ok()).map(|v| format!("^{}.{}", v.major, v.minor));
+                consumes.insert(api.clone(), req.unwrap_or_else(|| "^0.1".into()));
             }
         }
         if !consumes.is_empty() {

@@ -348,10 +348,10 @@ pub fn hash_files(files: &[(PathBuf, Md5Kind)], cache: &HashCache, progress: &(d
             }
             let d = hash_file(path, *kind, progress)?;
             // Only cache what we know was stable while we read it.
-            if let Ok(after) = std::fs::metadata(path) {
-                if StatKey::of(&after) == key {
-                    cache.put(key, *kind, &d);
-                }
+            if let Ok(after) = std::fs::metadata(path)
+                && StatKey::of(&after) == key
+            {
+                cache.put(key, *kind, &d);
             }
             Ok(d)
         })

@@ -29,10 +29,10 @@ pub fn check_values(path: &Path, r: &Release, digest: &str) -> Result<Vec<String
         Some(d) => out.push(format!("{f}: global.bundle.digest is {d}, the release is {digest}")),
         None => out.push(format!("{f}: global.bundle.digest is missing")),
     }
-    if let Some(rf) = get(&["global", "bundle", "ref"]) {
-        if !rf.ends_with(&format!("@{digest}")) {
-            out.push(format!("{f}: global.bundle.ref `{rf}` does not name {digest}"));
-        }
+    if let Some(rf) = get(&["global", "bundle", "ref"])
+        && !rf.ends_with(&format!("@{digest}"))
+    {
+        out.push(format!("{f}: global.bundle.ref `{rf}` does not name {digest}"));
     }
     for c in &r.components {
         for (field, want) in [("digest", &c.image.digest), ("registry", &c.image.registry), ("repository", &c.image.repository)] {

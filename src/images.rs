@@ -50,10 +50,10 @@ impl FromStr for ImageRef {
             Some(i) if !rest[i + 1..].contains('/') => (&rest[..i], Some(rest[i + 1..].to_string())),
             _ => (rest, None),
         };
-        if let Some(t) = &tag {
-            if !valid_tag(t) {
-                bail!("`{s}`: `{t}` is not a valid tag");
-            }
+        if let Some(t) = &tag
+            && !valid_tag(t)
+        {
+            bail!("`{s}`: `{t}` is not a valid tag");
         }
         let mut parts: Vec<&str> = name.split('/').collect();
         let registry = if parts.len() > 1 && (parts[0].contains('.') || parts[0].contains(':') || parts[0] == "localhost") {
@@ -171,10 +171,10 @@ pub fn resolve(img: &ImageRef, t: &crate::store::registry::Transport) -> Result<
     let d = reg
         .describe_ref(img.tag.as_deref(), img.digest.as_deref())?
         .ok_or_else(|| crate::error::finding(format!("image `{img}` does not exist in its registry")))?;
-    if let Some(pinned) = &img.digest {
-        if &d.digest != pinned {
-            bail!("image `{img}`: the registry serves {} for the pinned digest", d.digest);
-        }
+    if let Some(pinned) = &img.digest
+        && &d.digest != pinned
+    {
+        bail!("image `{img}`: the registry serves {} for the pinned digest", d.digest);
     }
     let mut platforms = None;
     if d.media_type == crate::spec::OCI_INDEX || d.media_type == crate::spec::DOCKER_MANIFEST_LIST {

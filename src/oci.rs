@@ -51,6 +51,18 @@ pub struct ImageManifest {
     pub annotations: Option<BTreeMap<String, String>>,
 }
 
+/// Refuse a blob whose descriptor claims more than we accept ([`MAX_MANIFEST`] for a manifest or
+/// index, [`MAX_BLOB`] otherwise), before fetching it. The claim comes from a manifest or index:
+/// an input error here, a failed check in `verify`.
+pub fn check_claim(store: &str, d: &Descriptor) -> anyhow::Result<()> {
+    let (what, limit) =
+        if crate::spec::MANIFEST_TYPES.contains(&d.media_type.as_str()) { ("manifest", MAX_MANIFEST) } else { ("blob", MAX_BLOB) };
+    if d.size > limit {
+        anyhow::bail!("{store}: {what} {} is {} bytes, over the {} MiB limit", d.digest, d.size, limit >> 20);
+    }
+    Ok(())
+}
+
 /// Check bytes against their descriptor: the size, then the sha256. A mismatch is a check finding
 /// (exit 1), named after `store` ("oci:DIR" or "REGISTRY/REPO").
 pub fn check_blob(store: &str, d: &Descriptor, bytes: &[u8]) -> anyhow::Result<()> {
@@ -66,6 +78,9 @@ pub fn check_blob(store: &str, d: &Descriptor, bytes: &[u8]) -> anyhow::Result<(
 
 /// Most bytes a manifest may have (as distribution enforces).
 pub const MAX_MANIFEST: u64 = 4 << 20;
+/// Most bytes a blob we read may have (release layers are small; a claim over this is refused
+/// before any byte is fetched).
+pub const MAX_BLOB: u64 = 512 << 20;
 /// Most layers we accept in a manifest we read.
 pub const MAX_LAYERS: usize = 1024;
 

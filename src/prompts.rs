@@ -124,7 +124,7 @@ pub fn placeholders(text: &str) -> BTreeSet<String> {
     let mut rest = text;
     while let Some(i) = rest.find("{{") {
         rest = &rest[i + 2..];
-        let t = rest.trim_start_matches(|c: char| c == ' ' || c == '-' || c == '\t');
+        let t = rest.trim_start_matches([' ', '-', '\t']);
         let name: String = t.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_').collect();
         if !name.is_empty() && !name.starts_with(|c: char| c.is_ascii_digit()) && !bound.contains(&name) {
             out.insert(name);

@@ -288,13 +288,14 @@ impl SigLayer {
 }
 
 /// The signatures stored for a manifest digest: None when there is no `.sig` tag. Store errors
-/// stay errors (a registry fault is never read as "unsigned"); payloads are digest-checked.
+/// stay errors (a registry fault is never read as "unsigned"); payloads are digest-checked. A
+/// malformed signature manifest is a finding: whoever wrote it, it signs nothing.
 pub fn read_signatures(st: &dyn crate::store::Store, digest: &str) -> Result<Option<(crate::oci::Descriptor, Vec<SigLayer>)>> {
     let Some(d) = st.find_tag(&sig_tag(digest))? else { return Ok(None) };
     let what = format!("{}:{}", st.describe(), sig_tag(digest));
-    let m = crate::oci::ImageManifest::from_bytes(&st.blob(&d)?, &what)?;
+    let m = crate::oci::ImageManifest::from_bytes(&st.blob(&d)?, &what).map_err(|e| crate::error::finding(format!("{e:#}")))?;
     if m.layers.len() > MAX_SIGNATURES {
-        bail!("{what}: {} signature layers, over the limit of {MAX_SIGNATURES}", m.layers.len());
+        return Err(crate::error::finding(format!("{what}: {} signature layers, over the limit of {MAX_SIGNATURES}", m.layers.len())));
     }
     let mut out: Vec<SigLayer> = Vec::new();
     for l in m.layers {

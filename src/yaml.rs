@@ -13,7 +13,13 @@ pub fn from_str<T: DeserializeOwned>(text: &str, file: &Path) -> Result<T> {
 }
 
 pub fn located(file: &Path, e: &serde_norway::Error) -> anyhow::Error {
-    let msg = e.to_string();
+    let mut msg = e.to_string();
+    // The parser's limits, said in the user's terms.
+    if msg.starts_with("repetition limit exceeded") {
+        msg = "YAML aliases (*name) expand to too many values (a \"billion laughs\" document?); repetition limit exceeded".into();
+    } else if msg.starts_with("recursion limit exceeded") {
+        msg = msg.replacen("recursion limit exceeded", "nested too deeply (recursion limit exceeded)", 1);
+    }
     match e.location() {
         Some(loc) => {
             // The library appends " at line L column C"; we put the location first instead.
@@ -37,7 +43,14 @@ pub fn line_of_key(text: &str, key: &str, from: usize) -> usize {
 }
 
 /// A value quoted in an error message, cut to 32 characters so a runaway scalar stays readable.
+/// Control characters are escaped, so a hostile value cannot drive the terminal.
 pub fn shorten(s: &str) -> String {
-    let one_line: String = s.split_whitespace().collect::<Vec<_>>().join(" ");
+    let one_line: String = s
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .flat_map(|c| if c.is_control() { c.escape_default().collect::<Vec<_>>() } else { vec![c] })
+        .collect();
     if one_line.chars().count() <= 32 { one_line } else { format!("{}…", one_line.chars().take(32).collect::<String>()) }
 }

@@ -5,8 +5,6 @@
 mod common;
 use common::registry::Registry;
 use common::*;
-use relbundle::oci::{Descriptor, ImageManifest};
-use relbundle::store::Store;
 use std::io::Write;
 
 struct Entry {
@@ -84,25 +82,13 @@ fn pull_refuses_every_hostile_tar_shape() {
         .arg(repo.join("docproc")))
     .ok();
     let good = built_digest(&r.stdout);
-    let layout = relbundle::store::layout::Layout::new(layout_dir.clone());
-    let md = layout.resolve(Some("1.0.0")).unwrap();
-    let base = ImageManifest::from_bytes(&layout.blob(&md).unwrap(), "built").unwrap();
+    let (md, _) = common::craft::manifest(&relbundle::store::layout::Layout::new(layout_dir.clone()), "1.0.0");
     assert_eq!(md.digest, good);
 
     for (i, (name, entries, expect)) in shapes.iter().enumerate() {
         // The same release, with its prompts layer replaced by the hostile one.
-        let bytes = raw_tar_gz(entries);
-        let mut m = base.clone();
-        let mut ld = Descriptor::new(relbundle::spec::PROMPTS_MEDIA_TYPE, &bytes);
-        ld.annotations = m.layers[1].annotations.clone();
-        layout.put_blob(&ld, &bytes).unwrap();
-        m.layers[1] = ld;
-        let mb = m.to_bytes();
-        let mut d = Descriptor::new(relbundle::spec::OCI_MANIFEST, &mb);
-        d.artifact_type = Some(relbundle::spec::ARTIFACT_TYPE.into());
-        layout.put_blob(&d, &mb).unwrap();
         let tag = format!("hostile{i}");
-        layout.tag(&tag, &d, false).unwrap();
+        common::craft::replace_layer(&layout_dir, "1.0.0", 1, &raw_tar_gz(entries), &tag);
         let remote = format!("{}/acme/hostile:{tag}", reg.addr);
         run(bundle(t.path()).args(["push", &format!("oci:{}:{tag}", layout_dir.display()), &remote])).ok();
 

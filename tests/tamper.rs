@@ -2,9 +2,10 @@
 //! rejected by `bundle verify`, with the right check failing and the reason named.
 
 mod common;
+use common::craft::*;
 use common::registry::Registry;
 use common::*;
-use relbundle::oci::{Descriptor, ImageManifest};
+use relbundle::oci::ImageManifest;
 use relbundle::signing;
 use relbundle::store::Store;
 use relbundle::store::layout::Layout;
@@ -69,79 +70,6 @@ impl Fx {
             .args(extra))
         .ok();
     }
-}
-
-fn manifest(l: &Layout, tag: &str) -> (Descriptor, ImageManifest) {
-    let d = l.resolve(Some(tag)).unwrap();
-    let m = ImageManifest::from_bytes(&l.blob(&d).unwrap(), "m").unwrap();
-    (d, m)
-}
-
-fn flip(path: &Path) {
-    let mut b = std::fs::read(path).unwrap();
-    let i = b.len() / 2;
-    b[i] ^= 0x01;
-    std::fs::write(path, b).unwrap();
-}
-
-fn blob_path(dir: &Path, digest: &str) -> PathBuf {
-    dir.join("blobs/sha256").join(digest.trim_start_matches("sha256:"))
-}
-
-/// Replace the release under tag 1.0.0 with an edited record and/or manifest (not re-signed).
-fn craft(dir: &Path, edit_record: impl FnOnce(&mut serde_json::Value), edit_manifest: impl FnOnce(&mut ImageManifest)) -> String {
-    let l = Layout::new(dir.to_path_buf());
-    let (_, mut m) = manifest(&l, "1.0.0");
-    let mut rec: serde_json::Value = serde_json::from_slice(&l.blob(&m.config).unwrap()).unwrap();
-    edit_record(&mut rec);
-    let rb = serde_json::to_vec(&rec).unwrap();
-    let cd = Descriptor::new(relbundle::spec::RECORD_MEDIA_TYPE, &rb);
-    l.put_blob(&cd, &rb).unwrap();
-    m.config = cd;
-    edit_manifest(&mut m);
-    let mb = m.to_bytes();
-    let mut md = Descriptor::new(relbundle::spec::OCI_MANIFEST, &mb);
-    md.artifact_type = Some(relbundle::spec::ARTIFACT_TYPE.into());
-    l.put_blob(&md, &mb).unwrap();
-    l.tag("1.0.0", &md, true).unwrap();
-    md.digest
-}
-
-/// Write a `.sig` manifest for `digest` with hand-made layers: (media type, payload, signature).
-fn put_sigs(dir: &Path, digest: &str, layers: Vec<(&str, Vec<u8>, Option<String>)>) {
-    let l = Layout::new(dir.to_path_buf());
-    let mut descs = Vec::new();
-    for (mt, payload, sig) in layers {
-        let mut d = Descriptor::new(mt, &payload);
-        if let Some(s) = sig {
-            d.annotations = Some([(signing::SIGNATURE_ANNOTATION.to_string(), s)].into());
-        }
-        l.put_blob(&d, &payload).unwrap();
-        descs.push(d);
-    }
-    let config = signing::sig_config(&descs.iter().map(|d| d.digest.clone()).collect::<Vec<_>>());
-    let cd = Descriptor::new(signing::SIG_CONFIG_MEDIA_TYPE, &config);
-    l.put_blob(&cd, &config).unwrap();
-    let m = ImageManifest {
-        schema_version: 2,
-        media_type: Some(relbundle::spec::OCI_MANIFEST.into()),
-        artifact_type: None,
-        config: cd,
-        layers: descs,
-        subject: None,
-        annotations: None,
-    }
-    .to_bytes();
-    let md = Descriptor::new(relbundle::spec::OCI_MANIFEST, &m);
-    l.put_blob(&md, &m).unwrap();
-    l.tag(&signing::sig_tag(digest), &md, true).unwrap();
-}
-
-fn edit_index(dir: &Path, f: impl FnOnce(&mut serde_json::Value)) {
-    let p = dir.join("index.json");
-    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
-    f(&mut v);
-    std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
 }
 
 #[track_caller]
@@ -374,7 +302,7 @@ fn tamper_matrix() {
                 m.layers.pop();
             }),
             "integrity",
-            "not the four",
+            "3 layers; a release has exactly 4",
         ),
     ];
     for (i, (name, er, em, check, reason)) in crafted.into_iter().enumerate() {

@@ -111,10 +111,10 @@ pub fn find(host: &str, explicit: &Explicit) -> Result<Option<Login>> {
     let containers = std::env::var_os("REGISTRY_AUTH_FILE")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("XDG_RUNTIME_DIR").map(|d| PathBuf::from(d).join("containers/auth.json")));
-    if let Some(p) = containers {
-        if let Some(l) = from_auths_file(&p, host)? {
-            return Ok(Some(l));
-        }
+    if let Some(p) = containers
+        && let Some(l) = from_auths_file(&p, host)?
+    {
+        return Ok(Some(l));
     }
     match docker_credential::get_credential(host) {
         Ok(docker_credential::DockerCredential::UsernamePassword(u, p)) => Ok(Some(Login::new(u, p, "docker config"))),

@@ -14,9 +14,6 @@ pub struct Layout {
     dir: PathBuf,
 }
 
-/// Largest blob read into memory from a layout.
-pub const MAX_BLOB: u64 = 512 << 20;
-
 const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
@@ -126,9 +123,7 @@ impl Store for Layout {
     }
 
     fn blob(&self, d: &Descriptor) -> Result<Vec<u8>> {
-        if d.size > MAX_BLOB {
-            bail!("{}: blob {} is {} bytes, over the {} MiB limit", self.describe(), d.digest, d.size, MAX_BLOB >> 20);
-        }
+        crate::oci::check_claim(&self.describe(), d)?;
         let p = self.blob_path(&d.digest)?;
         let f = std::fs::File::open(&p).with_context(|| format!("{}: blob {} is missing", self.describe(), d.digest))?;
         let mut b = Vec::with_capacity(d.size as usize);

@@ -32,13 +32,14 @@ impl StoreRef {
                 }
                 return Ok(StoreRef::Layout { dir: dir.into(), tag: None, digest: Some(d.to_string()) });
             }
-            if let Some((dir, tag)) = rest.rsplit_once(':') {
-                if !dir.is_empty() && !tag.contains('/') {
-                    if !crate::images::valid_tag(tag) {
-                        bail!("`{s}`: `{tag}` is not a valid tag (letters, digits, `_.-`, at most 128)");
-                    }
-                    return Ok(StoreRef::Layout { dir: dir.into(), tag: Some(tag.to_string()), digest: None });
+            if let Some((dir, tag)) = rest.rsplit_once(':')
+                && !dir.is_empty()
+                && !tag.contains('/')
+            {
+                if !crate::images::valid_tag(tag) {
+                    bail!("`{s}`: `{tag}` is not a valid tag (letters, digits, `_.-`, at most 128)");
                 }
+                return Ok(StoreRef::Layout { dir: dir.into(), tag: Some(tag.to_string()), digest: None });
             }
             return Ok(StoreRef::Layout { dir: rest.into(), tag: None, digest: None });
         }
@@ -252,11 +253,13 @@ pub fn copy(
             uploaded.2 += 1;
             continue;
         }
-        if let (Opened::Registry(r), Some(StoreRef::Registry { registry, repository, .. })) = (dst, src_ref) {
-            if *registry == r.registry && *repository != r.repository && r.mount(b, repository)? {
-                uploaded.3 += 1;
-                continue;
-            }
+        if let (Opened::Registry(r), Some(StoreRef::Registry { registry, repository, .. })) = (dst, src_ref)
+            && *registry == r.registry
+            && *repository != r.repository
+            && r.mount(b, repository)?
+        {
+            uploaded.3 += 1;
+            continue;
         }
         let bytes = match known.iter().find(|(k, _)| k.digest == b.digest) {
             Some((_, bytes)) => bytes.to_vec(),

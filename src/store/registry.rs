@@ -10,7 +10,7 @@
 use super::auth::{self, Explicit};
 use super::{Store, TagOutcome};
 use crate::oci::{Descriptor, MAX_MANIFEST};
-use crate::spec::{DOCKER_MANIFEST, DOCKER_MANIFEST_LIST, OCI_INDEX, OCI_MANIFEST};
+use crate::spec::{MANIFEST_TYPES, OCI_MANIFEST};
 use anyhow::{Context, Result, anyhow, bail};
 use oci_client::errors::{OciDistributionError, OciErrorCode};
 use oci_client::secrets::RegistryAuth;
@@ -21,9 +21,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 /// Every manifest type we accept; distribution 2.8 answers 404 to an OCI manifest without it.
-pub const MANIFEST_TYPES: [&str; 4] = [OCI_MANIFEST, OCI_INDEX, DOCKER_MANIFEST, DOCKER_MANIFEST_LIST];
 /// Largest blob read from a registry into memory.
-pub const MAX_BLOB: u64 = 512 << 20;
 const MAX_ATTEMPTS: u32 = 5;
 /// Blob uploads in flight at once.
 pub const UPLOAD_CONCURRENCY: usize = 4;
@@ -204,14 +202,12 @@ impl Registry {
         let may_be_plain = is_loopback(registry) || insecure.iter().any(|h| h == registry);
         let mut plain = Vec::new();
         let mut auth = auth;
-        if may_be_plain {
-            if let Some(status) = probe_plain(registry) {
-                plain.push(registry.to_string());
-                // An open registry (200 without a login): an empty bearer token keeps oci-client from
-                // pinging /v2/ before every request; the registry ignores it.
-                if status == 200 && matches!(auth, RegistryAuth::Anonymous) {
-                    auth = RegistryAuth::Bearer(String::new());
-                }
+        if may_be_plain && let Some(status) = probe_plain(registry) {
+            plain.push(registry.to_string());
+            // An open registry (200 without a login): an empty bearer token keeps oci-client from
+            // pinging /v2/ before every request; the registry ignores it.
+            if status == 200 && matches!(auth, RegistryAuth::Anonymous) {
+                auth = RegistryAuth::Bearer(String::new());
             }
         }
         if t.verbose {
@@ -348,9 +344,7 @@ impl Registry {
         if let Some(b) = self.manifests.lock().unwrap().get(&d.digest) {
             return Ok(b.clone());
         }
-        if d.size > MAX_MANIFEST {
-            bail!("{}@{}: manifest is {} bytes, over the 4 MiB limit", self.name(), d.digest, d.size);
-        }
+        crate::oci::check_claim(&self.name(), d)?;
         let r = self.reference(None, Some(&d.digest));
         let (bytes, _) =
             self.call(&format!("fetch manifest {}", d.digest), || self.client.pull_manifest_raw(&r, &self.auth, &MANIFEST_TYPES))?;
@@ -454,9 +448,7 @@ impl Store for Registry {
         if MANIFEST_TYPES.contains(&d.media_type.as_str()) {
             return self.manifest_bytes(d);
         }
-        if d.size > MAX_BLOB {
-            bail!("{}: blob {} is {} bytes, over the {} MiB limit", self.name(), d.digest, d.size, MAX_BLOB >> 20);
-        }
+        crate::oci::check_claim(&self.name(), d)?;
         let r = self.reference(None, Some(&d.digest));
         let layer = oci_client::manifest::OciDescriptor {
             media_type: d.media_type.clone(),

@@ -2,6 +2,7 @@
 //! jsonschema/tarfile, dvc's fixtures).
 #![allow(dead_code)]
 
+pub mod craft;
 pub mod proxy;
 pub mod registry;
 

@@ -1,7 +1,8 @@
 //! A fault-injecting HTTP/1.1 proxy in front of a registry. It forwards each request on a fresh
 //! upstream connection (keeping the Host header, so the registry's Location URLs point back at the
 //! proxy) and can, at a chosen request, answer 500/503/429 itself, reset the connection, truncate
-//! the response body, or forward only half of the request body.
+//! the response body, or forward only half of the request body. It can also stand in for a hostile
+//! registry: [`Proxy::serve`] answers chosen paths itself with any bytes (and their real digest).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -42,6 +43,15 @@ pub struct Proxy {
     plan: Arc<Mutex<Plan>>,
     state: Arc<Mutex<State>>,
     stop: Arc<AtomicBool>,
+    canned: Arc<Mutex<Vec<Canned>>>,
+}
+
+/// A response the proxy gives itself for one request path (GET and HEAD).
+#[derive(Clone)]
+struct Canned {
+    path: String,
+    content_type: String,
+    body: Vec<u8>,
 }
 
 impl Proxy {
@@ -54,17 +64,18 @@ impl Proxy {
             plan: Arc::new(Mutex::new(Plan::None)),
             state: Arc::new(Mutex::new(State::default())),
             stop: Arc::new(AtomicBool::new(false)),
+            canned: Arc::new(Mutex::new(Vec::new())),
         };
-        let (plan, state, stop, up) = (p.plan.clone(), p.state.clone(), p.stop.clone(), p.upstream.clone());
+        let (plan, state, stop, up, canned) = (p.plan.clone(), p.state.clone(), p.stop.clone(), p.upstream.clone(), p.canned.clone());
         std::thread::spawn(move || {
             for c in l.incoming() {
                 if stop.load(Ordering::Relaxed) {
                     break;
                 }
                 let Ok(c) = c else { continue };
-                let (plan, state, up) = (plan.clone(), state.clone(), up.clone());
+                let (plan, state, up, canned) = (plan.clone(), state.clone(), up.clone(), canned.clone());
                 std::thread::spawn(move || {
-                    let _ = handle(c, &up, &plan, &state);
+                    let _ = handle(c, &up, &plan, &state, &canned);
                 });
             }
         });
@@ -77,6 +88,19 @@ impl Proxy {
         let mut s = self.state.lock().unwrap();
         s.count = 0;
         s.requests.clear();
+    }
+
+    /// Answer GET and HEAD of `path` (e.g. `/v2/acme/x/manifests/1.0.0`) with 200, `body`, and a
+    /// `Docker-Content-Digest` that is the body's real sha256, as a hostile registry would.
+    pub fn serve(&self, path: &str, content_type: &str, body: Vec<u8>) {
+        let mut c = self.canned.lock().unwrap();
+        c.retain(|x| x.path != path);
+        c.push(Canned { path: path.to_string(), content_type: content_type.to_string(), body });
+    }
+
+    /// Forget every [`Proxy::serve`] answer: forward everything again.
+    pub fn serve_none(&self) {
+        self.canned.lock().unwrap().clear();
     }
 
     pub fn requests(&self) -> Vec<String> {
@@ -150,7 +174,7 @@ fn read_body(r: &mut BufReader<TcpStream>, head: &str) -> std::io::Result<Vec<u8
     Ok(Vec::new())
 }
 
-fn handle(client: TcpStream, upstream: &str, plan: &Mutex<Plan>, state: &Mutex<State>) -> std::io::Result<()> {
+fn handle(client: TcpStream, upstream: &str, plan: &Mutex<Plan>, state: &Mutex<State>, canned: &Mutex<Vec<Canned>>) -> std::io::Result<()> {
     client.set_read_timeout(Some(Duration::from_secs(20)))?;
     let mut reader = BufReader::new(client.try_clone()?);
     let mut client = client;
@@ -172,6 +196,24 @@ fn handle(client: TcpStream, upstream: &str, plan: &Mutex<Plan>, state: &Mutex<S
         }
         f
     };
+    let mut line = head_s.lines().next().unwrap_or("").split(' ');
+    let (method, target) = (line.next().unwrap_or(""), line.next().unwrap_or(""));
+    let path = target.split('?').next().unwrap_or("");
+    let answer = canned.lock().unwrap().iter().find(|c| c.path == path).cloned();
+    if let Some(c) = answer {
+        let digest = relbundle::hashing::sha256_digest(&c.body);
+        write!(
+            client,
+            "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nDocker-Content-Digest: {digest}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            c.content_type,
+            c.body.len()
+        )?;
+        if method != "HEAD" {
+            client.write_all(&c.body)?;
+        }
+        let _ = client.shutdown(Shutdown::Write);
+        return Ok(());
+    }
     match fault {
         Some(Fault::Status(code)) => {
             let extra = if code == 429 { "Retry-After: 0\r\n" } else { "" };
