@@ -127,6 +127,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
     // Parsed once by contracts::load, for the compatibility checks below.
     let mut docs = crate::compat::Docs::default();
 
+    let resolver = opts.registry.as_ref().map(images::Resolver::new);
     for (name, c) in &bf.components {
         let what = format!("{}: component `{name}`", bf_path.display());
         // The component folder, repository-relative; "" is the monorepo root (`path: .`).
@@ -138,7 +139,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         if !cabs.is_dir() {
             bail!("{what} field `path`: `{cpath}` is not a folder");
         }
-        let image = resolve_image(name.0.as_str(), &c.image, &image_overrides, &what, opts)?;
+        let image = resolve_image(name.0.as_str(), &c.image, &image_overrides, &what, opts.check_images, resolver.as_ref())?;
 
         // dvc.yaml artifacts in the component folder name models.
         let pipeline_rel = rel_join(&cpath, "dvc.yaml");
@@ -392,7 +393,8 @@ fn resolve_image(
     declared: &ImageRef,
     overrides: &BTreeMap<String, (ImageRef, &'static str)>,
     what: &str,
-    opts: &Options,
+    check_images: bool,
+    resolver: Option<&images::Resolver>,
 ) -> Result<ImageRecord> {
     let (img, mut from) = match overrides.get(name) {
         Some((i, f)) => (i.clone(), *f),
@@ -402,17 +404,18 @@ fn resolve_image(
         "pin it in bundle.yaml as REPOSITORY@sha256:…, or pass --image {name}=REPOSITORY@sha256:…, or --buildx-metadata {name}=FILE from `docker buildx build --metadata-file FILE`"
     );
     let mut platforms = None;
-    let digest = match (&img.digest, &opts.registry) {
-        (Some(d), Some(t)) if opts.check_images => {
-            let r = images::resolve(&img, t).map_err(|e| crate::error::finding(format!("{what} field `image`: {e:#}")))?;
+    let digest = match (&img.digest, resolver) {
+        (Some(d), Some(res)) if check_images => {
+            let r = res.resolve(&img).map_err(|e| crate::error::finding(format!("{what} field `image`: {e:#}")))?;
             platforms = r.platforms;
             d.clone()
         }
         (Some(d), _) => d.clone(),
         (None, None) => bail!("{what} field `image`: `{img}` has no digest, and --offline forbids resolving its tag; {how}"),
-        (None, Some(t)) => {
+        (None, Some(res)) => {
             // Resolve the tag once; the digest is what the release pins from here on.
-            let r = images::resolve(&img, t)
+            let r = res
+                .resolve(&img)
                 .map_err(|e| anyhow!("{what} field `image`: `{img}` has no digest, and its tag could not be resolved: {e:#}; {how}"))?;
             from = "registry";
             platforms = r.platforms;

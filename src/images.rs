@@ -164,10 +164,38 @@ pub struct Resolved {
     pub platforms: Option<Vec<(String, String)>>,
 }
 
-/// Resolve an image's tag to a digest (one HEAD, with OCI and Docker Accept types), or confirm a
-/// pinned digest exists; either way read the manifest once to record an index's platforms.
-pub fn resolve(img: &ImageRef, t: &crate::store::registry::Transport) -> Result<Resolved> {
-    let reg = crate::store::registry::Registry::open(&img.registry, &img.repository, t)?;
+/// Resolves image references for one command: one registry client per registry host, shared by
+/// every repository on it (200 components on one registry make one client, not 200).
+pub struct Resolver<'t> {
+    t: &'t crate::store::registry::Transport,
+    open: std::cell::RefCell<std::collections::HashMap<String, crate::store::registry::Registry>>,
+}
+
+impl<'t> Resolver<'t> {
+    pub fn new(t: &'t crate::store::registry::Transport) -> Resolver<'t> {
+        Resolver { t, open: Default::default() }
+    }
+
+    /// Resolve an image's tag to a digest (one HEAD, with OCI and Docker Accept types), or confirm
+    /// a pinned digest exists; either way read the manifest once to record an index's platforms.
+    pub fn resolve(&self, img: &ImageRef) -> Result<Resolved> {
+        let reg = {
+            let mut open = self.open.borrow_mut();
+            match open.get(&img.registry) {
+                Some(r) => r.sibling(&img.repository),
+                None => {
+                    let r = crate::store::registry::Registry::open(&img.registry, &img.repository, self.t)?;
+                    let s = r.sibling(&img.repository);
+                    open.insert(img.registry.clone(), r);
+                    s
+                }
+            }
+        };
+        resolve_with(img, &reg)
+    }
+}
+
+fn resolve_with(img: &ImageRef, reg: &crate::store::registry::Registry) -> Result<Resolved> {
     let d = reg
         .describe_ref(img.tag.as_deref(), img.digest.as_deref())?
         .ok_or_else(|| crate::error::finding(format!("image `{img}` does not exist in its registry")))?;

@@ -183,6 +183,7 @@ pub fn verify(st: &Opened, r: &StoreRef, o: &Options) -> Result<Report> {
         skipped("images", "not checked (pass --check-images)")
     } else {
         let mut f = Vec::new();
+        let resolver = crate::images::Resolver::new(&o.transport);
         for c in record.iter().flat_map(|r| &r.components) {
             let img: crate::images::ImageRef = match format!("{}/{}@{}", c.image.registry, c.image.repository, c.image.digest).parse() {
                 Ok(i) => i,
@@ -191,7 +192,7 @@ pub fn verify(st: &Opened, r: &StoreRef, o: &Options) -> Result<Report> {
                     continue;
                 }
             };
-            content(crate::images::resolve(&img, &o.transport).map(|_| ()), &mut f)?;
+            content(resolver.resolve(&img).map(|_| ()), &mut f)?;
         }
         check("images", "every component image digest exists in its registry".into(), f)
     };

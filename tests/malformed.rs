@@ -328,6 +328,12 @@ fn malformed_input_corpus() {
     let r = fx.bundle(&["inspect", &lref]);
     fx.case("layout: index.json nested 100,000 deep, inspect", r, 2, &["index.json", "recursion limit"], &[]);
 
+    // A sparse 1 GiB index.json: refused after reading 4 MiB of it.
+    let (l, lref) = fx.layout("index-huge");
+    std::fs::File::create(l.join("index.json")).unwrap().set_len(1 << 30).unwrap();
+    let r = fx.bundle(&["verify", &lref, "--key", &pubk]);
+    fx.case("layout: 1 GiB index.json, verify", r, 2, &["index.json is over the 4 MiB limit"], &[]);
+
     let (l, _) = fx.layout("many-entries");
     let tgz = many_entries(&d, 100_001);
     replace_layer(&l, "1.0.0", 1, &tgz, "many");

@@ -248,8 +248,11 @@ fn image_tags_resolve_once_to_digests_including_a_multi_arch_index() {
     std::fs::write(&f, y).unwrap();
     commit_all(&repo, "images by tag");
     let heads = reg.count("HEAD", "/acme/multi/manifests/1.0");
+    let probes = reg.count("GET", "/v2/ HTTP");
     let (layout, _) = build_layout(t.path(), &repo, "l", &["--version", "1.0.0"]);
     assert_eq!(reg.count("HEAD", "/acme/multi/manifests/1.0") - heads, 1, "the tag was not resolved exactly once");
+    // Two repositories on one registry share one client: one transport probe, not one per image.
+    assert_eq!(reg.count("GET", "/v2/ HTTP") - probes, 1, "one registry host should be probed once");
     assert_eq!(reg.count("GET", "/acme/multi/manifests/1.0 "), 0, "after the HEAD, only the digest may be used");
     let rec = json(&run(bundle(t.path()).args(["inspect", "--json", &layout])).ok());
     let img = |n: &str| rec["components"].as_array().unwrap().iter().find(|c| c["name"] == n).unwrap()["image"].clone();

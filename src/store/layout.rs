@@ -40,7 +40,12 @@ impl Layout {
 
     fn read_index(&self) -> Result<(serde_json::Value, Vec<Descriptor>)> {
         let p = self.dir.join("index.json");
-        let b = match std::fs::read(&p) {
+        // Read at most one byte over the limit, so a huge index.json is refused without loading it.
+        let read = std::fs::File::open(&p).and_then(|f| {
+            let mut b = Vec::new();
+            std::io::Read::read_to_end(&mut std::io::Read::take(f, MAX_MANIFEST + 1), &mut b).map(|_| b)
+        });
+        let b = match read {
             Ok(b) => b,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if self.dir.join("oci-layout").exists() {

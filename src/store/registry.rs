@@ -95,7 +95,7 @@ fn probe_ca() -> oci_client::client::Certificate {
 }
 
 pub struct Registry {
-    rt: tokio::runtime::Runtime,
+    rt: std::sync::Arc<tokio::runtime::Runtime>,
     client: Client,
     auth: RegistryAuth,
     pub registry: String,
@@ -216,7 +216,7 @@ impl Registry {
         // A registry reached over plain HTTP never needs TLS roots.
         let roots = if plain.is_empty() { None } else { Some(vec![probe_ca()]) };
         Ok(Registry {
-            rt,
+            rt: std::sync::Arc::new(rt),
             client: Client::new(config(plain, Duration::from_secs(10), roots)),
             auth,
             registry: registry.to_string(),
@@ -224,6 +224,20 @@ impl Registry {
             manifests: Mutex::new(HashMap::new()),
             verbose: t.verbose,
         })
+    }
+
+    /// Another repository on the same registry, sharing this one's runtime, HTTP client, login and
+    /// tokens: no second transport probe, and no second load of the system's CA store.
+    pub fn sibling(&self, repository: &str) -> Registry {
+        Registry {
+            rt: self.rt.clone(),
+            client: self.client.clone(),
+            auth: self.auth.clone(),
+            registry: self.registry.clone(),
+            repository: repository.to_string(),
+            manifests: Mutex::new(HashMap::new()),
+            verbose: self.verbose,
+        }
     }
 
     pub fn reference(&self, tag: Option<&str>, digest: Option<&str>) -> Reference {
