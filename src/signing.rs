@@ -358,6 +358,8 @@ pub fn attach(st: &dyn crate::store::Store, digest: &str, identity: &str, signer
         name: "signing key".into(),
         key: CosignVerificationKey::try_from_pem(signer.public_pem.as_bytes()).map_err(|e| anyhow!("{e}"))?,
     };
+    // Read, append and write back under the store's lock: a parallel signer waits, not overwrites.
+    let _lock = st.lock()?;
     let mut layers = read_signatures(st, digest)?.map(|(_, l)| l).unwrap_or_default();
     let pd = crate::oci::Descriptor::new(SIMPLESIGNING_MEDIA_TYPE, &payload);
     if layers.iter().any(|l| l.desc.digest == pd.digest && l.signature.as_deref().is_some_and(|sig| mine.verifies(&payload, sig))) {
@@ -375,6 +377,7 @@ pub fn attach(st: &dyn crate::store::Store, digest: &str, identity: &str, signer
 /// already has. Returns how many were added.
 pub fn copy_signatures(src: &dyn crate::store::Store, dst: &dyn crate::store::Store, digest: &str) -> Result<usize> {
     let Some((_, from)) = read_signatures(src, digest)? else { return Ok(0) };
+    let _lock = dst.lock()?;
     let mut layers = read_signatures(dst, digest)?.map(|(_, l)| l).unwrap_or_default();
     let before = layers.len();
     for l in from {

@@ -1,7 +1,8 @@
 //! OCI image layout backend: `oci-layout`, `index.json`, `blobs/sha256/<hex>`.
 //!
 //! Every write is atomic (temp file in the same folder, then rename), blobs before index.json,
-//! and every blob read is checked against its digest and size.
+//! and every blob read is checked against its digest and size. index.json is read and rewritten
+//! under an exclusive lock on the layout folder ([`Layout::hold`]), so parallel writers lose no tag.
 
 use super::{Store, TagOutcome};
 use crate::oci::{Descriptor, MAX_MANIFEST};
@@ -12,6 +13,21 @@ use std::path::{Path, PathBuf};
 
 pub struct Layout {
     dir: PathBuf,
+    /// The folder lock: how many holders in this process, and the locked folder handle.
+    held: std::sync::Mutex<(usize, Option<std::fs::File>)>,
+}
+
+/// This process holds the layout's lock until the last `Held` drops.
+pub struct Held<'a>(&'a Layout);
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        let mut h = self.0.held.lock().unwrap_or_else(|e| e.into_inner());
+        h.0 -= 1;
+        if h.0 == 0 {
+            h.1 = None; // closing the handle releases the lock
+        }
+    }
 }
 
 const OCI_LAYOUT: &[u8] = br#"{"imageLayoutVersion":"1.0.0"}"#;
@@ -29,7 +45,21 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 impl Layout {
     pub fn new(dir: PathBuf) -> Layout {
-        Layout { dir }
+        Layout { dir, held: std::sync::Mutex::new((0, None)) }
+    }
+
+    /// Take the layout's exclusive lock (flock on the folder; another process waits for it), or
+    /// join this process's hold of it. Creates the folder if needed.
+    pub fn hold(&self) -> Result<Held<'_>> {
+        let mut h = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if h.0 == 0 {
+            std::fs::create_dir_all(&self.dir).with_context(|| format!("{}: cannot create", self.dir.display()))?;
+            let f = std::fs::File::open(&self.dir).with_context(|| format!("{}: cannot open", self.dir.display()))?;
+            f.lock().with_context(|| format!("{}: cannot lock the layout", self.dir.display()))?;
+            h.1 = Some(f);
+        }
+        h.0 += 1;
+        Ok(Held(self))
     }
 
     fn blob_path(&self, digest: &str) -> Result<PathBuf> {
@@ -62,6 +92,7 @@ impl Layout {
         std::fs::create_dir_all(self.dir.join("blobs").join("sha256")).with_context(|| format!("{}: cannot create", self.dir.display()))?;
         let p = self.dir.join("oci-layout");
         if !p.exists() {
+            let _held = self.hold()?;
             // A new layout: an empty index first, so the layout is valid from the moment it has `oci-layout`.
             let idx = self.dir.join("index.json");
             if !idx.exists() {
@@ -155,7 +186,12 @@ impl Store for Layout {
         self.put_blob(d, bytes).map(|_| ())
     }
 
+    fn lock(&self) -> Result<super::StoreLock<'_>> {
+        Ok(super::StoreLock(Some(self.hold()?)))
+    }
+
     fn tag(&self, tag: &str, d: &Descriptor, retag: bool) -> Result<TagOutcome> {
+        let _held = self.hold()?;
         self.ensure_layout()?;
         let mut idx = self.read_index()?.0;
         let list = idx["manifests"].as_array_mut().expect("checked in read_index");

@@ -143,6 +143,12 @@ pub trait Store {
     }
     /// The manifest a tag names, or None when the tag does not exist (errors stay errors).
     fn find_tag(&self, tag: &str) -> Result<Option<Descriptor>>;
+    /// Hold the store's writer lock until the guard drops, around a read-modify-write of tags or
+    /// signatures. A layout locks its folder (other `bundle` processes wait); a registry has no
+    /// lock (as with cosign, two signers racing on one registry can lose a signature).
+    fn lock(&self) -> Result<StoreLock<'_>> {
+        Ok(StoreLock(None))
+    }
     /// A manifest descriptor for a digest.
     fn resolve_digest(&self, digest: &str) -> Result<Descriptor> {
         self.tags()?
@@ -152,6 +158,9 @@ pub trait Store {
             .ok_or_else(|| anyhow::anyhow!("{}: no manifest {digest}", self.describe()))
     }
 }
+
+/// A held store lock ([`Store::lock`]); released on drop.
+pub struct StoreLock<'a>(pub Option<layout::Held<'a>>);
 
 /// An opened store: the layout or registry behind a reference.
 pub enum Opened {
