@@ -18,6 +18,20 @@ pub struct Cli {
     pub registry: RegistryOpts,
 }
 
+/// Which signatures make a release trusted (verify, values, pull).
+#[derive(Args, Debug, Clone, Default)]
+pub struct Trust {
+    /// A trusted public key, cosign's PEM format (repeatable).
+    #[arg(long = "key", value_name = "PUB")]
+    pub keys: Vec<PathBuf>,
+    /// How many of the given keys must have signed.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub min_signers: usize,
+    /// The repository the signatures must name, for a mirror (default: the reference's repository).
+    #[arg(long, value_name = "REPO")]
+    pub identity: Option<String>,
+}
+
 /// How to reach registries; accepted by every command.
 #[derive(Args, Debug, Clone, Default)]
 pub struct RegistryOpts {
@@ -132,9 +146,9 @@ pub enum Command {
         /// Only these kinds of files (repeatable).
         #[arg(long, value_enum)]
         only: Vec<crate::extract::Only>,
-        /// Verify the release with these public keys before writing anything (repeatable).
-        #[arg(long = "key", value_name = "PUB")]
-        keys: Vec<PathBuf>,
+        /// With --key: verify the release before writing anything.
+        #[command(flatten)]
+        trust: Trust,
         /// Print what was written as JSON.
         #[arg(long)]
         json: bool,
@@ -226,19 +240,12 @@ pub enum Command {
     ///   bundle verify registry.example.com/acme/docproc:1.4.0 --key cosign.pub
     ///   bundle verify …@sha256:… --key a.pub --key b.pub --min-signers 2 --check-images --values values.yaml
     ///   bundle verify mirror.example.com/docproc:1.4.0 --key cosign.pub --identity registry.example.com/acme/docproc
-    #[command(verbatim_doc_comment)]
+    #[command(verbatim_doc_comment, mut_arg("keys", |a| a.required(true)))]
     Verify {
         /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
         reference: String,
-        /// A trusted public key (repeatable).
-        #[arg(long = "key", value_name = "PUB", required = true)]
-        keys: Vec<PathBuf>,
-        /// How many of the given keys must have signed (default 1).
-        #[arg(long, default_value_t = 1, value_name = "N")]
-        min_signers: usize,
-        /// The repository the signatures must name, for a mirror (default: the reference's repository).
-        #[arg(long, value_name = "REPO")]
-        identity: Option<String>,
+        #[command(flatten)]
+        trust: Trust,
         /// Check that every component image digest exists in its registry.
         #[arg(long)]
         check_images: bool,
@@ -292,14 +299,9 @@ pub enum Command {
         /// Remap keys into a chart's own value paths (spec/values-map.md).
         #[arg(long, value_name = "FILE")]
         map: Option<PathBuf>,
-        /// Verify the release with these public keys first (repeatable).
-        #[arg(long = "key", value_name = "PUB")]
-        keys: Vec<PathBuf>,
-        #[arg(long, default_value_t = 1, value_name = "N")]
-        min_signers: usize,
-        /// The repository the signatures must name (a mirror).
-        #[arg(long, value_name = "REPO")]
-        identity: Option<String>,
+        /// With --key: verify the release first; no values are written unless it passes.
+        #[command(flatten)]
+        trust: Trust,
         /// Print JSON instead of YAML.
         #[arg(long)]
         json: bool,

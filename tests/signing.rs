@@ -245,6 +245,17 @@ print(json.loads(open(out + "/payload.json").read())["critical"]["image"]["docke
     let r = verify(d, &format!("{}/mirror/docproc:1.0.0", reg.addr), &["--key", pubk.to_str().unwrap()]).code(1);
     assert!(r.stdout.contains("is not `"), "{}", r.stdout);
     verify(d, &format!("{}/mirror/docproc:1.0.0", reg.addr), &["--key", pubk.to_str().unwrap(), "--identity", &dst]).ok();
+    // pull and values take the same trust flags: from the mirror with --identity, and two signers.
+    let mirror = format!("{}/mirror/docproc:1.0.0", reg.addr);
+    let (k1, k2) = (pubk.to_str().unwrap(), opub.to_str().unwrap());
+    let out = d.join("mirror-pull");
+    let r = run(bundle(d).args(["pull", &mirror, "-o", out.to_str().unwrap(), "--key", k1])).code(1);
+    assert!(r.stderr.contains("is not `") && !out.exists(), "{}", r.stderr);
+    run(bundle(d).args(["pull", &mirror, "-o", out.to_str().unwrap(), "--key", k1, "--key", k2, "--min-signers", "2", "--identity", &dst])).ok();
+    assert!(out.join("bundle.yaml").exists());
+    let r = run(bundle(d).args(["values", &mirror, "--key", k1, "--min-signers", "3"])).code(2);
+    assert!(r.stderr.contains("--min-signers 3"), "{}", r.stderr);
+    run(bundle(d).args(["values", &mirror, "--key", k1, "--key", k2, "--min-signers", "2", "--identity", &dst])).ok();
     // The layout was signed too (identity: the release name).
     verify(d, &format!("{layout}:1.0.0"), &["--key", pubk.to_str().unwrap()]).ok();
 }

@@ -31,17 +31,17 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sign { reference, key, password_file, identity, json } => {
             sign::run(&reference, &key, password_file.as_deref(), identity.as_deref(), json, &t()?)
         }
-        Command::Verify { reference, keys, min_signers, identity, check_images, values, json } => {
-            verify::run(&reference, &keys, min_signers, identity, check_images, values, json, &t()?)
+        Command::Verify { reference, trust, check_images, values, json } => {
+            verify::run(&reference, &trust, check_images, values, json, &t()?)
         }
         Command::Check { input, json } => check::run(&input, json, &t()?),
         Command::Inspect { reference, json } => inspect::run(&reference, json, &t()?),
         Command::Push { source, destination, retag, json } => push::run(&source, &destination, retag, json, &t()?),
-        Command::Pull { reference, output, component, only, keys, json } => {
-            pull::run(&reference, &output, component.as_deref(), &only, &keys, json, &t()?)
+        Command::Pull { reference, output, component, only, trust, json } => {
+            pull::run(&reference, &output, component.as_deref(), &only, &trust, json, &t()?)
         }
-        Command::Values { reference, output, map, keys, min_signers, identity, json } => {
-            values::run(&reference, output.as_deref(), map.as_deref(), &keys, min_signers, identity, json, &t()?)
+        Command::Values { reference, output, map, trust, json } => {
+            values::run(&reference, output.as_deref(), map.as_deref(), &trust, json, &t()?)
         }
         Command::History { repository, keys, json } => history::run(&repository, &keys, json, &t()?),
         Command::Completions { shell } => {
@@ -97,22 +97,28 @@ pub(crate) fn warn_moved(r: &crate::store::CopyReport) {
 
 /// Verify a resolved release with `keys` (signatures, integrity, its own checks) before a command
 /// acts on it. The verify report goes to stderr when it fails.
-pub(crate) fn require_verified(
-    st: &crate::store::Opened,
-    r: &crate::store::StoreRef,
-    keys: &[std::path::PathBuf],
-    min_signers: usize,
-    identity: Option<String>,
-    t: &Transport,
-) -> Result<String> {
-    let keys = keys.iter().map(|k| crate::signing::load_public_key(k)).collect::<Result<Vec<_>>>()?;
-    let o = crate::verify::Options { keys, min_signers, identity, check_images: false, values: None, transport: t.clone() };
+pub(crate) fn require_verified(st: &crate::store::Opened, r: &crate::store::StoreRef, o: crate::verify::Options) -> Result<String> {
     let report = crate::verify::verify(st, r, &o)?;
     if !report.verified {
         eprint!("{}", crate::verify::render(&report));
         return Err(crate::error::finding(format!("{} is not verified; refusing to use it", report.digest)));
     }
     Ok(report.digest)
+}
+
+/// Verify options from the trust flags: the keys loaded, `--min-signers` checked against them, and
+/// the identity defaulting to the repository named (`r` may be pinned to a digest already).
+pub(crate) fn verify_options(r: &crate::store::StoreRef, trust: &crate::cli::Trust, t: &Transport) -> Result<crate::verify::Options> {
+    let n = trust.min_signers;
+    if n == 0 || n > trust.keys.len() {
+        anyhow::bail!("--min-signers {n}: give a number from 1 to the number of --key files ({})", trust.keys.len());
+    }
+    let keys = trust.keys.iter().map(|k| crate::signing::load_public_key(k)).collect::<Result<Vec<_>>>()?;
+    let identity = trust
+        .identity
+        .clone()
+        .or_else(|| matches!(r, crate::store::StoreRef::Registry { .. }).then(|| crate::verify::default_identity(r, None)));
+    Ok(crate::verify::Options { keys, min_signers: n, identity, check_images: false, values: None, transport: t.clone() })
 }
 
 /// Version discipline against the previous release: `--previous`, else the highest semver tag

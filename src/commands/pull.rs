@@ -66,7 +66,7 @@ pub fn run(
     output: &Path,
     component: Option<&str>,
     only: &[Only],
-    keys: &[std::path::PathBuf],
+    trust: &crate::cli::Trust,
     json: bool,
     t: &Transport,
 ) -> Result<()> {
@@ -74,10 +74,10 @@ pub fn run(
     let st = store::open(&r, t)?;
     // Resolve once; with --key, verify that digest and pull exactly it.
     let desc = store::resolve(st.store(), &r)?;
-    if !keys.is_empty() {
-        // Verify exactly this digest; the signatures must name the repository given.
-        let identity = matches!(r, StoreRef::Registry { .. }).then(|| crate::verify::default_identity(&r, None));
-        super::require_verified(&st, &r.pinned(&desc.digest), keys, 1, identity, t)?;
+    if !trust.keys.is_empty() {
+        // Verify exactly this digest; the signatures must name the repository given (from `r`).
+        let o = super::verify_options(&r, trust, t)?;
+        super::require_verified(&st, &r.pinned(&desc.digest), o)?;
     }
     let (m, record) = crate::artifact::read(st.store(), &desc)?;
     let comp = match component {

@@ -1,30 +1,20 @@
 use crate::store::registry::Transport;
 use crate::store::{self, StoreRef};
 use anyhow::Result;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-#[allow(clippy::too_many_arguments)]
-pub fn run(
-    reference: &str,
-    output: Option<&Path>,
-    map: Option<&Path>,
-    keys: &[PathBuf],
-    min_signers: usize,
-    identity: Option<String>,
-    json: bool,
-    t: &Transport,
-) -> Result<()> {
+pub fn run(reference: &str, output: Option<&Path>, map: Option<&Path>, trust: &crate::cli::Trust, json: bool, t: &Transport) -> Result<()> {
     let r = StoreRef::parse(reference)?;
     let st = store::open(&r, t)?;
     // Resolve once: the values pin this digest, whatever the tag does later.
     let desc = store::resolve(st.store(), &r)?;
     let pinned = r.pinned(&desc.digest);
-    if keys.is_empty() {
+    if trust.keys.is_empty() {
         eprintln!("warning: the values were NOT verified (no --key): they come from an unchecked release record");
     } else {
-        // The identity to check is the repository named, even though we verify by digest.
-        let identity = identity.or_else(|| matches!(r, StoreRef::Registry { .. }).then(|| crate::verify::default_identity(&r, None)));
-        super::require_verified(&st, &pinned, keys, min_signers, identity, t)?;
+        // The identity to check is the repository named (from `r`), even though we verify by digest.
+        let o = super::verify_options(&r, trust, t)?;
+        super::require_verified(&st, &pinned, o)?;
     }
     let (_, record) = crate::artifact::read(st.store(), &desc)?;
     let mut v = crate::helm::values(&record, &desc.digest, &pinned.to_string());
