@@ -1,6 +1,7 @@
 //! A synthetic monorepo for scale benchmarks: N components, each with P prompts, a contract, and a
 //! DVC directory model whose `.dvc` and `.dir` files are computed by relbundle's own DVC hashing
-//! (cross-checked against real dvc by scripts/bench), plus a local DVC remote holding the objects.
+//! (cross-checked against real dvc by tests/scale.rs and scripts/bench), plus a local DVC remote
+//! holding the objects.
 //!
 //!   cargo run --release --example gen_monorepo -- OUT N P [--changed-percent K --seed S]
 //!

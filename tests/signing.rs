@@ -251,7 +251,8 @@ print(json.loads(open(out + "/payload.json").read())["critical"]["image"]["docke
     let out = d.join("mirror-pull");
     let r = run(bundle(d).args(["pull", &mirror, "-o", out.to_str().unwrap(), "--key", k1])).code(1);
     assert!(r.stderr.contains("is not `") && !out.exists(), "{}", r.stderr);
-    run(bundle(d).args(["pull", &mirror, "-o", out.to_str().unwrap(), "--key", k1, "--key", k2, "--min-signers", "2", "--identity", &dst])).ok();
+    run(bundle(d).args(["pull", &mirror, "-o", out.to_str().unwrap(), "--key", k1, "--key", k2, "--min-signers", "2", "--identity", &dst]))
+        .ok();
     assert!(out.join("bundle.yaml").exists());
     let r = run(bundle(d).args(["values", &mirror, "--key", k1, "--min-signers", "3"])).code(2);
     assert!(r.stderr.contains("--min-signers 3"), "{}", r.stderr);
