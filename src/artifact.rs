@@ -36,7 +36,10 @@ pub fn tar_gz(entries: &[(String, Arc<Vec<u8>>)]) -> Result<Vec<u8>> {
     sorted.sort_by(|a, b| a.0.cmp(&b.0));
     sorted.dedup_by(|a, b| a.0 == b.0);
     let gz = flate2::GzBuilder::new().mtime(0).operating_system(255).write(Vec::new(), Compression::new(GZIP_LEVEL));
-    let mut tar = tar::Builder::new(gz);
+    // tar writes each header, body and padding separately; flate2 zero-fills its whole 32 KiB
+    // output buffer on every write, so thousands of small writes cost more than the compression
+    // (callgrind: a third of `build` at 200 components). One buffer in front makes them few.
+    let mut tar = tar::Builder::new(std::io::BufWriter::with_capacity(1 << 20, gz));
     tar.mode(tar::HeaderMode::Deterministic);
     for (path, bytes) in sorted {
         let mut h = tar::Header::new_gnu();
@@ -50,7 +53,7 @@ pub fn tar_gz(entries: &[(String, Arc<Vec<u8>>)]) -> Result<Vec<u8>> {
         h.set_groupname("")?;
         tar.append_data(&mut h, path, &bytes[..])?;
     }
-    let gz = tar.into_inner()?;
+    let gz = tar.into_inner()?.into_inner().map_err(|e| e.into_error())?;
     Ok(gz.finish()?)
 }
 

@@ -114,8 +114,8 @@ impl BundleFile {
             bail!("{}: field `components` is empty; declare at least one component", at("components", 1));
         }
         for (name, c) in &b.components {
-            let cl = yaml::line_of_key(text, &name.0, yaml::line_of_key(text, "components", 1));
-            let loc = |key: &str| at(key, cl);
+            // Line numbers only for errors: scanning the text per component is quadratic.
+            let loc = |key: &str| at(key, yaml::line_of_key(text, &name.0, yaml::line_of_key(text, "components", 1)));
             let cp = c.path.trim_end_matches('/');
             (if cp == "." { Ok(()) } else { crate::paths::check_relative(cp) })
                 .map_err(|e| anyhow!("{}: component `{name}` field `path`: {e}", loc("path")))?;

@@ -241,7 +241,8 @@ pub struct CopyReport {
 /// Copy the manifest `desc` and everything it references from `src` to `dst`, in the order that
 /// keeps a reader safe: blobs (skipping those present, mounting across repositories of the same
 /// registry where it can), then the manifest by digest, then — last — the tag.
-/// `blobs` may hold bytes already in memory (a fresh build); others are read from `src`, verified.
+/// `known` may hold bytes already in memory (a fresh build, hashed when packed); others are read
+/// from `src`, whose `blob` checks them. Nothing is hashed twice or read back.
 pub fn copy(
     src: &dyn Store,
     src_ref: Option<&StoreRef>,
@@ -274,20 +275,12 @@ pub fn copy(
             Some((_, bytes)) => bytes.to_vec(),
             None => src.blob(b)?,
         };
-        crate::oci::check_blob(&src.describe(), b, &bytes)?;
         uploaded.0 += 1;
         uploaded.1 += bytes.len() as u64;
         missing.push((b, bytes));
     }
     d.put_blobs(&missing.iter().map(|(b, bytes)| (*b, bytes.as_slice())).collect::<Vec<_>>())?;
     d.put_manifest(desc, manifest)?;
-    if let Opened::Layout(_) = dst {
-        // Read back and check every digest before the tag names it.
-        for b in std::iter::once(&m.config).chain(&m.layers) {
-            d.blob(b)?;
-        }
-        d.blob(desc)?;
-    }
     let outcome = d.tag(tag, desc, retag)?;
     let (tag_update, moved_from) = match &outcome {
         TagOutcome::Created => ("created", None),
