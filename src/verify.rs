@@ -112,7 +112,13 @@ pub fn verify(st: &Opened, r: &StoreRef, o: &Options) -> Result<Report> {
                 // An over-size record or layer is among the problems; it is not fetched.
                 let fits = |d: &crate::oci::Descriptor, limit: u64| problems.is_empty() || d.size <= limit;
                 integ.extend(problems.iter().map(|p| format!("manifest: {p}")));
-                let cb = if fits(&m.config, crate::artifact::MAX_RECORD) { content(s.blob(&m.config), &mut integ)? } else { None };
+                // The record and every layer in one round of concurrent requests.
+                let want_record = fits(&m.config, crate::artifact::MAX_RECORD);
+                let want_layers: Vec<&crate::oci::Descriptor> = m.layers.iter().filter(|l| fits(l, crate::oci::MAX_BLOB)).collect();
+                let fetch: Vec<&crate::oci::Descriptor> =
+                    want_record.then_some(&m.config).into_iter().chain(want_layers.iter().copied()).collect();
+                let mut got = s.blobs(&fetch).into_iter();
+                let cb = if want_record { content(got.next().expect("a result per blob"), &mut integ)? } else { None };
                 if let Some(cb) = cb {
                     match Release::from_bytes(&cb) {
                         Ok(rec) => {
@@ -122,8 +128,8 @@ pub fn verify(st: &Opened, r: &StoreRef, o: &Options) -> Result<Report> {
                         Err(e) => integ.push(format!("{e:#}")),
                     }
                 }
-                for l in m.layers.iter().filter(|l| fits(l, crate::oci::MAX_BLOB)) {
-                    if let Some(b) = content(s.blob(l), &mut integ)? {
+                for (l, r) in want_layers.iter().zip(got) {
+                    if let Some(b) = content(r, &mut integ)? {
                         layers.insert(l.annotation(ANN_TITLE).unwrap_or("").to_string(), b);
                     }
                 }

@@ -93,18 +93,23 @@ pub fn run(
     let allowed = comp.map(component_paths);
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let limits = Limits::default();
-    for layer in &m.layers {
+    let wanted: Vec<&crate::oci::Descriptor> = m
+        .layers
+        .iter()
+        .filter(|layer| {
+            let title = layer.annotation(ANN_TITLE).unwrap_or("");
+            match kind_of(title) {
+                Some(k) => only.is_empty() || only.contains(&k),
+                None => only.is_empty() && comp.is_none() && title == TITLE_BUNDLE_FILE,
+            }
+        })
+        .collect();
+    // Fetched together; digest and size are checked before anything is unpacked or written.
+    let fetched = st.store().blobs(&wanted);
+    for (layer, bytes) in wanted.into_iter().zip(fetched) {
+        let bytes = bytes?;
         let title = layer.annotation(ANN_TITLE).unwrap_or("");
         let kind = kind_of(title);
-        let wanted = match kind {
-            Some(k) => only.is_empty() || only.contains(&k),
-            None => only.is_empty() && comp.is_none() && title == TITLE_BUNDLE_FILE,
-        };
-        if !wanted {
-            continue;
-        }
-        // Digest and size are checked here, before anything is unpacked or written.
-        let bytes = st.store().blob(layer)?;
         if kind.is_none() {
             files.insert(TITLE_BUNDLE_FILE.to_string(), bytes);
             continue;

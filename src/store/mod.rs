@@ -121,6 +121,11 @@ pub trait Store {
     fn resolve(&self, tag: Option<&str>) -> Result<Descriptor>;
     /// Read a blob and check its digest and size against the descriptor.
     fn blob(&self, d: &Descriptor) -> Result<Vec<u8>>;
+    /// Read several blobs, each checked as [`Store::blob`] does, results in the order given. A
+    /// registry fetches them concurrently (one round trip's wait instead of one per blob).
+    fn blobs(&self, ds: &[&Descriptor]) -> Vec<Result<Vec<u8>>> {
+        ds.iter().map(|d| self.blob(d)).collect()
+    }
     fn has_blob(&self, d: &Descriptor) -> Result<bool>;
     /// Store a blob the caller found missing (`has_blob`); returns false when it turned out to be present.
     fn put_blob(&self, d: &Descriptor, bytes: &[u8]) -> Result<bool>;

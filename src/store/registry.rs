@@ -226,6 +226,44 @@ impl Registry {
         })
     }
 
+    /// Fetch one blob: its size claim checked first, streamed with a cap at the claimed size,
+    /// retried, then checked against its descriptor.
+    async fn fetch_blob(&self, d: &Descriptor) -> Result<Vec<u8>> {
+        crate::oci::check_claim(&self.name(), d)?;
+        let r = self.reference(None, Some(&d.digest));
+        let layer = oci_client::manifest::OciDescriptor {
+            media_type: d.media_type.clone(),
+            digest: d.digest.clone(),
+            size: d.size as i64,
+            ..Default::default()
+        };
+        let cap = d.size;
+        let bytes = self
+            .retry(&format!("fetch blob {}", d.digest), || {
+                let layer = layer.clone();
+                let r = r.clone();
+                async move {
+                    use futures_util::StreamExt;
+                    self.client.store_auth_if_needed(&self.registry, &self.auth).await;
+                    let mut s = self.client.pull_blob_stream(&r, &layer).await?;
+                    let mut buf = Vec::with_capacity(cap as usize);
+                    while let Some(chunk) = s.stream.next().await {
+                        let chunk = chunk?;
+                        if buf.len() as u64 + chunk.len() as u64 > cap {
+                            return Err(OciDistributionError::GenericError(Some(format!(
+                                "blob is larger than its descriptor's {cap} bytes"
+                            ))));
+                        }
+                        buf.extend_from_slice(&chunk);
+                    }
+                    Ok(buf)
+                }
+            })
+            .await?;
+        crate::oci::check_blob(&self.name(), d, &bytes)?;
+        Ok(bytes)
+    }
+
     /// Another repository on the same registry, sharing this one's runtime, HTTP client, login and
     /// tokens: no second transport probe, and no second load of the system's CA store.
     pub fn sibling(&self, repository: &str) -> Registry {
@@ -462,35 +500,16 @@ impl Store for Registry {
         if MANIFEST_TYPES.contains(&d.media_type.as_str()) {
             return self.manifest_bytes(d);
         }
-        crate::oci::check_claim(&self.name(), d)?;
-        let r = self.reference(None, Some(&d.digest));
-        let layer = oci_client::manifest::OciDescriptor {
-            media_type: d.media_type.clone(),
-            digest: d.digest.clone(),
-            size: d.size as i64,
-            ..Default::default()
-        };
-        let cap = d.size;
-        let bytes = self.call(&format!("fetch blob {}", d.digest), || {
-            let layer = layer.clone();
-            let r = r.clone();
-            async move {
-                use futures_util::StreamExt;
-                self.client.store_auth_if_needed(&self.registry, &self.auth).await;
-                let mut s = self.client.pull_blob_stream(&r, &layer).await?;
-                let mut buf = Vec::with_capacity(cap as usize);
-                while let Some(chunk) = s.stream.next().await {
-                    let chunk = chunk?;
-                    if buf.len() as u64 + chunk.len() as u64 > cap {
-                        return Err(OciDistributionError::GenericError(Some(format!("blob is larger than its descriptor's {cap} bytes"))));
-                    }
-                    buf.extend_from_slice(&chunk);
-                }
-                Ok(buf)
-            }
-        })?;
-        crate::oci::check_blob(&self.name(), d, &bytes)?;
-        Ok(bytes)
+        self.rt.block_on(self.fetch_blob(d))
+    }
+
+    fn blobs(&self, ds: &[&Descriptor]) -> Vec<Result<Vec<u8>>> {
+        if ds.iter().any(|d| MANIFEST_TYPES.contains(&d.media_type.as_str())) {
+            return ds.iter().map(|d| self.blob(d)).collect();
+        }
+        // At most 4 at a time, results in the order asked, each with its own retries.
+        use futures_util::StreamExt;
+        self.rt.block_on(futures_util::stream::iter(ds.iter().map(|d| self.fetch_blob(d))).buffered(4).collect())
     }
 
     fn has_blob(&self, d: &Descriptor) -> Result<bool> {
