@@ -109,12 +109,13 @@ pub fn verify(st: &Opened, r: &StoreRef, o: &Options) -> Result<Report> {
             Err(e) => integ.push(format!("{e:#}")),
             Ok(m) => {
                 let problems = crate::artifact::problems(&m);
-                // An over-size record or layer is among the problems; it is not fetched.
-                let fits = |d: &crate::oci::Descriptor, limit: u64| problems.is_empty() || d.size <= limit;
                 integ.extend(problems.iter().map(|p| format!("manifest: {p}")));
-                // The record and every layer in one round of concurrent requests.
-                let want_record = fits(&m.config, crate::artifact::MAX_RECORD);
-                let want_layers: Vec<&crate::oci::Descriptor> = m.layers.iter().filter(|l| fits(l, crate::oci::MAX_BLOB)).collect();
+                // The record (unless over its limit) and, when the manifest is a well-formed
+                // release, its four layers, in one round of concurrent requests. A malformed
+                // manifest's layers are not fetched: it has failed already, and they could be
+                // up to 1,024 blobs of 512 MiB.
+                let want_record = m.config.size <= crate::artifact::MAX_RECORD;
+                let want_layers: Vec<&crate::oci::Descriptor> = if problems.is_empty() { m.layers.iter().collect() } else { Vec::new() };
                 let fetch: Vec<&crate::oci::Descriptor> =
                     want_record.then_some(&m.config).into_iter().chain(want_layers.iter().copied()).collect();
                 let mut got = s.blobs(&fetch).into_iter();
@@ -348,7 +349,10 @@ fn record_checks(r: &Release, layers: &BTreeMap<String, Vec<u8>>) -> Vec<String>
     // Prompt and contract files in the layers must be the bytes the record names.
     let limits = crate::extract::Limits::default();
     for (title, kind) in [(TITLE_PROMPTS, "prompt"), (TITLE_CONTRACTS, "contract")] {
-        let Some(b) = layers.get(title) else { continue };
+        let Some(b) = layers.get(title) else {
+            f.push(format!("the {kind} files were not checked: layer `{title}` was not read (see integrity)"));
+            continue;
+        };
         let files: BTreeMap<String, Vec<u8>> = match crate::extract::entries(b, title, &limits) {
             Ok(e) => e.into_iter().collect(),
             Err(e) => {
