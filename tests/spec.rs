@@ -8,6 +8,37 @@ fn spec() -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(repo_root().join("spec/artifact.json")).unwrap()).unwrap()
 }
 
+/// The limits table in spec/README.md § 5 states the code's limits (every row, every number).
+#[test]
+fn limits_match_spec() {
+    use relbundle::*;
+    let text = std::fs::read_to_string(repo_root().join("spec/README.md")).unwrap();
+    let table: Vec<&str> = text.split("## 5. Limits on untrusted input").nth(1).unwrap().lines().filter(|l| l.starts_with("| ")).collect();
+    let row = |what: &str| {
+        *table.iter().find(|l| l.starts_with(&format!("| {what} |"))).unwrap_or_else(|| panic!("spec § 5 has no row `{what}`"))
+    };
+    let mib = |n: u64| format!("{} MiB", n >> 20);
+    let t = extract::Limits::default();
+    let want: Vec<(&str, Vec<String>)> = vec![
+        ("a manifest or `index.json`", vec![mib(oci::MAX_MANIFEST)]),
+        ("layers in a manifest", vec![oci::MAX_LAYERS.to_string()]),
+        ("a release record", vec![mib(artifact::MAX_RECORD)]),
+        ("a blob (its descriptor's size claim)", vec![mib(oci::MAX_BLOB)]),
+        ("signatures", vec![signing::MAX_SIGNATURES.to_string(), format!("{} KiB", signing::MAX_PAYLOAD >> 10)]),
+        ("a layer's tar", vec![format!("{},{:03} entries", t.max_entries / 1000, t.max_entries % 1000), mib(t.max_file), "1 GiB".into()]),
+        ("a file packed into a layer", vec![mib(files::MAX_FILE)]),
+        ("`$ref` chains", vec![format!("{} deep", compat::MAX_DEPTH)]),
+        ("files reached by one contract's `$ref`s", vec![contracts::MAX_REF_FILES.to_string()]),
+    ];
+    assert_eq!(t.max_total, 1 << 30);
+    for (what, numbers) in want {
+        let r = row(what);
+        for n in numbers {
+            assert!(r.contains(&n), "spec § 5 row `{what}` should say {n}: {r}");
+        }
+    }
+}
+
 #[test]
 fn constants_match_spec() {
     use relbundle::spec::*;
