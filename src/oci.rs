@@ -63,12 +63,19 @@ pub fn check_claim(store: &str, d: &Descriptor) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Check bytes against their descriptor: the size, then the sha256. A mismatch is a check finding
-/// (exit 1), named after `store` ("oci:DIR" or "REGISTRY/REPO").
-pub fn check_blob(store: &str, d: &Descriptor, bytes: &[u8]) -> anyhow::Result<()> {
+/// Check the length of bytes against their descriptor (a finding when it differs), for readers
+/// whose transport has checked the digest already.
+pub fn check_size(store: &str, d: &Descriptor, bytes: &[u8]) -> anyhow::Result<()> {
     if bytes.len() as u64 != d.size {
         return Err(crate::error::finding(format!("{store}: blob {} has {} bytes, its descriptor says {}", d.digest, bytes.len(), d.size)));
     }
+    Ok(())
+}
+
+/// Check bytes against their descriptor: the size, then the sha256. A mismatch is a check finding
+/// (exit 1), named after `store` ("oci:DIR" or "REGISTRY/REPO").
+pub fn check_blob(store: &str, d: &Descriptor, bytes: &[u8]) -> anyhow::Result<()> {
+    check_size(store, d, bytes)?;
     let got = crate::hashing::sha256_digest(bytes);
     if got != d.digest {
         return Err(crate::error::finding(format!("{store}: blob {} is corrupt: its content hashes to {got}", d.digest)));

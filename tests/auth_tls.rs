@@ -41,13 +41,7 @@ fn tls_and_basic_auth_through_every_login_source() {
     let mut outputs = Vec::new();
 
     // docker config.json (auths) via DOCKER_CONFIG.
-    let docker = d.join("docker");
-    std::fs::create_dir_all(&docker).unwrap();
-    std::fs::write(
-        docker.join("config.json"),
-        format!(r#"{{"auths":{{"{}":{{"auth":"{}"}}}}}}"#, reg.addr, b64(&format!("bundler:{PASSWORD}"))),
-    )
-    .unwrap();
+    let docker = docker_config(&d.join("docker"), &reg.addr, "bundler", PASSWORD);
     let r = run(bundle(d).env("DOCKER_CONFIG", &docker).args(["push", &src, &dst, "--ca-file", ca.to_str().unwrap()])).ok();
     assert!(r.stdout.contains(&digest), "{}", r.stdout);
     outputs.push(r);
@@ -69,10 +63,7 @@ fn tls_and_basic_auth_through_every_login_source() {
     outputs.push(r);
 
     // A wrong password is refused.
-    let bad = d.join("bad-docker");
-    std::fs::create_dir_all(&bad).unwrap();
-    std::fs::write(bad.join("config.json"), format!(r#"{{"auths":{{"{}":{{"auth":"{}"}}}}}}"#, reg.addr, b64("bundler:wrong-pass")))
-        .unwrap();
+    let bad = docker_config(&d.join("bad-docker"), &reg.addr, "bundler", "wrong-pass");
     let r = run(bundle(d).env("DOCKER_CONFIG", &bad).args(["inspect", &format!("{dst}:1.0.0"), "--ca-file", ca.to_str().unwrap()])).code(2);
     assert!(r.stderr.contains("refused the login"), "{}", r.stderr);
     outputs.push(r);

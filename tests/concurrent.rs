@@ -40,6 +40,9 @@ fn concurrent_builds_and_signers_lose_nothing() {
     let tags = run(bundle(d).args(["history", &oci, "--json"])).ok().stdout;
     for i in 0..N {
         assert!(tags.contains(&format!("\"1.0.{i}\"")), "tag 1.0.{i} was lost:\n{tags}");
+        // skopeo (an independent OCI reader) finds every tag in the layout too.
+        let r = run(Command::new("skopeo").args(["inspect", "--raw", &format!("{oci}:1.0.{i}")]));
+        assert_eq!(r.code, 0, "skopeo cannot read tag 1.0.{i}: {}", r.stderr);
     }
 
     // N signers of one release, at once: all N signatures must be in the `.sig` manifest.
@@ -65,4 +68,19 @@ fn concurrent_builds_and_signers_lose_nothing() {
     }
     let r = run(bundle(d).args(&args));
     assert_eq!(r.code, 0, "not every concurrent signature survived:\n{}\n{}", r.stdout, r.stderr);
+    // Read independently (Python's json on the layout): one `.sig` manifest, N distinct signatures.
+    let digest = r.stdout.lines().find_map(|l| l.trim().strip_prefix("digest")).map(|s| s.trim().to_string()).unwrap();
+    let count = py(
+        r#"
+import json, sys
+root, tag = sys.argv[1], sys.argv[2]
+idx = json.load(open(root + "/index.json"))
+[m] = [m for m in idx["manifests"] if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag]
+sig = json.load(open(root + "/blobs/sha256/" + m["digest"].split(":")[1]))
+print(len({l["annotations"]["dev.cosignproject.cosign/signature"] for l in sig["layers"]}))
+"#,
+        &[layout.to_str().unwrap(), &format!("{}.sig", digest.replace(':', "-"))],
+    )
+    .ok();
+    assert_eq!(count.stdout.trim(), N.to_string(), "{}", count.stderr);
 }

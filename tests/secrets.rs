@@ -18,13 +18,7 @@ fn no_command_prints_or_writes_a_secret() {
     let d = t.path();
     sh(d, &format!("htpasswd -Bbn bundler '{REG_PW}' > htpasswd")).ok();
     let reg = Registry::start(&d.join("reg"), "", &format!("auth:\n  htpasswd:\n    realm: r\n    path: {}/htpasswd\n", d.display()));
-    let docker = d.join("docker");
-    std::fs::create_dir_all(&docker).unwrap();
-    std::fs::write(
-        docker.join("config.json"),
-        format!(r#"{{"auths":{{"{}":{{"auth":"{}"}}}}}}"#, reg.addr, b64(&format!("bundler:{REG_PW}"))),
-    )
-    .unwrap();
+    let docker = docker_config(&d.join("docker"), &reg.addr, "bundler", REG_PW);
     let repo = fixture_repo(d, &["docproc", "dvc-remote"]);
     // A token in the git remote URL, and in --source-url.
     git(&repo, &["remote", "add", "origin", &format!("https://oauth2:{TOKEN}@gitlab.example.com/acme/docproc.git")]);
@@ -99,13 +93,7 @@ fn no_command_prints_or_writes_a_secret() {
     assert_eq!(r.code, 2);
     runs.borrow_mut().push(("sign with a wrong key password".into(), r));
     go(s(&["inspect", &format!("{dst}:9.9.9")]), 2);
-    let bad = d.join("bad-docker");
-    std::fs::create_dir_all(&bad).unwrap();
-    std::fs::write(
-        bad.join("config.json"),
-        format!(r#"{{"auths":{{"{}":{{"auth":"{}"}}}}}}"#, reg.addr, b64(&format!("bundler:{REG_PW}-wrong"))),
-    )
-    .unwrap();
+    let bad = docker_config(&d.join("bad-docker"), &reg.addr, "bundler", &format!("{REG_PW}-wrong"));
     let r = run(bundle(d).env("DOCKER_CONFIG", &bad).args(["--verbose", "inspect", &format!("{dst}:1.0.0")]));
     assert_eq!(r.code, 2, "{}", r.stderr);
     runs.borrow_mut().push(("inspect with a wrong registry password".into(), r));

@@ -161,7 +161,15 @@ impl Store for Layout {
     fn blob(&self, d: &Descriptor) -> Result<Vec<u8>> {
         crate::oci::check_claim(&self.describe(), d)?;
         let p = self.blob_path(&d.digest)?;
-        let f = std::fs::File::open(&p).with_context(|| format!("{}: blob {} is missing", self.describe(), d.digest))?;
+        let f = std::fs::File::open(&p).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => anyhow!(
+                "{}: blob {} is missing, so the layout is incomplete; copy the release into it again (`bundle push SOURCE {}`) or rebuild it",
+                self.describe(),
+                d.digest,
+                self.describe()
+            ),
+            _ => anyhow!("{}: cannot read blob {}: {e}", self.describe(), d.digest),
+        })?;
         let mut b = Vec::with_capacity(d.size as usize);
         std::io::Read::read_to_end(&mut std::io::Read::take(f, d.size + 1), &mut b)?;
         crate::oci::check_blob(&self.describe(), d, &b)?;

@@ -262,7 +262,7 @@ pub fn copy(
     let d = dst.store();
     let mut uploaded = (0u64, 0u64, 0u64, 0u64);
     // Blobs the manifest needs, config first: skip present ones, mount what we can, upload the rest.
-    let mut missing: Vec<(&Descriptor, Vec<u8>)> = Vec::new();
+    let mut missing: Vec<(&Descriptor, std::sync::Arc<Vec<u8>>)> = Vec::new();
     for b in std::iter::once(&m.config).chain(&m.layers) {
         if d.has_blob(b)? {
             uploaded.2 += 1;
@@ -277,8 +277,8 @@ pub fn copy(
             continue;
         }
         let bytes = match known.iter().find(|(k, _)| k.digest == b.digest) {
-            Some((_, bytes)) => bytes.to_vec(),
-            None => src.blob(b)?,
+            Some((_, bytes)) => bytes.clone(),
+            None => std::sync::Arc::new(src.blob(b)?),
         };
         uploaded.0 += 1;
         uploaded.1 += bytes.len() as u64;

@@ -145,3 +145,12 @@ pub fn b64(s: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(s)
 }
+
+/// A docker config folder (for DOCKER_CONFIG) at `dir` whose config.json logs in to `registry`
+/// as `user:password`, in the `auths.<registry>.auth` form `docker login` writes.
+pub fn docker_config(dir: &Path, registry: &str, user: &str, password: &str) -> PathBuf {
+    std::fs::create_dir_all(dir).unwrap();
+    let auth = b64(&format!("{user}:{password}"));
+    std::fs::write(dir.join("config.json"), format!(r#"{{"auths":{{"{registry}":{{"auth":"{auth}"}}}}}}"#)).unwrap();
+    dir.to_path_buf()
+}
