@@ -24,6 +24,8 @@ pub struct Options {
     pub buildx_metadata: Vec<String>,
     pub version: Option<String>,
     pub allow_dirty: bool,
+    /// Accept a folder outside git (`--no-git`): no source commit is recorded.
+    pub no_git: bool,
     pub verify_models: bool,
     /// Fail when a model's presence cannot be checked (a non-local DVC remote).
     pub require_model_check: bool,
@@ -69,24 +71,18 @@ struct Ctx<'a> {
 
 pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
     let root = Root::new(dir)?;
-    let mut files = Files::default();
-    let bf_bytes = files
-        .read(&root, bundlefile::FILE_NAME, &root.dir.display().to_string())
-        .map_err(|_| anyhow!("{}: no {} here; run `bundle init {}` to write one", dir.display(), bundlefile::FILE_NAME, dir.display()))?;
+    if !root.dir.join(bundlefile::FILE_NAME).is_file() {
+        bail!("{}: no {} here; run `bundle init {}` to write one", dir.display(), bundlefile::FILE_NAME, dir.display());
+    }
+    // Source first: no repository, or a dirty tree, stops the build before any work.
+    let git = crate::source::inspect(&root.dir);
+    check_source(dir, &git, opts)?;
+    let tracked = if git.toplevel.is_some() { crate::source::tracked_files(&root.dir) } else { None };
+    let mut files = Files::tracked(tracked, opts.allow_dirty);
+    let bf_bytes = files.read(&root, bundlefile::FILE_NAME, &root.dir.display().to_string())?;
     let bf_path = dir.join(bundlefile::FILE_NAME);
     let bf = BundleFile::parse(files::text(&bf_bytes, &bf_path.display().to_string())?, &bf_path)?;
 
-    // Source and version come first: a dirty tree stops the build before any work.
-    let git = crate::source::inspect(&root.dir);
-    if git.dirty && !opts.allow_dirty {
-        if git.commit.is_none() {
-            bail!(
-                "{}: not in a git repository with a commit, so the release has no source; commit it, or pass --allow-dirty",
-                dir.display()
-            );
-        }
-        bail!("{}: the working tree has uncommitted changes; commit them, or pass --allow-dirty (recorded in the release)", dir.display());
-    }
     let (version, tag) = crate::source::release_version(opts.version.as_deref(), &bf.name.0, &git.tags)?;
     let created_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(s) => s.trim().parse::<i64>().map_err(|_| anyhow!("SOURCE_DATE_EPOCH `{s}` is not a whole number of seconds"))?,
@@ -348,6 +344,32 @@ fn named_schemas(docs: &crate::compat::Docs, file: &str) -> Vec<(String, String)
 }
 
 /// `dir/name`, or `name` at the top.
+/// A release needs a source: a git repository (unless `--no-git`) whose tree is clean (unless
+/// `--allow-dirty`, recorded in the release). The error names what makes the tree dirty.
+fn check_source(dir: &std::path::Path, git: &crate::source::GitInfo, opts: &Options) -> Result<()> {
+    if git.toplevel.is_none() {
+        if opts.no_git {
+            return Ok(());
+        }
+        bail!(
+            "{}: not in a git repository, so the release would record no source commit and pack whatever files lie here; \
+             build from a git checkout, or pass --no-git if a release without a source is intended",
+            dir.display()
+        );
+    }
+    if !git.dirty || opts.allow_dirty {
+        return Ok(());
+    }
+    if git.commit.is_none() {
+        bail!("{}: the git repository has no commit yet, so the release has no source; commit it, or pass --allow-dirty", dir.display());
+    }
+    let paths = crate::yaml::list(&git.dirty_paths, 8);
+    bail!(
+        "{}: the working tree has uncommitted changes ({paths}); commit them, add build outputs to .gitignore, or pass --allow-dirty (recorded in the release)",
+        dir.display()
+    )
+}
+
 fn rel_join(dir: &str, name: &str) -> String {
     if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") }
 }
@@ -458,8 +480,12 @@ impl Ctx<'_> {
                 let origin = ModelOrigin {
                     file: rel.clone(),
                     stage: None,
-                    import_url: dep
-                        .map(|d| d.repo.as_ref().map(|r| crate::source::strip_credentials(&r.url)).unwrap_or_else(|| d.path.clone())),
+                    import_url: dep.map(|d| {
+                        d.repo
+                            .as_ref()
+                            .map(|r| crate::source::strip_credentials(&r.url))
+                            .unwrap_or_else(|| crate::source::strip_credentials(&d.path))
+                    }),
                     import_path: dep.filter(|d| d.repo.is_some()).map(|d| d.path.clone()),
                     rev_lock: dep.and_then(|d| d.repo.as_ref()).and_then(|r| r.rev_lock.clone()),
                 };
@@ -631,7 +657,7 @@ impl Ctx<'_> {
 
     fn check_presence(&mut self, project: &Project, path: &str, md5: &str, kind: Md5Kind, listing: Option<&[ModelFile]>) -> Result<()> {
         let remote_note = |p: &Project| match &p.remote {
-            Remote::Other(n, u) => Some(format!("remote `{n}` ({u})")),
+            Remote::Other(n, u) => Some(format!("remote `{n}` ({})", crate::redact::url(u))),
             _ => None,
         };
         let mut absent = Vec::new();
@@ -657,15 +683,21 @@ impl Ctx<'_> {
                 self.missing.push(format!("{path}: {} object(s) not in the local cache, and {r} cannot be checked here", absent.len()))
             }
             None => {
+                let place = match &project.remote {
+                    Remote::Local(n, p) => {
+                        format!("looked in the cache {} and remote `{n}` at {}", project.cache_dir.display(), p.display())
+                    }
+                    _ => format!("looked in the cache {}; no DVC remote is configured", project.cache_dir.display()),
+                };
                 for a in absent {
-                    self.missing.push(format!("{path}: {a}"));
+                    self.missing.push(format!("{path}: {a} ({place})"));
                 }
             }
         }
         Ok(())
     }
 
-    fn prompt_files(&self, cpath: &str, globs: &[String], what: &str) -> Result<Vec<String>> {
+    fn prompt_files(&mut self, cpath: &str, globs: &[String], what: &str) -> Result<Vec<String>> {
         if globs.is_empty() {
             return Ok(Vec::new());
         }
@@ -696,6 +728,21 @@ impl Ctx<'_> {
         }
         if let Some(i) = hit.iter().position(|h| !h) {
             bail!("{what} field `prompts`: `{}` matches no file below {cpath}; fix the glob or remove it", sets[i].0);
+        }
+        // Files git ignores are not part of the commit (local overrides, secrets): skipped, and said.
+        let untracked: Vec<&str> = found.iter().map(|p| p.as_str()).filter(|p| !self.files.is_tracked(p)).collect();
+        if !untracked.is_empty() {
+            let ignored = crate::source::ignored(&self.root.dir, &untracked);
+            if !ignored.is_empty() {
+                let mut names: Vec<&String> = ignored.iter().collect();
+                names.sort();
+                self.notes.push(format!(
+                    "{what}: skipped {} file(s) git ignores: {}",
+                    names.len(),
+                    crate::yaml::list(&names.iter().map(|s| s.as_str()).collect::<Vec<_>>(), 5)
+                ));
+                found.retain(|p| !ignored.contains(p));
+            }
         }
         Ok(found.into_iter().collect())
     }
