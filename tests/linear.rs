@@ -43,10 +43,19 @@ fn parse_work_grows_linearly_with_the_input() {
         ("unclosed Jinja statements", Box::new(move |n| format!("{head}{}\n", "{%".repeat(n)))),
         ("Jinja statements", Box::new(move |n| format!("{head}{}\n", "{% if x %}".repeat(n / 5)))),
         ("unclosed placeholders", Box::new(move |n| format!("{head}{}\n", "{{".repeat(n)))),
-        ("flow collections 100 deep, side by side", Box::new(|n| {
-            format!("id: a.p\nversion: 1.0.0\ntemplate: x\nx-data: [{}]\n", vec![format!("{}1{}", "[".repeat(100), "]".repeat(100)); n / 200].join(", "))
-        })),
-        ("flow nesting far past the limit", Box::new(|n| format!("id: a.p\nversion: 1.0.0\ntemplate: {}x{}\n", "[".repeat(n), "]".repeat(n)))),
+        (
+            "flow collections 100 deep, side by side",
+            Box::new(|n| {
+                format!(
+                    "id: a.p\nversion: 1.0.0\ntemplate: x\nx-data: [{}]\n",
+                    vec![format!("{}1{}", "[".repeat(100), "]".repeat(100)); n / 200].join(", ")
+                )
+            }),
+        ),
+        (
+            "flow nesting far past the limit",
+            Box::new(|n| format!("id: a.p\nversion: 1.0.0\ntemplate: {}x{}\n", "[".repeat(n), "]".repeat(n))),
+        ),
     ];
     for (name, make) in shapes {
         let n = 40_000;

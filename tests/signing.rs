@@ -85,7 +85,7 @@ assert mine == open(pub, "rb").read(), "public key differs"
 print("N=%d curve=%s" % (p["N"], priv.curve.name))
 "#;
     let r = py(code, &[key.to_str().unwrap(), pubk.to_str().unwrap(), "pa$$w0rd"]).ok();
-    assert!(r.stdout.contains("curve=secp256r1"), "{}", r.stdout);
+    assert!(r.stdout.contains("curve=secp256r1") && r.stdout.contains("N=65536"), "keys are sealed as cosign seals them: {}", r.stdout);
 
     // Keys from skopeo 1.18 (ENCRYPTED COSIGN PRIVATE KEY, scrypt N=65536) and an empty password.
     std::fs::write(d.join("pass.txt"), "skopeo-pass\n").unwrap();

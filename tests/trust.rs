@@ -343,7 +343,11 @@ fn the_previous_release_is_trusted_only_when_signed() {
     let l = format!("oci:{}", fx.layout.display());
     let trusted = fx.key("trusted.pub");
     // Someone who can write the layout adds an unsigned 1.1.0: the next check's baseline.
-    std::fs::write(dir.join("components/ocr/prompts/extra.yaml"), "id: ocr.extra\nversion: 1.0.0\nvariables: [page_text]\ntemplate: '{{page_text}}'\n").unwrap();
+    std::fs::write(
+        dir.join("components/ocr/prompts/extra.yaml"),
+        "id: ocr.extra\nversion: 1.0.0\nvariables: [page_text]\ntemplate: '{{page_text}}'\n",
+    )
+    .unwrap();
     commit_all(&fx.repo, "extra prompt");
     fx.bundle(&["build", "--version", "1.1.0", "--output", &l, dir.to_str().unwrap()]).ok();
     let r = fx.bundle(&["check", "--version", "1.2.0", "--output", &l, dir.to_str().unwrap()]).ok();
