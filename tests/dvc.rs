@@ -183,7 +183,7 @@ fn import_and_import_url_shapes() {
     .unwrap();
     std::fs::write(
         dir.join("components/ocr/models/up.dvc"),
-        "md5: 92fd5165a8d74fd86ae300d712e6b233\nfrozen: true\ndeps:\n- md5: 19880c7009642930513a902046494a8b\n  size: 14\n  hash: md5\n  path: https://data.example.com/upstream.txt\nouts:\n- md5: 1f06024ed3f4da49ae190d5075bed32a\n  size: 98304\n  hash: md5\n  path: text-recognizer.onnx\n",
+        "md5: 92fd5165a8d74fd86ae300d712e6b233\nfrozen: true\ndeps:\n- md5: 19880c7009642930513a902046494a8b\n  size: 14\n  hash: md5\n  path: https://bob:Tok-1xyz@data.example.com/upstream.txt?X-Amz-Signature=Sig-2xyz&v=1\nouts:\n- md5: 1f06024ed3f4da49ae190d5075bed32a\n  size: 98304\n  hash: md5\n  path: text-recognizer.onnx\n",
     )
     .unwrap();
     let f = dir.join("bundle.yaml");
@@ -197,7 +197,9 @@ fn import_and_import_url_shapes() {
     assert_eq!(m["origin"]["importUrl"], "https://git.example.com/models.git", "credentials must be stripped");
     assert_eq!(m["origin"]["importPath"], "components/ocr/models/text-recognizer.onnx");
     assert_eq!(m["origin"]["revLock"], "b737bcafc394152af77ddf371be08f1e7d05613d");
-    assert_eq!(model(&rec, "fetched")["origin"]["importUrl"], "https://data.example.com/upstream.txt");
+    assert_eq!(model(&rec, "fetched")["origin"]["importUrl"], "https://data.example.com/upstream.txt?X-Amz-Signature=REDACTED&v=1");
     let all = serde_json::to_string(&rec).unwrap();
-    assert!(!all.contains("s3cr3t-Pw") && !all.contains("ci-bot"), "a credential reached the record: {all}");
+    for secret in ["s3cr3t-Pw", "ci-bot", "Tok-1xyz", "Sig-2xyz", "bob"] {
+        assert!(!all.contains(secret), "a credential reached the record: {all}");
+    }
 }
