@@ -18,6 +18,21 @@ pub struct Cli {
     pub registry: RegistryOpts,
 }
 
+/// The command line, with the registry flags hidden from the help of the commands that never
+/// contact a registry (init, keygen, completions). The flags are global, so they are still
+/// accepted there.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut c = Cli::command();
+    c.build();
+    for name in ["init", "keygen", "completions"] {
+        c = c.mut_subcommand(name, |sc| {
+            ["insecure_registry", "ca_file", "username", "password_stdin"].iter().fold(sc, |sc, a| sc.mut_arg(*a, |x| x.hide(true)))
+        });
+    }
+    c
+}
+
 /// Which signatures make a release trusted (verify, values, pull).
 #[derive(Args, Debug, Clone, Default)]
 pub struct Trust {
@@ -37,26 +52,27 @@ pub struct Trust {
     pub annotations: Vec<String>,
 }
 
-/// How to reach registries; accepted by every command.
+/// How to reach registries: accepted before the command (`bundle --verbose history …`) and by
+/// every command that contacts a registry (`bundle history … --verbose`).
 #[derive(Args, Debug, Clone, Default)]
 pub struct RegistryOpts {
     /// Allow plain HTTP to this registry host (repeatable). Loopback registries (localhost,
     /// 127.0.0.0/8, ::1) always may. Env: RELBUNDLE_INSECURE_REGISTRIES (comma-separated).
-    #[arg(long, global = true, value_name = "HOST[:PORT]")]
+    #[arg(long, value_name = "HOST[:PORT]")]
     pub insecure_registry: Vec<String>,
     /// Trust this PEM CA certificate for registry TLS, besides the system roots (repeatable).
-    #[arg(long, global = true, value_name = "FILE", env = "RELBUNDLE_CA_FILE")]
+    #[arg(long, value_name = "FILE", env = "RELBUNDLE_CA_FILE")]
     pub ca_file: Vec<PathBuf>,
     /// Registry user name; give the password on standard input with --password-stdin.
     /// Without it: REGISTRY_AUTH_FILE, then docker's config.json ($DOCKER_CONFIG), else anonymous.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub username: Option<String>,
     /// Read the registry password from standard input (one line).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub password_stdin: bool,
     /// Say more on stderr: the transport and login source per registry, and every retry.
     /// Secrets are never printed.
-    #[arg(short, long, global = true)]
+    #[arg(short, long)]
     pub verbose: bool,
 }
 
@@ -113,9 +129,13 @@ pub enum Command {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
     },
-    /// Copy a release to a registry or layout: blobs first (skipping those already there),
-    /// then the manifest by digest, then the tag.
+    /// Copy a release, with its signatures, to a registry or layout.
+    ///
+    /// Blobs first (skipping those already there), then the manifest by digest, then the tag.
+    /// Says which identities the carried signatures name, and how to verify at the destination.
     ///
     /// Examples:
     ///   bundle push oci:out/docproc:1.4.0 registry.example.com/acme/docproc
@@ -125,7 +145,8 @@ pub enum Command {
     Push {
         /// The release to copy: oci:DIR[:TAG], REGISTRY/REPO:TAG or …@sha256:…
         source: String,
-        /// Where to: REGISTRY/REPO[:TAG] or oci:DIR[:TAG]; the tag defaults to the source tag, else the version.
+        /// Where to: REGISTRY/REPO[:TAG] or oci:DIR[:TAG]; the tag defaults to the source tag, else
+        /// the version.
         destination: String,
         /// Move an existing tag that names a different release (dangerous: deploys using the tag change).
         #[arg(long)]
@@ -133,12 +154,17 @@ pub enum Command {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
     },
-    /// Extract a release's files (prompts, contracts, DVC pointers, bundle.yaml), checking every
-    /// digest and size first and refusing unsafe paths, links and devices.
+    /// Extract a release's files, after checking every digest and size.
+    ///
+    /// Prompts, contracts, DVC pointers and bundle.yaml. Unsafe paths, links, devices and files
+    /// the release record does not name are refused; nothing is written unless everything is.
     ///
     /// Examples:
-    ///   bundle pull registry.example.com/acme/docproc@sha256:… -o /prompts --component summarizer --only prompts
+    ///   bundle pull registry.example.com/acme/docproc@sha256:… -o /prompts \
+    ///       --component summarizer --only prompts --key cosign.pub
     ///   bundle pull oci:out/docproc:1.4.0 -o release/
     #[command(verbatim_doc_comment)]
     Pull {
@@ -163,8 +189,12 @@ pub enum Command {
         /// Print what was written as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
     },
-    /// List a repository's releases, newest first: tag, version, digest, created, commit, signatures.
+    /// List a repository's releases, newest first.
+    ///
+    /// Tag, version, digest, created, commit and signatures; with --key, who signed.
     ///
     /// Examples:
     ///   bundle history registry.example.com/acme/docproc
@@ -183,6 +213,8 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
     },
     /// Run every collection step and check of `build` without writing anything.
     ///
@@ -202,6 +234,8 @@ pub enum Command {
         /// Print the findings as JSON (spec/check-report.schema.json).
         #[arg(long)]
         json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
     },
     /// Show a release: summary, or the release record with --json.
     ///
@@ -215,8 +249,12 @@ pub enum Command {
         /// Print the release record (canonical JSON).
         #[arg(long)]
         json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
     },
-    /// Write a cosign-format key pair: PREFIX.key (encrypted, mode 0600) and PREFIX.pub.
+    /// Write a cosign-format key pair: PREFIX.key (encrypted) and PREFIX.pub.
+    ///
+    /// The private key is sealed as cosign seals it (scrypt N = 65536, nacl/secretbox), mode 0600.
     ///
     /// The password comes from --password-file, COSIGN_PASSWORD (empty for none), or a prompt.
     ///
@@ -234,12 +272,16 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         password_file: Option<PathBuf>,
     },
-    /// Sign a release the way cosign does: a simple-signing payload for the exact manifest
-    /// digest, appended to the `sha256-<hex>.sig` manifest in the same repository or layout.
+    /// Sign a release the way cosign does.
+    ///
+    /// A simple-signing payload for the exact manifest digest, appended to the `sha256-<hex>.sig`
+    /// manifest in the same repository or layout, once the release's integrity and record checks
+    /// pass. The same key signing again is a no-op.
     ///
     /// Examples:
     ///   bundle sign registry.example.com/acme/docproc:1.4.0 --key cosign.key
-    ///   bundle sign oci:out/docproc:1.4.0 --key cosign.key --identity registry.example.com/acme/docproc
+    ///   bundle sign registry.example.com/acme/docproc@sha256:… --key cosign.key -a approved-by=qa
+    ///   bundle sign oci:out/docproc:1.4.0 --key cosign.key
     #[command(verbatim_doc_comment)]
     Sign {
         /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
@@ -259,14 +301,20 @@ pub enum Command {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
     },
-    /// Verify a release before deploying it: signatures, integrity, the release's own checks,
-    /// and optionally images and Helm values. Exit 0 verified, 1 a check failed, 2 bad input.
+    /// Verify a release before deploying it.
+    ///
+    /// Signatures first, then integrity, the release's own checks, and optionally images and Helm
+    /// values. Exit 0 verified, 1 a check failed, 2 bad input.
     ///
     /// Examples:
     ///   bundle verify registry.example.com/acme/docproc:1.4.0 --key cosign.pub
-    ///   bundle verify …@sha256:… --key a.pub --key b.pub --min-signers 2 --check-images --values values.yaml
-    ///   bundle verify mirror.example.com/docproc:1.4.0 --key cosign.pub --identity registry.example.com/acme/docproc
+    ///   bundle verify REF --key a.pub --key b.pub --min-signers 2 --check-images --values v.yaml
+    ///   bundle verify mirror.example.com/docproc:1.4.0 --key cosign.pub \
+    ///       --identity registry.example.com/acme/docproc
+    ///   bundle verify oci:out/docproc:1.4.0 --key cosign.pub --identity docproc
     #[command(verbatim_doc_comment, mut_arg("keys", |a| a.required(true)))]
     Verify {
         /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
@@ -285,14 +333,19 @@ pub enum Command {
         /// Print the report as JSON (spec/verify-report.schema.json).
         #[arg(long)]
         json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
     },
-    /// Show what changed between two releases: images, models (down to files in a directory
-    /// model), prompts (with a unified diff), contracts, and signers. Exit 0 when the content is
-    /// the same, 1 when it differs, 2 on error (as diff(1)).
+    /// Show what changed between two releases.
+    ///
+    /// Images, models (down to files in a directory model), prompts (with a unified diff),
+    /// contracts, and signers. Exit 0 when the content is the same, 1 when it differs, 2 on
+    /// error (as diff(1)).
     ///
     /// Examples:
     ///   bundle diff registry.example.com/acme/docproc:1.4.0 registry.example.com/acme/docproc:1.5.0
-    ///   bundle diff oci:out/docproc:1.4.0 registry.example.com/acme/docproc@sha256:… --format markdown > audit.md
+    ///   bundle diff oci:out/docproc:1.4.0 registry.example.com/acme/docproc@sha256:… \
+    ///       --format markdown > audit.md
     ///   bundle diff A B --key cosign.pub --repo . --format json
     #[command(verbatim_doc_comment)]
     Diff {
@@ -312,16 +365,19 @@ pub enum Command {
         /// A git checkout of the source, to list the commits between the two releases.
         #[arg(long, value_name = "DIR")]
         repo: Option<PathBuf>,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
     },
-    /// Emit Helm values that pin every component image (and the bundle itself) by digest, so one
-    /// `helm upgrade` moves every component at once, and a rollback moves them all back.
+    /// Emit Helm values that pin every component image and the bundle by digest.
+    ///
+    /// One `helm upgrade` moves every component at once, and a rollback moves them all back.
     ///
     /// With --key the release is verified first (signatures, integrity, its own checks) and no
     /// values are written unless it passes; without --key a warning says they were not verified.
     ///
     /// Examples:
     ///   bundle values registry.example.com/acme/docproc:1.5.0 --key cosign.pub -o values.yaml
-    ///   bundle values registry.example.com/acme/docproc:1.4.0 --key cosign.pub -o values.yaml   # rollback
+    ///   bundle values registry.example.com/acme/docproc:1.4.0 --key cosign.pub -o v.yaml  # rollback
     ///   bundle values REF --key cosign.pub --map chart-map.yaml -o values.yaml
     #[command(verbatim_doc_comment)]
     Values {
@@ -339,6 +395,8 @@ pub enum Command {
         /// Print JSON instead of YAML.
         #[arg(long)]
         json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
     },
     /// Print a shell completion script.
     ///

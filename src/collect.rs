@@ -63,6 +63,8 @@ struct Ctx<'a> {
     missing: Vec<String>,
     mismatched: Vec<String>,
     dvc_layer: BTreeMap<String, Arc<Vec<u8>>>,
+    /// Single-file models whose workspace size was compared with the pin, of those looked at.
+    size_checked: (usize, usize),
     /// dvc.yaml `artifacts:` by output path: (artifact name, artifact).
     artifacts: BTreeMap<String, (String, dvc::Artifact)>,
     cache: HashCache,
@@ -110,6 +112,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         missing: Vec::new(),
         mismatched: Vec::new(),
         dvc_layer: BTreeMap::new(),
+        size_checked: (0, 0),
         artifacts: BTreeMap::new(),
         cache,
         bar: None,
@@ -282,6 +285,13 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
     if let Some(b) = cx.bar.take() {
         b.finish_and_clear();
     }
+    if !opts.verify_models && !components.is_empty() {
+        let (checked, files) = cx.size_checked;
+        cx.notes.push(format!(
+            "models: pins present in the DVC cache or remote; workspace not re-hashed ({checked} of {files} single-file model(s) size-checked, \
+             directory models not compared): pass --verify-models to re-hash every workspace file"
+        ));
+    }
     cx.cache.save();
     let mut problems = Vec::new();
     if !cx.missing.is_empty() {
@@ -314,7 +324,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
             commit: git.commit,
             tag,
             path: rel_path,
-            dirty: git.dirty,
+            dirty: git.dirty || cx.files.read_untracked,
         },
         build: BuildFlags { allow_dirty: opts.allow_dirty, verified_models: opts.verify_models },
         components,
@@ -592,6 +602,10 @@ impl Ctx<'_> {
             );
         }
         let mut sha256 = None;
+        if !self.opts.verify_models && !is_dir {
+            // Without --verify-models, a file's size is checked against its pin (a stat, no read).
+            self.size_check(&path, &md5, size, file);
+        }
         if self.opts.verify_models {
             let abs = self.root.dir.join(&path);
             let bar = self.bar(size);
@@ -637,6 +651,19 @@ impl Ctx<'_> {
             artifact,
             files: files_list,
         })
+    }
+
+    /// Compare a single-file model's workspace size with its pin (a missing file is not checked).
+    fn size_check(&mut self, path: &str, md5: &str, size: u64, file: &str) {
+        self.size_checked.1 += 1;
+        let Ok(meta) = std::fs::metadata(self.root.dir.join(path)) else { return };
+        self.size_checked.0 += 1;
+        if meta.len() != size {
+            self.mismatched.push(format!(
+                "{path}: pinned {md5} ({size} bytes) in {file}, the workspace file has {} bytes (sizes differ; `dvc status` says more)",
+                meta.len()
+            ));
+        }
     }
 
     fn bar(&mut self, add: u64) -> Option<indicatif::ProgressBar> {

@@ -354,14 +354,16 @@ pub fn diff(a: Loaded, b: Loaded, repo: Option<&std::path::Path>) -> Diff {
     let summary = if identical {
         format!("no differences: {} {} and {} {} have the same content", a.side.name, a.side.version, b.side.name, b.side.version)
     } else {
-        let mut s = format!(
-            "{} changed, {} ({} image), {}, {}",
-            plural(counts.components, "component"),
-            plural(counts.models, "model"),
-            counts.images,
-            plural(counts.prompts, "prompt"),
-            plural(counts.contracts, "contract")
-        );
+        let parts: Vec<String> =
+            [(counts.images, "image"), (counts.models, "model"), (counts.prompts, "prompt"), (counts.contracts, "contract")]
+                .into_iter()
+                .filter(|(n, _)| *n > 0)
+                .map(|(n, what)| plural(n, what))
+                .collect();
+        let mut s = format!("{} changed", plural(counts.components, "component"));
+        if !parts.is_empty() {
+            s.push_str(&format!(": {}", crate::yaml::list(&parts, parts.len())));
+        }
         if counts.unbumped > 0 {
             s.push_str(&format!(", {} changed without a version bump", counts.unbumped));
         }
@@ -371,6 +373,15 @@ pub fn diff(a: Loaded, b: Loaded, repo: Option<&std::path::Path>) -> Diff {
         s
     };
     Diff { a: a.side, b: b.side, identical, summary, counts, commits, components, signers_changed }
+}
+
+/// Who signed a side, in words: not checked (no --key), unsigned, or the keys.
+fn signers_text(v: &Option<Vec<String>>) -> String {
+    match v {
+        None => "not checked".into(),
+        Some(v) if v.is_empty() => "unsigned".into(),
+        Some(v) => v.join(", "),
+    }
 }
 
 fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
@@ -434,10 +445,11 @@ pub fn render(d: &Diff, markdown: bool, color: bool) -> String {
     if d.signers_changed == Some(true) {
         let _ = writeln!(
             s,
-            "{}signers changed: {} → {}{reset}",
+            "{}signers changed: {} → {}{}",
             if markdown { "**" } else { yellow },
-            opt(&d.a.signers.as_ref().map(|v| v.join(", "))),
-            opt(&d.b.signers.as_ref().map(|v| v.join(", ")))
+            signers_text(&d.a.signers),
+            signers_text(&d.b.signers),
+            if markdown { "**" } else { reset }
         );
         if markdown {
             s.push('\n');

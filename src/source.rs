@@ -13,7 +13,8 @@ pub struct GitInfo {
     pub tags: Vec<String>,
     pub remote: Option<String>,
     pub dirty: bool,
-    /// What makes the tree dirty (git status paths, relative to the repository top), at most 20.
+    /// What makes the tree dirty (tracked files that differ from the commit, relative to the
+    /// repository top), at most 20.
     pub dirty_paths: Vec<String>,
 }
 
@@ -44,8 +45,10 @@ pub fn inspect(dir: &Path) -> GitInfo {
         .map(|t| t.lines().map(String::from).filter(|l| !l.is_empty()).collect())
         .unwrap_or_default();
     let remote = git(dir, &["config", "--get", "remote.origin.url"]).map(|u| strip_credentials(&u));
-    // Submodules count whatever their `ignore =` setting says: their files are packed too.
-    let status = git(dir, &["status", "--porcelain", "-z", "--untracked-files=normal", "--ignore-submodules=none", "--", "."]);
+    // Tracked files that differ from the commit. Submodules count whatever their `ignore =`
+    // setting says (their files are packed too). Untracked files are not packed (see
+    // `files::Files::admit`), so build outputs such as out/ never make the tree dirty.
+    let status = git(dir, &["status", "--porcelain", "-z", "--untracked-files=no", "--ignore-submodules=none", "--", "."]);
     let dirty = status.as_ref().is_none_or(|s| !s.is_empty());
     let dirty_paths = status.as_deref().map(status_paths).unwrap_or_default();
     GitInfo { toplevel: Some(top.into()), commit, commit_time, tags, remote, dirty, dirty_paths }

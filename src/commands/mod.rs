@@ -19,36 +19,59 @@ use anyhow::Result;
 use std::io::IsTerminal;
 
 pub fn run(cli: Cli) -> Result<()> {
-    let t = || transport(&cli.registry);
+    let top = cli.registry;
+    // The registry flags given before the command and after it, together.
+    let t = |r: &RegistryOpts| transport(&top.merge(r));
     match cli.command {
         Command::Init { dir, force } => init::run(&dir, force),
-        Command::Build { input, output, retag, push, sign, key, password_file, json } => {
+        Command::Build { input, output, retag, push, sign, key, password_file, json, registry } => {
             let signing = if sign { key.map(|k| (k, password_file)) } else { None };
-            build::run(&input, output.as_deref(), push.as_deref(), signing, retag, json, &t()?)
+            build::run(&input, output.as_deref(), push.as_deref(), signing, retag, json, &t(&registry)?)
         }
-        Command::Diff { a, b, format, keys, identity, repo } => diff::run(&a, &b, format, &keys, &identity, repo.as_deref(), &t()?),
+        Command::Diff { a, b, format, keys, identity, repo, registry } => {
+            diff::run(&a, &b, format, &keys, &identity, repo.as_deref(), &t(&registry)?)
+        }
         Command::Keygen { output_prefix, force, password_file } => sign::keygen(&output_prefix, force, password_file.as_deref()),
-        Command::Sign { reference, key, password_file, identity, annotations, json } => {
-            sign::run(&reference, &key, password_file.as_deref(), identity.as_deref(), &annotations, json, &t()?)
+        Command::Sign { reference, key, password_file, identity, annotations, json, registry } => {
+            sign::run(&reference, &key, password_file.as_deref(), identity.as_deref(), &annotations, json, &t(&registry)?)
         }
-        Command::Verify { reference, trust, check_images, values, map, json } => {
-            verify::run(&reference, &trust, check_images, values, map, json, &t()?)
+        Command::Verify { reference, trust, check_images, values, map, json, registry } => {
+            verify::run(&reference, &trust, check_images, values, map, json, &t(&registry)?)
         }
-        Command::Check { input, output, push, json } => check::run(&input, output.as_deref(), push.as_deref(), json, &t()?),
-        Command::Inspect { reference, json } => inspect::run(&reference, json, &t()?),
-        Command::Push { source, destination, retag, json } => push::run(&source, &destination, retag, json, &t()?),
-        Command::Pull { reference, output, component, only, force, trust, json } => {
+        Command::Check { input, output, push, json, registry } => {
+            check::run(&input, output.as_deref(), push.as_deref(), json, &t(&registry)?)
+        }
+        Command::Inspect { reference, json, registry } => inspect::run(&reference, json, &t(&registry)?),
+        Command::Push { source, destination, retag, json, registry } => push::run(&source, &destination, retag, json, &t(&registry)?),
+        Command::Pull { reference, output, component, only, force, trust, json, registry } => {
             let req = pull::Request { output: &output, component: component.as_deref(), only: &only, force, json };
-            pull::run(&reference, &req, &trust, &t()?)
+            pull::run(&reference, &req, &trust, &t(&registry)?)
         }
-        Command::Values { reference, output, map, trust, json } => {
-            values::run(&reference, output.as_deref(), map.as_deref(), &trust, json, &t()?)
+        Command::Values { reference, output, map, trust, json, registry } => {
+            values::run(&reference, output.as_deref(), map.as_deref(), &trust, json, &t(&registry)?)
         }
-        Command::History { repository, keys, identity, json } => history::run(&repository, &keys, &identity, json, &t()?),
+        Command::History { repository, keys, identity, json, registry } => {
+            history::run(&repository, &keys, &identity, json, &t(&registry)?)
+        }
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "bundle", &mut std::io::stdout());
             Ok(())
+        }
+    }
+}
+
+impl RegistryOpts {
+    /// These flags and `other`'s together (lists joined, a later single value wins).
+    pub fn merge(&self, other: &RegistryOpts) -> RegistryOpts {
+        let mut ca_file = self.ca_file.clone();
+        ca_file.extend(other.ca_file.iter().filter(|f| !self.ca_file.contains(f)).cloned());
+        RegistryOpts {
+            insecure_registry: self.insecure_registry.iter().chain(&other.insecure_registry).cloned().collect(),
+            ca_file,
+            username: other.username.clone().or_else(|| self.username.clone()),
+            password_stdin: self.password_stdin || other.password_stdin,
+            verbose: self.verbose || other.verbose,
         }
     }
 }
