@@ -30,12 +30,16 @@ pub fn located(file: &Path, e: &serde_norway::Error) -> anyhow::Error {
     }
 }
 
-/// The 1-based line of the first occurrence of `key:` at the start of a line (after indentation)
-/// at or after line `from`, for errors found after parsing. Falls back to `from`.
+/// The 1-based line of the first occurrence of `key:` (or JSON's `"key":`) at the start of a line
+/// (after indentation, `- ` or `{`) at or after line `from`, for errors found after parsing. Falls
+/// back to `from`.
 pub fn line_of_key(text: &str, key: &str, from: usize) -> usize {
     for (i, l) in text.lines().enumerate().skip(from.saturating_sub(1)) {
-        let t = l.trim_start().trim_start_matches("- ");
-        if t.starts_with(key) && t[key.len()..].trim_start().starts_with(':') {
+        let t = l.trim_start().trim_start_matches(['-', '{', ' ']);
+        let quoted = t.strip_prefix('"').and_then(|t| t.strip_prefix(key)).and_then(|r| r.strip_prefix('"'));
+        if let Some(rest) = quoted.or_else(|| t.strip_prefix(key))
+            && rest.trim_start().starts_with(':')
+        {
             return i + 1;
         }
     }
