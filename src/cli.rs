@@ -171,8 +171,14 @@ pub enum Command {
     },
     /// Run every collection step and check of `build` without writing anything.
     ///
-    /// Example:
+    /// The version bump rules (prompt and API versions) run against --previous. Without a release
+    /// version (no tag at HEAD, no --version) or without --previous, everything else is still
+    /// checked; check says what was not and which earlier release tag it would run against, and
+    /// exits 0 when nothing else is wrong.
+    ///
+    /// Examples:
     ///   bundle check . --image ocr=ghcr.io/acme/ocr@sha256:…
+    ///   bundle check . --previous registry.example.com/acme/docproc:1.3.0
     #[command(verbatim_doc_comment)]
     Check {
         #[command(flatten)]

@@ -23,6 +23,9 @@ pub struct Options {
     /// `--buildx-metadata [NAME=]FILE`
     pub buildx_metadata: Vec<String>,
     pub version: Option<String>,
+    /// Go on without a release version (`check` in a merge request, before anyone tags): the
+    /// record's version is then empty and [`Collected::version`] is `None`.
+    pub version_optional: bool,
     pub allow_dirty: bool,
     pub verify_models: bool,
     /// Fail when a model's presence cannot be checked (a non-local DVC remote).
@@ -51,6 +54,8 @@ pub struct Collected {
     pub dvc: Vec<(String, Arc<Vec<u8>>)>,
     /// Things worth telling the user that are not errors.
     pub notes: Vec<String>,
+    /// The release version; `None` only with [`Options::version_optional`].
+    pub version: Option<semver::Version>,
 }
 
 struct Ctx<'a> {
@@ -87,7 +92,11 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         }
         bail!("{}: the working tree has uncommitted changes; commit them, or pass --allow-dirty (recorded in the release)", dir.display());
     }
-    let (version, tag) = crate::source::release_version(opts.version.as_deref(), &bf.name.0, &git.tags)?;
+    let (version, tag) = match crate::source::release_version(opts.version.as_deref(), &bf.name.0, &git.tags)? {
+        Some((v, tag)) => (Some(v), tag),
+        None if opts.version_optional => (None, None),
+        None => bail!("{}", crate::source::no_version(&bf.name.0)),
+    };
     let created_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(s) => s.trim().parse::<i64>().map_err(|_| anyhow!("SOURCE_DATE_EPOCH `{s}` is not a whole number of seconds"))?,
         Err(_) => match git.commit_time {
@@ -310,7 +319,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
     let release = Release {
         schema_version: crate::spec::RECORD_SCHEMA_VERSION,
         name: bf.name.0.clone(),
-        version: version.to_string(),
+        version: version.as_ref().map(|v| v.to_string()).unwrap_or_default(),
         created: rfc3339(created_epoch)?,
         tool: Tool { name: "relbundle".into(), version: env!("CARGO_PKG_VERSION").into() },
         source: Source {
@@ -332,6 +341,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         contracts: contracts_layer.into_iter().collect(),
         dvc: cx.dvc_layer.into_iter().collect(),
         notes: cx.notes,
+        version,
     })
 }
 

@@ -68,6 +68,7 @@ pub(crate) fn options(i: &Input, t: &Transport) -> Options {
         images: i.image.clone(),
         buildx_metadata: i.buildx_metadata.clone(),
         version: i.release_version.clone(),
+        version_optional: false,
         allow_dirty: i.allow_dirty,
         verify_models: i.verify_models,
         require_model_check: i.require_model_check,
@@ -122,7 +123,8 @@ pub(crate) fn verify_options(r: &crate::store::StoreRef, trust: &crate::cli::Tru
 }
 
 /// Version discipline against the previous release: `--previous`, else the highest semver tag
-/// below this version among `candidates` (the push repository, the output layout). Fills
+/// below this version among `candidates` (the push repository, the output layout; none without a
+/// release version). The per-prompt and per-API rules need no release version. Fills
 /// `release.previous`; returns the findings and the reference used.
 pub(crate) fn discipline(
     c: &mut crate::collect::Collected,
@@ -131,10 +133,11 @@ pub(crate) fn discipline(
     t: &Transport,
 ) -> Result<(Vec<crate::discipline::Finding>, Option<String>)> {
     use crate::store::StoreRef;
-    let cur = semver::Version::parse(&c.release.version)?;
-    let chosen: Option<StoreRef> = match previous {
-        Some(p) => Some(StoreRef::parse(p)?),
-        None => {
+    let chosen: Option<StoreRef> = match (previous, &c.version) {
+        (Some(p), _) => Some(StoreRef::parse(p)?),
+        // Without a version there is no "below this version" to look for.
+        (None, None) => None,
+        (None, Some(cur)) => {
             let mut best: Option<(semver::Version, StoreRef)> = None;
             for cand in candidates {
                 let st = match crate::store::open(cand, t) {
@@ -145,7 +148,7 @@ pub(crate) fn discipline(
                 let Ok(tags) = st.store().tag_names() else { continue };
                 for tag in tags {
                     let Ok(v) = semver::Version::parse(tag.trim_start_matches('v')) else { continue };
-                    if v < cur && best.as_ref().is_none_or(|(b, _)| v > *b) {
+                    if v < *cur && best.as_ref().is_none_or(|(b, _)| v > *b) {
                         let base = StoreRef::parse(&cand.base())?;
                         let with_tag = match base {
                             StoreRef::Layout { dir, .. } => StoreRef::Layout { dir, tag: Some(tag.clone()), digest: None },
