@@ -64,6 +64,11 @@ pub enum Command {
     /// prompts/**/*.{yaml,yml,json}; its contracts are api/openapi.{yaml,yml,json} and *.schema.json;
     /// `consumes` entries come from $refs into other components' contracts.
     ///
+    /// API names are unique: an OpenAPI contract provides <component>-api; a JSON Schema provides
+    /// the last non-version segment of its $id, else its title, else its file name (without
+    /// .schema.json). A name more than one contract would get becomes <component>-<name> for each;
+    /// one still shared gets -2, -3, … (spec/README.md § 1).
+    ///
     /// Example:
     ///   bundle init . && $EDITOR bundle.yaml   # add the image digests, then: bundle build
     #[command(verbatim_doc_comment)]

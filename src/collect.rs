@@ -215,6 +215,18 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
             providers.entry(p.api.as_str()).or_default().push((c.name.as_str(), p.version.as_str()));
         }
     }
+    // An API has one provider: the release record, `values` and the version rules key APIs by name.
+    if let Some((api, many)) = providers.iter().find(|(_, v)| v.len() > 1) {
+        let text = String::from_utf8_lossy(&bf_bytes);
+        let second = many[1].0;
+        let line =
+            crate::yaml::line_of_key(&text, api, crate::yaml::line_of_key(&text, second, crate::yaml::line_of_key(&text, "components", 1)));
+        bail!(
+            "{}:{line}: component `{second}` field `provides.{api}`: `{api}` is provided by {}; an API has exactly one provider, so rename all but one",
+            bf_path.display(),
+            crate::error::list(many.iter().map(|(n, _)| format!("`{n}`")))
+        );
+    }
     let mut consumes_by: Vec<Vec<ConsumeRecord>> = Vec::new();
     let mut unsatisfied = Vec::new();
     for (name, c) in &bf.components {
@@ -228,7 +240,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
                 Some([one]) => *one,
                 Some(many) => bail!(
                     "{what}: `{api}` is provided by {}; exactly one component may provide an API",
-                    many.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(" and ")
+                    crate::error::list(many.iter().map(|(n, _)| format!("`{n}`")))
                 ),
             };
             if provider == name.0 {
@@ -299,18 +311,18 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
     let mut problems = Vec::new();
     if !cx.missing.is_empty() {
         problems.push(format!(
-            "DVC objects missing from the cache and the local remote (run `dvc push`, or `dvc fetch` to fill the cache):\n  {}",
-            cx.missing.join("\n  ")
+            "DVC objects missing from the cache and the local remote (run `dvc push`, or `dvc fetch` to fill the cache):{}",
+            crate::error::lines(&cx.missing)
         ));
     }
     if !cx.mismatched.is_empty() {
         problems.push(format!(
-            "workspace files differ from their DVC pins (run `dvc status`; `dvc add`/`dvc repro` and commit, or `dvc checkout`):\n  {}",
-            cx.mismatched.join("\n  ")
+            "workspace files differ from their DVC pins (run `dvc status`; `dvc add`/`dvc repro` and commit, or `dvc checkout`):{}",
+            crate::error::lines(&cx.mismatched)
         ));
     }
     if !unsatisfied.is_empty() {
-        problems.push(format!("API requirements not met:\n  {}", unsatisfied.join("\n  ")));
+        problems.push(format!("API requirements not met:{}", crate::error::lines(&unsatisfied)));
     }
     if !problems.is_empty() {
         return Err(finding(problems.join("\n")));
@@ -390,7 +402,7 @@ fn image_overrides(opts: &Options, bf: &BundleFile) -> Result<BTreeMap<String, (
         if !bf.components.keys().any(|n| n.0 == name) {
             bail!(
                 "--image {name}: no component `{name}` in bundle.yaml (components: {})",
-                bf.components.keys().map(|k| k.0.as_str()).collect::<Vec<_>>().join(", ")
+                crate::error::list(bf.components.keys().map(|k| k.0.as_str()))
             );
         }
         out.insert(name, (img, "--image"));
@@ -486,7 +498,7 @@ impl Ctx<'_> {
             let pipeline =
                 if self.root.dir.join(&pipeline_rel).is_file() { self.read_pipeline(&pipeline_rel)? } else { Default::default() };
             let Some(ls) = lock.stages.get(stage) else {
-                bail!("{what}: {lock_rel} has no stage `{stage}` (stages: {})", lock.stages.keys().cloned().collect::<Vec<_>>().join(", "));
+                bail!("{what}: {lock_rel} has no stage `{stage}` (stages: {})", crate::error::list(lock.stages.keys()));
             };
             let ps = pipeline.stages.get(stage).cloned().unwrap_or_default();
             let base = match &ps.wdir {
@@ -499,7 +511,7 @@ impl Ctx<'_> {
                     Some(e) => vec![e],
                     None => bail!(
                         "{what} `out`: stage `{stage}` in {lock_rel} has no output `{o}` (outputs: {})",
-                        ls.outs.iter().map(|e| e.path.as_str()).collect::<Vec<_>>().join(", ")
+                        crate::error::list(ls.outs.iter().map(|e| e.path.as_str()))
                     ),
                 },
                 None => ls.outs.iter().collect(),

@@ -95,11 +95,7 @@ pub fn remap(values: serde_norway::Value, map_file: &Path) -> Result<serde_norwa
     let known: std::collections::BTreeSet<String> = leaves.iter().map(|(p, _)| p.join(".")).collect();
     for src in map.keys() {
         if !known.contains(src) {
-            anyhow::bail!(
-                "--map {}: `{src}` is not a value bundle writes (values: {})",
-                map_file.display(),
-                known.iter().cloned().collect::<Vec<_>>().join(", ")
-            );
+            anyhow::bail!("--map {}: `{src}` is not a value bundle writes (values: {})", map_file.display(), crate::error::list(&known));
         }
     }
     let mut out = Value::Mapping(Mapping::new());

@@ -84,7 +84,7 @@ pub fn run(
         Some(n) => Some(record.components.iter().find(|c| c.name == n).ok_or_else(|| {
             anyhow!(
                 "--component {n}: the release has no such component (components: {})",
-                record.components.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                crate::error::list(record.components.iter().map(|c| c.name.as_str()))
             )
         })?),
         None => None,

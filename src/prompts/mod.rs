@@ -156,7 +156,7 @@ pub fn placeholders(text: &str) -> BTreeSet<String> {
 }
 
 fn list(v: &[&String]) -> String {
-    v.iter().map(|s| format!("`{{{{{s}}}}}`")).collect::<Vec<_>>().join(", ")
+    crate::error::list(v.iter().map(|s| format!("`{{{{{s}}}}}`")))
 }
 
 #[cfg(test)]
