@@ -61,8 +61,9 @@ pub enum Command {
     ///
     /// A component is a folder with a Dockerfile (or Containerfile), named after the folder. Its
     /// models are the .dvc files and dvc.lock stage outputs below it; its prompts are
-    /// prompts/**/*.{yaml,yml,json}; its contracts are api/openapi.{yaml,yml,json} and *.schema.json;
-    /// `consumes` entries come from $refs into other components' contracts.
+    /// prompts/**/*.{yaml,yml,json,prompty,prompt} (ours, Prompty, Dotprompt, Semantic Kernel,
+    /// LangChain, Langfuse: spec/prompt-formats.md); its contracts are api/openapi.{yaml,yml,json}
+    /// and *.schema.json; `consumes` entries come from $refs into other components' contracts.
     ///
     /// API names are unique: an OpenAPI contract provides <component>-api; a JSON Schema provides
     /// the last non-version segment of its $id, else its title, else its file name (without

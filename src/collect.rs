@@ -164,18 +164,25 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         for rel in cx.prompt_files(&cpath, &c.prompts, &what)? {
             let bytes = cx.files.read(&cx.root, &rel, &what)?;
             let p = prompts::parse(files::text(&bytes, &rel)?, std::path::Path::new(&rel))?;
-            if let Some(other) = prompt_ids.insert(p.id.clone(), rel.clone()) {
-                bail!("{rel}: field `id`: prompt id `{}` is already used by {other}; prompt ids must be unique in a release", p.id);
-            }
-            prompts.push(PromptRecord {
+            let record = PromptRecord {
                 id: p.id,
+                variant: p.variant,
                 version: p.version.to_string(),
+                format: p.format.record_name().map(String::from),
                 path: rel.clone(),
                 sha256: crate::hashing::sha256_digest(&bytes),
-            });
+            };
+            if let Some(other) = prompt_ids.insert(record.key(), rel.clone()) {
+                let what = match &record.variant {
+                    Some(v) => format!("prompt id `{}` with variant `{v}`", record.id),
+                    None => format!("prompt id `{}`", record.id),
+                };
+                bail!("{rel}: field `id`: {what} is already used by {other}; a prompt id (and variant) must be unique in a release");
+            }
+            prompts.push(record);
             prompts_layer.push((rel, bytes));
         }
-        prompts.sort_by(|a, b| a.id.cmp(&b.id));
+        prompts.sort_by(|a, b| (&a.id, &a.variant).cmp(&(&b.id, &b.variant)));
 
         let mut provides = Vec::new();
         for (api, p) in &c.provides {

@@ -221,12 +221,12 @@ struct Item<'a> {
 }
 
 fn text_diffs(
-    a: &BTreeMap<&str, Item>,
-    b: &BTreeMap<&str, Item>,
+    a: &BTreeMap<String, Item>,
+    b: &BTreeMap<String, Item>,
     fa: &BTreeMap<String, Vec<u8>>,
     fb: &BTreeMap<String, Vec<u8>>,
 ) -> Vec<TextDiff> {
-    let keys: BTreeSet<&str> = a.keys().chain(b.keys()).copied().collect();
+    let keys: BTreeSet<&str> = a.keys().chain(b.keys()).map(|k| k.as_str()).collect();
     let empty = Vec::new();
     let mut out = Vec::new();
     for k in keys {
@@ -262,13 +262,13 @@ fn text_diffs(
     out
 }
 
-fn prompt_items(c: Option<&ComponentRecord>) -> BTreeMap<&str, Item<'_>> {
-    c.map(|c| c.prompts.iter().map(|p| (p.id.as_str(), Item { version: &p.version, path: &p.path, sha256: &p.sha256 })).collect())
+fn prompt_items(c: Option<&ComponentRecord>) -> BTreeMap<String, Item<'_>> {
+    c.map(|c| c.prompts.iter().map(|p| (p.key(), Item { version: &p.version, path: &p.path, sha256: &p.sha256 })).collect())
         .unwrap_or_default()
 }
 
-fn contract_items(c: Option<&ComponentRecord>) -> BTreeMap<&str, Item<'_>> {
-    c.map(|c| c.provides.iter().map(|p| (p.api.as_str(), Item { version: &p.version, path: &p.contract, sha256: &p.sha256 })).collect())
+fn contract_items(c: Option<&ComponentRecord>) -> BTreeMap<String, Item<'_>> {
+    c.map(|c| c.provides.iter().map(|p| (p.api.clone(), Item { version: &p.version, path: &p.contract, sha256: &p.sha256 })).collect())
         .unwrap_or_default()
 }
 

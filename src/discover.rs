@@ -112,7 +112,9 @@ pub fn generate(root: &Path) -> Result<String> {
             models.push((true, format!("- dvc: {}", yaml_str(f))));
         }
         models.sort_by_key(|(m, _)| !*m);
-        let prompts: Vec<String> = ["yaml", "yml", "json"]
+        // Every prompt format (spec/prompt-formats.md): ours, Semantic Kernel, LangChain and Langfuse
+        // in YAML/JSON, Prompty and Dotprompt by extension.
+        let prompts: Vec<String> = ["yaml", "yml", "json", "prompty", "prompt"]
             .iter()
             .filter(|ext| files.iter().any(|f| f.starts_with("prompts/") && f.ends_with(&format!(".{ext}"))))
             .map(|ext| format!("prompts/**/*.{ext}"))

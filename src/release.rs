@@ -158,9 +158,25 @@ pub struct ModelFile {
 #[serde(deny_unknown_fields)]
 pub struct PromptRecord {
     pub id: String,
+    /// The A/B variant (Dotprompt's `NAME.VARIANT.prompt`, our `variant:`); absent for the only one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub variant: Option<String>,
     pub version: String,
+    /// The file format (`prompty`, `dotprompt`, …); absent for relbundle's own.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub format: Option<String>,
     pub path: String,
     pub sha256: String,
+}
+
+impl PromptRecord {
+    /// What identifies the prompt in a release: its id, and `@variant` for a variant.
+    pub fn key(&self) -> String {
+        match &self.variant {
+            Some(v) => format!("{}@{v}", self.id),
+            None => self.id.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -9,7 +9,7 @@
 //!
 //! `variables` (or LangChain's `input_variables`) is a list of names or of `{name, required, default}`.
 
-use super::{Loc, Message, Prompt, ROLES};
+use super::{Decl, Loc, Message, ROLES, Raw, Syntax};
 use anyhow::{Result, bail};
 use serde::Deserialize;
 use serde_norway::Value;
@@ -19,6 +19,8 @@ use std::path::Path;
 struct PromptFile {
     id: String,
     version: semver::Version,
+    #[serde(default)]
+    variant: Option<String>,
     #[serde(default)]
     template: Option<Value>,
     #[serde(default)]
@@ -62,7 +64,7 @@ impl Variable {
     }
 }
 
-pub fn parse(text: &str, file: &Path) -> Result<Prompt> {
+pub fn parse(text: &str, file: &Path) -> Result<Raw> {
     let p: PromptFile = crate::yaml::from_str(text, file)?;
     let loc = Loc { text, file };
     if p.id.trim().is_empty() {
@@ -87,13 +89,22 @@ pub fn parse(text: &str, file: &Path) -> Result<Prompt> {
             loc.at(&["id"])
         );
     }
-    let used = messages.iter().flat_map(|m| super::placeholders(&m.content)).collect();
-    let vars = p.variables.unwrap_or_default();
-    let declared: Vec<String> = vars.iter().map(|v| v.name().to_string()).collect();
-    let field = if text.contains("input_variables") { "input_variables" } else { "variables" };
-    super::check_variables(&declared, &used, &loc.at(&[field]), field)?;
-    let required = vars.iter().filter(|v| v.required()).map(|v| v.name().to_string()).collect();
-    Ok(Prompt { id: p.id, version: p.version, variables: declared, required, messages })
+    if let Some(v) = &p.variant {
+        super::check_variant(v, &loc.at(&["variant"]), "variant")?;
+    }
+    let vars_field = if text.contains("input_variables") { "input_variables" } else { "variables" };
+    let declared = p.variables.unwrap_or_default().iter().map(|v| Decl { name: v.name().to_string(), required: v.required() }).collect();
+    Ok(Raw {
+        id: p.id,
+        version: p.version,
+        variant: p.variant,
+        messages,
+        syntax: Syntax::Jinja,
+        declared: Some(declared),
+        also_used: Vec::new(),
+        vars_at: loc.at(&[vars_field]),
+        vars_field,
+    })
 }
 
 /// The messages of a `template` or `messages` value: text, a role map, or a list.
@@ -184,8 +195,8 @@ pub(crate) fn kind(v: &Value) -> &'static str {
 mod tests {
     use super::*;
 
-    fn p(s: &str) -> Result<Prompt> {
-        parse(s, Path::new("p.yaml"))
+    fn p(s: &str) -> Result<super::super::Prompt> {
+        super::super::parse(s, Path::new("p.yaml"))
     }
 
     #[test]
