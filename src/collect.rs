@@ -131,6 +131,9 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
     let image_overrides = image_overrides(opts, &bf)?;
     let mut components = Vec::new();
     let mut prompt_ids: BTreeMap<String, String> = BTreeMap::new();
+    // (prompt id, file, template characters), for bundle.yaml `promptLimits`.
+    let mut prompt_sizes: Vec<(String, String, u64)> = Vec::new();
+    let bf_text = String::from_utf8_lossy(&bf_bytes).into_owned();
     let mut prompts_layer = Vec::new();
     let mut contracts_layer: BTreeMap<String, Arc<Vec<u8>>> = BTreeMap::new();
     // Parsed once by contracts::load, for the compatibility checks below.
@@ -164,6 +167,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         for rel in cx.prompt_files(&cpath, &c.prompts, &what)? {
             let bytes = cx.files.read(&cx.root, &rel, &what)?;
             let p = prompts::parse(files::text(&bytes, &rel)?, std::path::Path::new(&rel))?;
+            prompt_sizes.push((p.id.clone(), rel.clone(), p.template_chars()));
             let record = PromptRecord {
                 id: p.id,
                 variant: p.variant,
@@ -183,6 +187,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
             prompts_layer.push((rel, bytes));
         }
         prompts.sort_by(|a, b| (&a.id, &a.variant).cmp(&(&b.id, &b.variant)));
+        check_splits(&bf_text, &bf_path, &name.0, &c.splits, &prompts)?;
 
         let mut provides = Vec::new();
         for (api, p) in &c.provides {
@@ -212,7 +217,16 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
                 refs: contract.referenced,
             });
         }
-        components.push(ComponentRecord { name: name.0.clone(), path: cpath, image, models, prompts, provides, consumes: Vec::new() });
+        components.push(ComponentRecord {
+            name: name.0.clone(),
+            path: cpath,
+            image,
+            models,
+            prompts,
+            provides,
+            consumes: Vec::new(),
+            splits: c.splits.clone(),
+        });
     }
 
     // Every `consumes` needs exactly one provider whose version satisfies the requirement.
@@ -316,6 +330,10 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
     }
     cx.cache.save();
     let mut problems = Vec::new();
+    let too_long = prompt_limits(&bf_text, &bf_path, &bf.prompt_limits, &prompt_sizes)?;
+    if !too_long.is_empty() {
+        problems.push(format!("prompt templates over their size limit (bundle.yaml `promptLimits`):{}", crate::error::lines(&too_long)));
+    }
     if !cx.missing.is_empty() {
         problems.push(format!(
             "DVC objects missing from the cache and the local remote (run `dvc push`, or `dvc fetch` to fill the cache):{}",
@@ -377,6 +395,64 @@ fn named_schemas(docs: &crate::compat::Docs, file: &str) -> Vec<(String, String)
 }
 
 /// `dir/name`, or `name` at the top.
+/// The `FILE:LINE` of a key below a component in bundle.yaml.
+fn component_key_at(text: &str, file: &std::path::Path, component: &str, keys: &[&str]) -> String {
+    let from = crate::yaml::line_of_key(text, component, crate::yaml::line_of_key(text, "components", 1));
+    format!("{}:{}", file.display(), keys.iter().fold(from, |l, k| crate::yaml::line_of_key(text, k, l)))
+}
+
+/// Each split names prompts of its component and their variants (`default`: the file without one).
+fn check_splits(
+    text: &str,
+    file: &std::path::Path,
+    component: &str,
+    splits: &BTreeMap<String, BTreeMap<String, u32>>,
+    prompts: &[PromptRecord],
+) -> Result<()> {
+    for (id, weights) in splits {
+        let at = component_key_at(text, file, component, &["splits", id]);
+        let variants: Vec<&str> =
+            prompts.iter().filter(|p| &p.id == id).map(|p| p.variant.as_deref().unwrap_or(crate::bundlefile::DEFAULT_VARIANT)).collect();
+        if variants.is_empty() {
+            bail!("{at}: component `{component}` field `splits.{id}`: the component has no prompt `{id}`");
+        }
+        for v in weights.keys() {
+            if !variants.contains(&v.as_str()) {
+                bail!(
+                    "{at}: component `{component}` field `splits.{id}.{v}`: prompt `{id}` has no variant `{v}` (variants: {})",
+                    crate::error::list(&variants)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Prompts whose template is longer than bundle.yaml `promptLimits` allows, one line each.
+fn prompt_limits(
+    text: &str,
+    file: &std::path::Path,
+    limits: &crate::bundlefile::PromptLimits,
+    sizes: &[(String, String, u64)],
+) -> Result<Vec<String>> {
+    for id in limits.by_id.keys() {
+        if !sizes.iter().any(|(i, _, _)| i == id) {
+            let line = crate::yaml::line_of_key(text, id, crate::yaml::line_of_key(text, "promptLimits", 1));
+            bail!("{}:{line}: field `promptLimits.byId.{id}`: no prompt has the id `{id}`", file.display());
+        }
+    }
+    Ok(sizes
+        .iter()
+        .filter_map(|(id, rel, n)| {
+            let (max, from) = match limits.by_id.get(id) {
+                Some(m) => (*m, format!("byId.{id}")),
+                None => (limits.max_chars?, "maxChars".to_string()),
+            };
+            (*n > max).then(|| format!("prompt `{id}` ({rel}): {n} characters, over the {max} of `promptLimits.{from}`"))
+        })
+        .collect())
+}
+
 fn rel_join(dir: &str, name: &str) -> String {
     if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") }
 }

@@ -69,6 +69,9 @@ pub struct ComponentRecord {
     pub prompts: Vec<PromptRecord>,
     pub provides: Vec<ProvideRecord>,
     pub consumes: Vec<ConsumeRecord>,
+    /// A/B splits of prompt variants: prompt id → variant → percent (bundle.yaml `splits`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty", default)]
+    pub splits: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u32>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

@@ -286,3 +286,83 @@ fn malformed_files_of_every_format_name_file_line_and_field() {
         assert!(r.stderr.contains(want), "{file}: want {want:?}\n{}", r.stderr);
     }
 }
+
+#[test]
+fn variants_and_splits_are_recorded_emitted_by_values_and_shown_by_diff() {
+    let fx = Fx::new();
+    fx.build("1.0.0").ok();
+    let at = |v: &str| format!("{}:{v}", fx.layout);
+    let rec: serde_json::Value = serde_json::from_str(&run(bundle(fx.d()).args(["inspect", "--json", &at("1.0.0")])).ok().stdout).unwrap();
+    assert_eq!(rec["components"][0]["splits"], serde_json::json!({"greeting": {"default": 70, "formal": 30}}));
+    let v = run(bundle(fx.d()).args(["values", &at("1.0.0")])).ok().stdout;
+    assert!(v.contains("  promptSplits:\n  - prompt: greeting\n    variants:\n      default: 70\n      formal: 30\n"), "{v}");
+
+    // A new variant and a changed split.
+    std::fs::write(
+        fx.dir().join("assistant/prompts/greeting.casual.prompt"),
+        "---\nversion: 1.0.0\ninput:\n  schema:\n    customer: string\n---\nSay hi to {{customer}}, casually.\n",
+    )
+    .unwrap();
+    let bf = fx.dir().join("bundle.yaml");
+    let y = std::fs::read_to_string(&bf).unwrap();
+    std::fs::write(&bf, y.replace("{default: 70, formal: 30}", "{default: 50, formal: 25, casual: 25}")).unwrap();
+    fx.build("1.1.0").ok();
+    let d = run(bundle(fx.d()).args(["diff", &at("1.0.0"), &at("1.1.0")])).code(1).stdout;
+    assert!(d.contains("split greeting: default 70%, formal 30% → casual 25%, default 50%, formal 25%"), "{d}");
+    assert!(d.contains("prompt greeting@casual added: version - → 1.0.0"), "{d}");
+    let j = run(bundle(fx.d()).args(["diff", "--format", "json", &at("1.0.0"), &at("1.1.0")])).code(1).stdout;
+    let code = r#"
+import json, sys, jsonschema
+jsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).validate(json.loads(sys.argv[2]))
+print("ok")
+"#;
+    py(code, &[repo_root().join("spec/diff.schema.json").to_str().unwrap(), &j]).ok();
+    let v = run(bundle(fx.d()).args(["values", &at("1.1.0")])).ok().stdout;
+    assert!(v.contains("      casual: 25\n"), "{v}");
+
+    // Splits that do not add up, or name what is not there, are bad input.
+    for (split, want) in [
+        ("{default: 50, formal: 40}", "bundle.yaml:19: component `assistant` field `splits.greeting`: the percentages add up to 90"),
+        (
+            "{default: 50, loud: 50}",
+            "field `splits.greeting.loud`: prompt `greeting` has no variant `loud` (variants: default, casual and formal)",
+        ),
+    ] {
+        std::fs::write(&bf, y.replace("{default: 70, formal: 30}", split)).unwrap();
+        let r = fx.build("1.2.0").code(2);
+        assert!(r.stderr.contains(want), "{split}: {}", r.stderr);
+    }
+    std::fs::write(&bf, y.replace("      greeting: {default", "      greetings: {default")).unwrap();
+    let r = fx.build("1.2.0").code(2);
+    assert!(r.stderr.contains("field `splits.greetings`: the component has no prompt `greetings`"), "{}", r.stderr);
+}
+
+#[test]
+fn check_enforces_the_template_size_limits() {
+    let fx = Fx::new();
+    let bf = fx.dir().join("bundle.yaml");
+    let y = std::fs::read_to_string(&bf).unwrap();
+    fx.edit("greeting.formal.prompt", "in one sentence,", &format!("in one sentence{},", " (really)".repeat(40)));
+    std::fs::write(&bf, y.replace("maxChars: 2000", "maxChars: 170")).unwrap();
+    let r = run(bundle(fx.d()).args(["check", "--offline", "--allow-dirty"]).arg(fx.dir())).code(1);
+    assert!(r.stderr.contains("prompt templates over their size limit (bundle.yaml `promptLimits`):"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains(
+            "prompt `greeting` (assistant/prompts/greeting.formal.prompt): 505 characters, over the 400 of `promptLimits.byId.greeting`"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains(
+            "prompt `helpdesk.support-answer` (assistant/prompts/support.prompty): 181 characters, over the 170 of `promptLimits.maxChars`"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("helpdesk.triage"), "under the limit: {}", r.stderr);
+    // A limit for an id no prompt has is a typo, not a limit.
+    std::fs::write(&bf, y.replace("    greeting: 400", "    greting: 400")).unwrap();
+    let r = run(bundle(fx.d()).args(["check", "--offline", "--allow-dirty"]).arg(fx.dir())).code(2);
+    assert!(r.stderr.contains("bundle.yaml:8: field `promptLimits.byId.greting`: no prompt has the id `greting`"), "{}", r.stderr);
+}

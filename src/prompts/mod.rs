@@ -107,6 +107,11 @@ pub struct Prompt {
 }
 
 impl Prompt {
+    /// The template's size: the characters of every message's content.
+    pub fn template_chars(&self) -> u64 {
+        self.messages.iter().map(|m| m.content.chars().count() as u64).sum()
+    }
+
     /// The template as one text: plain templates as they are, chat messages as `[role]` blocks.
     pub fn text(&self) -> String {
         let mut out = String::new();
@@ -265,6 +270,9 @@ pub(crate) fn split_roles(body: &str, default: &str, marker: fn(&str) -> Option<
 pub(crate) fn check_variant(v: &str, at: &str, field: &str) -> Result<()> {
     if v.is_empty() || !v.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
         bail!("{at}: field `{field}`: variant `{}` must be letters, digits, `-` or `_`", crate::yaml::shorten(v));
+    }
+    if v == crate::bundlefile::DEFAULT_VARIANT {
+        bail!("{at}: field `{field}`: `{v}` is the name splits give the file without a variant; name this variant otherwise");
     }
     Ok(())
 }

@@ -226,6 +226,15 @@ mod tests {
     }
 
     #[test]
+    fn variants() {
+        let x = p("id: a\nversion: 1.0.0\nvariant: concise\ntemplate: x\n").unwrap();
+        assert_eq!(x.variant.as_deref(), Some("concise"));
+        let e = p("id: a\nversion: 1.0.0\nvariant: default\ntemplate: x\n").unwrap_err().to_string();
+        assert!(e.starts_with("p.yaml:3: field `variant`: `default` is the name splits give"), "{e}");
+        assert!(p("id: a\nversion: 1.0.0\nvariant: 'a b'\ntemplate: x\n").is_err());
+    }
+
+    #[test]
     fn bad_chat_shapes_name_line_and_field() {
         let e = p("id: a\nversion: 1.0.0\ntemplate:\n  system: s\n  narrator: x\n").unwrap_err().to_string();
         assert!(e.starts_with("p.yaml:5: field `template.narrator`: unknown role"), "{e}");
