@@ -171,3 +171,41 @@ pub fn read(store: &dyn crate::store::Store, desc: &Descriptor) -> Result<(Image
     let record = Release::from_bytes(&store.blob(&m.config)?).map_err(|e| anyhow::anyhow!("{what}: {e}"))?;
     Ok((m, record))
 }
+
+/// The layer paths that belong to one component.
+pub fn component_paths(c: &crate::release::ComponentRecord) -> std::collections::BTreeSet<String> {
+    let mut s = std::collections::BTreeSet::new();
+    s.extend(c.prompts.iter().map(|p| p.path.clone()));
+    for p in &c.provides {
+        s.insert(p.contract.clone());
+        s.extend(p.refs.iter().cloned());
+    }
+    for m in &c.models {
+        s.insert(m.origin.file.clone());
+        let dir = crate::paths::parent(&m.origin.file);
+        s.insert(if dir.is_empty() { "dvc.yaml".into() } else { format!("{dir}/dvc.yaml") });
+        if m.md5.ends_with(".dir") {
+            let kind = if m.hash == "md5" { crate::hashing::Md5Kind::Plain } else { crate::hashing::Md5Kind::Dos2Unix };
+            let p = crate::dvc::Project::object_path(std::path::Path::new(".dvc/cache"), &m.md5, kind);
+            s.insert(p.to_string_lossy().into_owned());
+        }
+    }
+    s
+}
+
+/// Every path the release record names, in any layer: what may be extracted from a release.
+pub fn named_paths(r: &Release) -> std::collections::BTreeSet<String> {
+    r.components.iter().flat_map(component_paths).collect()
+}
+
+/// Refuse a layer entry the release record does not name: a file nothing vouches for (hidden, for
+/// instance, in a second gzip member) must not reach a reader.
+pub fn check_named(named: &std::collections::BTreeSet<String>, store: &str, title: &str, path: &str) -> Result<()> {
+    if named.contains(path) {
+        return Ok(());
+    }
+    Err(crate::error::finding(format!(
+        "{store}: layer {title} holds `{}`, which the release record does not name; refusing a file nothing vouches for",
+        crate::yaml::shorten(path)
+    )))
+}

@@ -27,9 +27,14 @@ pub struct Trust {
     /// How many of the given keys must have signed.
     #[arg(long, default_value_t = 1, value_name = "N")]
     pub min_signers: usize,
-    /// The repository the signatures must name, for a mirror (default: the reference's repository).
+    /// A repository the signatures may name (repeatable: a release signed in several
+    /// repositories). Default: the reference's registry repository. Required for an oci: layout,
+    /// which cannot vouch for its own name: give the name it was signed as.
     #[arg(long, value_name = "REPO")]
-    pub identity: Option<String>,
+    pub identity: Vec<String>,
+    /// An annotation every accepted signature must carry, as `cosign verify -a` (repeatable).
+    #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
+    pub annotations: Vec<String>,
 }
 
 /// How to reach registries; accepted by every command.
@@ -91,7 +96,9 @@ pub enum Command {
     Build {
         #[command(flatten)]
         input: Input,
-        /// Where to write: oci:DIR[:TAG]. The tag defaults to the version.
+        /// Where to write: oci:DIR[:TAG]. The tag defaults to the version. Default: oci:out/NAME
+        /// below the monorepo folder (not the current directory); `bundle init` adds out/ to
+        /// .gitignore.
         #[arg(short, long, value_name = "oci:DIR[:TAG]")]
         output: Option<String>,
         /// Move an existing tag that names a different release (dangerous: deploys using the tag change).
@@ -152,6 +159,10 @@ pub enum Command {
         /// Only these kinds of files (repeatable).
         #[arg(long, value_enum)]
         only: Vec<crate::extract::Only>,
+        /// Replace the output folder even when it holds files (atomically: the old folder is
+        /// swapped out whole). Without it a non-empty folder is refused.
+        #[arg(long)]
+        force: bool,
         /// With --key: verify the release before writing anything.
         #[command(flatten)]
         trust: Trust,
@@ -171,16 +182,21 @@ pub enum Command {
         /// Name the signers among these public keys (repeatable); without it, signatures are only counted.
         #[arg(long = "key", value_name = "PUB")]
         keys: Vec<PathBuf>,
+        /// With --key: a repository the signatures may name (repeatable; default the repository
+        /// listed; required for an oci: layout).
+        #[arg(long, value_name = "REPO", requires = "keys")]
+        identity: Vec<String>,
         /// Print JSON.
         #[arg(long)]
         json: bool,
     },
     /// Run every collection step and check of `build` without writing anything.
     ///
-    /// The version bump rules (prompt and API versions) run against --previous. Without a release
-    /// version (no tag at HEAD, no --version) or without --previous, everything else is still
-    /// checked; check says what was not and which earlier release tag it would run against, and
-    /// exits 0 when nothing else is wrong.
+    /// The version bump rules (prompt and API versions) run against --previous, else the highest
+    /// release below this version where `build` would write. Without a release version (no tag at
+    /// HEAD, no --version) and without --previous, everything else is still checked; check says
+    /// that the bump rules were not, and which release they would run against, and exits 0 when
+    /// nothing else is wrong.
     ///
     /// Examples:
     ///   bundle check . --image ocr=ghcr.io/acme/ocr@sha256:…
@@ -189,6 +205,13 @@ pub enum Command {
     Check {
         #[command(flatten)]
         input: Input,
+        /// Where `build` would write (oci:DIR[:TAG]): the previous release is looked for there, as
+        /// `build` does. Default: oci:out/NAME below the monorepo folder.
+        #[arg(short, long, value_name = "oci:DIR[:TAG]")]
+        output: Option<String>,
+        /// Where `build --push` would push: looked in first for the previous release.
+        #[arg(long, value_name = "REGISTRY/REPO[:TAG]")]
+        push: Option<String>,
         /// Print the findings as JSON (spec/check-report.schema.json).
         #[arg(long)]
         json: bool,
@@ -220,6 +243,7 @@ pub enum Command {
         /// Overwrite existing files.
         #[arg(long)]
         force: bool,
+        /// Read the key's password from this file (else COSIGN_PASSWORD, or a prompt).
         #[arg(long, value_name = "FILE")]
         password_file: Option<PathBuf>,
     },
@@ -242,6 +266,10 @@ pub enum Command {
         /// signing by tag (a layout: the release name).
         #[arg(long, value_name = "REPO[:TAG]")]
         identity: Option<String>,
+        /// Put KEY=VALUE in the payload's `optional` annotations, as `cosign sign -a` (repeatable).
+        #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
+        annotations: Vec<String>,
+        /// Print the result as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -264,6 +292,9 @@ pub enum Command {
         /// A Helm values file that must pin exactly this release's digests.
         #[arg(long, value_name = "FILE")]
         values: Option<PathBuf>,
+        /// The --map the values were written with (`bundle values --map`), to check them through it.
+        #[arg(long, value_name = "FILE", requires = "values")]
+        map: Option<PathBuf>,
         /// Print the report as JSON (spec/verify-report.schema.json).
         #[arg(long)]
         json: bool,
@@ -287,6 +318,10 @@ pub enum Command {
         /// Verify each side's signatures with these keys and list the signers (repeatable).
         #[arg(long = "key", value_name = "PUB")]
         keys: Vec<PathBuf>,
+        /// With --key: a repository the signatures may name (repeatable; default each side's
+        /// repository; required for an oci: layout).
+        #[arg(long, value_name = "REPO", requires = "keys")]
+        identity: Vec<String>,
         /// A git checkout of the source, to list the commits between the two releases.
         #[arg(long, value_name = "DIR")]
         repo: Option<PathBuf>,
@@ -360,6 +395,10 @@ pub struct Input {
     /// Never contact a registry: an image without a digest is an error instead of being resolved.
     #[arg(long)]
     pub offline: bool,
+    /// Build from a folder that is not in a git repository: the release then records no source
+    /// commit (and `created` is SOURCE_DATE_EPOCH or now). Without it, no repository is an error.
+    #[arg(long)]
+    pub no_git: bool,
     /// Treat "cannot prove compatible" contract findings as errors.
     #[arg(long)]
     pub strict: bool,
@@ -372,4 +411,12 @@ pub struct Input {
     /// reason is recorded in the release and shown by verify and diff.
     #[arg(long, value_name = "REASON")]
     pub allow_breaking: Option<String>,
+    /// Trust the previous release only if one of these public keys signed it (repeatable). Without
+    /// it the previous release is used unverified, and the output says so.
+    #[arg(long = "previous-key", value_name = "PUB")]
+    pub previous_keys: Vec<PathBuf>,
+    /// Fail unless the previous release (when there is one) is signed by a --previous-key: for
+    /// release pipelines, so a pushed tag cannot choose the baseline that hides a breaking change.
+    #[arg(long, requires = "previous_keys")]
+    pub require_signed_previous: bool,
 }

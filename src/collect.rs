@@ -27,6 +27,8 @@ pub struct Options {
     /// record's version is then empty and [`Collected::version`] is `None`.
     pub version_optional: bool,
     pub allow_dirty: bool,
+    /// Accept a folder outside git (`--no-git`): no source commit is recorded.
+    pub no_git: bool,
     pub verify_models: bool,
     /// Fail when a model's presence cannot be checked (a non-local DVC remote).
     pub require_model_check: bool,
@@ -74,24 +76,18 @@ struct Ctx<'a> {
 
 pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
     let root = Root::new(dir)?;
-    let mut files = Files::default();
-    let bf_bytes = files
-        .read(&root, bundlefile::FILE_NAME, &root.dir.display().to_string())
-        .map_err(|_| anyhow!("{}: no {} here; run `bundle init {}` to write one", dir.display(), bundlefile::FILE_NAME, dir.display()))?;
+    if !root.dir.join(bundlefile::FILE_NAME).is_file() {
+        bail!("{}: no {} here; run `bundle init {}` to write one", dir.display(), bundlefile::FILE_NAME, dir.display());
+    }
+    // Source first: no repository, or a dirty tree, stops the build before any work.
+    let git = crate::source::inspect(&root.dir);
+    check_source(dir, &git, opts)?;
+    let tracked = if git.toplevel.is_some() { crate::source::tracked_files(&root.dir) } else { None };
+    let mut files = Files::tracked(tracked, opts.allow_dirty);
+    let bf_bytes = files.read(&root, bundlefile::FILE_NAME, &root.dir.display().to_string())?;
     let bf_path = dir.join(bundlefile::FILE_NAME);
     let bf = BundleFile::parse(files::text(&bf_bytes, &bf_path.display().to_string())?, &bf_path)?;
 
-    // Source and version come first: a dirty tree stops the build before any work.
-    let git = crate::source::inspect(&root.dir);
-    if git.dirty && !opts.allow_dirty {
-        if git.commit.is_none() {
-            bail!(
-                "{}: not in a git repository with a commit, so the release has no source; commit it, or pass --allow-dirty",
-                dir.display()
-            );
-        }
-        bail!("{}: the working tree has uncommitted changes; commit them, or pass --allow-dirty (recorded in the release)", dir.display());
-    }
     let (version, tag) = match crate::source::release_version(opts.version.as_deref(), &bf.name.0, &git.tags)? {
         Some((v, tag)) => (Some(v), tag),
         None if opts.version_optional => (None, None),
@@ -245,7 +241,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         bail!(
             "{}:{line}: component `{second}` field `provides.{api}`: `{api}` is provided by {}; an API has exactly one provider, so rename all but one",
             bf_path.display(),
-            crate::error::list(many.iter().map(|(n, _)| format!("`{n}`")))
+            crate::yaml::list(many.iter().map(|(n, _)| format!("`{n}`")), 2)
         );
     }
     let mut consumes_by: Vec<Vec<ConsumeRecord>> = Vec::new();
@@ -261,7 +257,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
                 Some([one]) => *one,
                 Some(many) => bail!(
                     "{what}: `{api}` is provided by {}; exactly one component may provide an API",
-                    crate::error::list(many.iter().map(|(n, _)| format!("`{n}`")))
+                    crate::yaml::list(many.iter().map(|(n, _)| format!("`{n}`")), 2)
                 ),
             };
             if provider == name.0 {
@@ -332,22 +328,25 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
     let mut problems = Vec::new();
     let too_long = prompt_limits(&bf_text, &bf_path, &bf.prompt_limits, &prompt_sizes)?;
     if !too_long.is_empty() {
-        problems.push(format!("prompt templates over their size limit (bundle.yaml `promptLimits`):{}", crate::error::lines(&too_long)));
+        problems.push(format!(
+            "prompt templates over their size limit (bundle.yaml `promptLimits`):{}",
+            crate::yaml::list_lines(&too_long, 10)
+        ));
     }
     if !cx.missing.is_empty() {
         problems.push(format!(
             "DVC objects missing from the cache and the local remote (run `dvc push`, or `dvc fetch` to fill the cache):{}",
-            crate::error::lines(&cx.missing)
+            crate::yaml::list_lines(&cx.missing, 10)
         ));
     }
     if !cx.mismatched.is_empty() {
         problems.push(format!(
             "workspace files differ from their DVC pins (run `dvc status`; `dvc add`/`dvc repro` and commit, or `dvc checkout`):{}",
-            crate::error::lines(&cx.mismatched)
+            crate::yaml::list_lines(&cx.mismatched, 10)
         ));
     }
     if !unsatisfied.is_empty() {
-        problems.push(format!("API requirements not met:{}", crate::error::lines(&unsatisfied)));
+        problems.push(format!("API requirements not met:{}", crate::yaml::list_lines(&unsatisfied, 10)));
     }
     if !problems.is_empty() {
         return Err(finding(problems.join("\n")));
@@ -394,7 +393,6 @@ fn named_schemas(docs: &crate::compat::Docs, file: &str) -> Vec<(String, String)
     out
 }
 
-/// `dir/name`, or `name` at the top.
 /// The `FILE:LINE` of a key below a component in bundle.yaml.
 fn component_key_at(text: &str, file: &std::path::Path, component: &str, keys: &[&str]) -> String {
     let from = crate::yaml::line_of_key(text, component, crate::yaml::line_of_key(text, "components", 1));
@@ -420,7 +418,7 @@ fn check_splits(
             if !variants.contains(&v.as_str()) {
                 bail!(
                     "{at}: component `{component}` field `splits.{id}.{v}`: prompt `{id}` has no variant `{v}` (variants: {})",
-                    crate::error::list(&variants)
+                    crate::yaml::list(&variants, 5)
                 );
             }
         }
@@ -453,6 +451,33 @@ fn prompt_limits(
         .collect())
 }
 
+/// A release needs a source: a git repository (unless `--no-git`) whose tree is clean (unless
+/// `--allow-dirty`, recorded in the release). The error names what makes the tree dirty.
+fn check_source(dir: &std::path::Path, git: &crate::source::GitInfo, opts: &Options) -> Result<()> {
+    if git.toplevel.is_none() {
+        if opts.no_git {
+            return Ok(());
+        }
+        bail!(
+            "{}: not in a git repository, so the release would record no source commit and pack whatever files lie here; \
+             build from a git checkout, or pass --no-git if a release without a source is intended",
+            dir.display()
+        );
+    }
+    if !git.dirty || opts.allow_dirty {
+        return Ok(());
+    }
+    if git.commit.is_none() {
+        bail!("{}: the git repository has no commit yet, so the release has no source; commit it, or pass --allow-dirty", dir.display());
+    }
+    let paths = crate::yaml::list(&git.dirty_paths, 8);
+    bail!(
+        "{}: the working tree has uncommitted changes ({paths}); commit them, add build outputs to .gitignore, or pass --allow-dirty (recorded in the release)",
+        dir.display()
+    )
+}
+
+/// `dir/name`, or `name` at the top.
 fn rel_join(dir: &str, name: &str) -> String {
     if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") }
 }
@@ -485,7 +510,7 @@ fn image_overrides(opts: &Options, bf: &BundleFile) -> Result<BTreeMap<String, (
         if !bf.components.keys().any(|n| n.0 == name) {
             bail!(
                 "--image {name}: no component `{name}` in bundle.yaml (components: {})",
-                crate::error::list(bf.components.keys().map(|k| k.0.as_str()))
+                crate::yaml::list(bf.components.keys().map(|k| k.0.as_str()), 5)
             );
         }
         out.insert(name, (img, "--image"));
@@ -563,8 +588,12 @@ impl Ctx<'_> {
                 let origin = ModelOrigin {
                     file: rel.clone(),
                     stage: None,
-                    import_url: dep
-                        .map(|d| d.repo.as_ref().map(|r| crate::source::strip_credentials(&r.url)).unwrap_or_else(|| d.path.clone())),
+                    import_url: dep.map(|d| {
+                        d.repo
+                            .as_ref()
+                            .map(|r| crate::source::strip_credentials(&r.url))
+                            .unwrap_or_else(|| crate::source::strip_credentials(&d.path))
+                    }),
                     import_path: dep.filter(|d| d.repo.is_some()).map(|d| d.path.clone()),
                     rev_lock: dep.and_then(|d| d.repo.as_ref()).and_then(|r| r.rev_lock.clone()),
                 };
@@ -581,7 +610,7 @@ impl Ctx<'_> {
             let pipeline =
                 if self.root.dir.join(&pipeline_rel).is_file() { self.read_pipeline(&pipeline_rel)? } else { Default::default() };
             let Some(ls) = lock.stages.get(stage) else {
-                bail!("{what}: {lock_rel} has no stage `{stage}` (stages: {})", crate::error::list(lock.stages.keys()));
+                bail!("{what}: {lock_rel} has no stage `{stage}` (stages: {})", crate::yaml::list(lock.stages.keys(), 5));
             };
             let ps = pipeline.stages.get(stage).cloned().unwrap_or_default();
             let base = match &ps.wdir {
@@ -594,7 +623,7 @@ impl Ctx<'_> {
                     Some(e) => vec![e],
                     None => bail!(
                         "{what} `out`: stage `{stage}` in {lock_rel} has no output `{o}` (outputs: {})",
-                        crate::error::list(ls.outs.iter().map(|e| e.path.as_str()))
+                        crate::yaml::list(ls.outs.iter().map(|e| e.path.as_str()), 5)
                     ),
                 },
                 None => ls.outs.iter().collect(),
@@ -736,7 +765,7 @@ impl Ctx<'_> {
 
     fn check_presence(&mut self, project: &Project, path: &str, md5: &str, kind: Md5Kind, listing: Option<&[ModelFile]>) -> Result<()> {
         let remote_note = |p: &Project| match &p.remote {
-            Remote::Other(n, u) => Some(format!("remote `{n}` ({u})")),
+            Remote::Other(n, u) => Some(format!("remote `{n}` ({})", crate::redact::url(u))),
             _ => None,
         };
         let mut absent = Vec::new();
@@ -762,15 +791,21 @@ impl Ctx<'_> {
                 self.missing.push(format!("{path}: {} object(s) not in the local cache, and {r} cannot be checked here", absent.len()))
             }
             None => {
+                let place = match &project.remote {
+                    Remote::Local(n, p) => {
+                        format!("looked in the cache {} and remote `{n}` at {}", project.cache_dir.display(), p.display())
+                    }
+                    _ => format!("looked in the cache {}; no DVC remote is configured", project.cache_dir.display()),
+                };
                 for a in absent {
-                    self.missing.push(format!("{path}: {a}"));
+                    self.missing.push(format!("{path}: {a} ({place})"));
                 }
             }
         }
         Ok(())
     }
 
-    fn prompt_files(&self, cpath: &str, globs: &[String], what: &str) -> Result<Vec<String>> {
+    fn prompt_files(&mut self, cpath: &str, globs: &[String], what: &str) -> Result<Vec<String>> {
         if globs.is_empty() {
             return Ok(Vec::new());
         }
@@ -801,6 +836,17 @@ impl Ctx<'_> {
         }
         if let Some(i) = hit.iter().position(|h| !h) {
             bail!("{what} field `prompts`: `{}` matches no file below {cpath}; fix the glob or remove it", sets[i].0);
+        }
+        // Files git ignores are not part of the commit (local overrides, secrets): skipped, and said.
+        let untracked: Vec<&str> = found.iter().map(|p| p.as_str()).filter(|p| !self.files.is_tracked(p)).collect();
+        if !untracked.is_empty() {
+            let ignored = crate::source::ignored(&self.root.dir, &untracked);
+            if !ignored.is_empty() {
+                let mut names: Vec<&String> = ignored.iter().collect();
+                names.sort();
+                self.notes.push(format!("{what}: skipped {} file(s) git ignores: {}", names.len(), crate::yaml::list(&names, 5)));
+                found.retain(|p| !ignored.contains(p));
+            }
         }
         Ok(found.into_iter().collect())
     }

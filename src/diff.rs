@@ -125,23 +125,14 @@ pub struct Loaded {
     pub files: BTreeMap<String, Vec<u8>>,
 }
 
-pub fn load(st: &Opened, r: &StoreRef, keys: Option<&[crate::signing::PublicKey]>) -> Result<Loaded> {
+pub fn load(st: &Opened, r: &StoreRef, policy: Option<&crate::trust::Policy>) -> Result<Loaded> {
     let s = st.store();
     let desc = crate::store::resolve(s, r)?;
-    let (m, record) = crate::artifact::read(s, &desc)?;
-    let mut files = BTreeMap::new();
-    for l in &m.layers {
-        let title = l.annotation(ANN_TITLE).unwrap_or("");
-        if title == TITLE_PROMPTS || title == TITLE_CONTRACTS {
-            let b = s.blob(l)?;
-            files.extend(extract::entries(&b, &format!("{} layer {title}", s.describe()), &Limits::default())?);
-        }
-    }
-    let signers = match keys {
+    // Signatures first (against the digest alone): a side that fails them is not read further.
+    let signers = match policy {
         None => None,
-        Some(keys) => {
-            let identity = crate::verify::default_identity(r, Some(&record));
-            let sigs = crate::verify::check_signatures(s, &desc.digest, &identity, keys)?;
+        Some(p) => {
+            let sigs = crate::trust::verifier::check(s, &desc.digest, p)?;
             if sigs.signers.is_empty() && sigs.stored > 0 {
                 bail!(
                     "{r}: signature check failed: none of the {} stored signature(s) verifies with the given keys ({})",
@@ -149,9 +140,22 @@ pub fn load(st: &Opened, r: &StoreRef, keys: Option<&[crate::signing::PublicKey]
                     sigs.failures.join("; ")
                 );
             }
-            Some(sigs.signers.into_iter().map(|s| s.key).collect())
+            Some(sigs.signers.into_iter().map(|s| format!("key {} ({})", &s.fingerprint[7..23], s.key)).collect())
         }
     };
+    let (m, record) = crate::artifact::read(s, &desc)?;
+    let mut files = BTreeMap::new();
+    let named = crate::artifact::named_paths(&record);
+    for l in &m.layers {
+        let title = l.annotation(ANN_TITLE).unwrap_or("");
+        if title == TITLE_PROMPTS || title == TITLE_CONTRACTS {
+            let b = s.blob(l)?;
+            for (path, bytes) in extract::entries(&b, &format!("{} layer {title}", s.describe()), &Limits::default())? {
+                crate::artifact::check_named(&named, &s.describe(), title, &path)?;
+                files.insert(path, bytes);
+            }
+        }
+    }
     let side = Side {
         reference: r.to_string(),
         digest: desc.digest,

@@ -67,6 +67,19 @@ pub fn sha256_digest(bytes: &[u8]) -> String {
     format!("sha256:{}", hex(&Sha256::digest(bytes)))
 }
 
+/// `sha256:<hex>` of a stream, read to its end through one 64 KiB buffer.
+pub fn sha256_reader(r: &mut dyn std::io::Read) -> Result<String> {
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        let n = r.read(&mut buf)?;
+        if n == 0 {
+            return Ok(format!("sha256:{}", hex(&h.finalize())));
+        }
+        h.update(&buf[..n]);
+    }
+}
+
 pub fn md5_hex(bytes: &[u8]) -> String {
     hex(&Md5::digest(bytes))
 }

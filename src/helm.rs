@@ -12,39 +12,63 @@ use crate::release::Release;
 use anyhow::{Context, Result};
 use std::path::Path;
 
-/// Compare a values file with a release; returns one message per mismatch.
-pub fn check_values(path: &Path, r: &Release, digest: &str) -> Result<Vec<String>> {
+/// Check a values file against a release: every value `bundle values` writes for it (through
+/// `map`, when the values were written with `--map`) must be there with that value; the bundle's
+/// `ref` may name any repository but must pin this digest. Returns what differs.
+pub fn check_values(path: &Path, r: &Release, digest: &str, bundle_ref: &str, map: Option<&Path>) -> Result<Vec<String>> {
+    use serde_norway::Value;
     let text = std::fs::read_to_string(path).with_context(|| format!("--values {}: cannot read", path.display()))?;
-    let v: serde_norway::Value = crate::yaml::from_str(&text, path)?;
-    let get = |p: &[&str]| -> Option<String> {
-        let mut cur = &v;
-        for k in p {
-            cur = cur.get(*k)?;
+    let actual: Value = crate::yaml::from_str(&text, path)?;
+    // Validate the map the way `values --map` does, then follow it leaf by leaf.
+    let map = match map {
+        Some(m) => {
+            remap(values(r, digest, bundle_ref), m)?;
+            let text = std::fs::read_to_string(m).with_context(|| format!("--map {}: cannot read", m.display()))?;
+            crate::yaml::from_str::<std::collections::BTreeMap<String, String>>(&text, m)?
         }
-        cur.as_str().map(String::from)
+        None => Default::default(),
     };
     let f = path.display();
     let mut out = Vec::new();
-    match get(&["global", "bundle", "digest"]) {
-        Some(d) if d == digest => {}
-        Some(d) => out.push(format!("{f}: global.bundle.digest is {d}, the release is {digest}")),
-        None => out.push(format!("{f}: global.bundle.digest is missing")),
-    }
-    if let Some(rf) = get(&["global", "bundle", "ref"])
-        && !rf.ends_with(&format!("@{digest}"))
-    {
-        out.push(format!("{f}: global.bundle.ref `{rf}` does not name {digest}"));
-    }
-    for c in &r.components {
-        for (field, want) in [("digest", &c.image.digest), ("registry", &c.image.registry), ("repository", &c.image.repository)] {
-            match get(&[&c.name, "image", field]) {
-                Some(got) if &got == want => {}
-                Some(got) => out.push(format!("{f}: {}.image.{field} is {got}, the release pins {want}", c.name)),
-                None => out.push(format!("{f}: {}.image.{field} is missing", c.name)),
-            }
+    for (p, want) in leaves(&values(r, digest, bundle_ref)) {
+        let source = p.join(".");
+        let key = map.get(&source).cloned().unwrap_or(source.clone());
+        let mut cur = Some(&actual);
+        for k in key.split('.') {
+            cur = cur.and_then(|c| c.get(k));
+        }
+        // The release's name and version are for people; only what pins content is required.
+        let informational = source == "global.bundle.name" || source == "global.bundle.version";
+        let want = want.as_str().unwrap_or_default();
+        match cur.and_then(|c| c.as_str()) {
+            Some(got) if want == bundle_ref && got.ends_with(&format!("@{digest}")) => {}
+            Some(got) if got == want => {}
+            Some(got) if want == bundle_ref => out.push(format!("{f}: {key} `{got}` does not name {digest}")),
+            Some(got) => out.push(format!("{f}: {key} is {got}, the release pins {want}")),
+            None if informational => {}
+            None => out.push(format!("{f}: {key} is missing")),
         }
     }
     Ok(out)
+}
+
+/// Every leaf of a values tree with its key path.
+fn leaves(v: &serde_norway::Value) -> Vec<(Vec<String>, serde_norway::Value)> {
+    fn walk(v: &serde_norway::Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, serde_norway::Value)>) {
+        match v {
+            serde_norway::Value::Mapping(m) => {
+                for (k, x) in m {
+                    path.push(k.as_str().unwrap_or_default().to_string());
+                    walk(x, path, out);
+                    path.pop();
+                }
+            }
+            other => out.push((path.clone(), other.clone())),
+        }
+    }
+    let mut out = Vec::new();
+    walk(v, &mut Vec::new(), &mut out);
+    out
 }
 
 /// The values for a release in the default layout (see the module docs), as a YAML mapping.
@@ -99,24 +123,11 @@ pub fn remap(values: serde_norway::Value, map_file: &Path) -> Result<serde_norwa
     use serde_norway::{Mapping, Value};
     let text = std::fs::read_to_string(map_file).with_context(|| format!("--map {}: cannot read", map_file.display()))?;
     let map: std::collections::BTreeMap<String, String> = crate::yaml::from_str(&text, map_file)?;
-    let mut leaves: Vec<(Vec<String>, Value)> = Vec::new();
-    fn walk(v: &Value, path: &mut Vec<String>, out: &mut Vec<(Vec<String>, Value)>) {
-        match v {
-            Value::Mapping(m) => {
-                for (k, x) in m {
-                    path.push(k.as_str().unwrap_or_default().to_string());
-                    walk(x, path, out);
-                    path.pop();
-                }
-            }
-            other => out.push((path.clone(), other.clone())),
-        }
-    }
-    walk(&values, &mut Vec::new(), &mut leaves);
+    let leaves = leaves(&values);
     let known: std::collections::BTreeSet<String> = leaves.iter().map(|(p, _)| p.join(".")).collect();
     for src in map.keys() {
         if !known.contains(src) {
-            anyhow::bail!("--map {}: `{src}` is not a value bundle writes (values: {})", map_file.display(), crate::error::list(&known));
+            anyhow::bail!("--map {}: `{src}` is not a value bundle writes (values: {})", map_file.display(), crate::yaml::list(&known, 5));
         }
     }
     let mut out = Value::Mapping(Mapping::new());

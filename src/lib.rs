@@ -24,11 +24,13 @@ pub mod images;
 pub mod oci;
 pub mod paths;
 pub mod prompts;
+pub mod redact;
 pub mod release;
 pub mod signing;
 pub mod source;
 pub mod spec;
 pub mod store;
+pub mod trust;
 pub mod verify;
 pub mod yaml;
 
@@ -51,7 +53,7 @@ pub fn main() -> i32 {
             for cause in e.chain().skip(1) {
                 msg.push_str(&format!(": {cause}"));
             }
-            eprintln!("{}: {msg}", if code == 1 { "failed" } else { "error" });
+            eprintln!("{}: {}", if code == 1 { "failed" } else { "error" }, redact::text(&msg));
             code
         }
     }

@@ -111,3 +111,58 @@ impl ImageManifest {
         Ok(m)
     }
 }
+
+/// A blob read as a stream: yields the bytes and, at their end, fails (a [`crate::error::Finding`]
+/// inside the I/O error, see [`io_error`]) unless they match the descriptor's size and sha256.
+pub struct Checked<R> {
+    inner: std::io::Take<R>,
+    hasher: sha2::Sha256,
+    n: u64,
+    desc: Descriptor,
+    store: String,
+    done: bool,
+}
+
+impl<R: std::io::Read> Checked<R> {
+    pub fn new(store: &str, d: &Descriptor, inner: R) -> Checked<R> {
+        use sha2::Digest;
+        Checked { inner: inner.take(d.size + 1), hasher: sha2::Sha256::new(), n: 0, desc: d.clone(), store: store.to_string(), done: false }
+    }
+}
+
+impl<R: std::io::Read> std::io::Read for Checked<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use sha2::Digest;
+        let n = self.inner.read(buf)?;
+        self.n += n as u64;
+        if n > 0 && self.n <= self.desc.size {
+            self.hasher.update(&buf[..n]);
+            return Ok(n);
+        }
+        if self.done {
+            return Ok(0);
+        }
+        let wrong = if self.n > self.desc.size {
+            format!("has more than the {} bytes its descriptor says", self.desc.size)
+        } else if self.n < self.desc.size {
+            format!("has {} bytes, its descriptor says {}", self.n, self.desc.size)
+        } else {
+            let got = format!("sha256:{}", crate::hashing::hex(&std::mem::take(&mut self.hasher).finalize()));
+            if got == self.desc.digest {
+                self.done = true;
+                return Ok(0);
+            }
+            format!("is corrupt: its content hashes to {got}")
+        };
+        Err(std::io::Error::other(crate::error::Finding(format!("{}: blob {} {wrong}", self.store, self.desc.digest))))
+    }
+}
+
+/// An I/O error as an anyhow error, keeping a [`crate::error::Finding`] inside it a finding.
+pub fn io_error(e: std::io::Error) -> anyhow::Error {
+    if e.get_ref().is_some_and(|i| i.is::<crate::error::Finding>()) {
+        let inner = e.into_inner().expect("checked");
+        return anyhow::Error::new(*inner.downcast::<crate::error::Finding>().expect("checked"));
+    }
+    anyhow::Error::new(e)
+}

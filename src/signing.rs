@@ -10,10 +10,11 @@
 //!   ECDSA-P256-SHA256 over the payload bytes, base64, in the `dev.cosignproject.cosign/signature`
 //!   annotation of one layer per signature in a manifest tagged `sha256-<hex>.sig`.
 
+use crate::trust::legacy::{SigLayer, read_signatures};
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
 use sigstore::crypto::signing_key::SigStoreKeyPair;
-use sigstore::crypto::{CosignVerificationKey, SigStoreSigner, Signature, SigningScheme};
+use sigstore::crypto::{SigStoreSigner, SigningScheme};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
@@ -89,15 +90,49 @@ pub fn keygen(prefix: &str, password: &[u8], force: bool) -> Result<(PathBuf, Pa
         .create_signer()
         .and_then(|s| s.to_sigstore_keypair())
         .map_err(|e| anyhow!("key generation failed: {e}"))?;
-    let enc = kp.private_key_to_encrypted_pem(password).map_err(|e| anyhow!("cannot encrypt the key: {e}"))?;
+    let der = kp.private_key_to_der().map_err(|e| anyhow!("cannot export the key: {e}"))?;
+    let enc = encrypt_key(&der, password)?;
     let public = kp.public_key_to_pem().map_err(|e| anyhow!("cannot export the public key: {e}"))?;
     write_file(&key, &enc.replace("\r\n", "\n"), 0o600)?;
     write_file(&pubk, &public.replace("\r\n", "\n"), 0o644)?;
     Ok((key, pubk))
 }
 
+/// cosign's scrypt cost for new keys (`N`; r = 8, p = 1): what `cosign generate-key-pair` writes.
+pub const SCRYPT_LOG_N: u8 = 16;
+
+/// Seal a PKCS#8 private key the way cosign does: scrypt (N = 65536, r = 8, p = 1, 32-byte salt)
+/// derives a nacl/secretbox key; the PEM body is the JSON cosign writes, labelled
+/// `ENCRYPTED SIGSTORE PRIVATE KEY`.
+pub fn encrypt_key(pkcs8_der: &[u8], password: &[u8]) -> Result<String> {
+    use crypto_secretbox::aead::{Aead, KeyInit};
+    let mut salt = [0u8; 32];
+    let mut nonce = [0u8; 24];
+    aws_lc_rs::rand::fill(&mut salt).map_err(|_| anyhow!("no randomness for the key's salt"))?;
+    aws_lc_rs::rand::fill(&mut nonce).map_err(|_| anyhow!("no randomness for the key's nonce"))?;
+    let params = scrypt::Params::new(SCRYPT_LOG_N, 8, 1).map_err(|e| anyhow!("scrypt parameters: {e}"))?;
+    let mut key = Zeroizing::new([0u8; 32]);
+    scrypt::scrypt(password, &salt, &params, key.as_mut()).map_err(|e| anyhow!("scrypt: {e}"))?;
+    let cipher = crypto_secretbox::XSalsa20Poly1305::new_from_slice(key.as_ref()).map_err(|_| anyhow!("bad key length"))?;
+    #[allow(deprecated)]
+    let ct = cipher.encrypt(crypto_secretbox::Nonce::from_slice(&nonce), pkcs8_der).map_err(|_| anyhow!("cannot seal the key"))?;
+    let body = serde_json::json!({
+        "kdf": {"name": "scrypt", "params": {"N": 1u32 << SCRYPT_LOG_N, "r": 8, "p": 1}, "salt": b64().encode(salt)},
+        "cipher": {"name": "nacl/secretbox", "nonce": b64().encode(nonce)},
+        "ciphertext": b64().encode(ct),
+    });
+    let b = b64().encode(serde_json::to_vec(&body)?);
+    let mut pem = String::from("-----BEGIN ENCRYPTED SIGSTORE PRIVATE KEY-----\n");
+    for line in b.as_bytes().chunks(64) {
+        pem.push_str(std::str::from_utf8(line).expect("base64 is ASCII"));
+        pem.push('\n');
+    }
+    pem.push_str("-----END ENCRYPTED SIGSTORE PRIVATE KEY-----\n");
+    Ok(pem)
+}
+
 /// One PEM block: (label, body bytes). Accepts CRLF and LF.
-fn pem_block(text: &str, what: &str) -> Result<(String, Vec<u8>)> {
+pub fn pem_block(text: &str, what: &str) -> Result<(String, Vec<u8>)> {
     let begin = text.find("-----BEGIN ").ok_or_else(|| anyhow!("{what}: not a PEM file (no -----BEGIN line)"))?;
     let rest = &text[begin + 11..];
     let label_end = rest.find("-----").ok_or_else(|| anyhow!("{what}: malformed PEM header"))?;
@@ -195,60 +230,19 @@ pub fn load_private_key(path: &Path, password: &[u8]) -> Result<Signer> {
     Ok(Signer { signer, public_pem })
 }
 
-/// A public key to verify with, named by its file.
-pub struct PublicKey {
-    pub name: String,
-    key: CosignVerificationKey,
-}
-
-pub fn load_public_key(path: &Path) -> Result<PublicKey> {
-    let f = path.display().to_string();
-    let text = std::fs::read_to_string(path).with_context(|| format!("{f}: cannot read the public key"))?;
-    let (label, _) = pem_block(&text, &f)?;
-    if label != "PUBLIC KEY" {
-        bail!("{f}: PEM label `{label}` is not a public key (expected PUBLIC KEY)");
-    }
-    let key = CosignVerificationKey::try_from_pem(text.as_bytes()).map_err(|e| anyhow!("{f}: not a usable public key: {e}"))?;
-    Ok(PublicKey { name: f, key })
-}
-
-impl PublicKey {
-    pub fn verifies(&self, payload: &[u8], signature_b64: &str) -> bool {
-        self.key.verify_signature(Signature::Base64Encoded(signature_b64.as_bytes()), payload).is_ok()
-    }
-}
-
-/// cosign's simple-signing payload, byte for byte as cosign writes it.
-pub fn payload(docker_reference: &str, digest: &str) -> Vec<u8> {
+/// cosign's simple-signing payload, byte for byte as cosign writes it: `optional` holds the
+/// annotations (`-a KEY=VALUE`), or is null without any.
+pub fn payload(docker_reference: &str, digest: &str, annotations: &std::collections::BTreeMap<String, String>) -> Vec<u8> {
+    let optional = if annotations.is_empty() { serde_json::Value::Null } else { serde_json::json!(annotations) };
     let v = serde_json::json!({
         "critical": {
             "identity": {"docker-reference": docker_reference},
             "image": {"docker-manifest-digest": digest},
             "type": PAYLOAD_TYPE,
         },
-        "optional": null,
+        "optional": optional,
     });
     serde_json::to_vec(&v).expect("a payload always serialises")
-}
-
-/// The parts of a simple-signing payload a verifier checks.
-#[derive(Debug, Clone)]
-pub struct Claims {
-    pub docker_reference: String,
-    pub digest: String,
-    pub kind: String,
-}
-
-pub fn parse_payload(b: &[u8]) -> Result<Claims> {
-    let v: serde_json::Value = serde_json::from_slice(b).map_err(|e| anyhow!("payload is not JSON: {e}"))?;
-    let s = |p: &str| v.pointer(p).and_then(|x| x.as_str()).map(String::from);
-    Ok(Claims {
-        docker_reference: s("/critical/identity/docker-reference")
-            .ok_or_else(|| anyhow!("payload lacks critical.identity.docker-reference"))?,
-        digest: s("/critical/image/docker-manifest-digest")
-            .ok_or_else(|| anyhow!("payload lacks critical.image.docker-manifest-digest"))?,
-        kind: s("/critical/type").ok_or_else(|| anyhow!("payload lacks critical.type"))?,
-    })
 }
 
 /// The repository part of a docker reference: without `:tag` and `@digest`.
@@ -271,53 +265,6 @@ pub fn sig_config(layer_digests: &[String]) -> Vec<u8> {
         "rootfs": {"type": "layers", "diff_ids": layer_digests},
     });
     serde_json::to_vec(&v).expect("config serialises")
-}
-
-/// One layer of a `.sig` manifest: its descriptor, payload bytes and signature annotation.
-#[derive(Debug, Clone)]
-pub struct SigLayer {
-    pub desc: crate::oci::Descriptor,
-    pub payload: Vec<u8>,
-    pub signature: Option<String>,
-}
-
-impl SigLayer {
-    fn same_as(&self, other: &SigLayer) -> bool {
-        self.desc.digest == other.desc.digest && self.signature == other.signature
-    }
-}
-
-/// The signatures stored for a manifest digest: None when there is no `.sig` tag. Store errors
-/// stay errors (a registry fault is never read as "unsigned"); payloads are digest-checked. A
-/// malformed signature manifest is a finding: whoever wrote it, it signs nothing.
-pub fn read_signatures(st: &dyn crate::store::Store, digest: &str) -> Result<Option<(crate::oci::Descriptor, Vec<SigLayer>)>> {
-    let Some(d) = st.find_tag(&sig_tag(digest))? else { return Ok(None) };
-    let what = format!("{}:{}", st.describe(), sig_tag(digest));
-    let m = crate::oci::ImageManifest::from_bytes(&st.blob(&d)?, &what).map_err(|e| crate::error::finding(format!("{e:#}")))?;
-    if m.layers.len() > MAX_SIGNATURES {
-        return Err(crate::error::finding(format!("{what}: {} signature layers, over the limit of {MAX_SIGNATURES}", m.layers.len())));
-    }
-    let mut out: Vec<SigLayer> = Vec::new();
-    for l in m.layers {
-        // Signers of the same identity share a payload: fetch each payload blob once.
-        if let Some(prev) = out.iter().find(|p| p.desc.digest == l.digest && p.desc.size == l.size) {
-            let payload = prev.payload.clone();
-            let signature = l.annotation(SIGNATURE_ANNOTATION).map(String::from);
-            out.push(SigLayer { desc: l, payload, signature });
-            continue;
-        }
-        if l.size > MAX_PAYLOAD {
-            return Err(crate::error::finding(format!(
-                "{what}: a signature payload is {} bytes, over the {} KiB limit",
-                l.size,
-                MAX_PAYLOAD >> 10
-            )));
-        }
-        let payload = st.blob(&l)?;
-        let signature = l.annotation(SIGNATURE_ANNOTATION).map(String::from);
-        out.push(SigLayer { desc: l, payload, signature });
-    }
-    Ok(Some((d, out)))
 }
 
 /// Write a `.sig` manifest holding `layers` (payload blobs first, then config, manifest, tag).
@@ -351,22 +298,31 @@ fn write_signatures(st: &dyn crate::store::Store, digest: &str, layers: &[SigLay
 }
 
 /// Sign a stored manifest and append the signature to its `.sig` manifest (never replacing
-/// another signer's). Returns false when this key had already signed this payload.
-pub fn attach(st: &dyn crate::store::Store, digest: &str, identity: &str, signer: &Signer) -> Result<bool> {
-    let payload = payload(identity, digest);
-    let mine = PublicKey {
-        name: "signing key".into(),
-        key: CosignVerificationKey::try_from_pem(signer.public_pem.as_bytes()).map_err(|e| anyhow!("{e}"))?,
-    };
+/// another signer's). Returns false when this key has a valid signature of this digest in this
+/// repository already (whatever its tag or annotations): re-signing is a no-op, by tag or by
+/// digest. A signature naming another repository (a layout's name, a mirror) does not count.
+pub fn attach(
+    st: &dyn crate::store::Store,
+    digest: &str,
+    identity: &str,
+    annotations: &std::collections::BTreeMap<String, String>,
+    signer: &Signer,
+) -> Result<bool> {
+    let payload = payload(identity, digest, annotations);
+    let mine = crate::trust::TrustedKey::from_pem(&signer.public_pem, "the signing key")?;
     // Read, append and write back under the store's lock: a parallel signer waits, not overwrites.
     let _lock = st.lock()?;
     let mut layers = read_signatures(st, digest)?.map(|(_, l)| l).unwrap_or_default();
-    let pd = crate::oci::Descriptor::new(SIMPLESIGNING_MEDIA_TYPE, &payload);
-    if layers.iter().any(|l| l.desc.digest == pd.digest && l.signature.as_deref().is_some_and(|sig| mine.verifies(&payload, sig))) {
+    let signed_already = layers.iter().any(|l| {
+        l.signature.as_deref().is_some_and(|sig| mine.verifies(&l.payload, sig))
+            && crate::trust::legacy::parse_payload(&l.payload)
+                .is_ok_and(|c| c.digest == digest && repository_of(&c.docker_reference) == repository_of(identity))
+    });
+    if signed_already {
         return Ok(false);
     }
     let sig = signer.sign(&payload)?;
-    let mut desc = pd;
+    let mut desc = crate::oci::Descriptor::new(SIMPLESIGNING_MEDIA_TYPE, &payload);
     desc.annotations = Some(std::collections::BTreeMap::from([(SIGNATURE_ANNOTATION.to_string(), sig.clone())]));
     layers.push(SigLayer { desc, payload, signature: Some(sig) });
     write_signatures(st, digest, &layers)?;
@@ -405,10 +361,13 @@ mod tests {
 
     #[test]
     fn payload_bytes_match_cosign() {
-        let p = payload("localhost:5000/lab/release", "sha256:acad39");
+        let p = payload("localhost:5000/lab/release", "sha256:acad39", &Default::default());
         assert_eq!(
             String::from_utf8(p).unwrap(),
             r#"{"critical":{"identity":{"docker-reference":"localhost:5000/lab/release"},"image":{"docker-manifest-digest":"sha256:acad39"},"type":"cosign container image signature"},"optional":null}"#
         );
+        let a = std::collections::BTreeMap::from([("team".to_string(), "ml".to_string()), ("env".to_string(), "prod".to_string())]);
+        let p = String::from_utf8(payload("r.io/x", "sha256:ab", &a)).unwrap();
+        assert!(p.ends_with(r#""optional":{"env":"prod","team":"ml"}}"#), "{p}");
     }
 }

@@ -13,6 +13,8 @@ pub struct GitInfo {
     pub tags: Vec<String>,
     pub remote: Option<String>,
     pub dirty: bool,
+    /// What makes the tree dirty (git status paths, relative to the repository top), at most 20.
+    pub dirty_paths: Vec<String>,
 }
 
 fn git(dir: &Path, args: &[&str]) -> Option<String> {
@@ -23,18 +25,10 @@ fn git(dir: &Path, args: &[&str]) -> Option<String> {
     Some(String::from_utf8_lossy(&out.stdout).trim_end_matches('\n').to_string())
 }
 
-/// Remove `user:password@` from a URL so credentials never reach a record or a log.
+/// Remove credentials from a URL (userinfo, secret query values) so they never reach a record or
+/// a log ([`crate::redact::url`]).
 pub fn strip_credentials(url: &str) -> String {
-    if let Some((scheme, rest)) = url.split_once("://") {
-        let (auth_host, path) = rest.split_once('/').map(|(a, p)| (a, Some(p))).unwrap_or((rest, None));
-        let host = auth_host.rsplit_once('@').map(|(_, h)| h).unwrap_or(auth_host);
-        match path {
-            Some(p) => format!("{scheme}://{host}/{p}"),
-            None => format!("{scheme}://{host}"),
-        }
-    } else {
-        url.to_string()
-    }
+    crate::redact::url(url)
 }
 
 /// Read git facts for the monorepo folder `dir`. The dirty flag covers only files below `dir`.
@@ -50,8 +44,58 @@ pub fn inspect(dir: &Path) -> GitInfo {
         .map(|t| t.lines().map(String::from).filter(|l| !l.is_empty()).collect())
         .unwrap_or_default();
     let remote = git(dir, &["config", "--get", "remote.origin.url"]).map(|u| strip_credentials(&u));
-    let dirty = git(dir, &["status", "--porcelain", "--untracked-files=normal", "--", "."]).is_none_or(|s| !s.is_empty());
-    GitInfo { toplevel: Some(top.into()), commit, commit_time, tags, remote, dirty }
+    // Submodules count whatever their `ignore =` setting says: their files are packed too.
+    let status = git(dir, &["status", "--porcelain", "-z", "--untracked-files=normal", "--ignore-submodules=none", "--", "."]);
+    let dirty = status.as_ref().is_none_or(|s| !s.is_empty());
+    let dirty_paths = status.as_deref().map(status_paths).unwrap_or_default();
+    GitInfo { toplevel: Some(top.into()), commit, commit_time, tags, remote, dirty, dirty_paths }
+}
+
+/// The paths of `git status --porcelain -z` (a rename's source entry is skipped), at most 20.
+fn status_paths(z: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut it = z.split('\0').filter(|e| !e.is_empty());
+    while let Some(e) = it.next() {
+        if e.len() > 3 {
+            out.push(e[3..].to_string());
+        }
+        if e.starts_with('R') || e.starts_with('C') {
+            it.next();
+        }
+    }
+    out.truncate(20);
+    out
+}
+
+/// The files git tracks below `dir` (relative to `dir`), submodules included: what a clean clone
+/// of the commit holds. None when git cannot say.
+pub fn tracked_files(dir: &Path) -> Option<std::collections::HashSet<String>> {
+    let out = Command::new("git").arg("-C").arg(dir).args(["ls-files", "-z", "--cached", "--recurse-submodules"]).output().ok()?;
+    if !out.status.success() {
+        return None;
+    }
+    Some(out.stdout.split(|b| *b == 0).filter(|p| !p.is_empty()).map(|p| String::from_utf8_lossy(p).into_owned()).collect())
+}
+
+/// Which of `paths` (relative to `dir`) git ignores (.gitignore, info/exclude, core.excludesFile).
+pub fn ignored(dir: &Path, paths: &[&str]) -> std::collections::HashSet<String> {
+    use std::io::Write;
+    let child = Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(["check-ignore", "--stdin", "-z"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else { return Default::default() };
+    let input: Vec<u8> = paths.iter().flat_map(|p| p.bytes().chain(std::iter::once(0))).collect();
+    // Written from a thread: git answers as it reads, so a long list must not fill both pipes.
+    let mut stdin = child.stdin.take().expect("piped");
+    let writer = std::thread::spawn(move || stdin.write_all(&input));
+    let out = child.wait_with_output().map(|o| o.stdout).unwrap_or_default();
+    let _ = writer.join();
+    out.split(|b| *b == 0).filter(|p| !p.is_empty()).map(|p| String::from_utf8_lossy(p).into_owned()).collect()
 }
 
 /// The release version: `--version`, else a tag at HEAD named `vX.Y.Z`, `X.Y.Z`, `NAME-vX.Y.Z` or

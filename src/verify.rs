@@ -1,10 +1,12 @@
 //! `bundle verify`: everything a deploy pipeline must know before `helm upgrade`, about one digest.
 //!
 //! 1. The reference is resolved to a digest once; every later read names that digest.
-//! 2. signatures: at least N of the given keys each have a valid signature whose payload names
-//!    exactly this digest and this repository (or `--identity`).
-//! 3. integrity: manifest, record and every layer match their digests and sizes; the record is
-//!    valid (spec/release-record.schema.json) and every image is pinned by digest.
+//! 2. signatures: at least N distinct trusted keys each have a valid signature whose payload names
+//!    exactly this digest and an expected identity ([`crate::trust`]). Checked against the digest
+//!    alone, first: nothing else of a release whose signatures fail is read.
+//! 3. integrity: manifest, record and every layer match their digests and sizes (layers are
+//!    streamed: memory does not grow with them); the record is valid
+//!    (spec/release-record.schema.json) and every image is pinned by digest.
 //! 4. record: the release's own checks hold again (API requirements, prompt and contract bytes).
 //! 5. images (`--check-images`): every component image digest exists in its registry.
 //! 6. values (`--values`): the Helm values pin exactly this release's digests.
@@ -13,22 +15,22 @@
 //! an error (exit 2), never "unsigned" and never "ok". The JSON report is spec/verify-report.schema.json.
 
 use crate::error::Finding;
-use crate::oci::ImageManifest;
+use crate::oci::{Descriptor, ImageManifest};
 use crate::release::Release;
-use crate::signing::{self, PublicKey};
 use crate::spec::*;
 use crate::store::{self, Opened, StoreRef};
+use crate::trust::{Policy, keys::Duplicate};
 use anyhow::Result;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 pub struct Options {
-    pub keys: Vec<PublicKey>,
-    pub min_signers: usize,
-    pub identity: Option<String>,
+    pub policy: Policy,
     pub check_images: bool,
     pub values: Option<PathBuf>,
+    /// The values map the values were written with (`values --map`).
+    pub values_map: Option<PathBuf>,
     pub transport: store::registry::Transport,
 }
 
@@ -42,17 +44,15 @@ pub struct Check {
 }
 
 #[derive(Debug, Serialize)]
-pub struct SignerReport {
-    pub key: String,
-    pub identity: String,
-}
-
-#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Report {
     pub reference: String,
     pub digest: String,
     pub verified: bool,
-    pub signers: Vec<SignerReport>,
+    pub signers: Vec<crate::trust::Signer>,
+    /// Given key files that hold a key given before (they count once).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub duplicate_keys: Vec<Duplicate>,
     pub checks: Vec<Check>,
 }
 
@@ -76,221 +76,213 @@ fn content<T>(r: Result<T>, failures: &mut Vec<String>) -> Result<Option<T>> {
     }
 }
 
-/// The identity a signature must name when none is given: the repository (registry), or the
-/// release name (layout).
-pub fn default_identity(r: &StoreRef, record: Option<&Release>) -> String {
-    match r {
-        StoreRef::Registry { registry, repository, .. } => format!("{registry}/{repository}"),
-        StoreRef::Layout { .. } => record.map(|r| r.name.clone()).unwrap_or_else(|| "<unreadable record>".into()),
-    }
-}
-
 pub fn verify(st: &Opened, r: &StoreRef, o: &Options) -> Result<Report> {
     let s = st.store();
     // 1. Resolve once.
     let desc = store::resolve(s, r)?;
     let digest = desc.digest.clone();
+    // 2. Signatures, against the digest alone.
+    let outcome = crate::trust::verifier::check(s, &digest, &o.policy)?;
+    let passed = outcome.passes(&o.policy);
+    let signers = outcome.signers.clone();
+    let duplicate_keys = o.policy.keys.duplicates.clone();
+    let signatures = signatures_check(outcome, &o.policy, &digest);
+    if !passed {
+        let why = "not read: signatures failed";
+        let checks = vec![signatures, skipped("integrity", why), skipped("record", why), skipped("images", why), skipped("values", why)];
+        return Ok(Report { reference: r.to_string(), digest, verified: false, signers, duplicate_keys, checks });
+    }
+    // 3, 4. What the release holds.
+    let (integrity, record_check, record) = check_content(s, &desc)?;
+    // 5, 6.
+    let images = images_check(record.as_ref(), o)?;
+    let values = values_check(record.as_ref(), &digest, r, o)?;
+    let checks = vec![signatures, integrity, record_check, images, values];
+    let verified = checks.iter().all(|c| c.status != "fail");
+    Ok(Report { reference: r.to_string(), digest, verified, signers, duplicate_keys, checks })
+}
 
-    // 3. Integrity (read first: the record names the release, which layouts sign as their identity).
-    let mut integ = Vec::new();
-    let mut record: Option<Release> = None;
-    let mut layers: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-    // Size claims over the limits are failures here, found before any byte is fetched.
-    let claim = |d: &crate::oci::Descriptor, integ: &mut Vec<String>| match crate::oci::check_claim(&s.describe(), d) {
-        Ok(()) => true,
-        Err(e) => {
-            integ.push(format!("{e:#}"));
-            false
-        }
-    };
-    let mb = if claim(&desc, &mut integ) { content(s.blob(&desc), &mut integ)? } else { None };
-    if let Some(mb) = mb {
-        match ImageManifest::from_bytes(&mb, "manifest") {
-            Err(e) => integ.push(format!("{e:#}")),
-            Ok(m) => {
-                let problems = crate::artifact::problems(&m);
-                integ.extend(problems.iter().map(|p| format!("manifest: {p}")));
-                // The record (unless over its limit) and, when the manifest is a well-formed
-                // release, its four layers, in one round of concurrent requests. A malformed
-                // manifest's layers are not fetched: it has failed already, and they could be
-                // up to 1,024 blobs of 512 MiB.
-                let want_record = m.config.size <= crate::artifact::MAX_RECORD;
-                let want_layers: Vec<&crate::oci::Descriptor> = if problems.is_empty() { m.layers.iter().collect() } else { Vec::new() };
-                let fetch: Vec<&crate::oci::Descriptor> =
-                    want_record.then_some(&m.config).into_iter().chain(want_layers.iter().copied()).collect();
-                let mut got = s.blobs(&fetch).into_iter();
-                let cb = if want_record { content(got.next().expect("a result per blob"), &mut integ)? } else { None };
-                if let Some(cb) = cb {
-                    match Release::from_bytes(&cb) {
-                        Ok(rec) => {
-                            integ.extend(validate_record(&rec));
-                            record = Some(rec);
-                        }
-                        Err(e) => integ.push(format!("{e:#}")),
-                    }
-                }
-                for (l, r) in want_layers.iter().zip(got) {
-                    if let Some(b) = content(r, &mut integ)? {
-                        layers.insert(l.annotation(ANN_TITLE).unwrap_or("").to_string(), b);
-                    }
-                }
+fn signatures_check(o: crate::trust::Outcome, p: &Policy, digest: &str) -> Check {
+    let need = p.min_signers;
+    let mut failures = Vec::new();
+    if !o.passes(p) {
+        failures.push(format!("{} distinct trusted key(s) signed this digest; {need} required", o.signers.len()));
+        failures.extend(o.failures);
+        for k in &p.keys.keys {
+            if !o.signers.iter().any(|s| s.fingerprint == k.fingerprint) {
+                failures.push(format!("no valid signature by {}", k.label()));
             }
         }
     }
-    let summary = if integ.is_empty() {
-        format!("manifest {digest}, the release record and {} layer(s) match their digests and sizes", layers.len())
+    let dup = p.keys.duplicate_note().map(|n| format!("; {n}")).unwrap_or_default();
+    let summary = if failures.is_empty() {
+        format!(
+            "{} of {} distinct key(s) signed {digest} as {} ({need} required){dup}",
+            o.signers.len(),
+            p.keys.keys.len(),
+            p.identity_list()
+        )
     } else {
-        format!("manifest {digest}: {} problem(s)", integ.len())
+        format!("fewer than {need} of {} distinct key(s) signed {digest} as {}{dup}", p.keys.keys.len(), p.identity_list())
+    };
+    check("signatures", summary, failures)
+}
+
+/// The integrity and record checks of a release (no signatures): `verify` runs them after the
+/// signatures pass, `sign` before it signs. Returns the two checks and the record when readable.
+pub fn check_content(s: &dyn store::Store, desc: &Descriptor) -> Result<(Check, Check, Option<Release>)> {
+    let digest = &desc.digest;
+    let mut integ = Vec::new();
+    let got = read_content(s, desc, &mut integ)?;
+    let summary = if integ.is_empty() {
+        format!("manifest {digest}, the release record and {} layer(s) match their digests and sizes", got.layers_read)
+    } else {
+        format!("manifest {digest}: {} problem(s) with the manifest, record or layers", integ.len())
     };
     let integrity = check("integrity", summary, integ);
-
-    // 2. Signatures.
-    let identity = o.identity.clone().unwrap_or_else(|| default_identity(r, record.as_ref()));
-    let Signatures { signers, satisfied, failures: sig_fail, .. } = check_signatures(s, &digest, &identity, &o.keys)?;
-    let need = o.min_signers.max(1);
-    let mut sig_failures = Vec::new();
-    if satisfied.len() < need {
-        sig_failures.push(format!("{} of the given key(s) signed this digest; {need} required", satisfied.len()));
-        sig_failures.extend(sig_fail);
-        for (n, k) in o.keys.iter().enumerate() {
-            if !satisfied.contains(&n) {
-                sig_failures.push(format!("no valid signature by {}", k.name));
-            }
-        }
-    }
-    let signatures = check(
-        "signatures",
-        format!("{} of {} key(s) signed {digest} as {identity} ({} required)", satisfied.len(), o.keys.len(), need),
-        sig_failures,
-    );
-
-    // 4. The release's own checks.
-    let record_check = match &record {
-        None => check("record", "release record unreadable".into(), vec!["the release record could not be read (see integrity)".into()]),
+    let record_check = match &got.record {
+        None => check(
+            "record",
+            "the release's own checks were not run".into(),
+            vec!["the release record could not be read (see integrity)".into()],
+        ),
         Some(rec) => {
-            let f = record_checks(rec, &layers);
+            let f = record_checks(rec, &got.files);
             let n = |f: fn(&crate::release::ComponentRecord) -> usize| rec.components.iter().map(f).sum::<usize>();
             let breaking = rec.allow_breaking.as_ref().map(|r| format!("; built with --allow-breaking {r:?}")).unwrap_or_default();
-            check(
-                "record",
+            let summary = if f.is_empty() {
                 format!(
                     "{} components; {} API requirement(s) met; {} prompt(s) and {} contract(s) match their recorded sha256{breaking}",
                     rec.components.len(),
                     n(|c| c.consumes.len()),
                     n(|c| c.prompts.len()),
                     n(|c| c.provides.len())
-                ),
-                f,
-            )
-        }
-    };
-
-    // 5. Images.
-    let images = if !o.check_images {
-        skipped("images", "not checked (pass --check-images)")
-    } else {
-        let mut f = Vec::new();
-        let resolver = crate::images::Resolver::new(&o.transport);
-        for c in record.iter().flat_map(|r| &r.components) {
-            let img: crate::images::ImageRef = match format!("{}/{}@{}", c.image.registry, c.image.repository, c.image.digest).parse() {
-                Ok(i) => i,
-                Err(e) => {
-                    f.push(format!("component {}: {e:#}", c.name));
-                    continue;
-                }
+                )
+            } else {
+                format!("{} of the release's own checks failed{breaking}", f.len())
             };
-            content(resolver.resolve(&img).map(|_| ()), &mut f)?;
-        }
-        check("images", "every component image digest exists in its registry".into(), f)
-    };
-
-    // 6. Helm values.
-    let values = match &o.values {
-        None => skipped("values", "not checked (pass --values FILE)"),
-        Some(p) => {
-            let f = match &record {
-                Some(rec) => crate::helm::check_values(p, rec, &digest)?,
-                None => vec!["the release record could not be read (see integrity)".into()],
-            };
-            check("values", format!("{} pins exactly this release's digests", p.display()), f)
+            check("record", summary, f)
         }
     };
-
-    let checks = vec![signatures, integrity, record_check, images, values];
-    let verified = checks.iter().all(|c| c.status != "fail");
-    Ok(Report { reference: r.to_string(), digest, verified, signers, checks })
+    Ok((integrity, record_check, got.record))
 }
 
-/// What the signatures stored for a digest say, for the given keys.
-pub struct Signatures {
-    /// The keys (by name) with a valid signature for this digest and identity.
-    pub signers: Vec<SignerReport>,
-    /// Indexes into `keys` of those keys.
-    pub satisfied: BTreeSet<usize>,
-    /// Why signature layers were not accepted (and "no signatures" when there are none).
-    pub failures: Vec<String>,
-    /// How many signature layers are stored.
-    pub stored: usize,
+/// What was read of a release: the record, and the sha256 of each file in the prompt and
+/// contract layers (by layer title, then path).
+struct Content {
+    record: Option<Release>,
+    files: BTreeMap<String, BTreeMap<String, String>>,
+    layers_read: usize,
 }
 
-/// Check the stored signatures of `digest` against `keys` and the expected identity. Content
-/// problems are failures; store errors are errors.
-pub fn check_signatures(s: &dyn crate::store::Store, digest: &str, identity: &str, keys: &[PublicKey]) -> Result<Signatures> {
-    let mut sig_fail = Vec::new();
-    let mut signers: Vec<SignerReport> = Vec::new();
-    let mut satisfied: BTreeSet<usize> = BTreeSet::new();
-    let mut stored = 0;
-    match content(signing::read_signatures(s, digest), &mut sig_fail)? {
-        None => {}
-        Some(None) => sig_fail.push(format!("no signatures: {} has no tag {}", s.describe(), signing::sig_tag(digest))),
-        Some(Some((_, sigs))) => {
-            stored = sigs.len();
-            for (i, l) in sigs.iter().enumerate() {
-                let why = |m: String| format!("signature {i}: {m}");
-                if l.desc.media_type != signing::SIMPLESIGNING_MEDIA_TYPE {
-                    sig_fail.push(why(format!("layer type {} is not {}", l.desc.media_type, signing::SIMPLESIGNING_MEDIA_TYPE)));
-                    continue;
-                }
-                let claims = match signing::parse_payload(&l.payload) {
-                    Ok(c) => c,
-                    Err(e) => {
-                        sig_fail.push(why(format!("{e:#}")));
-                        continue;
-                    }
-                };
-                let Some(sig) = &l.signature else {
-                    sig_fail.push(why(format!("no {} annotation", signing::SIGNATURE_ANNOTATION)));
-                    continue;
-                };
-                let matching: Vec<usize> = keys.iter().enumerate().filter(|(_, k)| k.verifies(&l.payload, sig)).map(|(n, _)| n).collect();
-                if matching.is_empty() {
-                    sig_fail.push(why("made by none of the given keys, or corrupted".into()));
-                    continue;
-                }
-                if claims.kind != signing::PAYLOAD_TYPE {
-                    sig_fail.push(why(format!("payload type `{}` is not `{}`", claims.kind, signing::PAYLOAD_TYPE)));
-                    continue;
-                }
-                if claims.digest != digest {
-                    sig_fail.push(why(format!("signs {}, not {digest}", claims.digest)));
-                    continue;
-                }
-                if signing::repository_of(&claims.docker_reference) != signing::repository_of(identity) {
-                    sig_fail.push(why(format!(
-                        "identity `{}` is not `{}` (pass --identity REPO to accept a mirror)",
-                        claims.docker_reference, identity
-                    )));
-                    continue;
-                }
-                for k in matching {
-                    if satisfied.insert(k) {
-                        signers.push(SignerReport { key: keys[k].name.clone(), identity: claims.docker_reference.clone() });
-                    }
-                }
+fn read_content(s: &dyn store::Store, desc: &Descriptor, integ: &mut Vec<String>) -> Result<Content> {
+    let mut got = Content { record: None, files: BTreeMap::new(), layers_read: 0 };
+    // Size claims over the limits are failures here, found before any byte is fetched.
+    if let Err(e) = crate::oci::check_claim(&s.describe(), desc) {
+        integ.push(format!("{e:#}"));
+        return Ok(got);
+    }
+    let Some(mb) = content(s.blob(desc), integ)? else { return Ok(got) };
+    let m = match ImageManifest::from_bytes(&mb, "manifest") {
+        Ok(m) => m,
+        Err(e) => {
+            integ.push(format!("{e:#}"));
+            return Ok(got);
+        }
+    };
+    let problems = crate::artifact::problems(&m);
+    integ.extend(problems.iter().map(|p| format!("manifest: {p}")));
+    if m.config.size <= crate::artifact::MAX_RECORD
+        && let Some(cb) = content(s.blob(&m.config), integ)?
+    {
+        match Release::from_bytes(&cb) {
+            Ok(rec) => {
+                integ.extend(validate_record(&rec));
+                got.record = Some(rec);
             }
+            Err(e) => integ.push(format!("{e:#}")),
         }
     }
-    Ok(Signatures { signers, satisfied, failures: sig_fail, stored })
+    // A malformed manifest's layers are not fetched: it has failed already, and they could be up
+    // to 1,024 blobs of 512 MiB. A release's four layers are streamed (fetched concurrently).
+    if !problems.is_empty() {
+        return Ok(got);
+    }
+    let layers: Vec<&Descriptor> = m.layers.iter().collect();
+    for (l, reader) in layers.iter().zip(s.blob_readers(&layers)) {
+        let Some(mut reader) = content(reader, integ)? else { continue };
+        let title = l.annotation(ANN_TITLE).unwrap_or("").to_string();
+        if let Some(hashes) = read_layer(&mut reader, &title, &s.describe(), integ)? {
+            got.files.insert(title, hashes);
+            got.layers_read += 1;
+        }
+    }
+    Ok(got)
+}
+
+/// Stream one layer to its end (where its digest and size are checked); for the prompt and
+/// contract layers, hash each file. None when the layer failed (the failure is in `integ`).
+fn read_layer(
+    reader: &mut dyn std::io::Read,
+    title: &str,
+    store: &str,
+    integ: &mut Vec<String>,
+) -> Result<Option<BTreeMap<String, String>>> {
+    let mut hashes = BTreeMap::new();
+    let parsed = if title == TITLE_PROMPTS || title == TITLE_CONTRACTS {
+        let what = format!("{store} layer {title}");
+        crate::extract::for_each(&mut *reader, &what, &crate::extract::Limits::default(), |name, _, r| {
+            hashes.insert(name.to_string(), crate::hashing::sha256_reader(r)?);
+            Ok(())
+        })
+    } else {
+        Ok(())
+    };
+    // Read to the end even after a parse failure: the digest check is the first thing to report.
+    let drained = std::io::copy(reader, &mut std::io::sink()).map_err(crate::oci::io_error);
+    if content(drained, integ)?.is_none() {
+        return Ok(None);
+    }
+    if let Err(e) = parsed {
+        integ.push(format!("{e:#}"));
+        return Ok(None);
+    }
+    Ok(Some(hashes))
+}
+
+fn images_check(record: Option<&Release>, o: &Options) -> Result<Check> {
+    if !o.check_images {
+        return Ok(skipped("images", "not checked (pass --check-images)"));
+    }
+    let mut f = Vec::new();
+    let resolver = crate::images::Resolver::new(&o.transport);
+    for c in record.iter().flat_map(|r| &r.components) {
+        let img: crate::images::ImageRef = match format!("{}/{}@{}", c.image.registry, c.image.repository, c.image.digest).parse() {
+            Ok(i) => i,
+            Err(e) => {
+                f.push(format!("component {}: {e:#}", c.name));
+                continue;
+            }
+        };
+        content(resolver.resolve(&img).map(|_| ()), &mut f)?;
+    }
+    let summary =
+        if f.is_empty() { "every component image digest exists in its registry" } else { "component images are missing or unreadable" };
+    Ok(check("images", summary.into(), f))
+}
+
+fn values_check(record: Option<&Release>, digest: &str, r: &StoreRef, o: &Options) -> Result<Check> {
+    let Some(p) = &o.values else { return Ok(skipped("values", "not checked (pass --values FILE)")) };
+    let f = match record {
+        Some(rec) => crate::helm::check_values(p, rec, digest, &r.pinned(digest).to_string(), o.values_map.as_deref())?,
+        None => vec!["the release record could not be read (see integrity)".into()],
+    };
+    let summary = if f.is_empty() {
+        format!("{} pins exactly this release's digests", p.display())
+    } else {
+        format!("{} does not pin this release's digests", p.display())
+    };
+    Ok(check("values", summary, f))
 }
 
 /// What the schema and the format require of a record beyond its shape.
@@ -322,7 +314,7 @@ pub fn validate_record(r: &Release) -> Vec<String> {
 }
 
 /// The release's own checks, re-run from the record and the layers.
-fn record_checks(r: &Release, layers: &BTreeMap<String, Vec<u8>>) -> Vec<String> {
+fn record_checks(r: &Release, layers: &BTreeMap<String, BTreeMap<String, String>>) -> Vec<String> {
     let mut f = Vec::new();
     let mut provided: BTreeMap<&str, (&str, &str)> = BTreeMap::new();
     for c in &r.components {
@@ -341,25 +333,22 @@ fn record_checks(r: &Release, layers: &BTreeMap<String, Vec<u8>>) -> Vec<String>
             }
         }
         for p in &c.prompts {
-            if !ids.insert(&p.id) {
-                f.push(format!("prompt id {} appears twice", p.id));
+            // A/B variants share an id: a prompt is its id and variant (`ID@VARIANT`).
+            if !ids.insert(p.key()) {
+                f.push(format!("prompt {} appears twice", p.key()));
             }
         }
     }
     // Prompt and contract files in the layers must be the bytes the record names.
-    let limits = crate::extract::Limits::default();
     for (title, kind) in [(TITLE_PROMPTS, "prompt"), (TITLE_CONTRACTS, "contract")] {
-        let Some(b) = layers.get(title) else {
+        let Some(files) = layers.get(title) else {
             f.push(format!("the {kind} files were not checked: layer `{title}` was not read (see integrity)"));
             continue;
         };
-        let files: BTreeMap<String, Vec<u8>> = match crate::extract::entries(b, title, &limits) {
-            Ok(e) => e.into_iter().collect(),
-            Err(e) => {
-                f.push(format!("{e:#}"));
-                continue;
-            }
-        };
+        let named_anywhere = crate::artifact::named_paths(r);
+        for path in files.keys().filter(|p| !named_anywhere.contains(*p)) {
+            f.push(format!("{title} holds `{}`, which the release record does not name", crate::yaml::shorten(path)));
+        }
         for c in &r.components {
             let named: Vec<(&str, &str)> = if kind == "prompt" {
                 c.prompts.iter().map(|p| (p.path.as_str(), p.sha256.as_str())).collect()
@@ -369,9 +358,7 @@ fn record_checks(r: &Release, layers: &BTreeMap<String, Vec<u8>>) -> Vec<String>
             for (path, sha) in named {
                 match files.get(path) {
                     None => f.push(format!("{kind} {path} is missing from {title}")),
-                    Some(bytes) if crate::hashing::sha256_digest(bytes) != sha => {
-                        f.push(format!("{kind} {path} does not match its recorded sha256"))
-                    }
+                    Some(got) if got != sha => f.push(format!("{kind} {path} does not match its recorded sha256")),
                     Some(_) => {}
                 }
             }

@@ -22,7 +22,11 @@ fn check_without_a_version_checks_the_rest_and_names_the_release_it_would_compar
     let r = run(bundle(d).arg("check").arg(&dir)).ok();
     assert!(r.stdout.starts_with("ok: docproc (no release version): 3 components"), "{}", r.stdout);
     assert!(r.stderr.contains("not checked: version bump rules (prompt and API versions against the previous release): no release version: HEAD has no tag like v1.2.0 or docproc-v1.2.0"), "{}", r.stderr);
-    assert!(r.stderr.contains("no earlier release tag was found in the git history"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no previous release was found in oci:") && r.stderr.contains("nor a release tag in the git history"),
+        "{}",
+        r.stderr
+    );
     // build still needs one.
     let layout = format!("oci:{}", d.join("layout").display());
     let r = run(bundle(d).args(["build", "--output", &layout]).arg(&dir)).code(2);
@@ -41,6 +45,9 @@ fn check_without_a_version_checks_the_rest_and_names_the_release_it_would_compar
         r.stderr
     );
     assert!(r.stderr.contains("pass --previous"), "{}", r.stderr);
+    // Where build writes, the latest release there is what they would run against.
+    let r = run(bundle(d).args(["check", "--output", &layout]).arg(&dir)).ok();
+    assert!(r.stderr.contains(&format!("they would run against {layout}:1.0.0, the latest release there")), "{}", r.stderr);
     let j = run(bundle(d).args(["check", "--json"]).arg(&dir)).ok().stdout;
     py(CHECK_REPORT, &[repo_root().join("spec/check-report.schema.json").to_str().unwrap(), &j]).ok();
     let v: serde_json::Value = serde_json::from_str(&j).unwrap();

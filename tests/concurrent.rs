@@ -62,7 +62,8 @@ fn concurrent_builds_and_signers_lose_nothing() {
         })
         .collect();
     wait_ok(signers);
-    let mut args = vec!["verify".to_string(), format!("{oci}:1.0.0"), "--min-signers".into(), N.to_string()];
+    let mut args =
+        vec!["verify".to_string(), format!("{oci}:1.0.0"), "--min-signers".into(), N.to_string(), "--identity".into(), "docproc".into()];
     for p in &pubs {
         args.extend(["--key".to_string(), p.display().to_string()]);
     }

@@ -88,11 +88,28 @@ fn diff_shows_every_change_in_every_format() {
 
     // Layout (A, signed) against registry (B, unsigned), in three formats.
     let a = format!("{la}:1.0.0");
-    let text = run(bundle(d).args(["diff", &a, &rb, "--key", pubk.to_str().unwrap(), "--repo", repo.to_str().unwrap()])).code(1).stdout;
-    let md = run(bundle(d).args(["diff", &a, &rb, "--format", "markdown", "--key", pubk.to_str().unwrap()])).code(1).stdout;
-    let js = run(bundle(d).args(["diff", &a, &rb, "--format", "json", "--key", pubk.to_str().unwrap(), "--repo", repo.to_str().unwrap()]))
+    let text =
+        run(bundle(d).args(["diff", &a, &rb, "--key", pubk.to_str().unwrap(), "--identity", "docproc", "--repo", repo.to_str().unwrap()]))
+            .code(1)
+            .stdout;
+    let md = run(bundle(d).args(["diff", &a, &rb, "--format", "markdown", "--key", pubk.to_str().unwrap(), "--identity", "docproc"]))
         .code(1)
         .stdout;
+    let js = run(bundle(d).args([
+        "diff",
+        &a,
+        &rb,
+        "--format",
+        "json",
+        "--key",
+        pubk.to_str().unwrap(),
+        "--identity",
+        "docproc",
+        "--repo",
+        repo.to_str().unwrap(),
+    ]))
+    .code(1)
+    .stdout;
     let first = text.lines().next().unwrap();
     assert_eq!(
         first, "3 components changed, 1 model (1 image), 2 prompts, 1 contract, 1 changed without a version bump, signers changed",
@@ -147,7 +164,7 @@ print("ok")
     let r = run(bundle(d).args(["diff", &a, &format!("{}/acme/none:9.9.9", reg.addr)])).code(2);
     assert!(r.stderr.contains("no tag `9.9.9`"), "{}", r.stderr);
     run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(["keygen", "--output-prefix", "other"])).ok();
-    let r = run(bundle(d).args(["diff", &a, &rb, "--key", d.join("other.pub").to_str().unwrap()])).code(2);
+    let r = run(bundle(d).args(["diff", &a, &rb, "--key", d.join("other.pub").to_str().unwrap(), "--identity", "docproc"])).code(2);
     assert!(r.stderr.contains("signature check failed"), "{}", r.stderr);
     // Only the record and the prompt/contract layers are read: the registry never served B's DVC
     // or bundle.yaml layers to any of the diffs above.

@@ -92,9 +92,16 @@ print("ok")
         fx.d().join("cosign.key").to_str().unwrap(),
     ]))
     .ok();
-    let v = run(bundle(fx.d()).args(["verify", &format!("{}:1.1.0", fx.layout), "--key", fx.d().join("cosign.pub").to_str().unwrap()]))
-        .ok()
-        .stdout;
+    let v = run(bundle(fx.d()).args([
+        "verify",
+        &format!("{}:1.1.0", fx.layout),
+        "--key",
+        fx.d().join("cosign.pub").to_str().unwrap(),
+        "--identity",
+        "docproc",
+    ]))
+    .ok()
+    .stdout;
     assert!(v.contains("built with --allow-breaking"), "{v}");
 }
 

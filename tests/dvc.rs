@@ -7,14 +7,14 @@ use common::*;
 use std::path::Path;
 
 fn check(cache: &Path, dir: &Path, extra: &[&str]) -> Run {
-    run(bundle(cache).args(["check", "--allow-dirty", "--version", "1.0.0"]).args(extra).arg(dir))
+    run(bundle(cache).args(["check", "--no-git", "--allow-dirty", "--version", "1.0.0"]).args(extra).arg(dir))
 }
 
 fn record(cache: &Path, dir: &Path, extra: &[&str]) -> serde_json::Value {
     let out = cache.join("rec-layout");
     let _ = std::fs::remove_dir_all(&out);
     run(bundle(cache)
-        .args(["build", "--allow-dirty", "--version", "1.0.0", "--output", &format!("oci:{}", out.display())])
+        .args(["build", "--no-git", "--allow-dirty", "--version", "1.0.0", "--output", &format!("oci:{}", out.display())])
         .args(extra)
         .arg(dir))
     .ok();

@@ -116,7 +116,18 @@ fn pull_never_writes_through_a_symlink_in_the_output() {
     std::fs::create_dir_all(&out).unwrap();
     std::fs::create_dir_all(&elsewhere).unwrap();
     std::os::unix::fs::symlink(&elsewhere, out.join("components")).unwrap();
+    // A folder that holds anything (here a symlink out of it) is refused without --force...
     let r = run(bundle(t.path()).args(["pull", &layout, "-o", out.to_str().unwrap(), "--only", "prompts"])).code(2);
-    assert!(r.stderr.contains("symlink"), "{}", r.stderr);
+    assert!(r.stderr.contains("not empty") && r.stderr.contains("--force"), "{}", r.stderr);
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "pull wrote through a symlink");
+    // ...and with --force replaced whole: the symlink is gone, nothing was written through it.
+    run(bundle(t.path()).args(["pull", &layout, "-o", out.to_str().unwrap(), "--only", "prompts", "--force"])).ok();
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "pull wrote through a symlink");
+    assert!(!std::fs::symlink_metadata(out.join("components")).unwrap().file_type().is_symlink());
+    // The output folder itself may not be a symlink.
+    let link = t.path().join("link");
+    std::os::unix::fs::symlink(&elsewhere, &link).unwrap();
+    let r = run(bundle(t.path()).args(["pull", &layout, "-o", link.to_str().unwrap(), "--force"])).code(2);
+    assert!(r.stderr.contains("not a folder"), "{}", r.stderr);
     assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "pull wrote through a symlink");
 }

@@ -78,7 +78,20 @@ fn no_command_prints_or_writes_a_secret() {
     go(s(&["sign", &format!("{dst}:1.0.0"), "--key", key.to_str().unwrap(), "--password-file", pwfile.to_str().unwrap()]), 0);
     go(s(&["verify", &format!("{dst}:1.0.0"), "--key", pubk.to_str().unwrap(), "--json"]), 0);
     go(s(&["values", &format!("{dst}:1.0.0"), "--key", pubk.to_str().unwrap(), "-o", out.join("values.yaml").to_str().unwrap()]), 0);
-    go(s(&["diff", &format!("{layout}:1.0.0"), &format!("{dst}:1.0.0"), "--format", "markdown", "--key", pubk.to_str().unwrap()]), 0);
+    go(
+        s(&[
+            "diff",
+            &format!("{layout}:1.0.0"),
+            &format!("{dst}:1.0.0"),
+            "--format",
+            "markdown",
+            "--key",
+            pubk.to_str().unwrap(),
+            "--identity",
+            "docproc",
+        ]),
+        0,
+    );
     // Error paths: a wrong key password, a tag that does not exist, a wrong registry password.
     let r = {
         let mut c = bundle(d);

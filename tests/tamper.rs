@@ -60,6 +60,7 @@ impl Fx {
     fn verify(&self, dir: &Path, reference_suffix: &str, extra: &[&str]) -> Run {
         let mut args =
             vec!["verify".to_string(), format!("oci:{}{reference_suffix}", dir.display()), "--key".into(), self.pubk.display().to_string()];
+        args.extend(["--identity".to_string(), "docproc".to_string()]);
         args.extend(extra.iter().map(|s| s.to_string()));
         run(bundle(self.dir()).args(&args))
     }
@@ -145,14 +146,14 @@ fn tamper_matrix() {
     let pw = zeroize::Zeroizing::new(b"pw".to_vec());
     let signer = signing::load_private_key(&fx.key, &pw).unwrap();
     let dir = fx.copy("other-digest");
-    let p = signing::payload("docproc:1.0.0", DIGEST_A);
+    let p = signing::payload("docproc:1.0.0", DIGEST_A, &Default::default());
     put_sigs(&dir, &fx.digest, vec![(signing::SIMPLESIGNING_MEDIA_TYPE, p.clone(), Some(signer.sign(&p).unwrap()))]);
     rejected(fx.verify(&dir, ":1.0.0", &[]), "signatures", &format!("signs {DIGEST_A}, not {}", fx.digest), "payload for another digest");
     cases += 1;
 
     // 12: the signature annotation corrupted.
     let dir = fx.copy("sig-corrupt");
-    let p = signing::payload("docproc:1.0.0", &fx.digest);
+    let p = signing::payload("docproc:1.0.0", &fx.digest, &Default::default());
     let mut sig = signer.sign(&p).unwrap();
     sig.replace_range(10..12, if &sig[10..12] == "AA" { "BB" } else { "AA" });
     put_sigs(&dir, &fx.digest, vec![(signing::SIMPLESIGNING_MEDIA_TYPE, p.clone(), Some(sig))]);
@@ -309,7 +310,7 @@ fn tamper_matrix() {
         let dir = fx.copy(&format!("crafted-{i}"));
         let digest = craft(&dir, er, em);
         // `bundle sign` refuses to sign an invalid release; an attacker holding the key would not.
-        signing::attach(&Layout::new(dir.clone()), &digest, "docproc:1.0.0", &signer).unwrap();
+        signing::attach(&Layout::new(dir.clone()), &digest, "docproc:1.0.0", &Default::default(), &signer).unwrap();
         rejected(fx.verify(&dir, ":1.0.0", &[]), check, reason, name);
         cases += 1;
     }

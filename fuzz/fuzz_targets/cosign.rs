@@ -1,7 +1,7 @@
 #![no_main]
 // cosign simple-signing payloads and `.sig` manifests; identities.
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {
-    if let Ok(c) = relbundle::signing::parse_payload(data) {
+    if let Ok(c) = relbundle::trust::legacy::parse_payload(data) {
         let _ = relbundle::signing::repository_of(&c.docker_reference);
         let _ = relbundle::signing::sig_tag(&c.digest);
     }

@@ -30,14 +30,13 @@ pub fn run(
     super::print_notes(&c.notes);
     let out = match parsed {
         Some(r) => r,
-        None => StoreRef::parse(&format!("oci:out/{}", c.release.name))?,
+        None => super::default_output(&input.dir, &c.release.name)?,
     };
     // Version discipline against the previous release, before anything is written.
     let candidates: Vec<StoreRef> = push_ref.iter().cloned().chain(std::iter::once(out.clone())).collect();
-    let (findings, previous) = super::discipline(&mut c, input.previous.as_deref(), &candidates, t)?;
-    if let Some(p) = &previous {
-        eprintln!("previous release: {p}");
-    }
+    let signing_pem = signer.as_ref().map(|s| s.public_pem.as_str());
+    let (findings, previous) = super::discipline(&mut c, input, &candidates, signing_pem, t)?;
+    super::print_previous(previous.as_ref(), &candidates);
     super::print_findings(&findings);
     let errors = findings.iter().filter(|f| f.level == crate::discipline::Level::Error).count();
     if errors > 0 {
@@ -67,7 +66,7 @@ pub fn run(
             StoreRef::Layout { dir, .. } => StoreRef::Layout { dir: dir.clone(), tag: Some(tag.clone()), digest: None },
             other => other.clone(),
         };
-        super::sign::sign_in(&layout, &packed.digest, &super::sign::default_identity(&with_tag, &c.release.name), s)?;
+        super::sign::sign_in(&layout, &packed.digest, &super::sign::default_identity(&with_tag, &c.release.name), &Default::default(), s)?;
     }
     if let Some(pr) = &push_ref {
         let dst = store::open(pr, t)?;
@@ -75,7 +74,7 @@ pub fn run(
         reports.push(store::copy(layout.store(), Some(&out), &mdesc, &packed.manifest, &packed.blobs, &dst, &ptag, retag)?);
         if let (Some(s), StoreRef::Registry { registry, repository, .. }) = (&signer, pr) {
             // Signed by tag, as skopeo's default policy (matchRepoDigestOrExact) expects.
-            super::sign::sign_in(&dst, &packed.digest, &format!("{registry}/{repository}:{ptag}"), s)?;
+            super::sign::sign_in(&dst, &packed.digest, &format!("{registry}/{repository}:{ptag}"), &Default::default(), s)?;
         }
     }
     for r in &reports {

@@ -10,12 +10,28 @@ pub enum Format {
     Markdown,
 }
 
-pub fn run(a: &str, b: &str, format: Format, keys: &[PathBuf], repo: Option<&Path>, t: &Transport) -> Result<()> {
+pub fn run(a: &str, b: &str, format: Format, keys: &[PathBuf], identity: &[String], repo: Option<&Path>, t: &Transport) -> Result<()> {
     let (ra, rb) = (StoreRef::parse(a)?, StoreRef::parse(b)?);
-    let keys = keys.iter().map(|k| crate::signing::load_public_key(k)).collect::<Result<Vec<_>>>()?;
-    let keys = if keys.is_empty() { None } else { Some(keys.as_slice()) };
-    let la = crate::diff::load(&store::open(&ra, t)?, &ra, keys)?;
-    let lb = crate::diff::load(&store::open(&rb, t)?, &rb, keys)?;
+    // With --key, each side is checked against identities the caller gave: its own registry
+    // repository, and any --identity (which a layout needs); never against its own record.
+    let policy = |r: &StoreRef| -> Result<Option<crate::trust::Policy>> {
+        if keys.is_empty() {
+            return Ok(None);
+        }
+        let mut identities = identity.to_vec();
+        if matches!(r, StoreRef::Registry { .. }) || identities.is_empty() {
+            identities.extend(crate::trust::policy::identities(r, &[])?);
+        }
+        Ok(Some(crate::trust::Policy {
+            keys: crate::trust::KeySet::load(keys)?,
+            min_signers: 1,
+            identities,
+            annotations: Default::default(),
+        }))
+    };
+    let (pa, pb) = (policy(&ra)?, policy(&rb)?);
+    let la = crate::diff::load(&store::open(&ra, t)?, &ra, pa.as_ref())?;
+    let lb = crate::diff::load(&store::open(&rb, t)?, &rb, pb.as_ref())?;
     let d = crate::diff::diff(la, lb, repo);
     match format {
         Format::Json => println!("{}", serde_json::to_string_pretty(&d)?),

@@ -18,28 +18,29 @@ struct Row {
     signers: Vec<String>,
 }
 
-/// The stored signatures of a digest, and which of `keys` made a valid one (payload naming the digest).
-fn signatures(st: &dyn crate::store::Store, digest: &str, keys: &[crate::signing::PublicKey]) -> Result<(usize, Vec<String>)> {
-    let Some((_, layers)) = crate::signing::read_signatures(st, digest)? else { return Ok((0, Vec::new())) };
-    let mut signers = Vec::new();
-    for k in keys {
-        let ok = layers.iter().any(|l| {
-            l.signature.as_deref().is_some_and(|s| k.verifies(&l.payload, s))
-                && crate::signing::parse_payload(&l.payload).is_ok_and(|c| c.digest == digest)
-        });
-        if ok {
-            signers.push(k.name.clone());
-        }
-    }
-    Ok((layers.len(), signers))
+/// The stored signatures of a digest, and which trusted keys made a valid one under the policy
+/// (the verifier's own check: payload, digest, identity).
+fn signatures(st: &dyn crate::store::Store, digest: &str, policy: Option<&crate::trust::Policy>) -> Result<(usize, Vec<String>)> {
+    let Some(p) = policy else {
+        return Ok((crate::trust::legacy::read_signatures(st, digest)?.map(|(_, l)| l.len()).unwrap_or(0), Vec::new()));
+    };
+    let o = crate::trust::verifier::check(st, digest, p)?;
+    let labels = o.signers.iter().map(|s| format!("key {} ({})", &s.fingerprint[7..23], s.key)).collect();
+    Ok((o.stored, labels))
 }
 
-pub fn run(repository: &str, keys: &[std::path::PathBuf], json: bool, t: &Transport) -> Result<()> {
-    let keys = keys.iter().map(|k| crate::signing::load_public_key(k)).collect::<Result<Vec<_>>>()?;
+pub fn run(repository: &str, keys: &[std::path::PathBuf], identity: &[String], json: bool, t: &Transport) -> Result<()> {
     let r = StoreRef::parse(repository)?;
     if r.tag().is_some() || r.digest().is_some() {
         bail!("`{repository}`: history takes a repository ({}), without a tag or digest", r.base());
     }
+    let policy = if keys.is_empty() {
+        None
+    } else {
+        let keys = crate::trust::KeySet::load(keys)?;
+        let identities = crate::trust::policy::identities(&r, identity)?;
+        Some(crate::trust::Policy { keys, min_signers: 1, identities, annotations: Default::default() })
+    };
     let st = store::open(&r, t)?;
     let mut rows = Vec::new();
     let mut foreign = 0;
@@ -50,7 +51,7 @@ pub fn run(repository: &str, keys: &[std::path::PathBuf], json: bool, t: &Transp
         }
         match crate::artifact::read(st.store(), &d) {
             Ok((_, rec)) => {
-                let (n, signers) = signatures(st.store(), &d.digest, &keys)?;
+                let (n, signers) = signatures(st.store(), &d.digest, policy.as_ref())?;
                 rows.push(Row {
                     tag,
                     version: rec.version,

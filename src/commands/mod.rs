@@ -26,24 +26,25 @@ pub fn run(cli: Cli) -> Result<()> {
             let signing = if sign { key.map(|k| (k, password_file)) } else { None };
             build::run(&input, output.as_deref(), push.as_deref(), signing, retag, json, &t()?)
         }
-        Command::Diff { a, b, format, keys, repo } => diff::run(&a, &b, format, &keys, repo.as_deref(), &t()?),
+        Command::Diff { a, b, format, keys, identity, repo } => diff::run(&a, &b, format, &keys, &identity, repo.as_deref(), &t()?),
         Command::Keygen { output_prefix, force, password_file } => sign::keygen(&output_prefix, force, password_file.as_deref()),
-        Command::Sign { reference, key, password_file, identity, json } => {
-            sign::run(&reference, &key, password_file.as_deref(), identity.as_deref(), json, &t()?)
+        Command::Sign { reference, key, password_file, identity, annotations, json } => {
+            sign::run(&reference, &key, password_file.as_deref(), identity.as_deref(), &annotations, json, &t()?)
         }
-        Command::Verify { reference, trust, check_images, values, json } => {
-            verify::run(&reference, &trust, check_images, values, json, &t()?)
+        Command::Verify { reference, trust, check_images, values, map, json } => {
+            verify::run(&reference, &trust, check_images, values, map, json, &t()?)
         }
-        Command::Check { input, json } => check::run(&input, json, &t()?),
+        Command::Check { input, output, push, json } => check::run(&input, output.as_deref(), push.as_deref(), json, &t()?),
         Command::Inspect { reference, json } => inspect::run(&reference, json, &t()?),
         Command::Push { source, destination, retag, json } => push::run(&source, &destination, retag, json, &t()?),
-        Command::Pull { reference, output, component, only, trust, json } => {
-            pull::run(&reference, &output, component.as_deref(), &only, &trust, json, &t()?)
+        Command::Pull { reference, output, component, only, force, trust, json } => {
+            let req = pull::Request { output: &output, component: component.as_deref(), only: &only, force, json };
+            pull::run(&reference, &req, &trust, &t()?)
         }
         Command::Values { reference, output, map, trust, json } => {
             values::run(&reference, output.as_deref(), map.as_deref(), &trust, json, &t()?)
         }
-        Command::History { repository, keys, json } => history::run(&repository, &keys, json, &t()?),
+        Command::History { repository, keys, identity, json } => history::run(&repository, &keys, &identity, json, &t()?),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "bundle", &mut std::io::stdout());
@@ -70,6 +71,7 @@ pub(crate) fn options(i: &Input, t: &Transport) -> Options {
         version: i.release_version.clone(),
         version_optional: false,
         allow_dirty: i.allow_dirty,
+        no_git: i.no_git,
         verify_models: i.verify_models,
         require_model_check: i.require_model_check,
         source_url: i.source_url.clone(),
@@ -83,7 +85,7 @@ pub(crate) fn options(i: &Input, t: &Transport) -> Options {
 
 pub(crate) fn print_notes(notes: &[String]) {
     for n in notes {
-        eprintln!("note: {n}");
+        eprintln!("note: {}", crate::redact::text(n));
     }
 }
 
@@ -107,67 +109,61 @@ pub(crate) fn require_verified(st: &crate::store::Opened, r: &crate::store::Stor
     Ok(report.digest)
 }
 
-/// Verify options from the trust flags: the keys loaded, `--min-signers` checked against them, and
-/// the identity defaulting to the repository named (`r` may be pinned to a digest already).
+/// Verify options from the trust flags: the policy (distinct keys, `--min-signers`, the expected
+/// identities: `--identity`, else the registry repository named by `r`; a layout needs `--identity`).
 pub(crate) fn verify_options(r: &crate::store::StoreRef, trust: &crate::cli::Trust, t: &Transport) -> Result<crate::verify::Options> {
-    let n = trust.min_signers;
-    if n == 0 || n > trust.keys.len() {
-        anyhow::bail!("--min-signers {n}: give a number from 1 to the number of --key files ({})", trust.keys.len());
+    Ok(crate::verify::Options {
+        policy: crate::trust::Policy::from_flags(r, trust)?,
+        check_images: false,
+        values: None,
+        values_map: None,
+        transport: t.clone(),
+    })
+}
+
+/// What was found as the previous release, and whether its signatures were checked.
+pub(crate) struct Previous {
+    /// `REF (VERSION DIGEST)`.
+    pub described: String,
+    /// Who signed it, when verified with `--previous-key`; else why it is unverified.
+    pub trust: std::result::Result<String, String>,
+}
+
+impl Previous {
+    pub fn print(&self) {
+        match &self.trust {
+            Ok(signers) => eprintln!("previous release: {} (signed by {signers})", self.described),
+            Err(why) => {
+                eprintln!("warning: previous release: {} is UNVERIFIED ({why}); the version rules ran against it anyway", self.described)
+            }
+        }
     }
-    let keys = trust.keys.iter().map(|k| crate::signing::load_public_key(k)).collect::<Result<Vec<_>>>()?;
-    let identity = trust
-        .identity
-        .clone()
-        .or_else(|| matches!(r, crate::store::StoreRef::Registry { .. }).then(|| crate::verify::default_identity(r, None)));
-    Ok(crate::verify::Options { keys, min_signers: n, identity, check_images: false, values: None, transport: t.clone() })
 }
 
 /// Version discipline against the previous release: `--previous`, else the highest semver tag
 /// below this version among `candidates` (the push repository, the output layout; none without a
-/// release version). The per-prompt and per-API rules need no release version. Fills
-/// `release.previous`; returns the findings and the reference used.
+/// release version, though `--previous` is used even then: the per-prompt and per-API rules need no
+/// release version). Its signatures are checked with `--previous-key` (or `signing_key`, the key
+/// `build --sign` signs with) before it is trusted; an unverified baseline is still used, said, and
+/// refused with `--require-signed-previous`. Fills `release.previous`; returns the findings and
+/// what was found.
 pub(crate) fn discipline(
     c: &mut crate::collect::Collected,
-    previous: Option<&str>,
+    input: &crate::cli::Input,
     candidates: &[crate::store::StoreRef],
+    signing_key: Option<&str>,
     t: &Transport,
-) -> Result<(Vec<crate::discipline::Finding>, Option<String>)> {
-    use crate::store::StoreRef;
-    let chosen: Option<StoreRef> = match (previous, &c.version) {
-        (Some(p), _) => Some(StoreRef::parse(p)?),
-        // Without a version there is no "below this version" to look for.
-        (None, None) => None,
-        (None, Some(cur)) => {
-            let mut best: Option<(semver::Version, StoreRef)> = None;
-            for cand in candidates {
-                let st = match crate::store::open(cand, t) {
-                    Ok(s) => s,
-                    Err(_) => continue,
-                };
-                // A repository or layout that does not exist yet has no previous release.
-                let Ok(tags) = st.store().tag_names() else { continue };
-                for tag in tags {
-                    let Ok(v) = semver::Version::parse(tag.trim_start_matches('v')) else { continue };
-                    if v < *cur && best.as_ref().is_none_or(|(b, _)| v > *b) {
-                        let base = StoreRef::parse(&cand.base())?;
-                        let with_tag = match base {
-                            StoreRef::Layout { dir, .. } => StoreRef::Layout { dir, tag: Some(tag.clone()), digest: None },
-                            StoreRef::Registry { registry, repository, .. } => {
-                                StoreRef::Registry { registry, repository, tag: Some(tag.clone()), digest: None }
-                            }
-                        };
-                        best = Some((v, with_tag));
-                    }
-                }
-                if best.is_some() {
-                    break;
-                }
-            }
-            best.map(|(_, r)| r)
-        }
-    };
-    let Some(r) = chosen else { return Ok((Vec::new(), None)) };
+) -> Result<(Vec<crate::discipline::Finding>, Option<Previous>)> {
+    let Some(r) = find_previous(c.version.as_ref(), input.previous.as_deref(), candidates, t)? else { return Ok((Vec::new(), None)) };
     let st = crate::store::open(&r, t)?;
+    let desc = crate::store::resolve(st.store(), &r)?;
+    let r = r.pinned(&desc.digest);
+    let trust = previous_trust(&st, &r, &desc.digest, &c.release.name, input, signing_key)?;
+    if let (Err(why), true) = (&trust, input.require_signed_previous) {
+        return Err(crate::error::finding(format!(
+            "the previous release {r} is not verified ({why}); --require-signed-previous refuses an unsigned baseline"
+        )));
+    }
     let prev = crate::diff::load(&st, &r, None)?;
     let mut files: std::collections::BTreeMap<String, Vec<u8>> = std::collections::BTreeMap::new();
     for (p, b) in c.prompts.iter().chain(&c.contracts) {
@@ -175,7 +171,102 @@ pub(crate) fn discipline(
     }
     let findings = crate::discipline::check(&prev, &c.release, &files)?;
     c.release.previous = Some(crate::release::PreviousRecord { version: prev.side.version.clone(), digest: prev.side.digest.clone() });
-    Ok((findings, Some(format!("{} ({} {})", r, prev.side.version, prev.side.digest))))
+    Ok((findings, Some(Previous { described: format!("{} ({} {})", r.base(), prev.side.version, prev.side.digest), trust })))
+}
+
+/// The previous release: `--previous`, else (with a release version) the highest semver tag below
+/// `version` in the first candidate store that has one.
+fn find_previous(
+    version: Option<&semver::Version>,
+    previous: Option<&str>,
+    candidates: &[crate::store::StoreRef],
+    t: &Transport,
+) -> Result<Option<crate::store::StoreRef>> {
+    match (previous, version) {
+        (Some(p), _) => Ok(Some(crate::store::StoreRef::parse(p)?)),
+        (None, Some(cur)) => highest_release(Some(cur), candidates, t),
+        (None, None) => Ok(None),
+    }
+}
+
+/// The highest semver tag (below `below`, if given) in the first candidate store that has one.
+pub(crate) fn highest_release(
+    below: Option<&semver::Version>,
+    candidates: &[crate::store::StoreRef],
+    t: &Transport,
+) -> Result<Option<crate::store::StoreRef>> {
+    use crate::store::StoreRef;
+    for cand in candidates {
+        let Ok(st) = crate::store::open(cand, t) else { continue };
+        // A repository or layout that does not exist yet has no previous release.
+        let Ok(tags) = st.store().tag_names() else { continue };
+        let best = tags
+            .into_iter()
+            .filter_map(|tag| semver::Version::parse(tag.trim_start_matches('v')).ok().map(|v| (v, tag)))
+            .filter(|(v, _)| below.is_none_or(|cur| v < cur))
+            .max();
+        if let Some((_, tag)) = best {
+            let with_tag = match StoreRef::parse(&cand.base())? {
+                StoreRef::Layout { dir, .. } => StoreRef::Layout { dir, tag: Some(tag), digest: None },
+                StoreRef::Registry { registry, repository, .. } => {
+                    StoreRef::Registry { registry, repository, tag: Some(tag), digest: None }
+                }
+            };
+            return Ok(Some(with_tag));
+        }
+    }
+    Ok(None)
+}
+
+/// Whether the previous release is signed by a trusted key: Ok(signers) or Err(why not). Its
+/// expected identity comes from the caller: the registry repository, or for a layout the release
+/// name in our own bundle.yaml (what `build --sign` signs a layout as).
+fn previous_trust(
+    st: &crate::store::Opened,
+    r: &crate::store::StoreRef,
+    digest: &str,
+    name: &str,
+    input: &crate::cli::Input,
+    signing_key: Option<&str>,
+) -> Result<std::result::Result<String, String>> {
+    let mut keys = crate::trust::KeySet::load(&input.previous_keys)?;
+    if keys.is_empty()
+        && let Some(pem) = signing_key
+    {
+        keys.add(crate::trust::TrustedKey::from_pem(pem, "the signing key")?);
+    }
+    if keys.is_empty() {
+        return Ok(Err("no --previous-key given to check its signatures".into()));
+    }
+    let identities = match r {
+        crate::store::StoreRef::Layout { .. } => vec![name.to_string()],
+        other => crate::trust::policy::identities(other, &[])?,
+    };
+    let policy = crate::trust::Policy { keys, min_signers: 1, identities, annotations: Default::default() };
+    let o = crate::trust::verifier::check(st.store(), digest, &policy)?;
+    if o.passes(&policy) {
+        Ok(Ok(o.signers.iter().map(|s| format!("key {}", &s.fingerprint[7..23])).collect::<Vec<_>>().join(", ")))
+    } else {
+        Ok(Err(format!("no valid signature by the given key(s): {}", o.failures.join("; "))))
+    }
+}
+
+/// Where a release of `name` goes without `--output`: `oci:out/NAME` below the monorepo folder
+/// `dir` (not the current directory), so the same commit finds the same previous release from
+/// wherever it is built.
+pub(crate) fn default_output(dir: &std::path::Path, name: &str) -> Result<crate::store::StoreRef> {
+    crate::store::StoreRef::parse(&format!("oci:{}", dir.join("out").join(name).display()))
+}
+
+/// Say which previous release the version rules ran against, or where none was found.
+pub(crate) fn print_previous(p: Option<&Previous>, candidates: &[crate::store::StoreRef]) {
+    match p {
+        Some(p) => p.print(),
+        None => eprintln!(
+            "previous release: none found in {}; the version rules had nothing to compare with",
+            candidates.iter().map(|c| c.base()).collect::<Vec<_>>().join(", ")
+        ),
+    }
 }
 
 pub(crate) fn print_findings(findings: &[crate::discipline::Finding]) {

@@ -16,27 +16,6 @@ fn kind_of(title: &str) -> Option<Only> {
     }
 }
 
-/// The layer paths that belong to one component.
-fn component_paths(c: &ComponentRecord) -> BTreeSet<String> {
-    let mut s = BTreeSet::new();
-    s.extend(c.prompts.iter().map(|p| p.path.clone()));
-    for p in &c.provides {
-        s.insert(p.contract.clone());
-        s.extend(p.refs.iter().cloned());
-    }
-    for m in &c.models {
-        s.insert(m.origin.file.clone());
-        let dir = crate::paths::parent(&m.origin.file);
-        s.insert(if dir.is_empty() { "dvc.yaml".into() } else { format!("{dir}/dvc.yaml") });
-        if m.md5.ends_with(".dir") {
-            let kind = if m.hash == "md5" { crate::hashing::Md5Kind::Plain } else { crate::hashing::Md5Kind::Dos2Unix };
-            let p = crate::dvc::Project::object_path(Path::new(".dvc/cache"), &m.md5, kind);
-            s.insert(p.to_string_lossy().into_owned());
-        }
-    }
-    s
-}
-
 /// Every prompt and contract the record names must be in the layers, with the recorded sha256.
 fn cross_check(record: &Release, files: &BTreeMap<String, Vec<u8>>, comp: Option<&ComponentRecord>, only: &BTreeSet<Only>) -> Result<()> {
     let comps: Vec<&ComponentRecord> = match comp {
@@ -61,15 +40,18 @@ fn cross_check(record: &Release, files: &BTreeMap<String, Vec<u8>>, comp: Option
     Ok(())
 }
 
-pub fn run(
-    reference: &str,
-    output: &Path,
-    component: Option<&str>,
-    only: &[Only],
-    trust: &crate::cli::Trust,
-    json: bool,
-    t: &Transport,
-) -> Result<()> {
+/// What to pull and where: `pull`'s flags.
+pub struct Request<'a> {
+    pub output: &'a Path,
+    pub component: Option<&'a str>,
+    pub only: &'a [Only],
+    /// Replace a non-empty output folder.
+    pub force: bool,
+    pub json: bool,
+}
+
+pub fn run(reference: &str, req: &Request, trust: &crate::cli::Trust, t: &Transport) -> Result<()> {
+    let Request { output, component, only, force, json } = *req;
     let r = StoreRef::parse(reference)?;
     let st = store::open(&r, t)?;
     // Resolve once; with --key, verify that digest and pull exactly it.
@@ -84,13 +66,15 @@ pub fn run(
         Some(n) => Some(record.components.iter().find(|c| c.name == n).ok_or_else(|| {
             anyhow!(
                 "--component {n}: the release has no such component (components: {})",
-                crate::error::list(record.components.iter().map(|c| c.name.as_str()))
+                crate::yaml::list(record.components.iter().map(|c| c.name.as_str()), 5)
             )
         })?),
         None => None,
     };
     let only: BTreeSet<Only> = only.iter().copied().collect();
-    let allowed = comp.map(component_paths);
+    let allowed = comp.map(crate::artifact::component_paths);
+    // Every file a layer holds must be one the record names (for some component).
+    let named = crate::artifact::named_paths(&record);
     let mut files: BTreeMap<String, Vec<u8>> = BTreeMap::new();
     let limits = Limits::default();
     let wanted: Vec<&crate::oci::Descriptor> = m
@@ -115,6 +99,7 @@ pub fn run(
             continue;
         }
         for (path, b) in extract::entries(&bytes, &format!("{} layer {title}", st.store().describe()), &limits)? {
+            crate::artifact::check_named(&named, &st.store().describe(), title, &path)?;
             if allowed.as_ref().is_some_and(|a| !a.contains(&path)) {
                 continue;
             }
@@ -122,7 +107,7 @@ pub fn run(
         }
     }
     cross_check(&record, &files, comp, &only)?;
-    extract::write_all(output, &files)?;
+    extract::write_tree(output, &files, force)?;
     if json {
         let v = serde_json::json!({
             "digest": desc.digest,

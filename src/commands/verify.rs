@@ -9,11 +9,12 @@ pub fn run(
     trust: &crate::cli::Trust,
     check_images: bool,
     values: Option<PathBuf>,
+    values_map: Option<PathBuf>,
     json: bool,
     t: &Transport,
 ) -> Result<()> {
     let r = StoreRef::parse(reference)?;
-    let o = Options { check_images, values, ..super::verify_options(&r, trust, t)? };
+    let o = Options { check_images, values, values_map, ..super::verify_options(&r, trust, t)? };
     let st = store::open(&r, t)?;
     let report = verify::verify(&st, &r, &o)?;
     if json {

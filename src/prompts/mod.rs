@@ -321,13 +321,23 @@ pub(crate) fn check_variables(declared: &[String], used: &BTreeSet<String>, at: 
     Ok(())
 }
 
+/// The bodies of Jinja statements `{% … %}`, in one forward pass (an unclosed `{%` ends the scan:
+/// searching for `%}` again from every `{%` would cost time quadratic in the template).
+fn statements(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        let i = rest.find("{%")?;
+        let body = &rest[i + 2..];
+        let end = body.find("%}")?;
+        rest = &body[end + 2..];
+        Some(&body[..end])
+    })
+}
+
 /// Names a template binds itself: Jinja `{% for x in … %}`, `{% for k, v in … %}`, `{% set x = … %}`.
 pub fn bound_names(text: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
-    let mut rest = text;
-    while let Some(i) = rest.find("{%") {
-        rest = &rest[i + 2..];
-        let stmt = rest.split("%}").next().unwrap_or("");
+    for stmt in statements(text) {
         let mut words = stmt.trim_start_matches('-').split_whitespace();
         match words.next() {
             Some("for") => {
@@ -354,10 +364,7 @@ pub fn bound_names(text: &str) -> BTreeSet<String> {
 pub fn placeholders(text: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     let bound = bound_names(text);
-    let mut stmts = text;
-    while let Some(i) = stmts.find("{%") {
-        stmts = &stmts[i + 2..];
-        let stmt = stmts.split("%}").next().unwrap_or("");
+    for stmt in statements(text) {
         let mut words = stmt.trim_start_matches('-').split_whitespace();
         let read: Vec<&str> = match words.next() {
             Some("for") => words.skip_while(|w| *w != "in").skip(1).take(1).collect(),
@@ -384,7 +391,7 @@ pub fn placeholders(text: &str) -> BTreeSet<String> {
 }
 
 fn list(v: &[&String]) -> String {
-    crate::error::list(v.iter().map(|s| format!("`{{{{{s}}}}}`")))
+    crate::yaml::list(v.iter().map(|s| format!("`{{{{{s}}}}}`")), 5)
 }
 
 #[cfg(test)]

@@ -68,6 +68,20 @@ impl Layout {
         Ok(self.dir.join("blobs").join("sha256").join(hex))
     }
 
+    /// Open a blob's file (missing: the layout is incomplete, said with the repair).
+    fn open_blob(&self, d: &Descriptor) -> Result<std::fs::File> {
+        let p = self.blob_path(&d.digest)?;
+        std::fs::File::open(&p).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => anyhow!(
+                "{}: blob {} is missing, so the layout is incomplete; copy the release into it again (`bundle push SOURCE {}`) or rebuild it",
+                self.describe(),
+                d.digest,
+                self.describe()
+            ),
+            _ => anyhow!("{}: cannot read blob {}: {e}", self.describe(), d.digest),
+        })
+    }
+
     fn read_index(&self) -> Result<(serde_json::Value, Vec<Descriptor>)> {
         let p = self.dir.join("index.json");
         // Read at most one byte over the limit, so a huge index.json is refused without loading it.
@@ -125,6 +139,35 @@ pub fn parse_index(b: &[u8], what: &str) -> Result<(serde_json::Value, Vec<Descr
     Ok((v, descs))
 }
 
+/// Whether an index.json entry can be a tag: an OCI image manifest or index. Other entries are
+/// skipped, as containers-image (skopeo, podman) skips them.
+fn taggable(d: &Descriptor) -> bool {
+    d.media_type == crate::spec::OCI_MANIFEST || d.media_type == OCI_INDEX
+}
+
+/// The tags of index.json entries: `org.opencontainers.image.ref.name` of each taggable entry. A
+/// name given to two different manifests is ambiguous (readers would disagree on which is meant)
+/// and refused, naming both digests.
+pub fn named(entries: Vec<Descriptor>, what: &str) -> Result<Vec<(String, Descriptor)>> {
+    let mut seen: std::collections::HashMap<String, String> = std::collections::HashMap::new();
+    let mut out = Vec::new();
+    for d in entries.into_iter().filter(taggable) {
+        let Some(t) = d.annotation(ANN_REF_NAME).map(String::from) else { continue };
+        match seen.get(&t) {
+            Some(first) if *first == d.digest => continue,
+            Some(first) => bail!(
+                "{what}: index.json names two manifests `{t}` ({first} and {}); the tag is ambiguous, so nothing is read by it: remove one entry",
+                d.digest
+            ),
+            None => {
+                seen.insert(t.clone(), d.digest.clone());
+                out.push((t, d));
+            }
+        }
+    }
+    Ok(out)
+}
+
 impl Store for Layout {
     fn describe(&self) -> String {
         format!("oci:{}", self.dir.display())
@@ -134,7 +177,7 @@ impl Store for Layout {
         let tags = self.tags()?;
         match tag {
             Some(t) => tags.into_iter().find(|(n, _)| n == t).map(|(_, d)| d).ok_or_else(|| {
-                anyhow!("{}: no tag `{t}` in index.json; run `bundle inspect {}` to list the tags", self.describe(), self.describe())
+                anyhow!("{}: no tag `{t}` in index.json; run `bundle history {}` to list the releases", self.describe(), self.describe())
             }),
             None => {
                 let releases: Vec<(String, Descriptor)> =
@@ -150,7 +193,7 @@ impl Store for Layout {
                         "{}: the layout holds {} releases ({}); name one as {}:TAG",
                         self.describe(),
                         releases.len(),
-                        crate::error::list(releases.iter().map(|(n, _)| n.as_str())),
+                        crate::yaml::list(releases.iter().map(|(n, _)| n.as_str()), 5),
                         self.describe()
                     ),
                 }
@@ -160,20 +203,17 @@ impl Store for Layout {
 
     fn blob(&self, d: &Descriptor) -> Result<Vec<u8>> {
         crate::oci::check_claim(&self.describe(), d)?;
-        let p = self.blob_path(&d.digest)?;
-        let f = std::fs::File::open(&p).map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => anyhow!(
-                "{}: blob {} is missing, so the layout is incomplete; copy the release into it again (`bundle push SOURCE {}`) or rebuild it",
-                self.describe(),
-                d.digest,
-                self.describe()
-            ),
-            _ => anyhow!("{}: cannot read blob {}: {e}", self.describe(), d.digest),
-        })?;
+        let f = self.open_blob(d)?;
         let mut b = Vec::with_capacity(d.size as usize);
         std::io::Read::read_to_end(&mut std::io::Read::take(f, d.size + 1), &mut b)?;
         crate::oci::check_blob(&self.describe(), d, &b)?;
         Ok(b)
+    }
+
+    fn blob_reader(&self, d: &Descriptor) -> Result<Box<dyn std::io::Read + Send + '_>> {
+        crate::oci::check_claim(&self.describe(), d)?;
+        let f = self.open_blob(d)?;
+        Ok(Box::new(crate::oci::Checked::new(&self.describe(), d, std::io::BufReader::with_capacity(1 << 16, f))))
     }
 
     fn has_blob(&self, d: &Descriptor) -> Result<bool> {
@@ -201,11 +241,11 @@ impl Store for Layout {
     fn tag(&self, tag: &str, d: &Descriptor, retag: bool) -> Result<TagOutcome> {
         let _held = self.hold()?;
         self.ensure_layout()?;
-        let mut idx = self.read_index()?.0;
+        let (mut idx, entries) = self.read_index()?;
+        named(entries.clone(), &self.describe())?;
         let list = idx["manifests"].as_array_mut().expect("checked in read_index");
-        let pos = list
-            .iter()
-            .position(|m| m.pointer(&format!("/annotations/{}", ANN_REF_NAME.replace('/', "~1"))).and_then(|v| v.as_str()) == Some(tag));
+        // The entry that holds the tag now (an entry that is not a manifest is no tag).
+        let pos = entries.iter().position(|e| taggable(e) && e.annotation(ANN_REF_NAME) == Some(tag));
         let mut entry = serde_json::to_value(d)?;
         entry["annotations"][ANN_REF_NAME] = serde_json::Value::String(tag.to_string());
         let outcome = match pos {
@@ -261,6 +301,6 @@ impl Store for Layout {
     }
 
     fn tags(&self) -> Result<Vec<(String, Descriptor)>> {
-        Ok(self.entries()?.into_iter().filter_map(|d| d.annotation(ANN_REF_NAME).map(|t| (t.to_string(), d.clone()))).collect())
+        named(self.entries()?, &self.describe())
     }
 }

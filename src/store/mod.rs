@@ -126,6 +126,14 @@ pub trait Store {
     fn blobs(&self, ds: &[&Descriptor]) -> Vec<Result<Vec<u8>>> {
         ds.iter().map(|d| self.blob(d)).collect()
     }
+    /// A blob as a stream: its bytes, then an error (a finding, see [`crate::oci::io_error`]) at
+    /// the end unless they match the descriptor's digest and size. Memory does not grow with the
+    /// blob (a registry spools it to a temporary file).
+    fn blob_reader(&self, d: &Descriptor) -> Result<Box<dyn std::io::Read + Send + '_>>;
+    /// Several blob streams, in the order given (a registry fetches them concurrently).
+    fn blob_readers(&self, ds: &[&Descriptor]) -> Vec<Result<Box<dyn std::io::Read + Send + '_>>> {
+        ds.iter().map(|d| self.blob_reader(d)).collect()
+    }
     fn has_blob(&self, d: &Descriptor) -> Result<bool>;
     /// Store a blob the caller found missing (`has_blob`); returns false when it turned out to be present.
     fn put_blob(&self, d: &Descriptor, bytes: &[u8]) -> Result<bool>;

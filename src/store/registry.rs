@@ -230,6 +230,29 @@ impl Registry {
     /// retried. oci-client's stream hashes the bytes and fails on a digest mismatch (a finding,
     /// see `retry`), so only the size is checked here: the content is hashed once.
     async fn fetch_blob(&self, d: &Descriptor) -> Result<Vec<u8>> {
+        let out = Mutex::new(std::io::Cursor::new(Vec::with_capacity(d.size.min(crate::oci::MAX_BLOB) as usize)));
+        self.fetch_blob_into(d, &out).await?;
+        let bytes = out.into_inner().unwrap_or_else(|e| e.into_inner()).into_inner();
+        crate::oci::check_size(&self.name(), d, &bytes)?;
+        Ok(bytes)
+    }
+
+    /// Fetch one blob into an anonymous temporary file (memory does not grow with the blob), its
+    /// digest checked by the transport and its size here; the file is rewound for reading.
+    async fn spool_blob(&self, d: &Descriptor) -> Result<std::fs::File> {
+        let file = tempfile::tempfile().context("cannot create a temporary file for a blob")?;
+        let out = Mutex::new(file);
+        let n = self.fetch_blob_into(d, &out).await?;
+        if n != d.size {
+            return Err(crate::error::finding(format!("{}: blob {} has {n} bytes, its descriptor says {}", self.name(), d.digest, d.size)));
+        }
+        let mut file = out.into_inner().unwrap_or_else(|e| e.into_inner());
+        std::io::Seek::rewind(&mut file)?;
+        Ok(file)
+    }
+
+    /// Stream a blob into `out` (restarted on each retry); returns the bytes written.
+    async fn fetch_blob_into<W: Spool>(&self, d: &Descriptor, out: &Mutex<W>) -> Result<u64> {
         crate::oci::check_claim(&self.name(), d)?;
         if !crate::images::is_sha256_digest(&d.digest) {
             return Err(crate::error::finding(format!("{}: blob digest `{}` is not sha256", self.name(), d.digest)));
@@ -242,30 +265,29 @@ impl Registry {
             ..Default::default()
         };
         let cap = d.size;
-        let bytes = self
-            .retry(&format!("fetch blob {}", d.digest), || {
-                let layer = layer.clone();
-                let r = r.clone();
-                async move {
-                    use futures_util::StreamExt;
-                    self.client.store_auth_if_needed(&self.registry, &self.auth).await;
-                    let mut s = self.client.pull_blob_stream(&r, &layer).await?;
-                    let mut buf = Vec::with_capacity(cap as usize);
-                    while let Some(chunk) = s.stream.next().await {
-                        let chunk = chunk?;
-                        if buf.len() as u64 + chunk.len() as u64 > cap {
-                            return Err(OciDistributionError::GenericError(Some(format!(
-                                "blob is larger than its descriptor's {cap} bytes"
-                            ))));
-                        }
-                        buf.extend_from_slice(&chunk);
+        self.retry(&format!("fetch blob {}", d.digest), || {
+            let layer = layer.clone();
+            let r = r.clone();
+            async move {
+                use futures_util::StreamExt;
+                let spool_error =
+                    |e: std::io::Error| OciDistributionError::GenericError(Some(format!("cannot write a temporary file: {e}")));
+                out.lock().unwrap_or_else(|e| e.into_inner()).restart().map_err(spool_error)?;
+                self.client.store_auth_if_needed(&self.registry, &self.auth).await;
+                let mut s = self.client.pull_blob_stream(&r, &layer).await?;
+                let mut n = 0u64;
+                while let Some(chunk) = s.stream.next().await {
+                    let chunk = chunk?;
+                    if n + chunk.len() as u64 > cap {
+                        return Err(OciDistributionError::GenericError(Some(format!("blob is larger than its descriptor's {cap} bytes"))));
                     }
-                    Ok(buf)
+                    n += chunk.len() as u64;
+                    out.lock().unwrap_or_else(|e| e.into_inner()).write_all(&chunk).map_err(spool_error)?;
                 }
-            })
-            .await?;
-        crate::oci::check_size(&self.name(), d, &bytes)?;
-        Ok(bytes)
+                Ok(n)
+            }
+        })
+        .await
     }
 
     /// Another repository on the same registry, sharing this one's runtime, HTTP client, login and
@@ -516,6 +538,23 @@ impl Store for Registry {
         self.rt.block_on(futures_util::stream::iter(ds.iter().map(|d| self.fetch_blob(d))).buffered(4).collect())
     }
 
+    fn blob_reader(&self, d: &Descriptor) -> Result<Box<dyn std::io::Read + Send + '_>> {
+        if MANIFEST_TYPES.contains(&d.media_type.as_str()) {
+            return Ok(Box::new(std::io::Cursor::new(self.manifest_bytes(d)?)));
+        }
+        Ok(Box::new(self.rt.block_on(self.spool_blob(d))?))
+    }
+
+    fn blob_readers(&self, ds: &[&Descriptor]) -> Vec<Result<Box<dyn std::io::Read + Send + '_>>> {
+        if ds.iter().any(|d| MANIFEST_TYPES.contains(&d.media_type.as_str())) {
+            return ds.iter().map(|d| self.blob_reader(d)).collect();
+        }
+        use futures_util::StreamExt;
+        let files: Vec<Result<std::fs::File>> =
+            self.rt.block_on(futures_util::stream::iter(ds.iter().map(|d| self.spool_blob(d))).buffered(4).collect());
+        files.into_iter().map(|f| f.map(|f| Box::new(f) as Box<dyn std::io::Read + Send>)).collect()
+    }
+
     fn has_blob(&self, d: &Descriptor) -> Result<bool> {
         let r = self.reference(None, Some(&d.digest));
         self.call(&format!("check blob {}", d.digest), || async {
@@ -614,6 +653,26 @@ impl Store for Registry {
             }
         }
         Ok(out)
+    }
+}
+
+/// Where a fetched blob is written: memory or a temporary file, emptied at each attempt.
+trait Spool: std::io::Write + Send {
+    fn restart(&mut self) -> std::io::Result<()>;
+}
+
+impl Spool for std::io::Cursor<Vec<u8>> {
+    fn restart(&mut self) -> std::io::Result<()> {
+        self.get_mut().clear();
+        self.set_position(0);
+        Ok(())
+    }
+}
+
+impl Spool for std::fs::File {
+    fn restart(&mut self) -> std::io::Result<()> {
+        self.set_len(0)?;
+        std::io::Seek::rewind(self)
     }
 }
 

@@ -26,8 +26,22 @@ pub fn blob_path(dir: &Path, digest: &str) -> PathBuf {
 
 /// Replace the release under tag 1.0.0 with an edited record and/or manifest (not re-signed).
 pub fn craft(dir: &Path, edit_record: impl FnOnce(&mut serde_json::Value), edit_manifest: impl FnOnce(&mut ImageManifest)) -> String {
+    craft_at(dir, "1.0.0", edit_record, edit_manifest)
+}
+
+/// Replace the release under `tag` with an edited record (not re-signed).
+pub fn craft_tag(dir: &Path, tag: &str, edit_record: impl FnOnce(&mut serde_json::Value)) -> String {
+    craft_at(dir, tag, edit_record, |_| {})
+}
+
+fn craft_at(
+    dir: &Path,
+    tag: &str,
+    edit_record: impl FnOnce(&mut serde_json::Value),
+    edit_manifest: impl FnOnce(&mut ImageManifest),
+) -> String {
     let l = Layout::new(dir.to_path_buf());
-    let (_, mut m) = manifest(&l, "1.0.0");
+    let (_, mut m) = manifest(&l, tag);
     let mut rec: serde_json::Value = serde_json::from_slice(&l.blob(&m.config).unwrap()).unwrap();
     edit_record(&mut rec);
     let rb = serde_json::to_vec(&rec).unwrap();
@@ -39,7 +53,7 @@ pub fn craft(dir: &Path, edit_record: impl FnOnce(&mut serde_json::Value), edit_
     let mut md = Descriptor::new(relbundle::spec::OCI_MANIFEST, &mb);
     md.artifact_type = Some(relbundle::spec::ARTIFACT_TYPE.into());
     l.put_blob(&md, &mb).unwrap();
-    l.tag("1.0.0", &md, true).unwrap();
+    l.tag(tag, &md, true).unwrap();
     md.digest
 }
 
@@ -105,4 +119,12 @@ pub fn replace_layer(dir: &Path, tag: &str, i: usize, bytes: &[u8], new_tag: &st
     l.put_blob(&d, &mb).unwrap();
     l.tag(new_tag, &d, true).unwrap();
     d.digest
+}
+
+/// Sign `digest` in the layout with the key (password `pw`) as `identity`, through the library:
+/// a release `bundle sign` would refuse (its content contradicts its record) signed anyway, as an
+/// attacker holding a key, or a release signed before the check existed, could have it.
+pub fn sign_digest(dir: &Path, digest: &str, key: &Path, identity: &str) {
+    let signer = signing::load_private_key(key, b"pw").unwrap();
+    signing::attach(&Layout::new(dir.to_path_buf()), digest, identity, &Default::default(), &signer).unwrap();
 }

@@ -1,0 +1,76 @@
+//! cosign's tag-based signatures: one manifest tagged `sha256-<hex>.sig` whose layers are
+//! simple-signing payloads, each with its signature in the `dev.cosignproject.cosign/signature`
+//! annotation. Read here as signed entities for [`super::verifier`]; written by [`crate::signing`].
+
+use crate::signing::{MAX_PAYLOAD, MAX_SIGNATURES, SIGNATURE_ANNOTATION, sig_tag};
+use anyhow::{Result, anyhow};
+
+/// The parts of a simple-signing payload a verifier checks.
+#[derive(Debug, Clone)]
+pub struct Claims {
+    pub docker_reference: String,
+    pub digest: String,
+    pub kind: String,
+    /// The payload's `optional` object (cosign's annotations, `-a`).
+    pub optional: serde_json::Map<String, serde_json::Value>,
+}
+
+pub fn parse_payload(b: &[u8]) -> Result<Claims> {
+    let v: serde_json::Value = serde_json::from_slice(b).map_err(|e| anyhow!("payload is not JSON: {e}"))?;
+    let s = |p: &str| v.pointer(p).and_then(|x| x.as_str()).map(String::from);
+    Ok(Claims {
+        docker_reference: s("/critical/identity/docker-reference")
+            .ok_or_else(|| anyhow!("payload lacks critical.identity.docker-reference"))?,
+        digest: s("/critical/image/docker-manifest-digest")
+            .ok_or_else(|| anyhow!("payload lacks critical.image.docker-manifest-digest"))?,
+        kind: s("/critical/type").ok_or_else(|| anyhow!("payload lacks critical.type"))?,
+        optional: v.get("optional").and_then(|o| o.as_object()).cloned().unwrap_or_default(),
+    })
+}
+
+/// One layer of a `.sig` manifest: its descriptor, payload bytes and signature annotation.
+#[derive(Debug, Clone)]
+pub struct SigLayer {
+    pub desc: crate::oci::Descriptor,
+    pub payload: Vec<u8>,
+    pub signature: Option<String>,
+}
+
+impl SigLayer {
+    pub fn same_as(&self, other: &SigLayer) -> bool {
+        self.desc.digest == other.desc.digest && self.signature == other.signature
+    }
+}
+
+/// The signatures stored for a manifest digest: None when there is no `.sig` tag. Store errors
+/// stay errors (a registry fault is never read as "unsigned"); payloads are digest-checked. A
+/// malformed signature manifest is a finding: whoever wrote it, it signs nothing.
+pub fn read_signatures(st: &dyn crate::store::Store, digest: &str) -> Result<Option<(crate::oci::Descriptor, Vec<SigLayer>)>> {
+    let Some(d) = st.find_tag(&sig_tag(digest))? else { return Ok(None) };
+    let what = format!("{}:{}", st.describe(), sig_tag(digest));
+    let m = crate::oci::ImageManifest::from_bytes(&st.blob(&d)?, &what).map_err(|e| crate::error::finding(format!("{e:#}")))?;
+    if m.layers.len() > MAX_SIGNATURES {
+        return Err(crate::error::finding(format!("{what}: {} signature layers, over the limit of {MAX_SIGNATURES}", m.layers.len())));
+    }
+    let mut out: Vec<SigLayer> = Vec::new();
+    for l in m.layers {
+        // Signers of the same identity share a payload: fetch each payload blob once.
+        if let Some(prev) = out.iter().find(|p| p.desc.digest == l.digest && p.desc.size == l.size) {
+            let payload = prev.payload.clone();
+            let signature = l.annotation(SIGNATURE_ANNOTATION).map(String::from);
+            out.push(SigLayer { desc: l, payload, signature });
+            continue;
+        }
+        if l.size > MAX_PAYLOAD {
+            return Err(crate::error::finding(format!(
+                "{what}: a signature payload is {} bytes, over the {} KiB limit",
+                l.size,
+                MAX_PAYLOAD >> 10
+            )));
+        }
+        let payload = st.blob(&l)?;
+        let signature = l.annotation(SIGNATURE_ANNOTATION).map(String::from);
+        out.push(SigLayer { desc: l, payload, signature });
+    }
+    Ok(Some((d, out)))
+}

@@ -1,0 +1,19 @@
+//! Trust: which signatures make a release trusted, decided in one place.
+//!
+//! * [`keys`]: the trusted material (public keys, de-duplicated by key, not by file).
+//! * [`policy`]: what the *caller* expects: keys, how many must have signed, the identities
+//!   (repositories) a signature may name, required annotations. Nothing the artifact says decides
+//!   what it is checked against: for a layout, whose content anyone who can write the folder
+//!   controls, the identity must be given (`--identity`).
+//! * [`legacy`]: cosign's tag-based signatures (`sha256-<hex>.sig`), read as signed entities.
+//! * [`verifier`]: checks the signed entities stored for a digest against a policy; `verify`,
+//!   `pull`, `values`, `history`, `diff` and the previous-release check of `build`/`check` all ask it.
+
+pub mod keys;
+pub mod legacy;
+pub mod policy;
+pub mod verifier;
+
+pub use keys::{KeySet, TrustedKey};
+pub use policy::Policy;
+pub use verifier::{Outcome, Signer};
