@@ -296,6 +296,12 @@ fn variants_and_splits_are_recorded_emitted_by_values_and_shown_by_diff() {
     assert_eq!(rec["components"][0]["splits"], serde_json::json!({"greeting": {"default": 70, "formal": 30}}));
     let v = run(bundle(fx.d()).args(["values", &at("1.0.0")])).ok().stdout;
     assert!(v.contains("  promptSplits:\n  - prompt: greeting\n    variants:\n      default: 70\n      formal: 30\n"), "{v}");
+    // Variants share an id: verify's record check keys prompts by id and variant.
+    run(bundle(fx.d()).current_dir(fx.d()).env("COSIGN_PASSWORD", "pw").args(["keygen"])).ok();
+    let key = |f: &str| fx.d().join(f).display().to_string();
+    run(bundle(fx.d()).env("COSIGN_PASSWORD", "pw").args(["sign", &at("1.0.0"), "--key", &key("cosign.key")])).ok();
+    let r = run(bundle(fx.d()).args(["verify", &at("1.0.0"), "--key", &key("cosign.pub"), "--identity", "helpdesk"])).ok();
+    assert!(r.stdout.contains("7 prompt(s)"), "{}", r.stdout);
 
     // A new variant and a changed split.
     std::fs::write(
