@@ -481,4 +481,28 @@ mod tests {
         let e = p("l.json", "{\"name\": \"m\",\n \"version\": 3,\n \"type\": \"chat\",\n \"prompt\": \"x\"}").unwrap_err().to_string();
         assert!(e.starts_with("l.json:4: field `prompt`: text for a `chat` prompt"), "{e}");
     }
+
+    /// What the fuzz target does, over its corpus (every format's fixture is in it): no panic, and
+    /// a deeply nested hostile template is read in linear time.
+    #[test]
+    fn fuzz_corpus_and_deep_nesting() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus/prompt");
+        let names = ["p.yaml", "p.prompty", "p.prompt", "p.formal.prompt"];
+        let mut read = 0;
+        for e in std::fs::read_dir(dir).unwrap() {
+            let data = std::fs::read(e.unwrap().path()).unwrap();
+            let Some((&pick, rest)) = data.split_first() else { continue };
+            if let Ok(text) = std::str::from_utf8(rest) {
+                read += usize::from(parse(text, Path::new(names[pick as usize % names.len()])).is_ok());
+                for s in [Syntax::Jinja, Syntax::Liquid, Syntax::Handlebars, Syntax::FString, Syntax::SemanticKernel] {
+                    let _ = s.variables(text);
+                }
+            }
+        }
+        assert!(read >= 7, "the format fixtures in the corpus parse ({read})");
+        let deep = format!("{}{{{{x}}}}{}", "{{#each a}}".repeat(200_000), "{{/each}}".repeat(200_000));
+        let t = std::time::Instant::now();
+        assert_eq!(Syntax::Handlebars.variables(&deep).into_iter().collect::<Vec<_>>(), ["a"]);
+        assert!(t.elapsed().as_secs() < 5, "{:?}", t.elapsed());
+    }
 }

@@ -72,13 +72,17 @@ fn handlebars(text: &str) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     // Open blocks: true when the block changes the context (each, with, a Mustache section on a list).
     let mut scoped: Vec<bool> = Vec::new();
+    // How many open blocks change the context (kept, not recounted: a hostile template nests deep).
+    let mut depth = 0usize;
     for tag in tags(text) {
-        let inside = scoped.iter().any(|s| *s);
+        let inside = depth > 0;
         if tag.starts_with('!') || tag.starts_with('>') || tag == "else" || tag.starts_with("else ") {
             continue;
         }
         if let Some(_close) = tag.strip_prefix('/') {
-            scoped.pop();
+            if scoped.pop() == Some(true) {
+                depth -= 1;
+            }
             continue;
         }
         let (open, body) = match tag.strip_prefix(['#', '^']) {
@@ -96,7 +100,9 @@ fn handlebars(text: &str) -> BTreeSet<String> {
         };
         if open {
             // A Mustache section `{{#items}}` scopes like `each`; `{{#if x}}` does not.
-            scoped.push(helper.is_none_or(|h| SCOPED.contains(&h)));
+            let s = helper.is_none_or(|h| SCOPED.contains(&h));
+            depth += usize::from(s);
+            scoped.push(s);
         }
         if inside {
             // Only explicit roots are top-level inside a scoped block.
