@@ -393,6 +393,10 @@ pub fn diff(a: Loaded, b: Loaded, repo: Option<&std::path::Path>) -> Diff {
         if counts.unbumped > 0 {
             s.push_str(&format!(", {} changed without a version bump", counts.unbumped));
         }
+        let splits: usize = components.iter().map(|c| c.splits.len()).sum();
+        if splits > 0 {
+            s.push_str(&format!(", {} changed", plural(splits, "prompt split")));
+        }
         if signers_changed == Some(true) {
             s.push_str(", signers changed");
         }

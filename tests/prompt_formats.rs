@@ -315,6 +315,7 @@ fn variants_and_splits_are_recorded_emitted_by_values_and_shown_by_diff() {
     fx.build("1.1.0").ok();
     let d = run(bundle(fx.d()).args(["diff", &at("1.0.0"), &at("1.1.0")])).code(1).stdout;
     assert!(d.contains("split greeting: default 70%, formal 30% → casual 25%, default 50%, formal 25%"), "{d}");
+    assert!(d.lines().next().unwrap().ends_with(", 1 prompt split changed"), "{d}");
     assert!(d.contains("prompt greeting@casual added: version - → 1.0.0"), "{d}");
     let j = run(bundle(fx.d()).args(["diff", "--format", "json", &at("1.0.0"), &at("1.1.0")])).code(1).stdout;
     let code = r#"
