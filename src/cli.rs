@@ -82,8 +82,14 @@ pub enum Command {
     ///
     /// A component is a folder with a Dockerfile (or Containerfile), named after the folder. Its
     /// models are the .dvc files and dvc.lock stage outputs below it; its prompts are
-    /// prompts/**/*.{yaml,yml,json}; its contracts are api/openapi.{yaml,yml,json} and *.schema.json;
-    /// `consumes` entries come from $refs into other components' contracts.
+    /// prompts/**/*.{yaml,yml,json,prompty,prompt} (ours, Prompty, Dotprompt, Semantic Kernel,
+    /// LangChain, Langfuse: spec/prompt-formats.md); its contracts are api/openapi.{yaml,yml,json}
+    /// and *.schema.json; `consumes` entries come from $refs into other components' contracts.
+    ///
+    /// API names are unique: an OpenAPI contract provides <component>-api; a JSON Schema provides
+    /// the last non-version segment of its $id, else its title, else its file name (without
+    /// .schema.json). A name more than one contract would get becomes <component>-<name> for each;
+    /// one still shared gets -2, -3, … (spec/README.md § 1).
     ///
     /// Example:
     ///   bundle init . && $EDITOR bundle.yaml   # add the image digests, then: bundle build
@@ -218,8 +224,15 @@ pub enum Command {
     },
     /// Run every collection step and check of `build` without writing anything.
     ///
-    /// Example:
+    /// The version bump rules (prompt and API versions) run against --previous, else the highest
+    /// release below this version where `build` would write. Without a release version (no tag at
+    /// HEAD, no --version) and without --previous, everything else is still checked; check says
+    /// that the bump rules were not, and which release they would run against, and exits 0 when
+    /// nothing else is wrong.
+    ///
+    /// Examples:
     ///   bundle check . --image ocr=ghcr.io/acme/ocr@sha256:…
+    ///   bundle check . --previous registry.example.com/acme/docproc:1.3.0
     #[command(verbatim_doc_comment)]
     Check {
         #[command(flatten)]

@@ -342,7 +342,7 @@ pub fn check(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String,
     }
     // Prompts.
     let prompts = |r: &Release| -> BTreeMap<String, crate::release::PromptRecord> {
-        r.components.iter().flat_map(|c| c.prompts.iter().map(|p| (p.id.clone(), p.clone()))).collect()
+        r.components.iter().flat_map(|c| c.prompts.iter().map(|p| (p.key(), p.clone()))).collect()
     };
     let (opr, npr) = (prompts(&prev.record), prompts(cur));
     for (id, np) in &npr {

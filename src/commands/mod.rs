@@ -92,6 +92,7 @@ pub(crate) fn options(i: &Input, t: &Transport) -> Options {
         images: i.image.clone(),
         buildx_metadata: i.buildx_metadata.clone(),
         version: i.release_version.clone(),
+        version_optional: false,
         allow_dirty: i.allow_dirty,
         no_git: i.no_git,
         verify_models: i.verify_models,
@@ -163,10 +164,12 @@ impl Previous {
 }
 
 /// Version discipline against the previous release: `--previous`, else the highest semver tag
-/// below this version among `candidates` (the push repository, the output layout). Its signatures
-/// are checked with `--previous-key` (or `signing_key`, the key `build --sign` signs with) before
-/// it is trusted; an unverified baseline is still used, said, and refused with
-/// `--require-signed-previous`. Fills `release.previous`; returns the findings and what was found.
+/// below this version among `candidates` (the push repository, the output layout; none without a
+/// release version, though `--previous` is used even then: the per-prompt and per-API rules need no
+/// release version). Its signatures are checked with `--previous-key` (or `signing_key`, the key
+/// `build --sign` signs with) before it is trusted; an unverified baseline is still used, said, and
+/// refused with `--require-signed-previous`. Fills `release.previous`; returns the findings and
+/// what was found.
 pub(crate) fn discipline(
     c: &mut crate::collect::Collected,
     input: &crate::cli::Input,
@@ -174,7 +177,7 @@ pub(crate) fn discipline(
     signing_key: Option<&str>,
     t: &Transport,
 ) -> Result<(Vec<crate::discipline::Finding>, Option<Previous>)> {
-    let Some(r) = find_previous(&c.release.version, input.previous.as_deref(), candidates, t)? else { return Ok((Vec::new(), None)) };
+    let Some(r) = find_previous(c.version.as_ref(), input.previous.as_deref(), candidates, t)? else { return Ok((Vec::new(), None)) };
     let st = crate::store::open(&r, t)?;
     let desc = crate::store::resolve(st.store(), &r)?;
     let r = r.pinned(&desc.digest);
@@ -194,19 +197,28 @@ pub(crate) fn discipline(
     Ok((findings, Some(Previous { described: format!("{} ({} {})", r.base(), prev.side.version, prev.side.digest), trust })))
 }
 
-/// The previous release: `--previous`, else the highest semver tag below `version` in the first
-/// candidate store that has one.
+/// The previous release: `--previous`, else (with a release version) the highest semver tag below
+/// `version` in the first candidate store that has one.
 fn find_previous(
-    version: &str,
+    version: Option<&semver::Version>,
     previous: Option<&str>,
     candidates: &[crate::store::StoreRef],
     t: &Transport,
 ) -> Result<Option<crate::store::StoreRef>> {
-    use crate::store::StoreRef;
-    if let Some(p) = previous {
-        return Ok(Some(StoreRef::parse(p)?));
+    match (previous, version) {
+        (Some(p), _) => Ok(Some(crate::store::StoreRef::parse(p)?)),
+        (None, Some(cur)) => highest_release(Some(cur), candidates, t),
+        (None, None) => Ok(None),
     }
-    let cur = semver::Version::parse(version)?;
+}
+
+/// The highest semver tag (below `below`, if given) in the first candidate store that has one.
+pub(crate) fn highest_release(
+    below: Option<&semver::Version>,
+    candidates: &[crate::store::StoreRef],
+    t: &Transport,
+) -> Result<Option<crate::store::StoreRef>> {
+    use crate::store::StoreRef;
     for cand in candidates {
         let Ok(st) = crate::store::open(cand, t) else { continue };
         // A repository or layout that does not exist yet has no previous release.
@@ -214,7 +226,7 @@ fn find_previous(
         let best = tags
             .into_iter()
             .filter_map(|tag| semver::Version::parse(tag.trim_start_matches('v')).ok().map(|v| (v, tag)))
-            .filter(|(v, _)| *v < cur)
+            .filter(|(v, _)| below.is_none_or(|cur| v < cur))
             .max();
         if let Some((_, tag)) = best {
             let with_tag = match StoreRef::parse(&cand.base())? {

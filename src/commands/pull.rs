@@ -66,7 +66,7 @@ pub fn run(reference: &str, req: &Request, trust: &crate::cli::Trust, t: &Transp
         Some(n) => Some(record.components.iter().find(|c| c.name == n).ok_or_else(|| {
             anyhow!(
                 "--component {n}: the release has no such component (components: {})",
-                record.components.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", ")
+                crate::yaml::list(record.components.iter().map(|c| c.name.as_str()), 5)
             )
         })?),
         None => None,

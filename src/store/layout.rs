@@ -193,7 +193,7 @@ impl Store for Layout {
                         "{}: the layout holds {} releases ({}); name one as {}:TAG",
                         self.describe(),
                         releases.len(),
-                        releases.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "),
+                        crate::yaml::list(releases.iter().map(|(n, _)| n.as_str()), 5),
                         self.describe()
                     ),
                 }
