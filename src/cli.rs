@@ -86,6 +86,11 @@ pub enum Command {
     /// LangChain, Langfuse: spec/prompt-formats.md); its contracts are api/openapi.{yaml,yml,json}
     /// and *.schema.json; `consumes` entries come from $refs into other components' contracts.
     ///
+    /// DVC outputs: a dvc.yaml `type: model` artifact is a model; an input (deps) of a dvc.yaml
+    /// stage is training data, left out and listed in a comment; one under data/ or with a data
+    /// extension is kept and marked as data; anything else is a model. init also adds /out/ (the
+    /// default output of build) to .gitignore.
+    ///
     /// API names are unique: an OpenAPI contract provides <component>-api; a JSON Schema provides
     /// the last non-version segment of its $id, else its title, else its file name (without
     /// .schema.json). A name more than one contract would get becomes <component>-<name> for each;

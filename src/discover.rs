@@ -26,6 +26,8 @@ struct Found {
     name: String,
     path: String,
     models: Vec<String>,
+    /// DVC outputs that only feed a training stage: not released, listed in a comment.
+    training: Vec<String>,
     prompts: Vec<String>,
     /// (api, contract path relative to the component, version if found)
     provides: Vec<(String, String, Option<String>)>,
@@ -108,8 +110,17 @@ pub fn generate(root: &Path) -> Result<String> {
                 }
             }
         }
+        let pipeline = read_pipeline(&cdir)?;
+        let mut training = Vec::new();
         for f in files.iter().filter(|f| f.ends_with(".dvc")) {
-            models.push((true, format!("- dvc: {}", yaml_str(f))));
+            let out = f.trim_end_matches(".dvc");
+            match classify(out, &pipeline) {
+                Kind::Model => models.push((true, format!("- dvc: {}", yaml_str(f)))),
+                Kind::RuntimeData => {
+                    models.push((true, format!("- dvc: {}  # data, not weights: keep it if the service loads it", yaml_str(f))))
+                }
+                Kind::TrainingInput(stage) => training.push(format!("{f} (an input of stage `{stage}`)")),
+            }
         }
         models.sort_by_key(|(m, _)| !*m);
         // Every prompt format (spec/prompt-formats.md): ours, Semantic Kernel, LangChain and Langfuse
@@ -139,7 +150,7 @@ pub fn generate(root: &Path) -> Result<String> {
             }
             provides.push((api, f.clone(), ver));
         }
-        found.push(Found { name, path: cpath, models: models.into_iter().map(|(_, m)| m).collect(), prompts, provides, refs });
+        found.push(Found { name, path: cpath, models: models.into_iter().map(|(_, m)| m).collect(), training, prompts, provides, refs });
     }
     unique_api_names(&mut found);
     // contract path → (api, version), for consumes.
@@ -170,6 +181,12 @@ pub fn generate(root: &Path) -> Result<String> {
             let _ = writeln!(y, "    models:");
             for m in &c.models {
                 let _ = writeln!(y, "      {m}");
+            }
+        }
+        if !c.training.is_empty() {
+            let _ = writeln!(y, "    # Not released (training data; add under models: if the service needs it):");
+            for t in &c.training {
+                let _ = writeln!(y, "    #   {t}");
             }
         }
         if !c.prompts.is_empty() {
@@ -244,6 +261,43 @@ fn unique_api_names(found: &mut [Found]) {
             p.0 = format!("{}-{k}", stem.trim_end_matches('-'));
         }
         taken.insert(p.0.clone());
+    }
+}
+
+/// What a DVC-tracked output is, for `init`.
+enum Kind {
+    Model,
+    /// Data that is not a stage's input (a stop-word list, a vocabulary): released, said.
+    RuntimeData,
+    /// An input of a dvc.yaml stage that is not itself a declared model: training data.
+    TrainingInput(String),
+}
+
+/// Classify a `.dvc` output by what dvc.yaml says, then by its path: a `type: model` artifact is
+/// a model; an input (`deps`) of a stage is training data; an output under `data/` or
+/// `datasets/`, or with a data extension, is runtime data; anything else is a model.
+fn classify(out: &str, pipeline: &dvc::PipelineFile) -> Kind {
+    let declared =
+        |kinds: &[&str]| pipeline.artifacts.values().any(|a| a.path == out && a.kind.as_deref().is_some_and(|k| kinds.contains(&k)));
+    if declared(&["model"]) {
+        return Kind::Model;
+    }
+    let dep_of =
+        pipeline.stages.iter().find(|(_, st)| st.deps.iter().any(|d| d.as_str().is_some_and(|p| p.trim_start_matches("./") == out)));
+    if let Some((stage, _)) = dep_of {
+        return Kind::TrainingInput(stage.clone());
+    }
+    let data_dir = out.split('/').any(|p| matches!(p, "data" | "datasets" | "dataset"));
+    let data_ext = [".jsonl", ".csv", ".tsv", ".parquet", ".txt", ".json", ".arrow"].iter().any(|e| out.ends_with(e));
+    if declared(&["data", "dataset"]) || data_dir || data_ext { Kind::RuntimeData } else { Kind::Model }
+}
+
+/// The component's dvc.yaml, or an empty one.
+fn read_pipeline(cdir: &Path) -> Result<dvc::PipelineFile> {
+    let p = cdir.join("dvc.yaml");
+    match std::fs::read_to_string(&p) {
+        Ok(t) => dvc::parse_pipeline_file(&t, &p),
+        Err(_) => Ok(Default::default()),
     }
 }
 

@@ -23,7 +23,9 @@ fn init_then_build_after_adding_only_digests() {
         "  summarizer:\n    path: components/summarizer\n",
         "      - dvc: models/text-recognizer.onnx.dvc",
         "      - dvc: models/minilm-l6-v2.dvc",
-        "    models:\n      - stage: train\n        out: models/summarizer-lora\n      - dvc: data/stopwords.txt.dvc\n      - dvc: data/train.jsonl.dvc\n",
+        "    models:\n      - stage: train\n        out: models/summarizer-lora\n      - dvc: data/stopwords.txt.dvc  # data, not weights: keep it if the service loads it\n",
+        // Training data (an input of a dvc.yaml stage) is not released; init says so.
+        "    # Not released (training data; add under models: if the service needs it):\n    #   data/train.jsonl.dvc (an input of stage `train`)\n",
         "      - prompts/**/*.yaml",
         "      - prompts/**/*.json",
         "      ocr-api:\n        contract: api/openapi.yaml\n",
@@ -33,6 +35,10 @@ fn init_then_build_after_adding_only_digests() {
         assert!(y.contains(needle), "bundle.yaml lacks {needle:?}:\n{y}");
     }
     assert!(!y.contains("metrics/train.json"), "a cache: false output is not a model:\n{y}");
+    assert!(!y.contains("- dvc: data/train.jsonl.dvc"), "training data listed as a model:\n{y}");
+    // The default output folder is ignored, so a local build leaves the tree clean.
+    assert!(r.stderr.contains("added /out/"), "{}", r.stderr);
+    assert!(std::fs::read_to_string(dir.join(".gitignore")).unwrap().lines().any(|l| l == "/out/"));
 
     // It refuses to overwrite without --force.
     let r = run(bundle(t.path()).arg("init").arg(&dir)).code(2);
