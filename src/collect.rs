@@ -74,6 +74,18 @@ struct Ctx<'a> {
     artifacts: BTreeMap<String, (String, dvc::Artifact)>,
     cache: HashCache,
     bar: Option<indicatif::ProgressBar>,
+    /// Objects to ask each cloud remote about, batched until every model is pinned.
+    cloud: BTreeMap<String, CloudCheck>,
+    rt: Option<tokio::runtime::Runtime>,
+}
+
+/// One cloud remote's presence check: the objects to ask about, and what became of opening it.
+struct CloudCheck {
+    config: crate::remotes::RemoteConfig,
+    remote: Option<std::result::Result<crate::remotes::Remote, crate::remotes::Failure>>,
+    /// (object key, "model path: md5 (relpath)") per object.
+    pending: Vec<(String, String)>,
+    models: BTreeSet<String>,
 }
 
 pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
@@ -125,6 +137,8 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         artifacts: BTreeMap::new(),
         cache,
         bar: None,
+        cloud: BTreeMap::new(),
+        rt: None,
     };
 
     let image_overrides = image_overrides(opts, &bf)?;
@@ -327,6 +341,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
     if let Some(b) = cx.bar.take() {
         b.finish_and_clear();
     }
+    cx.check_cloud()?;
     if !opts.verify_models && !components.is_empty() {
         let (checked, files) = cx.size_checked;
         cx.notes.push(format!(
@@ -345,7 +360,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
     }
     if !cx.missing.is_empty() {
         problems.push(format!(
-            "DVC objects missing from the cache and the local remote (run `dvc push`, or `dvc fetch` to fill the cache):{}",
+            "DVC objects missing from their remote (run `dvc push` to upload them, or `dvc fetch` to fill the local cache):{}",
             crate::yaml::list_lines(&cx.missing, 10)
         ));
     }
@@ -643,6 +658,9 @@ impl Ctx<'_> {
                 if uncached.contains(&e.path) {
                     e.cache = false;
                 }
+                if e.remote.is_none() {
+                    e.remote = ps.out_remote(&e.path);
+                }
                 let path =
                     paths::join_inside(&base, &e.path).map_err(|er| anyhow!("{lock_rel}: stage `{stage}` output `{}`: {er}", e.path))?;
                 let origin = ModelOrigin {
@@ -678,16 +696,34 @@ impl Ctx<'_> {
         let project = Project::find(&project_dir, &self.root.dir);
         let project_root = project.as_ref().map(|p| p.root.clone()).unwrap_or_else(|| self.root.dir.clone());
         let mut files_list: Option<Vec<ModelFile>> = None;
+        let mut model_remote = None;
         let hex = md5.trim_end_matches(".dir");
         if let Some(project) = &project {
-            // The .dir listing, when we can find it, goes into the record and the DVC layer.
-            if is_dir && let Some((_, p)) = project.locate(&md5, kind) {
-                let bytes = std::fs::read(&p).with_context(|| format!("{}: cannot read", p.display()))?;
-                let listing = dvc::parse_dir_listing(&bytes, &p.display().to_string())?;
+            let remote = if e.cache {
+                project.remote_for(e.remote.as_deref()).map_err(|m| anyhow!("{file}: output `{}` field `remote`: {m}", e.path))?
+            } else {
+                Remote::None
+            };
+            let cloud = match &remote {
+                Remote::Other(n, _) => Some(project.config.remotes[n].clone()),
+                _ => None,
+            };
+            // The .dir listing, when we can find it (the cache, the local remote, else the cloud
+            // remote), goes into the record and the DVC layer.
+            let dir_bytes = match (is_dir, &cloud) {
+                (false, _) => None,
+                (true, _) if project.locate_in(&md5, kind, &remote).is_some() => {
+                    let (_, p) = project.locate_in(&md5, kind, &remote).expect("just found");
+                    Some((std::fs::read(&p).with_context(|| format!("{}: cannot read", p.display()))?, p.display().to_string()))
+                }
+                (true, Some(rc)) => self.cloud_get(project, rc, &crate::remotes::object_key(&md5, kind))?,
+                (true, None) => None,
+            };
+            if let Some((bytes, from)) = dir_bytes {
+                let listing = dvc::parse_dir_listing(&bytes, &from)?;
                 if crate::hashing::md5_hex(&bytes) != hex {
                     bail!(
-                        "{}: the `.dir` object does not hash to its name {md5}; the DVC cache is damaged (`dvc cache` / re-fetch)",
-                        p.display()
+                        "{from}: the `.dir` object does not hash to its name {md5}; the DVC cache or remote is damaged (re-push or re-fetch it)"
                     );
                 }
                 files_list = Some(
@@ -699,8 +735,11 @@ impl Ctx<'_> {
                 let cache_rel = Project::object_path(std::path::Path::new(".dvc/cache"), &md5, kind);
                 self.dvc_layer.insert(cache_rel.to_string_lossy().into_owned(), Arc::new(bytes));
             }
-            if e.cache {
-                self.check_presence(project, &path, &md5, kind, files_list.as_deref())?;
+            if let (true, Some(rc)) = (e.cache, &cloud) {
+                model_remote = Some(rc.record());
+                self.cloud_queue(project, rc, &path, &md5, kind, files_list.as_deref());
+            } else if e.cache {
+                self.check_presence(project, &remote, &path, &md5, kind, files_list.as_deref())?;
             }
         } else if e.cache {
             bail!(
@@ -758,6 +797,7 @@ impl Ctx<'_> {
             origin,
             artifact,
             files: files_list,
+            remote: model_remote,
         })
     }
 
@@ -790,45 +830,124 @@ impl Ctx<'_> {
         Some(b.clone())
     }
 
-    fn check_presence(&mut self, project: &Project, path: &str, md5: &str, kind: Md5Kind, listing: Option<&[ModelFile]>) -> Result<()> {
-        let remote_note = |p: &Project| match &p.remote {
-            Remote::Other(n, u) => Some(format!("remote `{n}` ({})", crate::redact::url(u))),
-            _ => None,
-        };
+    fn check_presence(
+        &mut self,
+        project: &Project,
+        remote: &Remote,
+        path: &str,
+        md5: &str,
+        kind: Md5Kind,
+        listing: Option<&[ModelFile]>,
+    ) -> Result<()> {
         let mut absent = Vec::new();
-        if project.locate(md5, kind).is_none() {
+        if project.locate_in(md5, kind, remote).is_none() {
             absent.push(md5.to_string());
         }
         for f in listing.unwrap_or_default() {
-            if project.locate(&f.md5, kind).is_none() {
+            if project.locate_in(&f.md5, kind, remote).is_none() {
                 absent.push(format!("{} ({})", f.md5, f.relpath));
             }
         }
-        if absent.is_empty() {
+        let place = match remote {
+            Remote::Local(n, p) => format!("looked in the cache {} and remote `{n}` at {}", project.cache_dir.display(), p.display()),
+            _ => format!("looked in the cache {}; no DVC remote is configured", project.cache_dir.display()),
+        };
+        for a in absent {
+            self.missing.push(format!("{path}: {a} ({place})"));
+        }
+        Ok(())
+    }
+
+    fn runtime(&mut self) -> Result<&tokio::runtime::Runtime> {
+        if self.rt.is_none() {
+            self.rt = Some(crate::remotes::runtime()?);
+        }
+        Ok(self.rt.as_ref().expect("set above"))
+    }
+
+    fn cloud_entry(&mut self, project: &Project, rc: &crate::remotes::RemoteConfig) -> &mut CloudCheck {
+        let key = format!("{}\0{}", project.root.display(), rc.name);
+        self.cloud.entry(key).or_insert_with(|| CloudCheck {
+            config: rc.clone(),
+            remote: None,
+            pending: Vec::new(),
+            models: BTreeSet::new(),
+        })
+    }
+
+    /// A small object from a cloud remote (a `.dir` listing): `None` if it is not there or the
+    /// remote cannot be asked (then the presence check reports that).
+    fn cloud_get(&mut self, project: &Project, rc: &crate::remotes::RemoteConfig, key: &str) -> Result<Option<(Vec<u8>, String)>> {
+        self.runtime()?;
+        let rt = self.rt.take().expect("made above");
+        let entry = self.cloud_entry(project, rc);
+        let remote = entry.remote.get_or_insert_with(|| crate::remotes::Remote::open(rc, crate::remotes::Patience::check()));
+        let got = match remote {
+            Ok(r) => match rt.block_on(r.get(key)) {
+                Ok(b) => b.map(|b| (b, format!("{} object {key}", r.describe()))),
+                Err(f) => {
+                    entry.remote = Some(Err(f));
+                    None
+                }
+            },
+            Err(_) => None,
+        };
+        self.rt = Some(rt);
+        Ok(got)
+    }
+
+    fn cloud_queue(
+        &mut self,
+        project: &Project,
+        rc: &crate::remotes::RemoteConfig,
+        path: &str,
+        md5: &str,
+        kind: Md5Kind,
+        listing: Option<&[ModelFile]>,
+    ) {
+        let entry = self.cloud_entry(project, rc);
+        entry.models.insert(path.to_string());
+        entry.pending.push((crate::remotes::object_key(md5, kind), format!("{path}: {md5}")));
+        for f in listing.unwrap_or_default() {
+            entry.pending.push((crate::remotes::object_key(&f.md5, kind), format!("{path}: {} ({})", f.md5, f.relpath)));
+        }
+    }
+
+    /// Ask every cloud remote about its objects, all at once per remote. A remote that cannot be
+    /// asked is an input error with --require-model-check, else a note.
+    fn check_cloud(&mut self) -> Result<()> {
+        if self.cloud.is_empty() {
             return Ok(());
         }
-        match remote_note(project) {
-            Some(r) if !self.opts.require_model_check => {
-                self.notes.push(format!(
-                    "{path}: {} object(s) not in the local cache; {r} not checked (pass --require-model-check to fail instead)",
-                    absent.len()
-                ));
-            }
-            Some(r) => {
-                self.missing.push(format!("{path}: {} object(s) not in the local cache, and {r} cannot be checked here", absent.len()))
-            }
-            None => {
-                let place = match &project.remote {
-                    Remote::Local(n, p) => {
-                        format!("looked in the cache {} and remote `{n}` at {}", project.cache_dir.display(), p.display())
+        self.runtime()?;
+        let rt = self.rt.take().expect("made above");
+        let checks = std::mem::take(&mut self.cloud);
+        for (_, mut c) in checks {
+            let remote = c.remote.take().unwrap_or_else(|| crate::remotes::Remote::open(&c.config, crate::remotes::Patience::check()));
+            let keys: Vec<String> = c.pending.iter().map(|(k, _)| k.clone()).collect();
+            let result = remote.and_then(|r| rt.block_on(r.exists(&keys)));
+            match result {
+                Ok(found) => {
+                    for ((_, what), ok) in c.pending.iter().zip(found) {
+                        if !ok {
+                            self.missing.push(format!("{what} (not on {})", c.config.describe()));
+                        }
                     }
-                    _ => format!("looked in the cache {}; no DVC remote is configured", project.cache_dir.display()),
-                };
-                for a in absent {
-                    self.missing.push(format!("{path}: {a} ({place})"));
+                }
+                Err(f) if self.opts.require_model_check => {
+                    bail!("{f}; --require-model-check needs every model's objects confirmed on their remote");
+                }
+                Err(f) => {
+                    self.notes.push(format!(
+                        "{} object(s) of {} not checked on {}: {f} (pass --require-model-check to fail instead)",
+                        c.pending.len(),
+                        crate::yaml::list(&c.models, 3),
+                        c.config.describe()
+                    ));
                 }
             }
         }
+        self.rt = Some(rt);
         Ok(())
     }
 

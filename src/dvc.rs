@@ -31,6 +31,9 @@ pub struct Entry {
     pub kind: Option<String>,
     #[serde(default)]
     pub desc: Option<String>,
+    /// The remote this output is pushed to, instead of `core.remote` (`dvc add --remote`).
+    #[serde(default)]
+    pub remote: Option<String>,
 }
 
 fn yes() -> bool {
@@ -111,6 +114,20 @@ pub struct Artifact {
 }
 
 impl PipelineStage {
+    /// The `remote:` option of an output (`- models/x: {remote: NAME}`), if it has one.
+    pub fn out_remote(&self, path: &str) -> Option<String> {
+        for o in self.outs.iter().chain(&self.metrics).chain(&self.plots) {
+            if let serde_norway::Value::Mapping(m) = o {
+                for (k, opts) in m {
+                    if k.as_str() == Some(path) {
+                        return opts.get("remote").and_then(|r| r.as_str()).map(String::from);
+                    }
+                }
+            }
+        }
+        None
+    }
+
     /// Output paths declared with `cache: false` (in outs, metrics or plots).
     pub fn uncached(&self) -> Vec<String> {
         let mut v = Vec::new();
@@ -257,7 +274,10 @@ pub fn dir_md5(entries: &mut [DirEntry]) -> (String, Vec<u8>) {
 pub struct Project {
     pub root: PathBuf,
     pub cache_dir: PathBuf,
+    /// The default remote (`core.remote`).
     pub remote: Remote,
+    /// Every remote of `.dvc/config` and `.dvc/config.local`.
+    pub config: crate::remotes::DvcConfig,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -287,24 +307,39 @@ impl Project {
 
     fn open(root: &Path) -> Project {
         let dvc = root.join(".dvc");
-        let mut cfg = read_config(&dvc.join("config"));
-        for (k, v) in read_config(&dvc.join("config.local")) {
-            cfg.insert(k, v);
-        }
+        let config = crate::remotes::read_config(&dvc);
         let resolve = |v: &str| -> PathBuf {
             let p = Path::new(v.strip_prefix("file://").unwrap_or(v));
             if p.is_absolute() { p.to_path_buf() } else { dvc.join(p) }
         };
-        let cache_dir = cfg.get(&("cache".into(), "dir".into())).map(|v| resolve(v)).unwrap_or_else(|| dvc.join("cache"));
-        let remote = match cfg.get(&("core".into(), "remote".into())) {
+        let cache_dir = config.cache_dir.as_deref().map(resolve).unwrap_or_else(|| dvc.join("cache"));
+        let remote = match config.default.as_ref().and_then(|n| config.remotes.get(n)) {
             None => Remote::None,
-            Some(name) => match cfg.get(&(format!("remote \"{name}\""), "url".into())) {
-                None => Remote::None,
-                Some(url) if url.contains("://") && !url.starts_with("file://") => Remote::Other(name.clone(), url.clone()),
-                Some(url) => Remote::Local(name.clone(), resolve(url)),
-            },
+            Some(r) => Self::remote_of(r),
         };
-        Project { root: root.to_path_buf(), cache_dir, remote }
+        Project { root: root.to_path_buf(), cache_dir, remote, config }
+    }
+
+    fn remote_of(r: &crate::remotes::RemoteConfig) -> Remote {
+        match r.kind() {
+            crate::remotes::Kind::Local(p) => Remote::Local(r.name.clone(), p),
+            _ => Remote::Other(r.name.clone(), r.url.clone()),
+        }
+    }
+
+    /// The remote an output goes to: its own `remote:`, else `core.remote`.
+    pub fn remote_for(&self, name: Option<&str>) -> std::result::Result<Remote, String> {
+        match name {
+            None => Ok(self.remote.clone()),
+            Some(n) => match self.config.remotes.get(n) {
+                Some(r) => Ok(Self::remote_of(r)),
+                None => Err(format!(
+                    "remote `{n}` is not in {}/.dvc/config or config.local (remotes: {})",
+                    self.root.display(),
+                    crate::yaml::list(self.config.remotes.keys(), 5)
+                )),
+            },
+        }
     }
 
     /// Where an object lives below a cache-shaped folder.
@@ -318,11 +353,16 @@ impl Project {
 
     /// Find an object in the cache or the local remote. Returns the place it was found.
     pub fn locate(&self, md5: &str, kind: Md5Kind) -> Option<(Location, PathBuf)> {
+        self.locate_in(md5, kind, &self.remote)
+    }
+
+    /// Find an object in the cache or in `remote` when it is a local one.
+    pub fn locate_in(&self, md5: &str, kind: Md5Kind, remote: &Remote) -> Option<(Location, PathBuf)> {
         let p = Self::object_path(&self.cache_dir, md5, kind);
         if p.is_file() {
             return Some((Location::Cache, p));
         }
-        if let Remote::Local(_, dir) = &self.remote {
+        if let Remote::Local(_, dir) = remote {
             let p = Self::object_path(dir, md5, kind);
             if p.is_file() {
                 return Some((Location::Remote, p));
@@ -336,30 +376,6 @@ impl Project {
 pub enum Location {
     Cache,
     Remote,
-}
-
-/// Read DVC's configobj-style INI: `[section]` / `['remote "name"']` headers and `key = value` lines.
-fn read_config(path: &Path) -> BTreeMap<(String, String), String> {
-    let mut out = BTreeMap::new();
-    let Ok(text) = std::fs::read_to_string(path) else {
-        return out;
-    };
-    let mut section = String::new();
-    for line in text.lines() {
-        let l = line.trim();
-        if l.is_empty() || l.starts_with('#') || l.starts_with(';') {
-            continue;
-        }
-        if let Some(h) = l.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
-            let h = h.trim();
-            section = h.trim_matches('\'').to_string();
-            continue;
-        }
-        if let Some((k, v)) = l.split_once('=') {
-            out.insert((section.clone(), k.trim().to_string()), v.trim().trim_matches('\'').trim_matches('"').to_string());
-        }
-    }
-    out
 }
 
 /// A workspace directory as DVC sees it: every file below it (symlinks followed, `.dvcignore`

@@ -26,6 +26,7 @@ pub mod paths;
 pub mod prompts;
 pub mod redact;
 pub mod release;
+pub mod remotes;
 pub mod signing;
 pub mod source;
 pub mod spec;

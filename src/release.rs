@@ -128,6 +128,27 @@ pub struct ModelRecord {
     /// The files of a directory model, from its `.dir` listing.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub files: Option<Vec<ModelFile>>,
+    /// The DVC remote that holds the objects (cloud remotes only; never a credential).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub remote: Option<ModelRemote>,
+}
+
+/// Where a model's objects live: a DVC remote's name and URL (without userinfo or secrets) and
+/// the non-secret settings needed to reach it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ModelRemote {
+    pub name: String,
+    pub url: String,
+    /// S3 `endpointurl` (an S3-compatible server).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub endpoint: Option<String>,
+    /// S3 `region`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub region: Option<String>,
+    /// Azure `account_name`.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub account: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

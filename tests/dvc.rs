@@ -167,7 +167,7 @@ fn presence_in_cache_or_local_remote() {
     std::fs::write(dir.join(".dvc/config"), "[core]\n    remote = s3\n['remote \"s3\"']\n    url = s3://bucket/dvc\n").unwrap();
     let r = check(t.path(), &dir, &[]).ok();
     assert!(r.stderr.contains("not checked") && r.stderr.contains("s3://bucket/dvc"), "{}", r.stderr);
-    check(t.path(), &dir, &["--require-model-check"]).code(1);
+    check(t.path(), &dir, &["--require-model-check"]).code(2);
 }
 
 #[test]

@@ -5,6 +5,7 @@
 pub mod craft;
 pub mod proxy;
 pub mod registry;
+pub mod servers;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
