@@ -172,11 +172,15 @@ pub enum Command {
     ///
     /// Prompts, contracts, DVC pointers and bundle.yaml. Unsafe paths, links, devices and files
     /// the release record does not name are refused; nothing is written unless everything is.
+    /// With --models: the model weights instead, fetched from their DVC remotes and checked
+    /// against the pinned md5 (and sha256); each file appears only once verified, and a pull that
+    /// was cut short resumes without fetching verified files again.
     ///
     /// Examples:
     ///   bundle pull registry.example.com/acme/docproc@sha256:… -o /prompts \
     ///       --component summarizer --only prompts --key cosign.pub
     ///   bundle pull oci:out/docproc:1.4.0 -o release/
+    ///   bundle pull oci:out/docproc:1.4.0 --models --component ocr -o /models
     #[command(verbatim_doc_comment)]
     Pull {
         /// oci:DIR[:TAG], REGISTRY/REPO:TAG or …@sha256:…
@@ -192,8 +196,16 @@ pub enum Command {
         only: Vec<crate::extract::Only>,
         /// Replace the output folder even when it holds files (atomically: the old folder is
         /// swapped out whole). Without it a non-empty folder is refused.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "models")]
         force: bool,
+        /// Fetch the model weights from their DVC remotes (credentials from the environment:
+        /// AWS_*, ~/.aws, AZURE_STORAGE_*), verified file by file, into the output folder.
+        #[arg(long, conflicts_with = "only")]
+        models: bool,
+        /// With --models: fetch from this URL instead of the recorded remote (a mirror, or a
+        /// local folder holding the DVC remote).
+        #[arg(long, value_name = "URL", requires = "models")]
+        dvc_remote: Option<String>,
         /// With --key: verify the release before writing anything.
         #[command(flatten)]
         trust: Trust,

@@ -253,7 +253,7 @@ pub fn write_tree(dir: &Path, files: &BTreeMap<String, Vec<u8>>, force: bool) ->
 }
 
 /// Check that writing `rel` below `dir` would follow no symlink and replace no folder.
-fn check_target(dir: &Path, rel: &str) -> Result<()> {
+pub(crate) fn check_target(dir: &Path, rel: &str) -> Result<()> {
     let mut cur = dir.to_path_buf();
     for c in Path::new(rel).parent().into_iter().flat_map(|p| p.components()) {
         cur.push(c);

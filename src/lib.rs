@@ -17,6 +17,7 @@ pub mod discover;
 pub mod dvc;
 pub mod error;
 pub mod extract;
+pub mod fetch;
 pub mod files;
 pub mod hashing;
 pub mod helm;

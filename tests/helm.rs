@@ -19,7 +19,7 @@ def merge(a, b):
             a[k] = x
 merge(v, site)
 out = Chart.load(chart).render(v, name="docproc")
-res = {"images": {}, "init": {}, "checksum": set(), "all_images": [], "init_env": {}, "pull_secrets": {}}
+res = {"images": {}, "init": {}, "models": {}, "checksum": set(), "all_images": [], "init_env": {}, "pull_secrets": {}}
 for path, text in out.items():
     for doc in yaml.safe_load_all(text):
         if not doc or doc.get("kind") != "Deployment":
@@ -31,7 +31,7 @@ for path, text in out.items():
             res["all_images"].append(c["image"])
         res["pull_secrets"][name] = spec.get("imagePullSecrets")
         for c in spec.get("initContainers", []):
-            res["init"][name] = c["args"]
+            res["models" if c["name"] == "models" else "init"][name] = c["args"]
             res["init_env"][name] = c.get("env", [])
             res["all_images"].append(c["image"])
         res["checksum"].add(doc["spec"]["template"]["metadata"]["annotations"]["checksum/bundle"])
@@ -129,6 +129,13 @@ fn values_render_pinned_and_roll_back_together() {
     assert_eq!(
         init,
         ["pull", &format!("{dst}@{d11}"), "--component", "summarizer", "--only", "prompts", "--key", "/keys/cosign.pub", "-o", "/prompts"]
+    );
+    // A second init container fetches the component's model weights by the same signed pins
+    // (tests/remotes.rs runs these args against real S3 and HTTP remotes).
+    let models = out11["models"]["summarizer"].as_array().unwrap().iter().map(|a| a.as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(
+        models,
+        ["pull", &format!("{dst}@{d11}"), "--component", "summarizer", "--models", "--key", "/keys/cosign.pub", "-o", "/models"]
     );
     // The chart names no bundle CLI image of its own: rendering says what to set.
     let e = render_with(&v11, "{}").unwrap_err();

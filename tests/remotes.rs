@@ -261,3 +261,134 @@ fn gcs_and_unreachable_remotes_are_reported_not_checked() {
     let r = check(t.path(), &dir, &[], &[]).code(2);
     assert!(r.stderr.contains("field `remote`: remote `nowhere` is not in"), "{}", r.stderr);
 }
+
+/// A signed release of the fixture (in an OCI layout) whose models live on `dir`'s remote.
+fn signed_release(t: &Path, dir: &Path, env: &[(&str, &str)]) -> (String, PathBuf) {
+    run(bundle(t).current_dir(t).env("COSIGN_PASSWORD", "pw").args(["keygen"])).ok();
+    let layout = format!("oci:{}", t.join("layout").display());
+    let mut c = bundle(t);
+    c.env("COSIGN_PASSWORD", "pw")
+        .args(["build", "--allow-dirty", "--version", "1.0.0", "--output", &layout, "--sign", "--key"])
+        .arg(t.join("cosign.key"))
+        .arg(dir)
+        .envs(env.iter().copied());
+    run(&mut c).ok();
+    (format!("{layout}:1.0.0"), t.join("cosign.pub"))
+}
+
+fn pull_models(t: &Path, reference: &str, key: &Path, out: &Path, extra: &[&str], env: &[(&str, &str)]) -> Run {
+    let mut c = bundle(t);
+    c.args(["pull", reference, "--models", "--identity", "docproc", "--key"])
+        .arg(key)
+        .arg("-o")
+        .arg(out)
+        .args(extra)
+        .envs(env.iter().copied());
+    run(&mut c)
+}
+
+/// Every file below `dir`, relative, sorted (leftover temp files would show here).
+fn files_below(dir: &Path) -> Vec<String> {
+    snapshot(dir).into_iter().map(|(p, _)| p.strip_prefix(dir).unwrap().to_string_lossy().into_owned()).collect()
+}
+
+#[test]
+fn pull_models_from_s3_verified_and_resumed() {
+    let t = tempfile::tempdir().unwrap();
+    let moto = servers::moto(None);
+    boto("s3.create_bucket(Bucket='models')", &moto.url());
+    let env = s3_env();
+    let dir = pushed(t.path(), &s3_remote(&moto), "", &env);
+    let (reference, key) = signed_release(t.path(), &dir, &env);
+    let out = t.path().join("models");
+    let r = pull_models(t.path(), &reference, &key, &out, &[], &env).ok();
+    assert!(r.stdout.contains("10 model file(s)") && r.stdout.contains("10 fetched"), "{}", r.stdout);
+    // Byte for byte what dvc pushed (the fixture's own workspace copies).
+    let src = repo_root().join("fixtures/docproc");
+    for rel in [
+        "components/ocr/models/text-recognizer.onnx",
+        "components/embedding/models/minilm-l6-v2/1_Pooling/config.json",
+        "components/embedding/models/minilm-l6-v2/model.safetensors",
+        "components/summarizer/models/summarizer-lora/adapter_model.safetensors",
+        "components/summarizer/data/stopwords.txt",
+    ] {
+        assert_eq!(std::fs::read(out.join(rel)).unwrap(), std::fs::read(src.join(rel)).unwrap(), "{rel}");
+    }
+    // One component only; then a resumed pull fetches only what is missing or damaged.
+    let one = t.path().join("ocr");
+    pull_models(t.path(), &reference, &key, &one, &["--component", "ocr"], &env).ok();
+    assert_eq!(files_below(&one), ["components/ocr/models/text-recognizer.onnx"]);
+    std::fs::remove_file(out.join("components/embedding/models/minilm-l6-v2/config.json")).unwrap();
+    std::fs::write(out.join("components/ocr/models/text-recognizer.onnx"), b"damaged").unwrap();
+    let r = pull_models(t.path(), &reference, &key, &out, &[], &env).ok();
+    assert!(r.stdout.contains("2 fetched") && r.stdout.contains("8 already in place"), "{}", r.stdout);
+    assert_eq!(
+        std::fs::read(out.join("components/ocr/models/text-recognizer.onnx")).unwrap(),
+        std::fs::read(src.join("components/ocr/models/text-recognizer.onnx")).unwrap()
+    );
+    // An object replaced on the remote by other bytes: refused, nothing of it written.
+    boto("s3.put_object(Bucket='models', Key='dvc/files/md5/1f/06024ed3f4da49ae190d5075bed32a', Body=b'x' * 98304)", &moto.url());
+    let fresh = t.path().join("fresh");
+    let r = pull_models(
+        t.path(),
+        &reference,
+        &key,
+        &fresh,
+        &["--component", "ocr"],
+        &[env.as_slice(), &[("RELBUNDLE_RETRY_BASE_MS", "1")]].concat(),
+    )
+    .code(2);
+    assert!(
+        r.stderr.contains("components/ocr/models/text-recognizer.onnx") && r.stderr.contains("the pin is 1f06024ed3f4da49ae190d5075bed32a"),
+        "{}",
+        r.stderr
+    );
+    assert!(files_below(&fresh).is_empty(), "{:?}", files_below(&fresh));
+    // A release not signed by the key is not pulled.
+    run(bundle(t.path()).current_dir(t.path()).env("COSIGN_PASSWORD", "pw").args(["keygen", "--output-prefix", "other"])).ok();
+    let r = pull_models(t.path(), &reference, &t.path().join("other.pub"), &t.path().join("nope"), &[], &env).code(1);
+    assert!(!t.path().join("nope").exists(), "{}", r.stderr);
+}
+
+#[test]
+fn pull_models_through_faults_leaves_nothing_half_written_and_a_retry_completes() {
+    use common::proxy::{Fault, Plan, Proxy};
+    let t = tempfile::tempdir().unwrap();
+    let webroot = t.path().join("webroot");
+    let dir = pushed(t.path(), &format!("['remote \"store\"']\n    url = {}\n", webroot.display()), "", &[]);
+    let web = servers::web(&webroot, None);
+    let proxy = Proxy::start(&format!("127.0.0.1:{}", web.port));
+    std::fs::write(
+        dir.join(".dvc/config"),
+        format!("[core]\n    remote = store\n['remote \"store\"']\n    url = http://{}/\n", proxy.addr),
+    )
+    .unwrap();
+    let (reference, key) = signed_release(t.path(), &dir, &[]);
+    let fast = [("RELBUNDLE_RETRY_BASE_MS", "1")];
+    // A fault once (500, 503, a reset, a truncated body): retried, the pull completes.
+    for fault in [Fault::Status(500), Fault::Status(503), Fault::Reset, Fault::TruncateResponse] {
+        let out = t.path().join(format!("once-{fault:?}"));
+        proxy.plan(Plan::At(2, fault));
+        pull_models(t.path(), &reference, &key, &out, &[], &fast).ok();
+        assert_eq!(files_below(&out).len(), 10, "{fault:?}");
+        assert!(proxy.injected() > 0, "{fault:?} was not injected");
+    }
+    // Every request from the fourth on fails: an error, only whole verified files, no temp file…
+    let out = t.path().join("broken");
+    for fault in [Fault::Status(503), Fault::TruncateResponse] {
+        proxy.plan(Plan::From(3, fault));
+        let r = pull_models(t.path(), &reference, &key, &out, &[], &fast).code(2);
+        assert!(r.stderr.contains("could not be fetched") && r.stderr.contains("run the same pull again"), "{}", r.stderr);
+        let left = files_below(&out);
+        assert!(left.len() < 10 && left.iter().all(|f| !f.contains(".bundle-part-")), "{left:?}");
+        let src = repo_root().join("fixtures/docproc");
+        for f in &left {
+            assert_eq!(std::fs::read(out.join(f)).unwrap(), std::fs::read(src.join(f)).unwrap(), "{f} is half-written");
+        }
+    }
+    // …and once the remote is well again, the same pull completes.
+    proxy.plan(Plan::None);
+    let r = pull_models(t.path(), &reference, &key, &out, &[], &fast).ok();
+    assert!(r.stdout.contains("already in place"), "{}", r.stdout);
+    assert_eq!(files_below(&out).len(), 10);
+}

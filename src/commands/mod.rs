@@ -43,8 +43,16 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Inspect { reference, json, registry } => inspect::run(&reference, json, &t(&registry)?),
         Command::Push { source, destination, retag, json, registry } => push::run(&source, &destination, retag, json, &t(&registry)?),
-        Command::Pull { reference, output, component, only, force, trust, json, registry } => {
-            let req = pull::Request { output: &output, component: component.as_deref(), only: &only, force, json };
+        Command::Pull { reference, output, component, only, force, models, dvc_remote, trust, json, registry } => {
+            let req = pull::Request {
+                output: &output,
+                component: component.as_deref(),
+                only: &only,
+                force,
+                json,
+                models,
+                dvc_remote: dvc_remote.as_deref(),
+            };
             pull::run(&reference, &req, &trust, &t(&registry)?)
         }
         Command::Values { reference, output, map, trust, json, registry } => {

@@ -48,10 +48,13 @@ pub struct Request<'a> {
     /// Replace a non-empty output folder.
     pub force: bool,
     pub json: bool,
+    /// Fetch model weights from their DVC remotes instead of the layers' files.
+    pub models: bool,
+    pub dvc_remote: Option<&'a str>,
 }
 
 pub fn run(reference: &str, req: &Request, trust: &crate::cli::Trust, t: &Transport) -> Result<()> {
-    let Request { output, component, only, force, json } = *req;
+    let Request { output, component, only, force, json, models, dvc_remote } = *req;
     let r = StoreRef::parse(reference)?;
     let st = store::open(&r, t)?;
     // Resolve once; with --key, verify that digest and pull exactly it.
@@ -71,6 +74,40 @@ pub fn run(reference: &str, req: &Request, trust: &crate::cli::Trust, t: &Transp
         })?),
         None => None,
     };
+    if models {
+        let comps: Vec<&ComponentRecord> = match comp {
+            Some(c) => vec![c],
+            None => record.components.iter().collect(),
+        };
+        let s = crate::fetch::models(&record, &comps, output, dvc_remote)?;
+        if json {
+            let v = serde_json::json!({
+                "digest": desc.digest,
+                "name": record.name,
+                "version": record.version,
+                "output": output.display().to_string(),
+                "models": s.models,
+                "files": s.files,
+                "fetched": s.fetched,
+                "fetchedBytes": s.fetched_bytes,
+                "kept": s.kept,
+            });
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        } else {
+            println!(
+                "{} model file(s) of {} {} ({}) in {}: {} fetched ({} bytes), {} already in place and verified",
+                s.files.len(),
+                record.name,
+                record.version,
+                desc.digest,
+                output.display(),
+                s.fetched,
+                s.fetched_bytes,
+                s.kept
+            );
+        }
+        return Ok(());
+    }
     let only: BTreeSet<Only> = only.iter().copied().collect();
     let allowed = comp.map(crate::artifact::component_paths);
     // Every file a layer holds must be one the record names (for some component).
