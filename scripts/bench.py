@@ -8,6 +8,9 @@ ap.add_argument("--dvc", required=True)
 ap.add_argument("--size-mib", type=int, default=1024)
 ap.add_argument("--repeat", type=int, default=3)
 ap.add_argument("--gen", required=True, help="the gen_monorepo example binary")
+ap.add_argument("--section", choices=["all", "remotes"], default="all", help="remotes: only the DVC remote rows (S3 on moto)")
+ap.add_argument("--objects", type=int, default=10000, help="objects in the presence row")
+ap.add_argument("--pull-mib", type=int, default=256, help="model size in the pull row")
 ap.add_argument("--skopeo", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".tools/bin/skopeo-sigstore"))
 a = ap.parse_args()
 BUNDLE = os.path.abspath(a.bundle)
@@ -85,11 +88,81 @@ def make_file(path, size):
             f.write(rnd.randbytes(n))
             left -= n
 
+def free_port():
+    import socket
+    sock = socket.socket(); sock.bind(("127.0.0.1", 0)); port = sock.getsockname()[1]; sock.close()
+    return port
+
+def bench_remotes(work, benv):
+    """7. DVC remotes on S3 (moto's server on loopback), the same remote for both tools:
+    presence of every object of a 10,000-file directory model (bundle check) vs `dvc status -c`,
+    and fetching a model (bundle pull --models, md5 + sha256 checked) vs `dvc pull`."""
+    import socket
+    venv_bin = os.path.dirname(a.dvc)
+    port = free_port()
+    moto = subprocess.Popen([os.path.join(venv_bin, "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(600):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.1).close(); break
+            except OSError:
+                time.sleep(0.05)
+        endpoint = f"http://127.0.0.1:{port}"
+        import boto3
+        boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1").create_bucket(Bucket="bench")
+        renv = dict(benv, AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION="us-east-1")
+        def s3_repo(name, track, files):
+            root = os.path.join(work, name)
+            for rel, size in files:
+                os.makedirs(os.path.dirname(os.path.join(root, rel)), exist_ok=True)
+                with open(os.path.join(root, rel), "wb") as f:  # distinct content: no two files share an object
+                    left = size
+                    while left:
+                        f.write(os.urandom(min(left, 8 << 20)))
+                        left -= min(left, 8 << 20)
+            dvc_repo(root, name, track, [])
+            subprocess.run([a.dvc, "remote", "add", "-d", "store", f"s3://bench/{name}"], cwd=root, env=renv, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run([a.dvc, "remote", "modify", "store", "endpointurl", endpoint], cwd=root, env=renv, check=True)
+            t0 = time.perf_counter()
+            subprocess.run([a.dvc, "push", "-q", "-j", "16"], cwd=root, env=renv, check=True)
+            print(f"  (dvc push of {name}: {time.perf_counter() - t0:.1f} s)", flush=True)
+            git(root, "add", "-A"); git(root, "commit", "-qm", "remote")
+            return root
+
+        n = a.objects
+        pres = s3_repo("presence", "models/many", [(f"models/many/{i // 100:03d}/f{i:05d}.bin", 64) for i in range(n)])
+        check = [BUNDLE, "check", pres, "--version", "1.0.0", "--require-model-check"]
+        ours, rss = best(check, env=renv)
+        theirs, _ = best([a.dvc, "status", "-c", "-q", "-j", "16"], cwd=pres, env=renv, ok=(0, 1))
+        report(f"presence of {n} objects on S3 (moto) vs dvc status -c", ours, theirs, "dvc status -c", f"(goal >= 10x; peak {rss:.0f} MiB)")
+
+        size = a.pull_mib << 20
+        pull = s3_repo("pull", "models/weights", [(f"models/weights/shard-{i}.bin", size // 4) for i in range(4)])
+        subprocess.run([BUNDLE, "keygen", "--output-prefix", os.path.join(work, "pull")], env=dict(renv, COSIGN_PASSWORD="bench"), check=True, stdout=subprocess.DEVNULL)
+        layout = os.path.join(work, "pull-layout")
+        subprocess.run([BUNDLE, "build", pull, "--version", "1.0.0", "--output", f"oci:{layout}", "--sign", "--key", os.path.join(work, "pull.key")],
+                       env=dict(renv, COSIGN_PASSWORD="bench"), check=True, stdout=subprocess.DEVNULL)
+        out = os.path.join(work, "pulled")
+        ours, rss = best([BUNDLE, "pull", f"oci:{layout}:1.0.0", "--models", "--identity", "pull", "--key", os.path.join(work, "pull.pub"), "-o", out],
+                         env=renv, before=lambda: shutil.rmtree(out, ignore_errors=True))
+        def clean_dvc():
+            shutil.rmtree(os.path.join(pull, ".dvc", "cache"), ignore_errors=True)
+            shutil.rmtree(os.path.join(pull, "models", "weights"), ignore_errors=True)
+        theirs, _ = best([a.dvc, "pull", "-q", "-j", "16"], cwd=pull, env=renv, before=clean_dvc)
+        report(f"pull --models 4 x {size // 4 >> 20} MiB from S3 (moto) vs dvc pull", ours, theirs, "dvc pull", f"(goal >= 2x; peak {rss:.0f} MiB)")
+    finally:
+        moto.terminate(); moto.wait()
+
 print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; size {a.size_mib} MiB, median of {a.repeat}")
 work = tempfile.mkdtemp(prefix="relbundle-bench-")
 try:
     cache = os.path.join(work, "hash-cache")
     benv = dict(ENV, RELBUNDLE_CACHE_DIR=cache, DVC_SITE_CACHE_DIR=os.path.join(work, "dvc-site"))
+
+    if a.section in ("all", "remotes"):
+        bench_remotes(work, benv)
+    if a.section == "remotes":
+        raise SystemExit(0)
 
     # 1. bundle build of the fixture vs dvc status on the same repository.
     repo = os.path.join(work, "fx")

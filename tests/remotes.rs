@@ -392,3 +392,38 @@ fn pull_models_through_faults_leaves_nothing_half_written_and_a_retry_completes(
     assert!(r.stdout.contains("already in place"), "{}", r.stdout);
     assert_eq!(files_below(&out).len(), 10);
 }
+
+#[test]
+fn many_objects_are_listed_not_asked_one_by_one_and_a_missing_one_is_found() {
+    let t = tempfile::tempdir().unwrap();
+    let moto = servers::moto(None);
+    boto("s3.create_bucket(Bucket='models')", &moto.url());
+    let env = s3_env();
+    let dir = pushed(t.path(), &s3_remote(&moto), "", &env);
+    // A directory model of 300 files (more than the 64 requests in flight): the whole
+    // files/md5/ tree is cheaper to list than 300 HEADs.
+    let shards = dir.join("components/ocr/models/shards");
+    std::fs::create_dir_all(&shards).unwrap();
+    for i in 0..300 {
+        std::fs::write(shards.join(format!("s{i:03}.bin")), format!("shard {i}\n")).unwrap();
+    }
+    servers::dvc(&dir, &["add", "-q", "components/ocr/models/shards"], &env).ok();
+    servers::dvc(&dir, &["push", "-q", "components/ocr/models/shards.dvc"], &env).ok();
+    let f = dir.join("bundle.yaml");
+    let y = std::fs::read_to_string(&f)
+        .unwrap()
+        .replace("      - dvc: models/text-recognizer.onnx.dvc\n", "      - dvc: models/shards.dvc\n        name: shards\n");
+    std::fs::write(&f, y).unwrap();
+    // bundle asks through a counting proxy.
+    let proxy = common::proxy::Proxy::start(&format!("127.0.0.1:{}", moto.port));
+    let config = std::fs::read_to_string(dir.join(".dvc/config")).unwrap().replace(&moto.url(), &format!("http://{}", proxy.addr));
+    std::fs::write(dir.join(".dvc/config"), config).unwrap();
+    check(t.path(), &dir, &["--require-model-check"], &env).ok();
+    let asked = proxy.requests();
+    assert!(asked.len() < 20 && asked.iter().any(|r| r.contains("list-type=2")), "{} requests: {asked:?}", asked.len());
+    let md5 = relbundle::hashing::md5_hex(b"shard 123\n");
+    boto(&format!("s3.delete_object(Bucket='models', Key='dvc/files/md5/{}/{}')", &md5[..2], &md5[2..]), &moto.url());
+    let r = check(t.path(), &dir, &[], &env).code(1);
+    assert!(r.stderr.contains(&format!("components/ocr/models/shards: {md5} (s123.bin) (not on remote `store`")), "{}", r.stderr);
+    assert_eq!(r.stderr.matches("not on remote").count(), 1, "{}", r.stderr);
+}

@@ -304,12 +304,58 @@ impl Remote {
         match &self.inner {
             Inner::Local(dir) => Ok(keys.iter().map(|k| dir.join(k).is_file()).collect()),
             Inner::Store { store, prefix, list, credentials } => {
-                // Group by folder; list the crowded ones.
-                let mut by_dir: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-                for (i, k) in keys.iter().enumerate() {
-                    by_dir.entry(k.rsplit_once('/').map(|(d, _)| d).unwrap_or("")).or_default().push(i);
-                }
                 let mut found = vec![false; keys.len()];
+                let plain: Vec<usize> = (0..keys.len()).filter(|&i| keys[i].starts_with("files/md5/")).collect();
+                // Many objects: estimate the remote's size from one folder (as DVC does) and list
+                // the whole `files/md5/` tree when that takes fewer requests than asking object by
+                // object or folder by folder (a server's request rate, not its bandwidth, is what
+                // bounds a presence check: 10,000 objects are 11 pages of a listing).
+                let mut rest: Vec<usize> = (0..keys.len()).collect();
+                if *list && plain.len() > CONCURRENCY {
+                    let probe: Result<usize, object_store::Error> = store
+                        .list(Some(&Self::path(prefix, "files/md5/00")))
+                        .collect::<Vec<_>>()
+                        .await
+                        .into_iter()
+                        .map(|r| r.map(|_| 1))
+                        .sum();
+                    let per_dir = probe.map_err(|e| self.failure(e, credentials))? + 1;
+                    let pages = |n: usize| n.div_ceil(1000);
+                    let whole = pages(per_dir * 256);
+                    let mut per: BTreeMap<&str, usize> = BTreeMap::new();
+                    for &i in &plain {
+                        *per.entry(keys[i].rsplit_once('/').map(|(d, _)| d).unwrap_or("")).or_default() += 1;
+                    }
+                    let crowded = per.values().filter(|&&n| n >= LIST_THRESHOLD).count();
+                    let sparse: usize = per.values().filter(|&&n| n < LIST_THRESHOLD).sum();
+                    if whole < plain.len().min(crowded * pages(per_dir) + sparse) {
+                        let base = Self::path(prefix, "files/md5");
+                        let names: HashSet<String> = store
+                            .list(Some(&base))
+                            .collect::<Vec<_>>()
+                            .await
+                            .into_iter()
+                            .map(|r| {
+                                r.map(|m| {
+                                    m.location
+                                        .prefix_match(&base)
+                                        .map(|p| p.map(|x| x.as_ref().to_string()).collect::<Vec<_>>().join("/"))
+                                        .unwrap_or_default()
+                                })
+                            })
+                            .collect::<Result<_, _>>()
+                            .map_err(|e| self.failure(e, credentials))?;
+                        for &i in &plain {
+                            found[i] = names.contains(&keys[i]["files/md5/".len()..]);
+                        }
+                        rest.retain(|i| !keys[*i].starts_with("files/md5/"));
+                    }
+                }
+                // The others: grouped by folder, the crowded folders listed, the rest asked.
+                let mut by_dir: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+                for i in rest {
+                    by_dir.entry(keys[i].rsplit_once('/').map(|(d, _)| d).unwrap_or("")).or_default().push(i);
+                }
                 let mut heads = Vec::new();
                 let mut lists = Vec::new();
                 for (dir, idx) in by_dir {
@@ -333,7 +379,7 @@ impl Remote {
                         (idx, names)
                     }
                 }))
-                .buffer_unordered(CONCURRENCY / 8)
+                .buffer_unordered(CONCURRENCY)
                 .collect::<Vec<_>>()
                 .await;
                 for (idx, names) in listed {
