@@ -230,33 +230,56 @@ async fn try_fetch(remote: &Remote, j: &Job, parent: &Path, target: &PathBuf) ->
     let final_err = |e: std::io::Error| Attempt::Final(anyhow!("{}: cannot write: {e}", parent.display()));
     // Dropped (and so deleted) on every path that does not persist it.
     let mut tmp = tempfile::Builder::new().prefix(".bundle-part-").tempfile_in(parent).map_err(final_err)?;
-    let mut md5 = Md5::new();
-    let mut sha = Sha256::new();
-    let mut n = 0u64;
-    let mut stream = stream;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| Attempt::Retry(format!("transfer failed: {e}")))?;
-        if j.kind == Md5Kind::Plain {
-            md5.update(&chunk);
+    // Hashing and writing run on a thread of their own, so several files use several cores while
+    // this (single-threaded) runtime keeps the transfers going.
+    let (tx, rx) = std::sync::mpsc::sync_channel::<bytes::Bytes>(16);
+    let plain = j.kind == Md5Kind::Plain;
+    let worker = std::thread::spawn(move || -> std::io::Result<(tempfile::NamedTempFile, String, String, u64)> {
+        let (mut md5, mut sha, mut n) = (Md5::new(), Sha256::new(), 0u64);
+        for chunk in rx {
+            if plain {
+                md5.update(&chunk);
+            }
+            sha.update(&chunk);
+            n += chunk.len() as u64;
+            tmp.write_all(&chunk)?;
         }
-        sha.update(&chunk);
-        n += chunk.len() as u64;
-        tmp.write_all(&chunk).map_err(final_err)?;
+        tmp.flush()?;
+        Ok((tmp, hashing::hex(&md5.finalize()), hashing::hex(&sha.finalize()), n))
+    });
+    let mut stream = stream;
+    let mut failed = None;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(c) => {
+                if tx.send(c).is_err() {
+                    break; // the worker stopped on a write error: it says which below
+                }
+            }
+            Err(e) => {
+                failed = Some(e);
+                break;
+            }
+        }
     }
-    tmp.flush().map_err(final_err)?;
+    drop(tx);
+    let (tmp, md5_hex, got_sha, n) =
+        worker.join().map_err(|_| Attempt::Final(anyhow!("{}: the hashing thread failed", j.rel)))?.map_err(final_err)?;
+    if let Some(e) = failed {
+        return Err(Attempt::Retry(format!("transfer failed: {e}")));
+    }
     if let Some(s) = j.size
         && s != n
     {
         return Err(Attempt::Retry(format!("received {n} bytes, the pin says {s}")));
     }
     let got_md5 = match j.kind {
-        Md5Kind::Plain => hashing::hex(&md5.finalize()),
+        Md5Kind::Plain => md5_hex,
         // DVC 2's dos2unix rule needs the whole file's first block: hash the temp file by it.
         Md5Kind::Dos2Unix => {
             hashing::hash_file(tmp.path(), Md5Kind::Dos2Unix, &|_| {}).map_err(|e| Attempt::Final(anyhow!("{}: {e:#}", j.rel)))?.md5
         }
     };
-    let got_sha = hashing::hex(&sha.finalize());
     if got_md5 != j.md5 {
         return Err(Attempt::Retry(format!("{} bytes from {} hash to md5 {got_md5}, the pin is {}", n, remote.describe(), j.md5)));
     }
