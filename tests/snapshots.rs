@@ -61,7 +61,8 @@ fn verify_and_diff_reports() {
     let text = std::fs::read_to_string(&p).unwrap();
     let version = text.lines().find(|l| l.starts_with("version:")).unwrap().to_string();
     std::fs::write(&p, text.replace(&version, "version: 9.9.9").replace("Summarize", "Summarise")).unwrap();
-    std::fs::write(dir.join("components/ocr/prompts/extra.yaml"), "id: ocr.extra\nversion: 1.0.0\nvariables: [t]\ntemplate: '{{t}}'\n").unwrap();
+    std::fs::write(dir.join("components/ocr/prompts/extra.yaml"), "id: ocr.extra\nversion: 1.0.0\nvariables: [t]\ntemplate: '{{t}}'\n")
+        .unwrap();
     commit_all(&repo, "1.1.0");
     build("1.1.0");
     settings(d).bind(|| {
@@ -69,7 +70,8 @@ fn verify_and_diff_reports() {
         let ok = run(bundle(d).current_dir(d).args([&["verify", &format!("{l}:1.1.0")][..], &trust[..]].concat())).ok();
         insta::assert_snapshot!("verify-pass", ok.stdout);
         run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(["keygen", "--output-prefix", "other"])).ok();
-        let bad = run(bundle(d).current_dir(d).args(["verify", &format!("{l}:1.1.0"), "--key", "other.pub", "--identity", "docproc"])).code(1);
+        let bad =
+            run(bundle(d).current_dir(d).args(["verify", &format!("{l}:1.1.0"), "--key", "other.pub", "--identity", "docproc"])).code(1);
         insta::assert_snapshot!("verify-unsigned", format!("{}\n{}", bad.stdout, bad.stderr));
         for (fmt, name) in [("text", "diff-text"), ("markdown", "diff-markdown"), ("json", "diff-json")] {
             let r = run(bundle(d).current_dir(d).args([
