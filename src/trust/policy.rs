@@ -31,8 +31,8 @@ impl Policy {
 
     /// Whether a signature naming `docker_reference` names one of the expected repositories.
     pub fn identity_matches(&self, docker_reference: &str) -> bool {
-        let got = crate::signing::repository_of(docker_reference);
-        self.identities.iter().any(|i| crate::signing::repository_of(i) == got)
+        let got = crate::reference::repository_of(docker_reference);
+        self.identities.iter().any(|i| crate::reference::repository_of(i) == got)
     }
 
     /// The expected identities, for messages: `a` or `b`.
