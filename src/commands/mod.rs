@@ -265,7 +265,7 @@ fn previous_trust(
         crate::store::StoreRef::Layout { .. } => vec![name.to_string()],
         other => crate::trust::policy::identities(other, &[])?,
     };
-    let policy = crate::trust::Policy { keys, min_signers: 1, identities, annotations: Default::default() };
+    let policy = crate::trust::Policy::of_keys(keys, identities);
     let o = crate::trust::verifier::check(st.store(), digest, &policy)?;
     if o.passes(&policy) {
         Ok(Ok(o.signers.iter().map(|s| format!("key {}", &s.fingerprint[7..23])).collect::<Vec<_>>().join(", ")))
