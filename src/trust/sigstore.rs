@@ -158,6 +158,19 @@ pub fn verify(bundle: &Bundle, subject: Subject, expected: &Expected, root: &Tru
     })
 }
 
+/// A keyless (certificate) bundle over `digest`, against each trusted identity in turn: the index
+/// of the first it satisfies and what it says, or why none matched (the last reason).
+pub fn check_keyless(bundle: &Bundle, digest: &str, identities: &[Identity], root: &TrustedRoot) -> std::result::Result<(usize, Verified), String> {
+    let mut why = String::from("no keyless identity is trusted (pass --certificate-identity and --certificate-oidc-issuer)");
+    for (i, id) in identities.iter().enumerate() {
+        match verify(bundle, Subject::Sha256(digest), &Expected::Identity(id), root) {
+            Ok(v) => return Ok((i, v)),
+            Err(e) => why = format!("{e:#}"),
+        }
+    }
+    Err(why)
+}
+
 /// The certificate's SAN, issuer and CI claims against an identity rule (regular expressions are
 /// matched here; exact values were required of the verifier already, and are checked again).
 fn check_identity(r: &sigstore_verify::VerificationResult, id: &Identity) -> Result<()> {
