@@ -35,8 +35,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sign { reference, key, password_file, identity, annotations, json, registry } => {
             sign::run(&reference, &key, password_file.as_deref(), identity.as_deref(), &annotations, json, &t(&registry)?)
         }
-        Command::Verify { reference, trust, check_images, values, map, json, registry } => {
-            verify::run(&reference, &trust, check_images, values, map, json, &t(&registry)?)
+        Command::Verify { reference, trust, check_images, values, map, policy, env, json, registry } => {
+            let gate = policy.zip(env);
+            verify::run(&reference, &trust, check_images, values, map, gate, json, &t(&registry)?)
         }
         Command::Check { input, output, push, json, registry } => {
             check::run(&input, output.as_deref(), push.as_deref(), json, &t(&registry)?)
@@ -140,6 +141,7 @@ pub(crate) fn verify_options(r: &crate::store::StoreRef, trust: &crate::cli::Tru
         check_images: false,
         values: None,
         values_map: None,
+        rules: None,
         transport: t.clone(),
     })
 }

@@ -160,7 +160,12 @@ pub fn verify(bundle: &Bundle, subject: Subject, expected: &Expected, root: &Tru
 
 /// A keyless (certificate) bundle over `digest`, against each trusted identity in turn: the index
 /// of the first it satisfies and what it says, or why none matched (the last reason).
-pub fn check_keyless(bundle: &Bundle, digest: &str, identities: &[Identity], root: &TrustedRoot) -> std::result::Result<(usize, Verified), String> {
+pub fn check_keyless(
+    bundle: &Bundle,
+    digest: &str,
+    identities: &[Identity],
+    root: &TrustedRoot,
+) -> std::result::Result<(usize, Verified), String> {
     let mut why = String::from("no keyless identity is trusted (pass --certificate-identity and --certificate-oidc-issuer)");
     for (i, id) in identities.iter().enumerate() {
         match verify(bundle, Subject::Sha256(digest), &Expected::Identity(id), root) {
