@@ -50,6 +50,38 @@ pub struct Trust {
     /// An annotation every accepted signature must carry, as `cosign verify -a` (repeatable).
     #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
     pub annotations: Vec<String>,
+    /// A keyless signer: the certificate's SAN, exactly (repeatable; each pairs with the
+    /// --certificate-oidc-issuer[-regexp] at the same position, or the only one given). A GitLab
+    /// pipeline: https://gitlab.com/GROUP/PROJECT//.gitlab-ci.yml@refs/tags/v1.2.3
+    #[arg(long, value_name = "SAN")]
+    pub certificate_identity: Vec<String>,
+    /// A keyless signer's SAN as a regular expression (anchored), e.g.
+    /// '^https://github\.com/acme/docproc/\.github/workflows/release\.yml@refs/tags/v.*$'.
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_identity_regexp: Vec<String>,
+    /// The OIDC issuer of a keyless signer (Fulcio extension 1.3.6.1.4.1.57264.1.8, or the legacy
+    /// .1.1), e.g. https://token.actions.githubusercontent.com or https://gitlab.com.
+    #[arg(long, value_name = "URL")]
+    pub certificate_oidc_issuer: Vec<String>,
+    /// The OIDC issuer as a regular expression (anchored).
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_oidc_issuer_regexp: Vec<String>,
+    /// A Fulcio claim every keyless signer's certificate must carry, NAME=REGEX (repeatable):
+    /// source-repository-uri, source-repository-ref, source-repository-digest, build-signer-uri,
+    /// build-config-uri, build-trigger, runner-environment, run-invocation-uri.
+    #[arg(long = "certificate-claim", value_name = "NAME=REGEX")]
+    pub certificate_claims: Vec<String>,
+    /// The Sigstore trusted root for keyless signatures (a private Sigstore); default: the
+    /// public-good instance's, embedded. Nothing is fetched at verify time.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+}
+
+impl Trust {
+    /// Whether any signer (key or keyless identity) was named: the release is then verified.
+    pub fn given(&self) -> bool {
+        !self.keys.is_empty() || !self.certificate_identity.is_empty() || !self.certificate_identity_regexp.is_empty()
+    }
 }
 
 /// How to reach registries: accepted before the command (`bundle --verbose history …`) and by
@@ -345,7 +377,7 @@ pub enum Command {
     ///   bundle verify mirror.example.com/docproc:1.4.0 --key cosign.pub \
     ///       --identity registry.example.com/acme/docproc
     ///   bundle verify oci:out/docproc:1.4.0 --key cosign.pub --identity docproc
-    #[command(verbatim_doc_comment, mut_arg("keys", |a| a.required(true)))]
+    #[command(verbatim_doc_comment, mut_arg("keys", |a| a.required_unless_present_any(["certificate_identity", "certificate_identity_regexp", "policy"])))]
     Verify {
         /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
         reference: String,
@@ -360,6 +392,13 @@ pub enum Command {
         /// The --map the values were written with (`bundle values --map`), to check them through it.
         #[arg(long, value_name = "FILE", requires = "values")]
         map: Option<PathBuf>,
+        /// A release policy (spec/policy.schema.json): who must have signed, for --env, and rules
+        /// in CEL over the release; replaces --key and the identity flags.
+        #[arg(long, value_name = "FILE", requires = "env", conflicts_with_all = ["keys", "certificate_identity", "certificate_identity_regexp"])]
+        policy: Option<PathBuf>,
+        /// The environment of --policy to apply (e.g. staging, production).
+        #[arg(long, value_name = "ENV", requires = "policy")]
+        env: Option<String>,
         /// Print the report as JSON (spec/verify-report.schema.json).
         #[arg(long)]
         json: bool,

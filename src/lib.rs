@@ -26,6 +26,7 @@ pub mod oci;
 pub mod paths;
 pub mod prompts;
 pub mod redact;
+pub mod reference;
 pub mod release;
 pub mod remotes;
 pub mod signing;

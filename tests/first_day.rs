@@ -197,3 +197,26 @@ fn help_reads_cleanly() {
     let h = run(bundle(t.path()).args(["help", "keygen"])).ok().stdout;
     assert!(h.contains("--password-file <FILE>\n          Read the key's password"), "{h}");
 }
+
+#[test]
+fn errors_say_where_they_looked_and_what_works() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    // A copied monorepo whose relative DVC remote is not there: the error names both places.
+    let repo = fixture_repo(d, &["docproc"]);
+    let dir = repo.join("docproc");
+    let _ = std::fs::remove_dir_all(dir.join(".dvc/cache"));
+    let r = run(b(d).args(["check", "--version", "1.0.0"]).arg(&dir)).code(1);
+    assert!(r.stderr.contains("DVC objects missing"), "{}", r.stderr);
+    assert!(r.stderr.contains("looked in the cache") && r.stderr.contains(".dvc/cache and remote `local` at"), "{}", r.stderr);
+    assert!(r.stderr.contains("dvc-remote"), "the remote's path is named: {}", r.stderr);
+    // A missing layout tag suggests a command that lists the tags, and that command works.
+    let repo2 = fixture_repo(&d.join("two"), &["docproc", "dvc-remote"]);
+    let l = format!("oci:{}", d.join("l").display());
+    run(b(d).args(["build", "--version", "1.0.0", "--output", &l]).arg(repo2.join("docproc"))).ok();
+    let r = run(b(d).args(["inspect", &format!("{l}:9.9.9")])).code(2);
+    let hint = format!("bundle history {l}");
+    assert!(r.stderr.contains(&hint), "{}", r.stderr);
+    let h = run(b(d).args(["history", &l])).ok();
+    assert!(h.stdout.contains("1.0.0"), "{}", h.stdout);
+}

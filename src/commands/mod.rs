@@ -35,8 +35,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Sign { reference, key, password_file, identity, annotations, json, registry } => {
             sign::run(&reference, &key, password_file.as_deref(), identity.as_deref(), &annotations, json, &t(&registry)?)
         }
-        Command::Verify { reference, trust, check_images, values, map, json, registry } => {
-            verify::run(&reference, &trust, check_images, values, map, json, &t(&registry)?)
+        Command::Verify { reference, trust, check_images, values, map, policy, env, json, registry } => {
+            let gate = policy.zip(env);
+            verify::run(&reference, &trust, check_images, values, map, gate, json, &t(&registry)?)
         }
         Command::Check { input, output, push, json, registry } => {
             check::run(&input, output.as_deref(), push.as_deref(), json, &t(&registry)?)
@@ -148,6 +149,7 @@ pub(crate) fn verify_options(r: &crate::store::StoreRef, trust: &crate::cli::Tru
         check_images: false,
         values: None,
         values_map: None,
+        rules: None,
         transport: t.clone(),
     })
 }
@@ -273,7 +275,7 @@ fn previous_trust(
         crate::store::StoreRef::Layout { .. } => vec![name.to_string()],
         other => crate::trust::policy::identities(other, &[])?,
     };
-    let policy = crate::trust::Policy { keys, min_signers: 1, identities, annotations: Default::default() };
+    let policy = crate::trust::Policy::of_keys(keys, identities);
     let o = crate::trust::verifier::check(st.store(), digest, &policy)?;
     if o.passes(&policy) {
         Ok(Ok(o.signers.iter().map(|s| format!("key {}", &s.fingerprint[7..23])).collect::<Vec<_>>().join(", ")))

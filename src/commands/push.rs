@@ -50,7 +50,7 @@ fn say_identities(dst: &dyn crate::store::Store, dst_ref: &StoreRef, digest: &st
     let mut names: Vec<String> = layers
         .iter()
         .filter_map(|l| crate::trust::legacy::parse_payload(&l.payload).ok())
-        .map(|c| crate::signing::repository_of(&c.docker_reference).to_string())
+        .map(|c| crate::reference::repository_of(&c.docker_reference).to_string())
         .collect();
     names.sort();
     names.dedup();

@@ -63,7 +63,7 @@ impl Layout {
     }
 
     fn blob_path(&self, digest: &str) -> Result<PathBuf> {
-        let hex = digest.strip_prefix("sha256:").filter(|_| crate::images::is_sha256_digest(digest));
+        let hex = digest.strip_prefix("sha256:").filter(|_| crate::reference::is_sha256_digest(digest));
         let hex = hex.ok_or_else(|| anyhow!("{}: unsupported digest `{digest}` (only sha256)", self.describe()))?;
         Ok(self.dir.join("blobs").join("sha256").join(hex))
     }

@@ -12,6 +12,8 @@
 pub mod keys;
 pub mod legacy;
 pub mod policy;
+pub mod policy_file;
+pub mod sigstore;
 pub mod verifier;
 
 pub use keys::{KeySet, TrustedKey};
