@@ -19,7 +19,7 @@ def merge(a, b):
             a[k] = x
 merge(v, site)
 out = Chart.load(chart).render(v, name="docproc")
-res = {"images": {}, "init": {}, "models": {}, "checksum": set(), "all_images": [], "init_env": {}, "pull_secrets": {}}
+res = {"images": {}, "init": {}, "models": {}, "models_env_from": {}, "mounts": {}, "checksum": set(), "all_images": [], "init_env": {}, "pull_secrets": {}}
 for path, text in out.items():
     for doc in yaml.safe_load_all(text):
         if not doc or doc.get("kind") != "Deployment":
@@ -32,6 +32,9 @@ for path, text in out.items():
         res["pull_secrets"][name] = spec.get("imagePullSecrets")
         for c in spec.get("initContainers", []):
             res["models" if c["name"] == "models" else "init"][name] = c["args"]
+            if c["name"] == "models":
+                res["models_env_from"][name] = c.get("envFrom")
+                res["mounts"][name] = [(m["name"], m["mountPath"], m.get("readOnly", False)) for m in spec["containers"][0]["volumeMounts"]]
             res["init_env"][name] = c.get("env", [])
             res["all_images"].append(c["image"])
         res["checksum"].add(doc["spec"]["template"]["metadata"]["annotations"]["checksum/bundle"])
@@ -148,6 +151,16 @@ fn values_render_pinned_and_roll_back_together() {
     .unwrap();
     assert_eq!(creds["init_env"]["ocr"], serde_json::json!([{"name": "REGISTRY_AUTH_FILE", "value": "/registry-auth/.dockerconfigjson"}]));
     assert_eq!(creds["pull_secrets"]["ocr"], serde_json::json!([{"name": "release-registry"}]));
+    // The DVC remote's credentials reach only the models init container, from a Secret; the
+    // component reads the weights read-only.
+    assert!(out11["models_env_from"]["ocr"].is_null(), "{}", out11["models_env_from"]);
+    let with_models_secret = render_with(
+        &v11,
+        r#"{"bundleCli": {"image": "r.example.com/b@sha256:4444444444444444444444444444444444444444444444444444444444444444", "modelCredentialsSecret": "dvc-remote"}}"#,
+    )
+    .unwrap();
+    assert_eq!(with_models_secret["models_env_from"]["ocr"], serde_json::json!([{"secretRef": {"name": "dvc-remote"}}]));
+    assert!(out11["mounts"]["ocr"].as_array().unwrap().contains(&serde_json::json!(["models", "/models", true])), "{}", out11["mounts"]);
     assert!(out11["pull_secrets"]["ocr"].is_null(), "{}", out11["pull_secrets"]);
     // …and the init container's args work with the real CLI (here against the test registry).
     let prompts = d.join("prompts");
