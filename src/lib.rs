@@ -19,6 +19,7 @@ pub mod error;
 pub mod extract;
 pub mod files;
 pub mod hashing;
+pub mod oasdiff;
 pub mod helm;
 pub mod images;
 pub mod oci;
