@@ -206,7 +206,8 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
     let mut unsatisfied = Vec::new();
     for (name, c) in &bf.components {
         let mut v = Vec::new();
-        for (api, req) in &c.consumes {
+        for (api, consume) in &c.consumes {
+            let req = &consume.version;
             let what = format!("{}: component `{name}` field `consumes.{api}`", bf_path.display());
             let (provider, ver) = match providers.get(api.as_str()).map(|v| v.as_slice()) {
                 None | Some([]) => bail!(
@@ -230,6 +231,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
                 requirement: req.to_string(),
                 provider: provider.to_string(),
                 version: ver.to_string(),
+                operations: consume.operations.clone(),
             });
         }
         consumes_by.push(v);

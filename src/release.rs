@@ -182,6 +182,9 @@ pub struct ConsumeRecord {
     pub requirement: String,
     pub provider: String,
     pub version: String,
+    /// The operations the consumer declares it calls (`POST /embed`); absent: all of them.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub operations: Option<Vec<String>>,
 }
 
 impl Release {

@@ -166,7 +166,7 @@ pub(crate) fn discipline(
     for (p, b) in c.prompts.iter().chain(&c.contracts) {
         files.insert(p.clone(), b.to_vec());
     }
-    let findings = crate::discipline::check(&prev, &c.release, &files)?;
+    let findings = crate::discipline::check(&prev, &c.release, &files, input.strict)?;
     c.release.previous = Some(crate::release::PreviousRecord { version: prev.side.version.clone(), digest: prev.side.digest.clone() });
     Ok((findings, Some(Previous { described: format!("{} ({} {})", r.base(), prev.side.version, prev.side.digest), trust })))
 }
