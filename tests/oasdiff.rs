@@ -72,3 +72,152 @@ fn changes_name_operation_place_and_the_named_schema() {
     assert_eq!(c.location, "response 200 Chunk.char_start");
     assert_eq!(c.schemas, vec!["api/openapi.yaml#/components/schemas/Chunk".to_string()]);
 }
+
+// ---- Through the CLI: `bundle check --previous` and `bundle diff` on copies of fixtures/docproc.
+
+mod common;
+use common::*;
+use std::path::Path;
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let s = std::fs::read_to_string(path).unwrap();
+    assert!(s.contains(from), "{} lacks {from:?}", path.display());
+    std::fs::write(path, s.replacen(from, to, 1)).unwrap();
+}
+
+const HEALTH: &str = "  /v1/health:\n    get:\n      responses:\n        \"200\":\n          description: ok\n          content:\n            application/json:\n              schema:\n                type: object\n                required: [status]\n                properties:\n                  status: {type: string}\n  /v1/cache:\n    delete:\n      deprecated: true\n      responses:\n        \"204\":\n          description: emptied\ncomponents:\n";
+
+/// docproc with an extra embedding-api operation nobody declares, a deprecated one, and the
+/// summarizer declaring the one operation it calls; built as release 1.0.0 into a layout.
+fn previous(t: &Path) -> (std::path::PathBuf, String) {
+    let repo = fixture_repo(t, &["docproc", "dvc-remote"]);
+    let d = repo.join("docproc");
+    edit(&d.join("components/embedding/api/openapi.yaml"), "components:\n", HEALTH);
+    edit(
+        &d.join("components/embedding/api/openapi.yaml"),
+        "                pages:\n",
+        "                lang: {type: string}\n                pages:\n",
+    );
+    edit(
+        &d.join("bundle.yaml"),
+        "      embedding-api: \">=2.1, <3\"",
+        "      embedding-api:\n        version: \">=2.1, <3\"\n        operations: [\"post /v1/embed\"]",
+    );
+    commit_all(&repo, "previous");
+    let layout = format!("oci:{}", t.join("layout").display());
+    run(bundle(t).args(["build", "--version", "1.0.0", "--output", &layout]).arg(&d)).ok();
+    (d, layout)
+}
+
+fn check(t: &Path, d: &Path, layout: &str, extra: &[&str]) -> Run {
+    run(bundle(t).args(["check", "--allow-dirty", "--version", "1.1.0", "--previous", &format!("{layout}:1.0.0")]).args(extra).arg(d))
+}
+
+#[test]
+fn check_previous_reports_rule_ids_and_the_consumers_each_break_hits() {
+    let t = tempfile::tempdir().unwrap();
+    let (d, layout) = previous(t.path());
+    let api = d.join("components/embedding/api/openapi.yaml");
+    edit(&api, "  version: 2.1.0", "  version: 2.2.0");
+    // Chunk.char_start (which the summarizer's contract `$ref`s) is no longer returned…
+    edit(&api, "required: [chunk_id, text, char_start, char_end, vector]", "required: [chunk_id, text, char_end, vector]");
+    edit(&api, "        char_start:\n          type: integer\n          minimum: 0\n", "");
+    // …and GET /v1/health's status became optional: nobody in the release calls it.
+    edit(&api, "                required: [status]\n", "");
+    let r = check(t.path(), &d, &layout, &[]).code(1);
+    assert!(
+        r.stderr.contains(
+            "error: api embedding-api: POST /v1/embed response 200 Chunk.char_start: removed the required property \
+             [ERR response-required-property-removed]; breaking for summarizer (POST /v1/embed, response 200 Chunk.char_start)"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        r.stderr.contains("GET /v1/health response 200 status: became optional [ERR response-property-became-optional]; breaking, no consumer in this release uses it"),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.contains("error: api embedding-api: 2.1.0 → 2.2.0 is a minor bump, but breaking changes (2:"), "{}", r.stderr);
+
+    // The JSON report carries the rule, oasdiff's level, the place and the consumers, per its schema.
+    let j = check(t.path(), &d, &layout, &["--json"]).code(1).stdout;
+    let code = "import json, sys, jsonschema\njsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).validate(json.loads(sys.argv[2]))\nprint('ok')";
+    py(code, &[repo_root().join("spec/check-report.schema.json").to_str().unwrap(), &j]).ok();
+    let v: serde_json::Value = serde_json::from_str(&j).unwrap();
+    let f = v["findings"].as_array().unwrap();
+    let removed = f.iter().find(|f| f["rule"] == "response-required-property-removed").unwrap_or_else(|| panic!("{v}"));
+    assert_eq!((removed["level"].as_str(), removed["oasdiffLevel"].as_str()), (Some("error"), Some("ERR")));
+    assert_eq!(
+        (removed["operation"].as_str(), removed["location"].as_str()),
+        (Some("POST /v1/embed"), Some("response 200 Chunk.char_start"))
+    );
+    assert_eq!(removed["consumers"][0]["component"], "summarizer");
+    assert!(removed["consumers"][0]["because"].as_str().unwrap().contains("#/components/schemas/Chunk"), "{removed}");
+    let health = f.iter().find(|f| f["rule"] == "response-property-became-optional").unwrap_or_else(|| panic!("{v}"));
+    assert_eq!(health["consumers"], serde_json::json!([]));
+    assert_eq!(health["impact"], "breaking, no consumer in this release uses it");
+
+    // Built anyway, `diff` shows each break with its consumers.
+    run(bundle(t.path()).args(["build", "--allow-dirty", "--version", "1.1.0", "--output", &layout, "--allow-breaking", "test"]).arg(&d))
+        .ok();
+    let out = run(bundle(t.path()).args(["diff", &format!("{layout}:1.0.0"), &format!("{layout}:1.1.0")])).code(1).stdout;
+    assert!(
+        out.contains("[ERR response-required-property-removed]: breaking for summarizer (POST /v1/embed, response 200 Chunk.char_start)"),
+        "{out}"
+    );
+    assert!(out.contains("[ERR response-property-became-optional]: breaking, no consumer in this release uses it"), "{out}");
+    let dj: serde_json::Value = serde_json::from_str(
+        &run(bundle(t.path()).args(["diff", "--format", "json", &format!("{layout}:1.0.0"), &format!("{layout}:1.1.0")])).code(1).stdout,
+    )
+    .unwrap();
+    let code = "import json, sys, jsonschema\njsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).validate(json.loads(sys.argv[2]))\nprint('ok')";
+    py(code, &[repo_root().join("spec/diff.schema.json").to_str().unwrap(), &dj.to_string()]).ok();
+    let contracts: Vec<&serde_json::Value> =
+        dj["components"].as_array().unwrap().iter().flat_map(|c| c["contracts"].as_array().unwrap()).collect();
+    assert!(
+        contracts.iter().any(|c| c["id"] == "embedding-api" && c["breaking"] == true && c["changes"].as_array().unwrap().len() == 2),
+        "{dj}"
+    );
+
+    // A malformed operation is refused, naming the file and field.
+    edit(&d.join("bundle.yaml"), "operations: [\"post /v1/embed\"]", "operations: [\"embed\"]");
+    let r = check(t.path(), &d, &layout, &[]).code(2);
+    assert!(
+        r.stderr.contains("bundle.yaml") && r.stderr.contains("operations") && r.stderr.contains("`embed` is not an operation"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn warn_is_a_warning_unless_strict_and_a_deprecated_operation_may_go() {
+    let t = tempfile::tempdir().unwrap();
+    let (d, layout) = previous(t.path());
+    let api = d.join("components/embedding/api/openapi.yaml");
+    edit(&api, "  version: 2.1.0", "  version: 2.1.1");
+    // Removing a request property is potentially breaking (WARN)…
+    edit(&api, "                lang: {type: string}\n", "");
+    // …removing a deprecated operation without a sunset date is allowed.
+    edit(
+        &api,
+        "  /v1/cache:\n    delete:\n      deprecated: true\n      responses:\n        \"204\":\n          description: emptied\n",
+        "",
+    );
+    let r = check(t.path(), &d, &layout, &[]).ok();
+    assert!(
+        r.stderr.contains(
+            "warning: api embedding-api: POST /v1/embed request body lang: removed the request property [WARN request-property-removed]; \
+             potentially breaking for summarizer (POST /v1/embed, request body lang) (an error with --strict)"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(!r.stderr.contains("api-removed") && !r.stderr.contains("error:"), "{}", r.stderr);
+    let r = check(t.path(), &d, &layout, &["--strict"]).code(1);
+    assert!(
+        r.stderr.contains("error: api embedding-api: 2.1.0 → 2.1.1 is a patch bump, but breaking changes (1: request-property-removed"),
+        "{}",
+        r.stderr
+    );
+}

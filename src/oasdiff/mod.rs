@@ -125,12 +125,13 @@ pub(crate) fn child(l: &Loc, parts: &[&str]) -> Loc {
     Loc { file: l.file.clone(), ptr: p }
 }
 
-/// Follow `$ref`s from `l`; None when `l` does not exist.
+/// Follow `$ref`s from `l`; None when `l` does not exist or its `$ref` chain is broken (the
+/// release's reference checks report those; the classifier compares what it can).
 pub(crate) fn get<'d>(docs: &'d Docs, l: &Loc) -> Result<Option<(Loc, &'d Value)>> {
     if docs.get(l).is_err() {
         return Ok(None);
     }
-    docs.resolve(l).map(Some)
+    Ok(docs.resolve(l).ok())
 }
 
 pub(crate) fn is_true(v: &Value, k: &str) -> bool {
