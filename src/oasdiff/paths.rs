@@ -255,10 +255,11 @@ fn security(cx: &mut Cx, label: &str, old: Option<&Value>, new: Option<&Value>, 
     };
     for (k, os) in &o {
         match n.get(k) {
-            None if !k.is_empty() => {
-                cx.push(rm, Severity::Err, label, "security", format!("security requirement {} removed", k.join(" + ")), vec![])
+            None => {
+                // `{}` is anonymous access: removing it locks out clients that send no credentials.
+                let what = if k.is_empty() { "anonymous access ({})".to_string() } else { k.join(" + ") };
+                cx.push(rm, Severity::Err, label, "security", format!("security requirement {what} removed"), vec![])
             }
-            None => {}
             Some(ns) => {
                 for (scheme, scopes) in ns {
                     for s in scopes.iter().filter(|s| !os.get(scheme).is_some_and(|o| o.contains(s))) {

@@ -204,6 +204,14 @@ impl<'c, 'a> Walk<'c, 'a> {
     fn keywords(&mut self, raw_o: &Loc, ol: &Loc, ov: &'a Value, nl: &Loc, nv: &'a Value, prop: &str, disp: &str) -> Result<()> {
         let top = prop.is_empty();
         let req = self.req();
+        // A schema wrapped into (or unwrapped from) an anyOf/oneOf, e.g. `oneOf: [X, {type: "null"}]`.
+        let wrap = |v: &Value| ["anyOf", "oneOf"].into_iter().find(|k| v.get(*k).and_then(|a| a.as_array()).is_some_and(|a| !a.is_empty()));
+        let own = |v: &Value| v.get("properties").is_some() || v.get("items").is_some() || v.get("type").is_some();
+        match (wrap(ov), wrap(nv)) {
+            (None, Some(kw)) if !own(nv) => return self.rewrapped(raw_o, ol, ov, nl, nv, kw, false, prop, disp),
+            (Some(kw), None) if !own(ov) => return self.rewrapped(raw_o, ol, ov, nl, nv, kw, true, prop, disp),
+            _ => {}
+        }
         self.types(ov, nv, top, disp);
         // Nullability.
         let (on, nn) = (nullable(ov), nullable(nv));
@@ -224,6 +232,83 @@ impl<'c, 'a> Walk<'c, 'a> {
         if ov.get("items").is_some_and(|i| i.is_object()) && nv.get("items").is_some_and(|i| i.is_object()) {
             let p = if top { "items".to_string() } else { format!("{prop}/items") };
             self.schema(&child(ol, &["items"]), &child(nl, &["items"]), &p, &format!("{disp}[]"))?;
+        }
+        Ok(())
+    }
+
+    /// One side is a plain schema, the other an anyOf/oneOf (`kw`) around alternatives: a nullable
+    /// wrap (`[X, {type: "null"}]`) compares X with the plain side and counts as a nullability
+    /// change; a wrap into several alternatives is judged by the alternatives gained or lost.
+    #[allow(clippy::too_many_arguments)]
+    fn rewrapped(
+        &mut self,
+        raw_o: &Loc,
+        ol: &Loc,
+        ov: &'a Value,
+        nl: &Loc,
+        nv: &'a Value,
+        kw: &str,
+        old_wraps: bool,
+        prop: &str,
+        disp: &str,
+    ) -> Result<()> {
+        let docs = self.docs;
+        let top = prop.is_empty();
+        let req = self.req();
+        let (wl, wv, plain) = if old_wraps { (ol, ov, nv) } else { (nl, nv, ov) };
+        let alts = wv[kw].as_array().map(|a| a.len()).unwrap_or(0);
+        let resolved: Vec<Option<&Value>> =
+            (0..alts).map(|i| docs.resolve(&child(wl, &[kw, &i.to_string()])).ok().map(|(_, v)| v)).collect();
+        let is_null = |v: &Value| match v.get("type") {
+            Some(Value::String(t)) => t == "null",
+            Some(Value::Array(a)) => a.iter().all(|t| t == "null"),
+            _ => v.get("const") == Some(&Value::Null),
+        };
+        let non_null: Vec<usize> = (0..alts).filter(|&i| !resolved[i].is_some_and(is_null)).collect();
+        let had_null = non_null.len() < alts;
+        if non_null.len() == 1 {
+            let alt = child(wl, &[kw, &non_null[0].to_string()]);
+            if had_null && !old_wraps && !req {
+                self.emit(self.id(top, "became-nullable"), Severity::Err, disp, format!("became nullable (wrapped in `{kw}` with null)"));
+            }
+            if had_null && old_wraps && req {
+                self.emit(
+                    self.id(top, "became-not-nullable"),
+                    Severity::Err,
+                    disp,
+                    format!("became not nullable (unwrapped from `{kw}` with null)"),
+                );
+            }
+            return if old_wraps { self.schema(&alt, nl, prop, disp) } else { self.schema(ol, &alt, prop, disp) };
+        }
+        if self.param() {
+            return Ok(());
+        }
+        let raw_plain = if old_wraps { docs.get(nl).ok() } else { docs.get(raw_o).ok() };
+        let same = |i: usize| {
+            resolved[i] == Some(plain)
+                || raw_plain.is_some_and(|r| r.get("$ref").is_some() && wv[kw].get(i).is_some_and(|a| a.get("$ref") == r.get("$ref")))
+        };
+        let preserved = (0..alts).any(same);
+        let short = if kw == "oneOf" { "one-of" } else { "any-of" };
+        if !old_wraps {
+            if top && kw == "oneOf" {
+                let side = if req { "request" } else { "response" };
+                let (id, sev) = if preserved {
+                    (format!("{side}-body-wrapped-in-one-of-original-preserved"), Severity::Warn)
+                } else {
+                    (format!("{side}-body-wrapped-in-one-of"), Severity::Err)
+                };
+                self.emit(id, sev, disp, "the body was restructured into a oneOf".into());
+            } else if !req {
+                for i in (0..alts).filter(|&i| !same(i)) {
+                    self.emit(self.id(top, &format!("{short}-added")), Severity::Err, disp, format!("added #{i} to `{kw}`"));
+                }
+            }
+        } else if req {
+            for i in (0..alts).filter(|&i| !same(i)) {
+                self.emit(self.id(top, &format!("{short}-removed")), Severity::Err, disp, format!("removed #{i} from `{kw}`"));
+            }
         }
         Ok(())
     }
