@@ -221,3 +221,51 @@ fn warn_is_a_warning_unless_strict_and_a_deprecated_operation_may_go() {
         r.stderr
     );
 }
+
+/// The scale goal (`check --previous` on 200 contracts within the build's 2 s): classifying 200
+/// changed contracts of 50 operations each, over 20 shared and mutually recursive component
+/// schemas of which one changed, stays well inside it (unchanged shared schemas are compared once
+/// per contract). The bound is loose: debug builds on a shared machine.
+#[test]
+fn classifying_200_changed_contracts_of_50_operations_is_fast() {
+    let contract = |variant: usize| {
+        let mut paths = serde_json::Map::new();
+        for i in 0..50 {
+            let r = |n: usize| json!({"$ref": format!("#/components/schemas/S{}", n % 20)});
+            paths.insert(
+                format!("/v1/things{i}/{{id}}"),
+                json!({"post": {
+                    "parameters": [{"name": "id", "in": "path", "required": true, "schema": {"type": "string"}},
+                                   {"name": "limit", "in": "query", "schema": {"type": "integer", "maximum": 100}}],
+                    "requestBody": {"content": {"application/json": {"schema": r(i)}}},
+                    "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "array", "items": r(i + 1)}}}}}}}),
+            );
+        }
+        let mut schemas = serde_json::Map::new();
+        for s in 0..20 {
+            let mut props = serde_json::Map::new();
+            for p in 0..10 {
+                // One schema's property changes between the versions; the other 19 are the same.
+                let max = if s == 7 && p == 3 { 10 + variant } else { 10 };
+                props.insert(format!("p{p}"), json!({"type": "string", "maxLength": max}));
+            }
+            props.insert("next".into(), json!({"$ref": format!("#/components/schemas/S{}", (s + 1) % 20)}));
+            schemas.insert(format!("S{s}"), json!({"type": "object", "required": ["p0", "p1"], "properties": props}));
+        }
+        json!({"openapi": "3.1.0", "info": {"title": "t", "version": "1.0.0"}, "paths": paths, "components": {"schemas": schemas}})
+    };
+    let mut docs = Docs::default();
+    for k in 0..200 {
+        docs.docs.insert(format!("a/c{k}.yaml"), contract(0));
+        docs.docs.insert(format!("b/c{k}.yaml"), contract(1));
+    }
+    let start = std::time::Instant::now();
+    let mut n = 0;
+    for k in 0..200 {
+        n += compare(&docs, &format!("a/c{k}.yaml"), &format!("b/c{k}.yaml")).unwrap().len();
+    }
+    let took = start.elapsed();
+    assert!(n > 0);
+    eprintln!("classified 200 changed contracts in {took:?}");
+    assert!(took < std::time::Duration::from_secs(45), "{took:?}");
+}

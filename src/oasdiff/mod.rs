@@ -79,6 +79,11 @@ pub(crate) struct Cx<'a> {
     pub out: Vec<Change>,
     /// Today, `YYYY-MM-DD` (sunset dates are compared with it).
     pub today: String,
+    /// Schema pairs known to hold no change, by old and new location and rule context.
+    pub clean: std::collections::HashSet<(Loc, Loc, u8)>,
+    /// Named schema pairs compared once: their own changes and the named pairs they reach, replayed
+    /// for every further operation that uses them.
+    pub nodes: std::collections::HashMap<(Loc, Loc, u8), schema::Node>,
 }
 
 impl Cx<'_> {
@@ -93,7 +98,13 @@ pub fn compare(docs: &Docs, old_file: &str, new_file: &str) -> Result<Vec<Change
     let old = docs.docs.get(old_file).ok_or_else(|| anyhow!("{old_file}: not loaded"))?;
     let new = docs.docs.get(new_file).ok_or_else(|| anyhow!("{new_file}: not loaded"))?;
     let today = time::OffsetDateTime::now_utc().date();
-    let mut cx = Cx { docs, out: Vec::new(), today: format!("{:04}-{:02}-{:02}", today.year(), u8::from(today.month()), today.day()) };
+    let mut cx = Cx {
+        docs,
+        out: Vec::new(),
+        clean: Default::default(),
+        nodes: Default::default(),
+        today: format!("{:04}-{:02}-{:02}", today.year(), u8::from(today.month()), today.day()),
+    };
     if old.get("openapi").is_some() && new.get("openapi").is_some() {
         paths::compare(&mut cx, old_file, new_file)?;
     } else {

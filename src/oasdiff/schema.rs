@@ -24,6 +24,23 @@ pub(crate) enum Area {
     Param { header: bool },
 }
 
+/// A change found directly in a named schema pair (not in the named pairs it reaches).
+#[derive(Debug, Clone)]
+pub(crate) struct Tmpl {
+    id: String,
+    level: Severity,
+    disp: String,
+    msg: String,
+}
+
+/// A named schema pair compared once per contract and rule context.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Node {
+    names: Vec<String>,
+    local: Vec<Tmpl>,
+    children: Vec<(Loc, Loc, u8)>,
+}
+
 pub(crate) struct Walk<'c, 'a> {
     cx: &'c mut Cx<'a>,
     docs: &'a Docs,
@@ -31,7 +48,13 @@ pub(crate) struct Walk<'c, 'a> {
     area: Area,
     op: String,
     place: String,
+    /// Pairs compared (or being compared) in this walk.
     seen: HashSet<(Loc, Loc)>,
+    /// Pairs being compared, outermost first, each with the lowest stack index a cycle inside it
+    /// returned to (usize::MAX: none): a pair whose subtree cut back to an ancestor is not known clean.
+    stack: Vec<((Loc, Loc), usize)>,
+    /// Named pairs being compared, innermost last, collecting their own changes and children.
+    frames: Vec<((Loc, Loc, u8), Node)>,
     /// Named schemas (`file#/pointer`) the walk is inside, outermost first.
     named: Vec<String>,
     depth: usize,
@@ -131,7 +154,19 @@ fn universal(p: &str) -> bool {
 impl<'c, 'a> Walk<'c, 'a> {
     pub fn new(cx: &'c mut Cx<'a>, dir: Dir, area: Area, op: &str, place: &str) -> Walk<'c, 'a> {
         let docs = cx.docs;
-        Walk { cx, docs, dir, area, op: op.to_string(), place: place.to_string(), seen: HashSet::new(), named: Vec::new(), depth: 0 }
+        Walk {
+            cx,
+            docs,
+            dir,
+            area,
+            op: op.to_string(),
+            place: place.to_string(),
+            seen: HashSet::new(),
+            stack: Vec::new(),
+            frames: Vec::new(),
+            named: Vec::new(),
+            depth: 0,
+        }
     }
 
     /// oasdiff's id for `what` at this place: `request-body-…`, `request-property-…`,
@@ -150,7 +185,42 @@ impl<'c, 'a> Walk<'c, 'a> {
     fn emit(&mut self, id: String, sev: Severity, disp: &str, msg: String) {
         let location = if disp.is_empty() { self.place.clone() } else { format!("{} {disp}", self.place) };
         let named = self.named.clone();
+        if let Some((_, f)) = self.frames.last_mut() {
+            f.local.push(Tmpl { id: id.clone(), level: sev, disp: disp.to_string(), msg: msg.clone() });
+        }
         self.cx.push(id, sev, &self.op.clone(), &location, msg, named);
+    }
+
+    /// Report a named pair compared before (for another operation) and every named pair it
+    /// reaches, each once per walk, as if compared here.
+    fn replay(&mut self, key: (Loc, Loc, u8)) {
+        let mut todo = vec![(key, self.named.clone())];
+        while let Some((k, path)) = todo.pop() {
+            if !self.seen.insert((k.0.clone(), k.1.clone())) {
+                continue;
+            }
+            let Some(node) = self.cx.nodes.get(&k).cloned() else { continue };
+            let mut path = path;
+            path.extend(node.names.iter().cloned());
+            for t in node.local {
+                let location = if t.disp.is_empty() { self.place.clone() } else { format!("{} {}", self.place, t.disp) };
+                let op = self.op.clone();
+                self.cx.push(t.id, t.level, &op, &location, t.msg, path.clone());
+            }
+            for c in node.children.into_iter().rev() {
+                todo.push((c, path.clone()));
+            }
+        }
+    }
+
+    /// What decides which rules apply: direction, area, and whether at the top of the body.
+    fn context(&self, top: bool) -> u8 {
+        let area = match self.area {
+            Area::Body => 0,
+            Area::Param { header: false } => 1,
+            Area::Param { header: true } => 2,
+        };
+        (self.dir == Dir::Request) as u8 * 8 + area * 2 + top as u8
     }
 
     fn req(&self) -> bool {
@@ -170,17 +240,39 @@ impl<'c, 'a> Walk<'c, 'a> {
         let docs = self.docs;
         // A broken `$ref` is reported by the release's reference checks; compare what resolves.
         let (Ok((ol, ov)), Ok((nl, nv))) = (docs.resolve(o), docs.resolve(n)) else { return Ok(()) };
-        if !self.seen.insert((ol.clone(), nl.clone())) {
+        // Shared schemas are compared once per contract when nothing in them changed.
+        let key = (ol.clone(), nl.clone(), self.context(prop.is_empty()));
+        if self.cx.clean.contains(&key) {
+            return Ok(());
+        }
+        let pushed = (ol != *o || nl != *n) && schema_name(&nl).is_some();
+        if pushed {
+            if let Some((_, f)) = self.frames.last_mut() {
+                f.children.push(key.clone());
+            }
+            if self.cx.nodes.contains_key(&key) {
+                self.replay(key);
+                return Ok(());
+            }
+        }
+        let pair = (ol.clone(), nl.clone());
+        if !self.seen.insert(pair.clone()) {
+            // A cycle back to a pair in progress, or one compared earlier in this walk (whose
+            // changes, if any, were reported there).
+            let cut = self.stack.iter().position(|(p, _)| *p == pair).unwrap_or(0);
+            if let Some(top) = self.stack.last_mut() {
+                top.1 = top.1.min(cut);
+            }
             return Ok(());
         }
         if ov == nv && !contains_ref(ov) {
+            self.cx.clean.insert(key);
             return Ok(());
         }
         if !ov.is_object() || !nv.is_object() {
             return Ok(());
         }
         let mut disp = disp.to_string();
-        let pushed = (ol != *o || nl != *n) && schema_name(&nl).is_some();
         if pushed {
             if let Some(name) = schema_name(&nl) {
                 disp = name;
@@ -192,7 +284,29 @@ impl<'c, 'a> Walk<'c, 'a> {
         }
         let before = self.named.len();
         self.depth += 1;
+        let (at, emitted) = (self.stack.len(), self.cx.out.len());
+        self.stack.push((pair, usize::MAX));
+        if pushed {
+            let mut names = vec![unsided(&nl)];
+            if unsided(&ol) != unsided(&nl) {
+                names.push(unsided(&ol));
+            }
+            self.frames.push((key.clone(), Node { names, ..Default::default() }));
+        }
         let r = self.keywords(o, &ol, ov, &nl, nv, prop, &disp);
+        if pushed {
+            let (k, node) = self.frames.pop().expect("pushed above");
+            if r.is_ok() {
+                self.cx.nodes.insert(k, node);
+            }
+        }
+        let (_, cut) = self.stack.pop().expect("pushed above");
+        if r.is_ok() && self.cx.out.len() == emitted && cut >= at {
+            self.cx.clean.insert(key);
+        }
+        if let Some(parent) = self.stack.last_mut() {
+            parent.1 = parent.1.min(cut);
+        }
         self.depth -= 1;
         if pushed {
             self.named.truncate(before - if unsided(&ol) != unsided(&nl) { 2 } else { 1 });
