@@ -26,7 +26,7 @@ pub(crate) fn normalize(path: &str) -> String {
             _ => out.push(ch),
         }
     }
-    out.trim_end_matches('/').to_string()
+    out
 }
 
 /// The names of a template's path parameters, in order.

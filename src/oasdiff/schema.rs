@@ -992,19 +992,22 @@ impl<'c, 'a> Walk<'c, 'a> {
                         "removed the required property".into(),
                     );
                 } else {
+                    // Clients must tolerate an optional property's absence: INFO in oasdiff.
                     self.emit(
                         "response-optional-property-removed".into(),
-                        Severity::Warn,
+                        Severity::Info,
                         &shown(name),
                         "removed the optional property".into(),
                     );
                 }
                 continue;
             };
-            if req && nreq.contains(name) && !oreq.contains(name) && npv.get("default").is_none() {
+            if req && nreq.contains(name) && !oreq.contains(name) {
+                // A default is the server's fallback; it does not make omitting a required property valid.
                 let id = match self.area {
                     Area::Param { header: true } => Some("request-header-property-became-required"),
                     Area::Param { .. } => None,
+                    Area::Body if npv.get("default").is_some() => Some("request-property-became-required-with-default"),
                     Area::Body => Some("request-property-became-required"),
                 };
                 if let Some(id) = id {
@@ -1019,12 +1022,13 @@ impl<'c, 'a> Walk<'c, 'a> {
         if req {
             for name in nprops.keys().filter(|k| !oprops.contains_key(*k) && nreq.contains(*k)) {
                 let Some(npv) = resolve(&child(nl, &["properties", name])) else { continue };
-                if is_true(npv, "readOnly") || npv.get("default").is_some() {
+                if is_true(npv, "readOnly") {
                     continue;
                 }
                 let id = match self.area {
                     Area::Param { .. } if header => Some("new-required-request-header-property"),
                     Area::Param { .. } => None,
+                    Area::Body if npv.get("default").is_some() => Some("new-required-request-property-with-default"),
                     Area::Body => Some("new-required-request-property"),
                 };
                 if let Some(id) = id {
