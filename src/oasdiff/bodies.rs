@@ -15,7 +15,7 @@ fn base(mt: &str) -> String {
 }
 
 /// Whether media range `general` covers `specific` (`*/*` ⊇ `text/*` ⊇ `text/plain`;
-/// `application/*+json` ⊇ `application/vnd.x+json`).
+/// `application/*+json` ⊇ `application/json` ⊇ `application/vnd.x+json`).
 fn covers(general: &str, specific: &str) -> bool {
     let (g, s) = (base(general), base(specific));
     if g == s || g == "*/*" {
@@ -25,7 +25,10 @@ fn covers(general: &str, specific: &str) -> bool {
     if gt != st && gt != "*" {
         return false;
     }
-    gs == "*" || gs.strip_prefix("*+").is_some_and(|suffix| ss.ends_with(&format!("+{suffix}")))
+    // `application/json` is the general form of `application/problem+json` (a structured suffix).
+    gs == "*"
+        || gs.strip_prefix("*+").is_some_and(|suffix| ss.ends_with(&format!("+{suffix}")))
+        || (gt == st && ss.ends_with(&format!("+{gs}")))
 }
 
 enum Match {
