@@ -245,14 +245,7 @@ pub fn payload(docker_reference: &str, digest: &str, annotations: &std::collecti
     serde_json::to_vec(&v).expect("a payload always serialises")
 }
 
-/// The repository part of a docker reference: without `:tag` and `@digest`.
-pub fn repository_of(reference: &str) -> &str {
-    let no_digest = reference.split('@').next().unwrap_or(reference);
-    match no_digest.rfind(':') {
-        Some(i) if !no_digest[i + 1..].contains('/') => &no_digest[..i],
-        _ => no_digest,
-    }
-}
+pub use crate::reference::repository_of;
 
 /// The config blob cosign writes for a signature manifest (verifiers ignore it).
 pub fn sig_config(layer_digests: &[String]) -> Vec<u8> {

@@ -333,8 +333,9 @@ fn record_checks(r: &Release, layers: &BTreeMap<String, BTreeMap<String, String>
             }
         }
         for p in &c.prompts {
-            if !ids.insert(&p.id) {
-                f.push(format!("prompt id {} appears twice", p.id));
+            // A/B variants share an id: a prompt is its id and variant (`ID@VARIANT`).
+            if !ids.insert(p.key()) {
+                f.push(format!("prompt {} appears twice", p.key()));
             }
         }
     }

@@ -12,6 +12,7 @@
 pub mod keys;
 pub mod legacy;
 pub mod policy;
+pub mod sigstore;
 pub mod verifier;
 
 pub use keys::{KeySet, TrustedKey};
