@@ -494,7 +494,8 @@ pub struct Input {
     /// commit (and `created` is SOURCE_DATE_EPOCH or now). Without it, no repository is an error.
     #[arg(long)]
     pub no_git: bool,
-    /// Treat "cannot prove compatible" contract findings as errors.
+    /// Treat "cannot prove compatible" contract findings, and oasdiff's WARN (potentially breaking)
+    /// API changes against the previous release, as errors.
     #[arg(long)]
     pub strict: bool,
     /// The previous release to check version discipline against (REGISTRY/REPO:TAG, …@sha256:…,

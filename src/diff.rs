@@ -366,7 +366,8 @@ fn classify(components: &mut [ComponentDiff], a: &Loaded, b: &Loaded) {
     let docs = crate::discipline::docs_of(&a.files, &b.files);
     for t in components.iter_mut().flat_map(|c| c.contracts.iter_mut()).filter(|t| t.change == "changed") {
         let (Some(old), Some(new)) = (pa.get(&t.id), pb.get(&t.id)) else { continue };
-        match crate::discipline::api_changes(&docs, old, new) {
+        let used: Vec<String> = crate::impact::consumers(&b.record, &t.id, &b.files).into_iter().flat_map(|c| c.refs).collect();
+        match crate::discipline::api_changes(&docs, old, new, &used) {
             Ok(changes) => {
                 t.breaking = Some(changes.iter().any(|c| c.level == crate::oasdiff::Severity::Err));
                 t.changes = crate::discipline::impacted(&changes, &b.record, &t.id, &b.files);

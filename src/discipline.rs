@@ -114,8 +114,15 @@ pub fn docs_of(prev: &BTreeMap<String, Vec<u8>>, cur: &BTreeMap<String, Vec<u8>>
 }
 
 /// oasdiff's classification of an API's change from `old` (previous release) to `new`.
-pub fn api_changes(docs: &Docs, old: &crate::release::ProvideRecord, new: &crate::release::ProvideRecord) -> Result<Vec<Change>> {
-    crate::oasdiff::compare(docs, &format!("a/{}", old.contract), &format!("b/{}", new.contract))
+/// `used`: the schemas of the provider that consumers in the release `$ref` (`file#/pointer`),
+/// judged even when no operation reaches them.
+pub fn api_changes(
+    docs: &Docs,
+    old: &crate::release::ProvideRecord,
+    new: &crate::release::ProvideRecord,
+    used: &[String],
+) -> Result<Vec<Change>> {
+    crate::oasdiff::compare_with(docs, &format!("a/{}", old.contract), &format!("b/{}", new.contract), used)
         .map_err(|e| anyhow!("api {}: comparing {} with the previous release: {e:#}", new.api, new.contract))
 }
 
@@ -180,7 +187,8 @@ pub fn check(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String,
         let (ov, nv) = (semver::Version::parse(&op.version)?, semver::Version::parse(&np.version)?);
         let got = bump(&ov, &nv);
         let f = |level, message: String| Finding { level, kind: "api", subject: api.clone(), message, change: None };
-        let changes = api_changes(&docs, op, np)?;
+        let used: Vec<String> = crate::impact::consumers(cur, api, files).into_iter().flat_map(|c| c.refs).collect();
+        let changes = api_changes(&docs, op, np, &used)?;
         let breaks_at = |c: &Change| c.level == Severity::Err || (strict && c.level == Severity::Warn);
         let breaks: Vec<String> = changes.iter().filter(|c| breaks_at(c)).map(|c| format!("{} at {}", c.id, c.place())).collect();
         let mut adds = Vec::new();

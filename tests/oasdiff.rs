@@ -277,3 +277,30 @@ fn classifying_200_changed_contracts_of_50_operations_is_fast() {
     eprintln!("classified 200 changed contracts in {took:?}");
     assert!(took < std::time::Duration::from_secs(45), "{took:?}");
 }
+
+/// A provider schema that only consumers `$ref` (no operation reaches it) is judged as what the
+/// provider publishes; one an operation reaches is judged there only (a request-only schema stays
+/// a request schema).
+#[test]
+fn schemas_consumers_ref_are_judged_even_when_no_operation_reaches_them() {
+    let old = json!({"openapi": "3.1.0", "info": {"title": "t", "version": "1"},
+        "paths": {"/in": {"post": {"requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/In"}}}},
+                                    "responses": {"204": {"description": "ok"}}}}},
+        "components": {"schemas": {
+            "In": {"type": "object", "required": ["a"], "properties": {"a": {"type": "string"}}},
+            "Shared": {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}}}});
+    let mut new = old.clone();
+    new["components"]["schemas"]["In"]["required"] = json!([]);
+    new["components"]["schemas"]["Shared"] = json!({"type": "object", "properties": {}});
+    let mut docs = Docs::default();
+    docs.docs.insert("a/p/openapi.yaml".into(), old);
+    docs.docs.insert("b/p/openapi.yaml".into(), new);
+    let used = ["p/openapi.yaml#/components/schemas/Shared".to_string(), "p/openapi.yaml#/components/schemas/In".to_string()];
+    let changes = relbundle::oasdiff::compare_with(&docs, "a/p/openapi.yaml", "b/p/openapi.yaml", &used).unwrap();
+    let reported: Vec<&relbundle::oasdiff::Change> = changes.iter().filter(|c| c.level != Severity::Info).collect();
+    assert_eq!(reported.len(), 1, "{reported:?}");
+    assert_eq!((reported[0].id.as_str(), reported[0].location.as_str()), ("response-required-property-removed", "schema Shared id"));
+    assert_eq!(reported[0].schemas, vec![used[0].clone()]);
+    // Without the consumer's use, oasdiff's rules see no operation touching it.
+    assert!(compare(&docs, "a/p/openapi.yaml", "b/p/openapi.yaml").unwrap().iter().all(|c| c.level == Severity::Info));
+}

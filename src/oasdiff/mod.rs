@@ -95,6 +95,13 @@ impl Cx<'_> {
 /// Compare the contract `old_file` with `new_file` (both loaded in `docs`, with everything their
 /// `$ref`s reach). Changes come sorted: ERR, WARN, INFO, then by place.
 pub fn compare(docs: &Docs, old_file: &str, new_file: &str) -> Result<Vec<Change>> {
+    compare_with(docs, old_file, new_file, &[])
+}
+
+/// [`compare`], and also the schemas at `used` (`file#/pointer` without the side prefix, e.g. a
+/// consumer's `$ref` into the provider's contract) that no operation reaches: such a schema is
+/// what the provider publishes, so it is judged as a response (`schema NAME`).
+pub fn compare_with(docs: &Docs, old_file: &str, new_file: &str, used: &[String]) -> Result<Vec<Change>> {
     let old = docs.docs.get(old_file).ok_or_else(|| anyhow!("{old_file}: not loaded"))?;
     let new = docs.docs.get(new_file).ok_or_else(|| anyhow!("{new_file}: not loaded"))?;
     let today = time::OffsetDateTime::now_utc().date();
@@ -110,6 +117,21 @@ pub fn compare(docs: &Docs, old_file: &str, new_file: &str) -> Result<Vec<Change
     } else {
         let mut w = schema::Walk::new(&mut cx, schema::Dir::Response, schema::Area::Body, "", "schema");
         w.schema(&Loc::new(old_file, ""), &Loc::new(new_file, ""), "", "")?;
+    }
+    // Schemas a consumer uses that no operation reached.
+    let reached: std::collections::HashSet<String> =
+        cx.nodes.keys().chain(cx.clean.iter()).flat_map(|(o, n, _)| [unsided(o), unsided(n)]).collect();
+    let (os, ns) = (old_file.split_once('/').map(|x| x.0).unwrap_or("a"), new_file.split_once('/').map(|x| x.0).unwrap_or("b"));
+    for u in used {
+        let Some((file, ptr)) = u.split_once('#') else { continue };
+        let (ol, nl) = (Loc::new(&format!("{os}/{file}"), ptr), Loc::new(&format!("{ns}/{file}"), ptr));
+        if reached.contains(u) || docs.get(&ol).is_err() || docs.get(&nl).is_err() || !ptr.starts_with('/') {
+            continue;
+        }
+        let name = ptr.rsplit('/').next().unwrap_or(ptr).replace("~1", "/").replace("~0", "~");
+        let mut w = schema::Walk::new(&mut cx, schema::Dir::Response, schema::Area::Body, "", &format!("schema {name}"));
+        w.inside(u);
+        w.schema(&ol, &nl, "", "")?;
     }
     let mut out = cx.out;
     out.sort_by(|a, b| a.level.cmp(&b.level).then_with(|| a.operation.cmp(&b.operation)).then_with(|| a.location.cmp(&b.location)));

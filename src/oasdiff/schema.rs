@@ -169,6 +169,11 @@ impl<'c, 'a> Walk<'c, 'a> {
         }
     }
 
+    /// Start inside the named schema `named` (`file#/pointer`), for a walk that begins at it.
+    pub fn inside(&mut self, named: &str) {
+        self.named.push(named.to_string());
+    }
+
     /// oasdiff's id for `what` at this place: `request-body-…`, `request-property-…`,
     /// `response-body-…`, `response-property-…`, `request-parameter-…` or `request-parameter-property-…`.
     fn id(&self, top: bool, what: &str) -> String {
