@@ -365,7 +365,7 @@ pub enum Command {
     ///   bundle verify mirror.example.com/docproc:1.4.0 --key cosign.pub \
     ///       --identity registry.example.com/acme/docproc
     ///   bundle verify oci:out/docproc:1.4.0 --key cosign.pub --identity docproc
-    #[command(verbatim_doc_comment, mut_arg("keys", |a| a.required_unless_present_any(["certificate_identity", "certificate_identity_regexp"])))]
+    #[command(verbatim_doc_comment, mut_arg("keys", |a| a.required_unless_present_any(["certificate_identity", "certificate_identity_regexp", "policy"])))]
     Verify {
         /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
         reference: String,
@@ -380,6 +380,13 @@ pub enum Command {
         /// The --map the values were written with (`bundle values --map`), to check them through it.
         #[arg(long, value_name = "FILE", requires = "values")]
         map: Option<PathBuf>,
+        /// A release policy (spec/policy.schema.json): who must have signed, for --env, and rules
+        /// in CEL over the release; replaces --key and the identity flags.
+        #[arg(long, value_name = "FILE", requires = "env", conflicts_with_all = ["keys", "certificate_identity", "certificate_identity_regexp"])]
+        policy: Option<PathBuf>,
+        /// The environment of --policy to apply (e.g. staging, production).
+        #[arg(long, value_name = "ENV", requires = "policy")]
+        env: Option<String>,
         /// Print the report as JSON (spec/verify-report.schema.json).
         #[arg(long)]
         json: bool,
@@ -511,6 +518,11 @@ pub struct Input {
     /// it the previous release is used unverified, and the output says so.
     #[arg(long = "previous-key", value_name = "PUB")]
     pub previous_keys: Vec<PathBuf>,
+    /// Check every component image's own signature in its registry before anything is built,
+    /// against the `images:` section of this release policy (spec/policy.schema.json), and record
+    /// who signed each image.
+    #[arg(long, value_name = "POLICY")]
+    pub verify_images: Option<PathBuf>,
     /// Fail unless the previous release (when there is one) is signed by a --previous-key: for
     /// release pipelines, so a pushed tag cannot choose the baseline that hides a breaking change.
     #[arg(long, requires = "previous_keys")]

@@ -565,7 +565,15 @@ fn resolve_image(
         }
     };
     let platforms = platforms.map(|p| p.into_iter().map(|(platform, digest)| PlatformRecord { platform, digest }).collect());
-    Ok(ImageRecord { registry: img.registry, repository: img.repository, tag: img.tag, digest, from: from.to_string(), platforms })
+    Ok(ImageRecord {
+        registry: img.registry,
+        repository: img.repository,
+        tag: img.tag,
+        digest,
+        from: from.to_string(),
+        platforms,
+        signed_by: Vec::new(),
+    })
 }
 
 impl Ctx<'_> {

@@ -12,6 +12,7 @@
 pub mod keys;
 pub mod legacy;
 pub mod policy;
+pub mod policy_file;
 pub mod sigstore;
 pub mod verifier;
 
