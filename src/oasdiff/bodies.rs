@@ -250,10 +250,33 @@ fn headers(cx: &mut Cx, orl: &Loc, orv: &Value, nrl: &Loc, nrv: &Value, label: &
                 vec![],
             );
         }
+        // A header that may now be null breaks clients that parse it.
+        let null = |h: &Value| {
+            h.get("schema").is_some_and(|s| {
+                is_true(s, "nullable") || s.get("type").and_then(|t| t.as_array()).is_some_and(|a| a.iter().any(|t| t == "null"))
+            })
+        };
+        if !null(&oh) && null(&nh) {
+            cx.push(
+                "response-header-became-nullable",
+                Severity::Err,
+                label,
+                &place,
+                format!("the response header {name} became nullable for the status {status}"),
+                vec![],
+            );
+        }
         let ty = |h: &Value| -> Option<Value> {
             let s = h.get("schema")?;
             let s = if s.get("$ref").is_some() { return None } else { s };
-            s.get("type").cloned()
+            // Nullability is judged above; `[integer, "null"]` is the type integer.
+            match s.get("type")? {
+                Value::Array(a) => {
+                    let t: Vec<&Value> = a.iter().filter(|t| *t != "null").collect();
+                    if t.len() == 1 { Some(t[0].clone()) } else { Some(Value::Array(t.into_iter().cloned().collect())) }
+                }
+                t => Some(t.clone()),
+            }
         };
         if let (Some(a), Some(b)) = (ty(&oh), ty(&nh))
             && a != b
