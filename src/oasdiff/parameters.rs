@@ -30,6 +30,72 @@ impl Param {
     }
 }
 
+/// The style and explode a parameter is serialised with (the OpenAPI defaults: form for query and
+/// cookie, simple for path and header; explode only for form).
+fn style_of(p: &Param, inn: &str) -> (String, bool) {
+    let style =
+        p.v.get("style")
+            .and_then(|s| s.as_str())
+            .map(String::from)
+            .unwrap_or_else(|| if inn == "query" || inn == "cookie" { "form".into() } else { "simple".into() });
+    let explode = p.v.get("explode").and_then(|e| e.as_bool()).unwrap_or(style == "form");
+    (style, explode)
+}
+
+/// Clients serialise a parameter the way the contract says: a new style, a new explode for a
+/// non-scalar value, or no longer allowing reserved characters unencoded breaks them.
+fn serialization(cx: &mut Cx, p: &Param, q: &Param, inn: &str, name: &str, label: &str, at: &str) {
+    if p.v.get("schema").is_some() && q.v.get("schema").is_some() {
+        let ((ps, pe), (qs, qe)) = (style_of(p, inn), style_of(q, inn));
+        let scalar = |x: &Param| {
+            let s = get(cx.docs, &child(&x.loc, &["schema"])).ok().flatten().map(|(_, v)| v);
+            s.is_some_and(|s| {
+                s.get("anyOf").is_none()
+                    && s.get("oneOf").is_none()
+                    && s.get("allOf").is_none()
+                    && match s.get("type") {
+                        Some(Value::String(t)) => ["string", "number", "integer", "boolean", "null"].contains(&t.as_str()),
+                        Some(Value::Array(a)) => {
+                            !a.is_empty()
+                                && a.iter()
+                                    .all(|t| t.as_str().is_some_and(|t| ["string", "number", "integer", "boolean", "null"].contains(&t)))
+                        }
+                        _ => false,
+                    }
+            })
+        };
+        if ps != qs {
+            cx.push(
+                "request-parameter-style-changed",
+                Severity::Err,
+                label,
+                at,
+                format!("the {inn} request parameter {name} changed its style from {ps} to {qs}"),
+                vec![],
+            );
+        } else if pe != qe && !(scalar(p) && scalar(q)) {
+            cx.push(
+                "request-parameter-explode-changed",
+                Severity::Err,
+                label,
+                at,
+                format!("the {inn} request parameter {name} changed explode from {pe} to {qe}"),
+                vec![],
+            );
+        }
+    }
+    if inn == "query" && is_true(&p.v, "allowReserved") && !is_true(&q.v, "allowReserved") {
+        cx.push(
+            "request-parameter-became-not-allow-reserved",
+            Severity::Err,
+            label,
+            at,
+            format!("the {inn} request parameter {name} no longer allows reserved characters unencoded"),
+            vec![],
+        );
+    }
+}
+
 /// (in, name) → parameter; an operation's own parameters override the path item's.
 fn collect(cx: &Cx, item: &Loc, op: &Loc) -> Result<BTreeMap<(String, String), Param>> {
     let mut m = BTreeMap::new();
@@ -124,6 +190,7 @@ pub(super) fn compare(cx: &mut Cx, pair: &OpPair, ol: &Loc, nl: &Loc, label: &st
                 _ => {}
             }
         }
+        serialization(cx, p, q, inn, &name, label, &at);
         let (Some(ps), Some(qs)) = (p.schema(), q.schema()) else { continue };
         // An optional parameter's default is what the server assumes when a client omits it.
         if !q.required(inn) {
