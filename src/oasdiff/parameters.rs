@@ -44,6 +44,7 @@ fn style_of(p: &Param, inn: &str) -> (String, bool) {
 
 /// Clients serialise a parameter the way the contract says: a new style, a new explode for a
 /// non-scalar value, or no longer allowing reserved characters unencoded breaks them.
+#[allow(clippy::too_many_arguments)]
 fn serialization(cx: &mut Cx, p: &Param, q: &Param, inn: &str, name: &str, label: &str, at: &str) {
     if p.v.get("schema").is_some() && q.v.get("schema").is_some() {
         let ((ps, pe), (qs, qe)) = (style_of(p, inn), style_of(q, inn));
@@ -190,7 +191,7 @@ pub(super) fn compare(cx: &mut Cx, pair: &OpPair, ol: &Loc, nl: &Loc, label: &st
                 _ => {}
             }
         }
-        serialization(cx, p, q, inn, &name, label, &at);
+        serialization(cx, p, q, inn, name, label, &at);
         let (Some(ps), Some(qs)) = (p.schema(), q.schema()) else { continue };
         // An optional parameter's default is what the server assumes when a client omits it.
         if !q.required(inn) {
