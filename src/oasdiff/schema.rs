@@ -1022,6 +1022,27 @@ impl<'c, 'a> Walk<'c, 'a> {
             if !req && oreq.contains(name) && !nreq.contains(name) && !is_true(npv, "writeOnly") {
                 self.emit("response-property-became-optional".into(), Severity::Err, &shown(name), "became optional".into());
             }
+            if !self.param() {
+                let side = if req { "request" } else { "response" };
+                // A property's own stability level may not drop (stable → beta → alpha → draft).
+                if let (Ok(a), Ok(b)) = (super::stability(opv), super::stability(npv))
+                    && b < a
+                {
+                    self.emit(
+                        format!("{side}-property-stability-decreased"),
+                        Severity::Err,
+                        &shown(name),
+                        format!("stability level decreased from {} to {}", super::STABILITY[a as usize], super::STABILITY[b as usize]),
+                    );
+                }
+                // Newly deprecated with a sunset date that is not a date.
+                if is_true(npv, "deprecated")
+                    && !is_true(opv, "deprecated")
+                    && let Err(e) = super::sunset(npv)
+                {
+                    self.emit(format!("{side}-property-deprecated-sunset-invalid"), Severity::Err, &shown(name), e);
+                }
+            }
             self.schema(&opl, &npl, &path(name), &shown(name))?;
         }
         if req {
