@@ -168,6 +168,20 @@ pub(super) fn compare(cx: &mut Cx, pair: &OpPair, ol: &Loc, nl: &Loc, label: &st
                 vec![],
             );
         }
+        if is_true(&q.v, "deprecated") && !is_true(&p.v, "deprecated") {
+            match sunset(&q.v) {
+                Err(e) => cx.push("request-parameter-sunset-parse", Severity::Err, label, &at, e, vec![]),
+                Ok(Some(d)) if d < cx.today => cx.push(
+                    "request-parameter-sunset-date-too-small",
+                    Severity::Err,
+                    label,
+                    &at,
+                    format!("the {inn} request parameter {name} was deprecated with a sunset date {d} already past"),
+                    vec![],
+                ),
+                _ => {}
+            }
+        }
         if is_true(&q.v, "deprecated") && is_true(&p.v, "deprecated") {
             match (sunset(&p.v), sunset(&q.v)) {
                 (_, Err(e)) => cx.push("request-parameter-sunset-parse", Severity::Err, label, &at, e, vec![]),

@@ -174,6 +174,13 @@ pub(crate) fn operation(cx: &mut Cx, pair: &OpPair, label: &str, mirror: Mirror)
     }
     // Deprecation and sunset dates.
     if is_true(&nv, "deprecated") {
+        // Newly deprecated with a sunset date already past (no deprecation period is required by default).
+        if !is_true(&ov, "deprecated")
+            && let Ok(Some(d)) = sunset(&nv)
+            && d < cx.today
+        {
+            cx.push("api-sunset-date-too-small", Severity::Err, label, "", format!("sunset date {d} is already past"), vec![]);
+        }
         match (sunset(&ov), sunset(&nv)) {
             (_, Err(e)) => cx.push("api-deprecated-sunset-parse", Severity::Err, label, "", e, vec![]),
             (Ok(Some(o)), Ok(None)) if is_true(&ov, "deprecated") => {
