@@ -300,6 +300,39 @@ impl Store for Layout {
         Ok(self.tags()?.into_iter().find(|(t, _)| t == tag).map(|(_, d)| d))
     }
 
+    /// index.json entries that are image manifests whose `subject` is `digest` (each read from
+    /// the layout, digest-checked).
+    fn referrers(&self, digest: &str) -> Result<Vec<super::referrers::Listed>> {
+        let place = format!("{} (index.json)", self.describe());
+        let mut out: Vec<super::referrers::Listed> = Vec::new();
+        for e in self.entries()? {
+            if e.media_type != crate::spec::OCI_MANIFEST || e.digest == digest || out.iter().any(|o| o.desc.digest == e.digest) {
+                continue;
+            }
+            let bytes = self.blob(&e)?;
+            let subject = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v.pointer("/subject/digest").and_then(|d| d.as_str()).map(String::from));
+            if subject.as_deref() == Some(digest) {
+                out.push(super::referrers::Listed { desc: e, place: place.clone() });
+            }
+        }
+        Ok(out)
+    }
+
+    fn add_referrer(&self, _subject: &str, referrer: &Descriptor) -> Result<bool> {
+        let _held = self.hold()?;
+        self.ensure_layout()?;
+        let (mut idx, entries) = self.read_index()?;
+        if entries.iter().any(|e| e.digest == referrer.digest) {
+            return Ok(false);
+        }
+        let list = idx["manifests"].as_array_mut().expect("checked in read_index");
+        list.push(serde_json::to_value(super::referrers::listing_entry(referrer))?);
+        write_atomic(&self.dir.join("index.json"), &serde_json::to_vec(&idx)?)?;
+        Ok(true)
+    }
+
     fn tags(&self) -> Result<Vec<(String, Descriptor)>> {
         named(self.entries()?, &self.describe())
     }

@@ -1,0 +1,155 @@
+//! Sigstore bundle signatures (cosign v3's format) next to the legacy `.sig` tag, on a real
+//! registry without the referrers API (distribution 2.8.2: the referrers tag `sha256-<hex>`) and
+//! in layouts, checked against real cosign 2.5 both ways:
+//! * `bundle verify --key` accepts cosign's `attest --new-bundle-format --type
+//!   https://sigstore.dev/cosign/sign/v1` bundles as signatures, and not its SLSA provenance;
+//! * cosign's legacy payload stored as a referrer (`--registry-referrers-mode=oci-1-1`) counts.
+
+mod common;
+use common::registry::Registry;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
+
+fn cosign() -> PathBuf {
+    let p = std::env::var_os("RELBUNDLE_COSIGN").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".tools/bin/cosign"));
+    assert!(p.exists(), "{} is missing: run scripts/test (it runs scripts/install-cosign)", p.display());
+    p
+}
+
+/// cosign, offline, against a plain-HTTP loopback registry.
+fn cosign_run(d: &Path, env: &[(&str, &str)], args: &[&str]) -> Run {
+    let mut c = Command::new(cosign());
+    c.current_dir(d).env("COSIGN_PASSWORD", "pw").env("HOME", d).env("TUF_ROOT", d.join("tuf")).args(args);
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    run(&mut c)
+}
+
+const REG: [&str; 2] = ["--allow-insecure-registry", "--allow-http-registry"];
+
+/// `cosign attest --new-bundle-format` with a key, no transparency log.
+fn cosign_attest(d: &Path, key: &str, kind: &str, predicate: &str, image: &str) {
+    std::fs::write(d.join("predicate.json"), predicate).unwrap();
+    let mut a = vec!["attest", "--new-bundle-format", "--type", kind, "--predicate", "predicate.json", "--key", key, "--tlog-upload=false"];
+    a.extend(REG);
+    a.push(image);
+    cosign_run(d, &[], &a).ok();
+}
+
+struct Lab {
+    _t: tempfile::TempDir,
+    d: PathBuf,
+    reg: Registry,
+    repo: String,
+    digest: String,
+}
+
+impl Lab {
+    fn new() -> Lab {
+        let t = tempfile::tempdir().unwrap();
+        let d = t.path().to_path_buf();
+        let fixtures = fixture_repo(&d, &["docproc", "dvc-remote"]);
+        let reg = Registry::plain(&d.join("reg"));
+        let repo = format!("{}/acme/docproc", reg.addr);
+        let l = format!("oci:{}", d.join("l").display());
+        let lab = Lab { _t: t, d: d.clone(), reg, repo: repo.clone(), digest: String::new() };
+        let r = lab.b(&["build", "--version", "1.0.0", "--output", &l, "--push", &repo, fixtures.join("docproc").to_str().unwrap()]).ok();
+        Lab { digest: built_digest(&r.stdout), ..lab }
+    }
+
+    fn b(&self, args: &[&str]) -> Run {
+        run(bundle(&self.d).current_dir(&self.d).env("COSIGN_PASSWORD", "pw").args(args))
+    }
+
+    fn by_digest(&self) -> String {
+        format!("{}@{}", self.repo, self.digest)
+    }
+
+    fn tagged(&self) -> String {
+        format!("{}:1.0.0", self.repo)
+    }
+
+    fn verify_json(&self, reference: &str, extra: &[&str]) -> (i32, serde_json::Value) {
+        let r = self.b(&[&["verify", reference, "--json"][..], extra].concat());
+        let v = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr));
+        (r.code, v)
+    }
+
+    /// The referrers tag's index, fetched with Python's requests (an independent reader).
+    fn fallback_index(&self) -> serde_json::Value {
+        let hex = self.digest.trim_start_matches("sha256:");
+        let r = py(
+            "import sys, requests\nr = requests.get(sys.argv[1], headers={'Accept': 'application/vnd.oci.image.index.v1+json'})\nr.raise_for_status()\nprint(r.text)",
+            &[&format!("http://{}/v2/acme/docproc/manifests/sha256-{hex}", self.reg.addr)],
+        )
+        .ok();
+        serde_json::from_str(&r.stdout).unwrap()
+    }
+}
+
+#[test]
+fn cosign_bundles_are_signatures_and_other_predicates_are_not() {
+    let lab = Lab::new();
+    let d = &lab.d;
+    cosign_run(d, &[], &["generate-key-pair", "--output-key-prefix", "signer"]).ok();
+    cosign_run(d, &[], &["generate-key-pair", "--output-key-prefix", "builder"]).ok();
+    cosign_run(d, &[], &["generate-key-pair", "--output-key-prefix", "refmode"]).ok();
+
+    // Unsigned: no signature in any place.
+    let (code, v) = lab.verify_json(&lab.tagged(), &["--key", "signer.pub"]);
+    assert_eq!(code, 1);
+    assert!(v["checks"][0]["failures"].to_string().contains("no signatures"), "{v}");
+
+    // SLSA provenance by the builder key: an attestation, never a signature.
+    cosign_attest(d, "builder.key", "slsaprovenance", r#"{"buildType":"x","builder":{"id":"y"}}"#, &lab.by_digest());
+    let (code, v) = lab.verify_json(&lab.tagged(), &["--key", "builder.pub"]);
+    assert_eq!(code, 1, "{v}");
+    assert!(
+        v["checks"][0]["failures"].to_string().contains("an attestation (predicate https://slsa.dev/provenance/v0.2), not a signature"),
+        "{v}"
+    );
+
+    // The sign predicate by the signer key: a signature, found through the referrers tag.
+    cosign_attest(d, "signer.key", SIGN_PREDICATE, "{}", &lab.by_digest());
+    let (code, v) = lab.verify_json(&lab.tagged(), &["--key", "signer.pub"]);
+    assert_eq!(code, 0, "{v}");
+    let s = &v["signers"][0];
+    assert_eq!(s["format"], "bundle", "{v}");
+    assert_eq!(s["identity"], lab.repo.as_str(), "{v}");
+    assert!(s["source"].as_str().unwrap().contains(&format!("sha256-{} (referrers tag)", lab.digest.trim_start_matches("sha256:"))), "{v}");
+    // The referrers tag is an index of both cosign referrers (cosign lists them as the empty type).
+    let idx = lab.fallback_index();
+    assert_eq!(idx["manifests"].as_array().unwrap().len(), 2, "{idx}");
+    // The text report names format and place; history, pull and diff see the same signer.
+    let r = lab.b(&["verify", &lab.tagged(), "--key", "signer.pub"]).ok();
+    assert!(r.stdout.contains("bundle signature, referrer sha256:"), "{}", r.stdout);
+    let h: serde_json::Value = serde_json::from_str(&lab.b(&["history", &lab.repo, "--key", "signer.pub", "--json"]).ok().stdout).unwrap();
+    assert_eq!(h[0]["signers"].as_array().unwrap().len(), 1, "{h}");
+    assert_eq!(h[0]["signatures"], 2, "{h}");
+    lab.b(&["pull", &lab.tagged(), "--key", "signer.pub", "-o", "pulled"]).ok();
+    assert!(d.join("pulled").exists());
+    lab.b(&["pull", &lab.tagged(), "--key", "builder.pub", "-o", "refused"]).code(1);
+    assert!(!d.join("refused").exists());
+
+    // A legacy payload stored as a referrer (cosign's experimental OCI 1.1 mode) counts as legacy.
+    let mut a = vec!["sign", "--key", "refmode.key", "--tlog-upload=false", "--registry-referrers-mode=oci-1-1"];
+    a.extend(REG);
+    let img = lab.by_digest();
+    a.push(&img);
+    cosign_run(d, &[("COSIGN_EXPERIMENTAL", "1")], &a).ok();
+    let (code, v) = lab.verify_json(&lab.tagged(), &["--key", "refmode.pub"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["signers"][0]["format"], "legacy", "{v}");
+    assert!(v["signers"][0]["source"].as_str().unwrap().starts_with("referrer sha256:"), "{v}");
+
+    // Both keys, two formats: two distinct signers.
+    let (code, v) = lab.verify_json(&lab.tagged(), &["--key", "signer.pub", "--key", "refmode.pub", "--min-signers", "2"]);
+    assert_eq!(code, 0, "{v}");
+    // The builder key still does not count toward a quorum.
+    let (code, _) = lab.verify_json(&lab.tagged(), &["--key", "signer.pub", "--key", "builder.pub", "--min-signers", "2"]);
+    assert_eq!(code, 1);
+}
