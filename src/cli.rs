@@ -234,11 +234,14 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         password_file: Option<PathBuf>,
     },
-    /// Sign a release the way cosign does: a simple-signing payload for the exact manifest
-    /// digest, appended to the `sha256-<hex>.sig` manifest in the same repository or layout.
+    /// Sign a release the way cosign does, for the exact manifest digest: a Sigstore bundle
+    /// (cosign v3's format: a DSSE in-toto statement, predicate https://sigstore.dev/cosign/sign/v1,
+    /// stored as an OCI 1.1 referrer of the digest) and/or a simple-signing payload appended to
+    /// the `sha256-<hex>.sig` manifest (cosign 2's format), in the same repository or layout.
     ///
     /// Examples:
     ///   bundle sign registry.example.com/acme/docproc:1.4.0 --key cosign.key
+    ///   bundle sign registry.example.com/acme/docproc:1.4.0 --key cosign.key --format bundle
     ///   bundle sign oci:out/docproc:1.4.0 --key cosign.key --identity registry.example.com/acme/docproc
     #[command(verbatim_doc_comment)]
     Sign {
@@ -256,6 +259,10 @@ pub enum Command {
         /// Put KEY=VALUE in the payload's `optional` annotations, as `cosign sign -a` (repeatable).
         #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
         annotations: Vec<String>,
+        /// The signature format: bundle (cosign v3, Kyverno, Flux), legacy (the `.sig` tag: cosign 2
+        /// `verify`, skopeo/podman), or both (the default: every verifier in use finds one).
+        #[arg(long, value_enum, default_value = "both")]
+        format: crate::signing::Format,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,

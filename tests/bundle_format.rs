@@ -3,7 +3,9 @@
 //! in layouts, checked against real cosign 2.5 both ways:
 //! * `bundle verify --key` accepts cosign's `attest --new-bundle-format --type
 //!   https://sigstore.dev/cosign/sign/v1` bundles as signatures, and not its SLSA provenance;
-//! * cosign's legacy payload stored as a referrer (`--registry-referrers-mode=oci-1-1`) counts.
+//! * cosign's legacy payload stored as a referrer (`--registry-referrers-mode=oci-1-1`) counts;
+//! * cosign `verify-attestation --new-bundle-format` accepts what `bundle sign --format bundle`
+//!   writes, and `cosign verify` what `--format legacy` writes.
 
 mod common;
 use common::registry::Registry;
@@ -38,6 +40,26 @@ fn cosign_attest(d: &Path, key: &str, kind: &str, predicate: &str, image: &str) 
     a.extend(REG);
     a.push(image);
     cosign_run(d, &[], &a).ok();
+}
+
+/// `cosign verify-attestation --new-bundle-format` for the sign predicate, offline: a trusted
+/// root with no entries is enough for a key.
+fn cosign_verify_bundle(d: &Path, pubkey: &str, image: &str) -> Run {
+    std::fs::write(d.join("empty-root.json"), r#"{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}"#).unwrap();
+    let mut a = vec![
+        "verify-attestation",
+        "--new-bundle-format",
+        "--type",
+        SIGN_PREDICATE,
+        "--key",
+        pubkey,
+        "--trusted-root",
+        "empty-root.json",
+        "--insecure-ignore-tlog",
+    ];
+    a.extend(REG);
+    a.push(image);
+    cosign_run(d, &[], &a)
 }
 
 struct Lab {
@@ -152,4 +174,97 @@ fn cosign_bundles_are_signatures_and_other_predicates_are_not() {
     // The builder key still does not count toward a quorum.
     let (code, _) = lab.verify_json(&lab.tagged(), &["--key", "signer.pub", "--key", "builder.pub", "--min-signers", "2"]);
     assert_eq!(code, 1);
+}
+
+#[test]
+fn bundle_signatures_we_write_are_read_by_cosign() {
+    let lab = Lab::new();
+    let d = &lab.d;
+    lab.b(&["keygen", "--output-prefix", "ours"]).ok();
+    lab.b(&["keygen", "--output-prefix", "second"]).ok();
+
+    // Bundle only: cosign's verify-attestation accepts it, cosign's legacy verify finds nothing.
+    let r = lab.b(&["sign", &lab.tagged(), "--key", "ours.key", "--format", "bundle", "-a", "team=ml", "--json"]).ok();
+    let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(out["bundle"]["added"], true, "{out}");
+    assert!(out.get("legacy").is_none(), "{out}");
+    cosign_verify_bundle(d, "ours.pub", &lab.by_digest()).ok();
+    let mut a = vec!["verify", "--key", "ours.pub", "--insecure-ignore-tlog"];
+    a.extend(REG);
+    let img = lab.by_digest();
+    a.push(&img);
+    assert_ne!(cosign_run(d, &[], &a).code, 0, "cosign verify found a legacy signature that was not written");
+    // Ours reads it back, with its annotation.
+    let (code, v) = lab.verify_json(&lab.tagged(), &["--key", "ours.pub", "-a", "team=ml"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["signers"][0]["format"], "bundle");
+    let (code, v) = lab.verify_json(&lab.tagged(), &["--key", "ours.pub", "-a", "team=search"]);
+    assert_eq!(code, 1);
+    assert!(v.to_string().contains("annotation team=search required; the statement has team=ml"), "{v}");
+    // The referrer is the shape cosign v3 writes.
+    let idx = lab.fallback_index();
+    let entry = &idx["manifests"][0];
+    assert_eq!(entry["artifactType"], "application/vnd.dev.sigstore.bundle.v0.3+json", "{idx}");
+    assert_eq!(entry["annotations"]["dev.sigstore.bundle.predicateType"], SIGN_PREDICATE, "{idx}");
+
+    // Re-signing with the same key is a no-op, by tag or by digest.
+    for r in [lab.tagged(), lab.by_digest()] {
+        let out = lab.b(&["sign", &r, "--key", "ours.key", "--format", "bundle", "--json"]).ok();
+        assert!(out.stdout.contains("\"added\": false"), "{}", out.stdout);
+    }
+    assert_eq!(lab.fallback_index()["manifests"].as_array().unwrap().len(), 1);
+
+    // A second signer appends to the referrers tag (read, append, write).
+    lab.b(&["sign", &lab.tagged(), "--key", "second.key", "--format", "bundle"]).ok();
+    assert_eq!(lab.fallback_index()["manifests"].as_array().unwrap().len(), 2);
+    lab.b(&["verify", &lab.tagged(), "--key", "ours.pub", "--key", "second.pub", "--min-signers", "2"]).ok();
+    cosign_verify_bundle(d, "second.pub", &lab.by_digest()).ok();
+    cosign_verify_bundle(d, "ours.pub", &lab.by_digest()).ok();
+
+    // Both formats (the default): cosign's legacy verify now passes too; one key is one signer.
+    let out = lab.b(&["sign", &lab.tagged(), "--key", "ours.key", "--json"]).ok();
+    let out: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert_eq!(out["legacy"]["added"], true, "{out}");
+    assert_eq!(out["bundle"]["added"], false, "{out}");
+    cosign_run(d, &[], &a).ok();
+    let (code, v) = lab.verify_json(&lab.tagged(), &["--key", "ours.pub"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["signers"].as_array().unwrap().len(), 1, "{v}");
+    let r = lab.b(&["verify", &lab.tagged(), "--key", "ours.pub", "--key", "ours.pub", "--min-signers", "2"]).code(1);
+    assert!(r.stdout.contains("is the same key as"), "{}", r.stdout);
+}
+
+#[test]
+fn layouts_hold_bundle_referrers_in_index_json() {
+    let lab = Lab::new();
+    lab.b(&["keygen", "--output-prefix", "ours"]).ok();
+    let l = format!("oci:{}", lab.d.join("l").display());
+    let tagged = format!("{l}:1.0.0");
+    lab.b(&["sign", &tagged, "--key", "ours.key", "--format", "bundle", "--identity", "example.com/docproc"]).ok();
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(lab.d.join("l/index.json")).unwrap()).unwrap();
+    let referrers: Vec<&serde_json::Value> = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["artifactType"] == "application/vnd.dev.sigstore.bundle.v0.3+json")
+        .collect();
+    assert_eq!(referrers.len(), 1, "{index}");
+    assert!(referrers[0]["annotations"].get("org.opencontainers.image.ref.name").is_none(), "a referrer is not a tag: {index}");
+    // The listed manifest names the release as its subject (read with Python, independently).
+    let hex = referrers[0]["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
+    let r = py(
+        "import json,sys; print(json.load(open(sys.argv[1]))['subject']['digest'])",
+        &[lab.d.join("l/blobs/sha256").join(&hex).to_str().unwrap()],
+    )
+    .ok();
+    assert_eq!(r.stdout.trim(), lab.digest);
+    let (code, v) = lab.verify_json(&tagged, &["--key", "ours.pub", "--identity", "example.com/docproc"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["signers"][0]["format"], "bundle");
+    assert!(v["signers"][0]["source"].as_str().unwrap().contains("(index.json)"), "{v}");
+    // Our tags still work: one release in the layout, found without naming its tag.
+    lab.b(&["verify", &l, "--key", "ours.pub", "--identity", "example.com/docproc"]).ok();
+    // Re-signing is a no-op.
+    let r = lab.b(&["sign", &tagged, "--key", "ours.key", "--format", "bundle", "--identity", "example.com/docproc", "--json"]).ok();
+    assert!(r.stdout.contains("\"added\": false"), "{}", r.stdout);
 }

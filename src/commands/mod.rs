@@ -28,8 +28,8 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Diff { a, b, format, keys, identity, repo } => diff::run(&a, &b, format, &keys, &identity, repo.as_deref(), &t()?),
         Command::Keygen { output_prefix, force, password_file } => sign::keygen(&output_prefix, force, password_file.as_deref()),
-        Command::Sign { reference, key, password_file, identity, annotations, json } => {
-            sign::run(&reference, &key, password_file.as_deref(), identity.as_deref(), &annotations, json, &t()?)
+        Command::Sign { reference, key, password_file, identity, annotations, format, json } => {
+            sign::run(&reference, &key, password_file.as_deref(), identity.as_deref(), &annotations, format, json, &t()?)
         }
         Command::Verify { reference, trust, check_images, values, map, json } => {
             verify::run(&reference, &trust, check_images, values, map, json, &t()?)
