@@ -103,13 +103,17 @@ impl Lab {
 
     /// The referrers tag's index, fetched with Python's requests (an independent reader).
     fn fallback_index(&self) -> serde_json::Value {
-        let hex = self.digest.trim_start_matches("sha256:");
+        self.manifest_at("acme/docproc", &format!("sha256-{}", self.digest.trim_start_matches("sha256:"))).unwrap()
+    }
+
+    /// A manifest or index of the registry by tag or digest, with Python's requests (None: 404).
+    fn manifest_at(&self, repo: &str, reference: &str) -> Option<serde_json::Value> {
         let r = py(
-            "import sys, requests\nr = requests.get(sys.argv[1], headers={'Accept': 'application/vnd.oci.image.index.v1+json'})\nr.raise_for_status()\nprint(r.text)",
-            &[&format!("http://{}/v2/acme/docproc/manifests/sha256-{hex}", self.reg.addr)],
+            "import sys, requests\nr = requests.get(sys.argv[1], headers={'Accept': 'application/vnd.oci.image.index.v1+json, application/vnd.oci.image.manifest.v1+json'})\nprint(r.text if r.status_code == 200 else 'null')",
+            &[&format!("http://{}/v2/{repo}/manifests/{reference}", self.reg.addr)],
         )
         .ok();
-        serde_json::from_str(&r.stdout).unwrap()
+        serde_json::from_str::<Option<serde_json::Value>>(&r.stdout).unwrap()
     }
 }
 
@@ -267,4 +271,94 @@ fn layouts_hold_bundle_referrers_in_index_json() {
     // Re-signing is a no-op.
     let r = lab.b(&["sign", &tagged, "--key", "ours.key", "--format", "bundle", "--identity", "example.com/docproc", "--json"]).ok();
     assert!(r.stdout.contains("\"added\": false"), "{}", r.stdout);
+}
+
+#[test]
+fn push_carries_every_attachment_and_merges() {
+    let lab = Lab::new();
+    let d = &lab.d;
+    lab.b(&["keygen", "--output-prefix", "ours"]).ok();
+    lab.b(&["keygen", "--output-prefix", "mirrorkey"]).ok();
+    lab.b(&["keygen", "--output-prefix", "late"]).ok();
+    cosign_run(d, &[], &["generate-key-pair", "--output-key-prefix", "builder"]).ok();
+    // At the source: our signature in both formats, a legacy attestation (.att), a bundle
+    // attestation (a referrer), and a legacy signature of that referrer.
+    lab.b(&["sign", &lab.tagged(), "--key", "ours.key"]).ok();
+    std::fs::write(d.join("slsa.json"), r#"{"buildType":"x","builder":{"id":"y"}}"#).unwrap();
+    let mut a = vec!["attest", "--type", "slsaprovenance", "--predicate", "slsa.json", "--key", "builder.key", "--tlog-upload=false"];
+    a.extend(REG);
+    let img = lab.by_digest();
+    a.push(&img);
+    cosign_run(d, &[], &a).ok();
+    cosign_attest(d, "builder.key", "slsaprovenance", r#"{"buildType":"x","builder":{"id":"y"}}"#, &lab.by_digest());
+    let idx = lab.fallback_index();
+    let entries = idx["manifests"].as_array().unwrap();
+    assert_eq!(entries.len(), 2, "{idx}");
+    let attestation = entries.iter().find(|e| e["annotations"]["dev.sigstore.bundle.predicateType"] != SIGN_PREDICATE).unwrap();
+    let att_digest = attestation["digest"].as_str().unwrap().to_string();
+    let mut a = vec!["sign", "--key", "builder.key", "--tlog-upload=false"];
+    a.extend(REG);
+    let att_ref = format!("{}@{att_digest}", lab.repo);
+    a.push(&att_ref);
+    cosign_run(d, &[], &a).ok();
+
+    // Push to a mirror: everything arrives.
+    let mirror = format!("{}/mirror/docproc", lab.reg.addr);
+    let r = lab.b(&["push", &lab.tagged(), &mirror]).ok();
+    // Two legacy signatures: ours, and the builder's of its attestation.
+    assert!(r.stderr.contains("copied 2 legacy signature(s), 1 legacy attestation(s), 2 referrer(s)"), "{}", r.stderr);
+    let hex = lab.digest.trim_start_matches("sha256:");
+    let midx = lab.manifest_at("mirror/docproc", &format!("sha256-{hex}")).expect("the mirror has the referrers tag");
+    assert_eq!(midx["manifests"].as_array().unwrap().len(), 2, "{midx}");
+    assert!(lab.manifest_at("mirror/docproc", &format!("sha256-{hex}.att")).is_some(), "the .att tag was not copied");
+    assert!(
+        lab.manifest_at("mirror/docproc", &format!("sha256-{}.sig", att_digest.trim_start_matches("sha256:"))).is_some(),
+        "the signature of the attestation was not copied"
+    );
+    let mirror_digest = format!("{mirror}@{}", lab.digest);
+    cosign_verify_bundle(d, "ours.pub", &mirror_digest).ok();
+    let mut v = vec!["verify-attestation", "--key", "builder.pub", "--type", "slsaprovenance", "--insecure-ignore-tlog"];
+    v.extend(REG);
+    v.push(&mirror_digest);
+    cosign_run(d, &[], &v).ok();
+    let (code, out) = lab.verify_json(&format!("{mirror}:1.0.0"), &["--key", "ours.pub", "--identity", &lab.repo]);
+    assert_eq!(code, 0, "{out}");
+
+    // The mirror gets its own signer; a later signature at the source merges in, keeping it.
+    lab.b(&["sign", &format!("{mirror}:1.0.0"), "--key", "mirrorkey.key", "--format", "bundle"]).ok();
+    lab.b(&["sign", &lab.tagged(), "--key", "late.key", "--format", "bundle"]).ok();
+    let r = lab.b(&["push", &lab.tagged(), &mirror]).ok();
+    assert!(r.stderr.contains("0 legacy attestation(s), 1 referrer(s)"), "{}", r.stderr);
+    let midx = lab.manifest_at("mirror/docproc", &format!("sha256-{hex}")).unwrap();
+    assert_eq!(midx["manifests"].as_array().unwrap().len(), 4, "{midx}");
+    let three = [
+        "--key",
+        "ours.pub",
+        "--key",
+        "mirrorkey.pub",
+        "--key",
+        "late.pub",
+        "--min-signers",
+        "3",
+        "--identity",
+        &lab.repo,
+        "--identity",
+        &mirror,
+    ];
+    lab.b(&[&["verify", &format!("{mirror}:1.0.0")][..], &three[..]].concat()).ok();
+    // Pushing again adds nothing.
+    let r = lab.b(&["push", &lab.tagged(), &mirror]).ok();
+    assert!(!r.stderr.contains("copied"), "{}", r.stderr);
+
+    // To a layout: the referrers are index.json entries, the .att a tag; verify reads the bundle.
+    let out = format!("oci:{}", d.join("airgap").display());
+    lab.b(&["push", &format!("{mirror}:1.0.0"), &out]).ok();
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("airgap/index.json")).unwrap()).unwrap();
+    let untagged =
+        index["manifests"].as_array().unwrap().iter().filter(|e| e["annotations"]["org.opencontainers.image.ref.name"].is_null()).count();
+    assert_eq!(untagged, 4, "{index}");
+    assert!(index.to_string().contains(&format!("sha256-{hex}.att")), "{index}");
+    let (code, v) = lab.verify_json(&format!("{out}:1.0.0"), &["--key", "late.pub", "--identity", &lab.repo]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["signers"][0]["format"], "bundle");
 }

@@ -3,6 +3,7 @@
 //!
 //! A tag is resolved to a digest once ([`Store::resolve`]); everything after uses the digest.
 
+pub mod attached;
 pub mod auth;
 pub mod layout;
 pub mod referrers;
