@@ -8,6 +8,7 @@
 //!   writes, and `cosign verify` what `--format legacy` writes.
 
 mod common;
+use common::proxy::Proxy;
 use common::registry::Registry;
 use common::*;
 use std::path::{Path, PathBuf};
@@ -361,4 +362,188 @@ fn push_carries_every_attachment_and_merges() {
     let (code, v) = lab.verify_json(&format!("{out}:1.0.0"), &["--key", "late.pub", "--identity", &lab.repo]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["signers"][0]["format"], "bundle");
+}
+
+#[test]
+fn a_registry_with_the_referrers_api_is_asked_once_and_errors_are_errors() {
+    let lab = Lab::new();
+    let d = &lab.d;
+    lab.b(&["keygen", "--output-prefix", "ours"]).ok();
+    // tests/common/proxy.rs in front of distribution 2.8.2: a registry with the referrers API.
+    let api = Proxy::start(&lab.reg.addr);
+    api.referrers_api();
+    let repo = format!("{}/acme/docproc", api.addr);
+    let r = lab.b(&["sign", &format!("{repo}:1.0.0"), "--key", "ours.key", "--format", "bundle", "--verbose"]).ok();
+    assert!(r.stderr.contains("has the referrers API"), "{}", r.stderr);
+    // The registry lists the referrer itself: no referrers tag is written.
+    let hex = lab.digest.trim_start_matches("sha256:");
+    assert!(lab.manifest_at("acme/docproc", &format!("sha256-{hex}")).is_none(), "a referrers tag was written");
+    let (code, v) = lab.verify_json(&format!("{repo}:1.0.0"), &["--key", "ours.pub"]);
+    assert_eq!(code, 0, "{v}");
+    assert!(v["signers"][0]["source"].as_str().unwrap().ends_with("(referrers API)"), "{v}");
+    // The API is asked once per registry per process.
+    api.plan(common::proxy::Plan::None);
+    lab.b(&["verify", &format!("{repo}:1.0.0"), "--key", "ours.pub"]).ok();
+    assert_eq!(api.requests().iter().filter(|l| l.contains("/referrers/")).count(), 1, "{:?}", api.requests());
+    // cosign finds the bundle through the API too.
+    cosign_verify_bundle(d, "ours.pub", &format!("{repo}@{}", lab.digest)).ok();
+    // Re-signing is a no-op; a second signer is listed by the registry.
+    let r = lab.b(&["sign", &format!("{repo}:1.0.0"), "--key", "ours.key", "--format", "bundle", "--json"]).ok();
+    assert!(r.stdout.contains("\"added\": false"), "{}", r.stdout);
+
+    // A registry error while looking is an error (exit 2), never "unsigned".
+    api.fail(&format!("/v2/acme/docproc/referrers/{}", lab.digest), 500);
+    let r =
+        run(bundle(d).current_dir(d).env("RELBUNDLE_RETRY_BASE_MS", "1").args(["verify", &format!("{repo}:1.0.0"), "--key", "ours.pub"]));
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("list referrers of") && r.stderr.contains("HTTP 500"), "{}", r.stderr);
+    // The same for the referrers tag of a registry without the API.
+    let plain = Proxy::start(&lab.reg.addr);
+    plain.fail(&format!("/v2/acme/docproc/manifests/sha256-{hex}"), 500);
+    let r = run(bundle(d).current_dir(d).env("RELBUNDLE_RETRY_BASE_MS", "1").args([
+        "verify",
+        &format!("{}/acme/docproc:1.0.0", plain.addr),
+        "--key",
+        "ours.pub",
+    ]));
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("no signatures"), "{}", r.stdout);
+}
+
+/// A hand-made bundle referrer in a layout: a statement signed by `key`, stored as cosign
+/// writes it with `subject` as the manifest's subject. Returns its listing descriptor.
+fn put_bundle(dir: &Path, subject: &relbundle::oci::Descriptor, statement: &[u8], key: &Path) -> relbundle::oci::Descriptor {
+    use relbundle::oci::Descriptor;
+    use relbundle::store::Store;
+    use relbundle::trust::bundle;
+    let l = relbundle::store::layout::Layout::new(dir.to_path_buf());
+    let signer = relbundle::signing::load_private_key(key, b"pw").unwrap();
+    let fp = relbundle::trust::TrustedKey::from_pem(&signer.public_pem, "k").unwrap().fingerprint;
+    let json = bundle::bundle_json(statement, &signer.sign_raw(&bundle::pae(statement)).unwrap(), &fp).unwrap();
+    let layer = Descriptor::new(bundle::BUNDLE_MEDIA_TYPE, &json);
+    l.put_blob(&layer, &json).unwrap();
+    l.put_blob(&Descriptor::new(bundle::EMPTY_MEDIA_TYPE, bundle::EMPTY_CONFIG), bundle::EMPTY_CONFIG).unwrap();
+    let m = bundle::referrer_manifest(subject, &layer);
+    let bytes = m.to_bytes();
+    let desc = Descriptor::new(relbundle::spec::OCI_MANIFEST, &bytes);
+    l.put_manifest(&desc, &bytes).unwrap();
+    relbundle::signing::referrer_descriptor(&m, &desc)
+}
+
+/// Raw manifest bytes stored in a layout; returns their descriptor.
+fn put_manifest_bytes(dir: &Path, bytes: &[u8]) -> relbundle::oci::Descriptor {
+    use relbundle::store::Store;
+    let desc = relbundle::oci::Descriptor::new(relbundle::spec::OCI_MANIFEST, bytes);
+    relbundle::store::layout::Layout::new(dir.to_path_buf()).put_manifest(&desc, bytes).unwrap();
+    desc
+}
+
+#[test]
+fn bundle_tamper_matrix() {
+    use relbundle::store::Store;
+    use relbundle::store::layout::Layout;
+    use relbundle::store::referrers::append_fallback;
+    use relbundle::trust::bundle;
+    let lab = Lab::new();
+    let d = &lab.d;
+    lab.b(&["keygen", "--output-prefix", "ours"]).ok();
+    let key = d.join("ours.key");
+    let id = "example.com/docproc";
+    let release = Layout::new(d.join("l")).resolve(Some("1.0.0")).unwrap();
+    let good = bundle::statement(id, &lab.digest, &Default::default());
+    let fresh = |name: &str| {
+        let to = d.join(name);
+        sh(d, &format!("cp -a {} {}", d.join("l").display(), to.display())).ok();
+        to
+    };
+    let verify = |dir: &Path| lab.verify_json(&format!("oci:{}:1.0.0", dir.display()), &["--key", "ours.pub", "--identity", id]);
+    let rejected = |dir: &Path, reason: &str, case: &str| {
+        let (code, v) = verify(dir);
+        assert_eq!(code, 1, "case `{case}`: {v}");
+        let failures = v["checks"][0]["failures"].to_string();
+        assert!(failures.contains(reason), "case `{case}`: {reason:?} not named: {failures}");
+    };
+
+    // The untouched bundle verifies, listed in index.json or in the referrers tag.
+    let dir = fresh("good");
+    let r = put_bundle(&dir, &release, &good, &key);
+    Layout::new(dir.clone()).add_referrer(&lab.digest, &r).unwrap();
+    assert_eq!(verify(&dir).0, 0);
+
+    // 1: a bundle for another digest, listed for this one (its manifest's subject is the other).
+    let dir = fresh("other-subject");
+    let mut other = release.clone();
+    other.digest = DIGEST_B.into();
+    let r = put_bundle(&dir, &other, &bundle::statement(id, DIGEST_B, &Default::default()), &key);
+    append_fallback(&Layout::new(dir.clone()), &lab.digest, &r).unwrap();
+    rejected(&dir, &format!("refers to {DIGEST_B}, not {}; ignored", lab.digest), "bundle for another digest");
+
+    // 2: the manifest's subject is this release, the DSSE statement names another digest.
+    let dir = fresh("statement-subject");
+    let r = put_bundle(&dir, &release, &bundle::statement(id, DIGEST_A, &Default::default()), &key);
+    Layout::new(dir.clone()).add_referrer(&lab.digest, &r).unwrap();
+    rejected(&dir, &format!("the statement signs {DIGEST_A}, not {}", lab.digest), "DSSE subject names another digest");
+
+    // 3: the referrers tag points at the subject itself (as GitLab resolves it).
+    let dir = fresh("tag-is-subject");
+    Layout::new(dir.clone()).tag(&format!("sha256-{}", lab.digest.trim_start_matches("sha256:")), &release, true).unwrap();
+    rejected(&dir, "not an image index of referrers; it lists nothing", "referrers tag names the subject");
+
+    // 4: an index entry whose manifest has no subject.
+    let dir = fresh("no-subject");
+    let r = put_bundle(&dir, &release, &good, &key);
+    let l = Layout::new(dir.clone());
+    let mut m: serde_json::Value = serde_json::from_slice(&l.blob(&r).unwrap()).unwrap();
+    m.as_object_mut().unwrap().remove("subject");
+    let mut no_subject = put_manifest_bytes(&dir, &serde_json::to_vec(&m).unwrap());
+    no_subject.artifact_type = r.artifact_type.clone();
+    append_fallback(&l, &lab.digest, &no_subject).unwrap();
+    rejected(&dir, "has no subject; ignored", "entry without subject");
+
+    // 5: a valid signature by the trusted key with another predicate.
+    let dir = fresh("predicate");
+    let slsa = String::from_utf8(good.clone()).unwrap().replace(SIGN_PREDICATE, "https://slsa.dev/provenance/v1").into_bytes();
+    let r = put_bundle(&dir, &release, &slsa, &key);
+    Layout::new(dir.clone()).add_referrer(&lab.digest, &r).unwrap();
+    rejected(&dir, "an attestation (predicate https://slsa.dev/provenance/v1), not a signature", "another predicate");
+
+    // 6: the same referrer listed twice (in the tag twice, and in index.json): one signature.
+    let dir = fresh("duplicate");
+    let r = put_bundle(&dir, &release, &good, &key);
+    let l = Layout::new(dir.clone());
+    l.add_referrer(&lab.digest, &r).unwrap();
+    append_fallback(&l, &lab.digest, &r).unwrap();
+    let mut idx: serde_json::Value = serde_json::from_slice(
+        &l.blob(&l.resolve(Some(&format!("sha256-{}", lab.digest.trim_start_matches("sha256:")))).unwrap()).unwrap(),
+    )
+    .unwrap();
+    let again = idx["manifests"][0].clone();
+    idx["manifests"].as_array_mut().unwrap().push(again);
+    let twice = serde_json::to_vec(&idx).unwrap();
+    let td = relbundle::oci::Descriptor::new(relbundle::spec::OCI_INDEX, &twice);
+    l.put_manifest(&td, &twice).unwrap();
+    l.tag(&format!("sha256-{}", lab.digest.trim_start_matches("sha256:")), &td, true).unwrap();
+    let (code, v) = verify(&dir);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["signers"].as_array().unwrap().len(), 1);
+    let h: serde_json::Value = serde_json::from_str(&lab.b(&["history", &format!("oci:{}", dir.display()), "--json"]).ok().stdout).unwrap();
+    assert_eq!(h[0]["signatures"], 1, "a duplicate listing counted twice: {h}");
+
+    // 7: the bundle's signature corrupted.
+    let dir = fresh("corrupt");
+    let r = put_bundle(&dir, &release, &good, &key);
+    let l = Layout::new(dir.clone());
+    let m = relbundle::oci::ImageManifest::from_bytes(&l.blob(&r).unwrap(), "m").unwrap();
+    let mut b: serde_json::Value = serde_json::from_slice(&l.blob(&m.layers[0]).unwrap()).unwrap();
+    let sig = b["dsseEnvelope"]["signatures"][0]["sig"].as_str().unwrap().to_string();
+    let flipped = format!("{}{}", if sig.starts_with('M') { "N" } else { "M" }, &sig[1..]);
+    b["dsseEnvelope"]["signatures"][0]["sig"] = flipped.into();
+    let bytes = serde_json::to_vec(&b).unwrap();
+    let layer = relbundle::oci::Descriptor::new(bundle::BUNDLE_MEDIA_TYPE, &bytes);
+    l.put_blob(&layer, &bytes).unwrap();
+    let mm = bundle::referrer_manifest(&release, &layer);
+    let mb = mm.to_bytes();
+    let md = put_manifest_bytes(&dir, &mb);
+    l.add_referrer(&lab.digest, &relbundle::signing::referrer_descriptor(&mm, &md)).unwrap();
+    rejected(&dir, "made by none of the given keys, or corrupted", "corrupted DSSE signature");
 }
