@@ -547,3 +547,57 @@ fn bundle_tamper_matrix() {
     l.add_referrer(&lab.digest, &relbundle::signing::referrer_descriptor(&mm, &md)).unwrap();
     rejected(&dir, "made by none of the given keys, or corrupted", "corrupted DSSE signature");
 }
+
+#[test]
+fn layouts_written_by_cosign_save_are_read() {
+    let lab = Lab::new();
+    let d = &lab.d;
+    cosign_run(d, &[], &["generate-key-pair", "--output-key-prefix", "theirs"]).ok();
+    let img = lab.by_digest();
+    let mut a = vec!["sign", "--key", "theirs.key", "--tlog-upload=false"];
+    a.extend(REG);
+    a.push(&img);
+    cosign_run(d, &[], &a).ok();
+    std::fs::write(d.join("slsa.json"), r#"{"buildType":"x","builder":{"id":"y"}}"#).unwrap();
+    let mut a = vec!["attest", "--type", "slsaprovenance", "--predicate", "slsa.json", "--key", "theirs.key", "--tlog-upload=false"];
+    a.extend(REG);
+    a.push(&img);
+    cosign_run(d, &[], &a).ok();
+    let mut a = vec!["save", "--dir", "saved"];
+    a.extend(REG);
+    a.push(&img);
+    cosign_run(d, &[], &a).ok();
+    // cosign's layout names no tags: its one image and its .sig are found by cosign's `kind`.
+    for r in ["oci:saved".to_string(), format!("oci:saved@{}", lab.digest)] {
+        let (code, v) = lab.verify_json(&r, &["--key", "theirs.pub", "--identity", &lab.repo]);
+        assert_eq!(code, 0, "{r}: {v}");
+        assert_eq!(v["signers"][0]["format"], "legacy");
+    }
+    // push carries its signature and attestation to a registry, where cosign verifies both.
+    let dst = format!("{}/from-save/docproc", lab.reg.addr);
+    let r = lab.b(&["push", "oci:saved", &dst]).ok();
+    assert!(r.stderr.contains("copied 1 legacy signature(s), 1 legacy attestation(s)"), "{}", r.stderr);
+    let moved = format!("{dst}@{}", lab.digest);
+    let mut v = vec!["verify", "--key", "theirs.pub", "--insecure-ignore-tlog"];
+    v.extend(REG);
+    v.push(&moved);
+    cosign_run(d, &[], &v).ok();
+    let mut v = vec!["verify-attestation", "--key", "theirs.pub", "--type", "slsaprovenance", "--insecure-ignore-tlog"];
+    v.extend(REG);
+    v.push(&moved);
+    cosign_run(d, &[], &v).ok();
+
+    // And the other way: cosign reads our layout (`verify --local-image`) and loads it into a
+    // registry (`load`), where ours verifies what arrived.
+    let ours = format!("oci:{}:1.0.0", d.join("l").display());
+    lab.b(&["sign", &ours, "--key", "theirs.key", "--identity", &lab.repo]).ok();
+    let l = d.join("l");
+    cosign_run(d, &[], &["verify", "--local-image", "--key", "theirs.pub", "--insecure-ignore-tlog", l.to_str().unwrap()]).ok();
+    let loaded = format!("{}/acme/loaded", lab.reg.addr);
+    let mut a = vec!["load", "--dir", l.to_str().unwrap()];
+    a.extend(REG);
+    a.push(&loaded);
+    cosign_run(d, &[], &a).ok();
+    let (code, v) = lab.verify_json(&format!("{loaded}@{}", lab.digest), &["--key", "theirs.pub", "--identity", &lab.repo]);
+    assert_eq!(code, 0, "{v}");
+}
