@@ -211,6 +211,20 @@ fn bundle_signatures_we_write_are_read_by_cosign() {
     let entry = &idx["manifests"][0];
     assert_eq!(entry["artifactType"], "application/vnd.dev.sigstore.bundle.v0.3+json", "{idx}");
     assert_eq!(entry["annotations"]["dev.sigstore.bundle.predicateType"], SIGN_PREDICATE, "{idx}");
+    // The bundle passes the protobuf-specs models (sigstore-models: strict, no unknown fields),
+    // and its statement names the digest and the repository.
+    let m = lab.manifest_at("acme/docproc", entry["digest"].as_str().unwrap()).unwrap();
+    let r = py(
+        "import sys, json, requests\nfrom sigstore_models.bundle.v1 import Bundle\nb = Bundle.from_json(requests.get(sys.argv[1]).content)\n\
+         assert b.verification_material.public_key.hint and b.dsse_envelope.payload_type == 'application/vnd.in-toto+json'\n\
+         s = json.loads(b.dsse_envelope.payload)\nprint(s['_type'], s['predicateType'], s['subject'][0]['name'], s['subject'][0]['digest']['sha256'])",
+        &[&format!("http://{}/v2/acme/docproc/blobs/{}", lab.reg.addr, m["layers"][0]["digest"].as_str().unwrap())],
+    )
+    .ok();
+    assert_eq!(
+        r.stdout.trim(),
+        format!("https://in-toto.io/Statement/v1 {SIGN_PREDICATE} {} {}", lab.repo, lab.digest.trim_start_matches("sha256:"))
+    );
 
     // Re-signing with the same key is a no-op, by tag or by digest.
     for r in [lab.tagged(), lab.by_digest()] {
