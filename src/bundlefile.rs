@@ -20,7 +20,26 @@ pub struct BundleFile {
     #[serde(default)]
     pub description: Option<String>,
     pub components: BTreeMap<Name, Component>,
+    /// Size limits on prompt templates, checked by `check` and `build`.
+    #[serde(default, rename = "promptLimits")]
+    pub prompt_limits: PromptLimits,
 }
+
+/// The longest template a prompt may have, in characters of template text (every message's
+/// content; not the file's other fields).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct PromptLimits {
+    /// For every prompt.
+    #[serde(default)]
+    pub max_chars: Option<u64>,
+    /// Per prompt id, instead of `maxChars`.
+    #[serde(default)]
+    pub by_id: BTreeMap<String, u64>,
+}
+
+/// The name a split gives the variant of a prompt file that has none.
+pub const DEFAULT_VARIANT: &str = "default";
 
 /// A release or component name: lower-case letters, digits and `-`, starting with a letter.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -70,6 +89,9 @@ pub struct Component {
     /// API name → semver requirement, e.g. `^1.2` or `>=2.1, <3`.
     #[serde(default)]
     pub consumes: BTreeMap<String, semver::VersionReq>,
+    /// A/B splits: prompt id → variant (`default` for the file without one) → percent of traffic.
+    #[serde(default)]
+    pub splits: BTreeMap<String, BTreeMap<String, u32>>,
 }
 
 /// A model: either a `.dvc` file, or the outputs of a `dvc.lock` stage.
@@ -135,6 +157,12 @@ impl BundleFile {
                 }
                 if g.starts_with('/') || g.split('/').any(|c| c == "..") {
                     bail!("{}: component `{name}` field `prompts[{i}]`: `{g}` must stay inside the component folder", loc("prompts"));
+                }
+            }
+            for (id, weights) in &c.splits {
+                let sum: u64 = weights.values().map(|w| u64::from(*w)).sum();
+                if sum != 100 {
+                    bail!("{}: component `{name}` field `splits.{id}`: the percentages add up to {sum}; they must add up to 100", loc(id));
                 }
             }
             for api in c.provides.keys().chain(c.consumes.keys()) {

@@ -18,6 +18,21 @@ pub struct Cli {
     pub registry: RegistryOpts,
 }
 
+/// The command line, with the registry flags hidden from the help of the commands that never
+/// contact a registry (init, keygen, completions). The flags are global, so they are still
+/// accepted there.
+pub fn command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut c = Cli::command();
+    c.build();
+    for name in ["init", "keygen", "completions"] {
+        c = c.mut_subcommand(name, |sc| {
+            ["insecure_registry", "ca_file", "username", "password_stdin"].iter().fold(sc, |sc, a| sc.mut_arg(*a, |x| x.hide(true)))
+        });
+    }
+    c
+}
+
 /// Which signatures make a release trusted (verify, values, pull).
 #[derive(Args, Debug, Clone, Default)]
 pub struct Trust {
@@ -35,28 +50,61 @@ pub struct Trust {
     /// An annotation every accepted signature must carry, as `cosign verify -a` (repeatable).
     #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
     pub annotations: Vec<String>,
+    /// A keyless signer: the certificate's SAN, exactly (repeatable; each pairs with the
+    /// --certificate-oidc-issuer[-regexp] at the same position, or the only one given). A GitLab
+    /// pipeline: https://gitlab.com/GROUP/PROJECT//.gitlab-ci.yml@refs/tags/v1.2.3
+    #[arg(long, value_name = "SAN")]
+    pub certificate_identity: Vec<String>,
+    /// A keyless signer's SAN as a regular expression (anchored), e.g.
+    /// '^https://github\.com/acme/docproc/\.github/workflows/release\.yml@refs/tags/v.*$'.
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_identity_regexp: Vec<String>,
+    /// The OIDC issuer of a keyless signer (Fulcio extension 1.3.6.1.4.1.57264.1.8, or the legacy
+    /// .1.1), e.g. https://token.actions.githubusercontent.com or https://gitlab.com.
+    #[arg(long, value_name = "URL")]
+    pub certificate_oidc_issuer: Vec<String>,
+    /// The OIDC issuer as a regular expression (anchored).
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_oidc_issuer_regexp: Vec<String>,
+    /// A Fulcio claim every keyless signer's certificate must carry, NAME=REGEX (repeatable):
+    /// source-repository-uri, source-repository-ref, source-repository-digest, build-signer-uri,
+    /// build-config-uri, build-trigger, runner-environment, run-invocation-uri.
+    #[arg(long = "certificate-claim", value_name = "NAME=REGEX")]
+    pub certificate_claims: Vec<String>,
+    /// The Sigstore trusted root for keyless signatures (a private Sigstore); default: the
+    /// public-good instance's, embedded. Nothing is fetched at verify time.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
 }
 
-/// How to reach registries; accepted by every command.
+impl Trust {
+    /// Whether any signer (key or keyless identity) was named: the release is then verified.
+    pub fn given(&self) -> bool {
+        !self.keys.is_empty() || !self.certificate_identity.is_empty() || !self.certificate_identity_regexp.is_empty()
+    }
+}
+
+/// How to reach registries: accepted before the command (`bundle --verbose history …`) and by
+/// every command that contacts a registry (`bundle history … --verbose`).
 #[derive(Args, Debug, Clone, Default)]
 pub struct RegistryOpts {
     /// Allow plain HTTP to this registry host (repeatable). Loopback registries (localhost,
     /// 127.0.0.0/8, ::1) always may. Env: RELBUNDLE_INSECURE_REGISTRIES (comma-separated).
-    #[arg(long, global = true, value_name = "HOST[:PORT]")]
+    #[arg(long, value_name = "HOST[:PORT]")]
     pub insecure_registry: Vec<String>,
     /// Trust this PEM CA certificate for registry TLS, besides the system roots (repeatable).
-    #[arg(long, global = true, value_name = "FILE", env = "RELBUNDLE_CA_FILE")]
+    #[arg(long, value_name = "FILE", env = "RELBUNDLE_CA_FILE")]
     pub ca_file: Vec<PathBuf>,
     /// Registry user name; give the password on standard input with --password-stdin.
     /// Without it: REGISTRY_AUTH_FILE, then docker's config.json ($DOCKER_CONFIG), else anonymous.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub username: Option<String>,
     /// Read the registry password from standard input (one line).
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub password_stdin: bool,
     /// Say more on stderr: the transport and login source per registry, and every retry.
     /// Secrets are never printed.
-    #[arg(short, long, global = true)]
+    #[arg(short, long)]
     pub verbose: bool,
 }
 
@@ -66,8 +114,19 @@ pub enum Command {
     ///
     /// A component is a folder with a Dockerfile (or Containerfile), named after the folder. Its
     /// models are the .dvc files and dvc.lock stage outputs below it; its prompts are
-    /// prompts/**/*.{yaml,yml,json}; its contracts are api/openapi.{yaml,yml,json} and *.schema.json;
-    /// `consumes` entries come from $refs into other components' contracts.
+    /// prompts/**/*.{yaml,yml,json,prompty,prompt} (ours, Prompty, Dotprompt, Semantic Kernel,
+    /// LangChain, Langfuse: spec/prompt-formats.md); its contracts are api/openapi.{yaml,yml,json}
+    /// and *.schema.json; `consumes` entries come from $refs into other components' contracts.
+    ///
+    /// DVC outputs: a dvc.yaml `type: model` artifact is a model; an input (deps) of a dvc.yaml
+    /// stage is training data, left out and listed in a comment; one under data/ or with a data
+    /// extension is kept and marked as data; anything else is a model. init also adds /out/ (the
+    /// default output of build) to .gitignore.
+    ///
+    /// API names are unique: an OpenAPI contract provides <component>-api; a JSON Schema provides
+    /// the last non-version segment of its $id, else its title, else its file name (without
+    /// .schema.json). A name more than one contract would get becomes <component>-<name> for each;
+    /// one still shared gets -2, -3, … (spec/README.md § 1).
     ///
     /// Example:
     ///   bundle init . && $EDITOR bundle.yaml   # add the image digests, then: bundle build
@@ -113,9 +172,13 @@ pub enum Command {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
     },
-    /// Copy a release to a registry or layout: blobs first (skipping those already there),
-    /// then the manifest by digest, then the tag.
+    /// Copy a release, with its signatures, to a registry or layout.
+    ///
+    /// Blobs first (skipping those already there), then the manifest by digest, then the tag.
+    /// Says which identities the carried signatures name, and how to verify at the destination.
     ///
     /// Examples:
     ///   bundle push oci:out/docproc:1.4.0 registry.example.com/acme/docproc
@@ -125,7 +188,8 @@ pub enum Command {
     Push {
         /// The release to copy: oci:DIR[:TAG], REGISTRY/REPO:TAG or …@sha256:…
         source: String,
-        /// Where to: REGISTRY/REPO[:TAG] or oci:DIR[:TAG]; the tag defaults to the source tag, else the version.
+        /// Where to: REGISTRY/REPO[:TAG] or oci:DIR[:TAG]; the tag defaults to the source tag, else
+        /// the version.
         destination: String,
         /// Move an existing tag that names a different release (dangerous: deploys using the tag change).
         #[arg(long)]
@@ -133,12 +197,17 @@ pub enum Command {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
     },
-    /// Extract a release's files (prompts, contracts, DVC pointers, bundle.yaml), checking every
-    /// digest and size first and refusing unsafe paths, links and devices.
+    /// Extract a release's files, after checking every digest and size.
+    ///
+    /// Prompts, contracts, DVC pointers and bundle.yaml. Unsafe paths, links, devices and files
+    /// the release record does not name are refused; nothing is written unless everything is.
     ///
     /// Examples:
-    ///   bundle pull registry.example.com/acme/docproc@sha256:… -o /prompts --component summarizer --only prompts
+    ///   bundle pull registry.example.com/acme/docproc@sha256:… -o /prompts \
+    ///       --component summarizer --only prompts --key cosign.pub
     ///   bundle pull oci:out/docproc:1.4.0 -o release/
     #[command(verbatim_doc_comment)]
     Pull {
@@ -163,8 +232,12 @@ pub enum Command {
         /// Print what was written as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
     },
-    /// List a repository's releases, newest first: tag, version, digest, created, commit, signatures.
+    /// List a repository's releases, newest first.
+    ///
+    /// Tag, version, digest, created, commit and signatures; with --key, who signed.
     ///
     /// Examples:
     ///   bundle history registry.example.com/acme/docproc
@@ -183,11 +256,20 @@ pub enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
     },
     /// Run every collection step and check of `build` without writing anything.
     ///
-    /// Example:
+    /// The version bump rules (prompt and API versions) run against --previous, else the highest
+    /// release below this version where `build` would write. Without a release version (no tag at
+    /// HEAD, no --version) and without --previous, everything else is still checked; check says
+    /// that the bump rules were not, and which release they would run against, and exits 0 when
+    /// nothing else is wrong.
+    ///
+    /// Examples:
     ///   bundle check . --image ocr=ghcr.io/acme/ocr@sha256:…
+    ///   bundle check . --previous registry.example.com/acme/docproc:1.3.0
     #[command(verbatim_doc_comment)]
     Check {
         #[command(flatten)]
@@ -202,6 +284,8 @@ pub enum Command {
         /// Print the findings as JSON (spec/check-report.schema.json).
         #[arg(long)]
         json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
     },
     /// Show a release: summary, or the release record with --json.
     ///
@@ -215,8 +299,12 @@ pub enum Command {
         /// Print the release record (canonical JSON).
         #[arg(long)]
         json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
     },
-    /// Write a cosign-format key pair: PREFIX.key (encrypted, mode 0600) and PREFIX.pub.
+    /// Write a cosign-format key pair: PREFIX.key (encrypted) and PREFIX.pub.
+    ///
+    /// The private key is sealed as cosign seals it (scrypt N = 65536, nacl/secretbox), mode 0600.
     ///
     /// The password comes from --password-file, COSIGN_PASSWORD (empty for none), or a prompt.
     ///
@@ -234,15 +322,19 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         password_file: Option<PathBuf>,
     },
-    /// Sign a release the way cosign does, for the exact manifest digest: a Sigstore bundle
-    /// (cosign v3's format: a DSSE in-toto statement, predicate https://sigstore.dev/cosign/sign/v1,
-    /// stored as an OCI 1.1 referrer of the digest) and/or a simple-signing payload appended to
-    /// the `sha256-<hex>.sig` manifest (cosign 2's format), in the same repository or layout.
+    /// Sign a release the way cosign does.
+    ///
+    /// For the exact manifest digest, once the release's integrity and record checks pass: a
+    /// Sigstore bundle (cosign v3's format: a DSSE in-toto statement with predicate
+    /// https://sigstore.dev/cosign/sign/v1, stored as an OCI 1.1 referrer of the digest) and/or a
+    /// simple-signing payload appended to the `sha256-<hex>.sig` manifest (cosign 2's format), in
+    /// the same repository or layout. The same key signing again is a no-op.
     ///
     /// Examples:
     ///   bundle sign registry.example.com/acme/docproc:1.4.0 --key cosign.key
+    ///   bundle sign registry.example.com/acme/docproc@sha256:… --key cosign.key -a approved-by=qa
     ///   bundle sign registry.example.com/acme/docproc:1.4.0 --key cosign.key --format bundle
-    ///   bundle sign oci:out/docproc:1.4.0 --key cosign.key --identity registry.example.com/acme/docproc
+    ///   bundle sign oci:out/docproc:1.4.0 --key cosign.key
     #[command(verbatim_doc_comment)]
     Sign {
         /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
@@ -266,15 +358,21 @@ pub enum Command {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
     },
-    /// Verify a release before deploying it: signatures, integrity, the release's own checks,
-    /// and optionally images and Helm values. Exit 0 verified, 1 a check failed, 2 bad input.
+    /// Verify a release before deploying it.
+    ///
+    /// Signatures first, then integrity, the release's own checks, and optionally images and Helm
+    /// values. Exit 0 verified, 1 a check failed, 2 bad input.
     ///
     /// Examples:
     ///   bundle verify registry.example.com/acme/docproc:1.4.0 --key cosign.pub
-    ///   bundle verify …@sha256:… --key a.pub --key b.pub --min-signers 2 --check-images --values values.yaml
-    ///   bundle verify mirror.example.com/docproc:1.4.0 --key cosign.pub --identity registry.example.com/acme/docproc
-    #[command(verbatim_doc_comment, mut_arg("keys", |a| a.required(true)))]
+    ///   bundle verify REF --key a.pub --key b.pub --min-signers 2 --check-images --values v.yaml
+    ///   bundle verify mirror.example.com/docproc:1.4.0 --key cosign.pub \
+    ///       --identity registry.example.com/acme/docproc
+    ///   bundle verify oci:out/docproc:1.4.0 --key cosign.pub --identity docproc
+    #[command(verbatim_doc_comment, mut_arg("keys", |a| a.required_unless_present_any(["certificate_identity", "certificate_identity_regexp", "policy"])))]
     Verify {
         /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
         reference: String,
@@ -289,17 +387,29 @@ pub enum Command {
         /// The --map the values were written with (`bundle values --map`), to check them through it.
         #[arg(long, value_name = "FILE", requires = "values")]
         map: Option<PathBuf>,
+        /// A release policy (spec/policy.schema.json): who must have signed, for --env, and rules
+        /// in CEL over the release; replaces --key and the identity flags.
+        #[arg(long, value_name = "FILE", requires = "env", conflicts_with_all = ["keys", "certificate_identity", "certificate_identity_regexp"])]
+        policy: Option<PathBuf>,
+        /// The environment of --policy to apply (e.g. staging, production).
+        #[arg(long, value_name = "ENV", requires = "policy")]
+        env: Option<String>,
         /// Print the report as JSON (spec/verify-report.schema.json).
         #[arg(long)]
         json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
     },
-    /// Show what changed between two releases: images, models (down to files in a directory
-    /// model), prompts (with a unified diff), contracts, and signers. Exit 0 when the content is
-    /// the same, 1 when it differs, 2 on error (as diff(1)).
+    /// Show what changed between two releases.
+    ///
+    /// Images, models (down to files in a directory model), prompts (with a unified diff),
+    /// contracts, and signers. Exit 0 when the content is the same, 1 when it differs, 2 on
+    /// error (as diff(1)).
     ///
     /// Examples:
     ///   bundle diff registry.example.com/acme/docproc:1.4.0 registry.example.com/acme/docproc:1.5.0
-    ///   bundle diff oci:out/docproc:1.4.0 registry.example.com/acme/docproc@sha256:… --format markdown > audit.md
+    ///   bundle diff oci:out/docproc:1.4.0 registry.example.com/acme/docproc@sha256:… \
+    ///       --format markdown > audit.md
     ///   bundle diff A B --key cosign.pub --repo . --format json
     #[command(verbatim_doc_comment)]
     Diff {
@@ -319,16 +429,19 @@ pub enum Command {
         /// A git checkout of the source, to list the commits between the two releases.
         #[arg(long, value_name = "DIR")]
         repo: Option<PathBuf>,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
     },
-    /// Emit Helm values that pin every component image (and the bundle itself) by digest, so one
-    /// `helm upgrade` moves every component at once, and a rollback moves them all back.
+    /// Emit Helm values that pin every component image and the bundle by digest.
+    ///
+    /// One `helm upgrade` moves every component at once, and a rollback moves them all back.
     ///
     /// With --key the release is verified first (signatures, integrity, its own checks) and no
     /// values are written unless it passes; without --key a warning says they were not verified.
     ///
     /// Examples:
     ///   bundle values registry.example.com/acme/docproc:1.5.0 --key cosign.pub -o values.yaml
-    ///   bundle values registry.example.com/acme/docproc:1.4.0 --key cosign.pub -o values.yaml   # rollback
+    ///   bundle values registry.example.com/acme/docproc:1.4.0 --key cosign.pub -o v.yaml  # rollback
     ///   bundle values REF --key cosign.pub --map chart-map.yaml -o values.yaml
     #[command(verbatim_doc_comment)]
     Values {
@@ -346,6 +459,8 @@ pub enum Command {
         /// Print JSON instead of YAML.
         #[arg(long)]
         json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
     },
     /// Print a shell completion script.
     ///

@@ -23,6 +23,9 @@ pub struct Options {
     /// `--buildx-metadata [NAME=]FILE`
     pub buildx_metadata: Vec<String>,
     pub version: Option<String>,
+    /// Go on without a release version (`check` in a merge request, before anyone tags): the
+    /// record's version is then empty and [`Collected::version`] is `None`.
+    pub version_optional: bool,
     pub allow_dirty: bool,
     /// Accept a folder outside git (`--no-git`): no source commit is recorded.
     pub no_git: bool,
@@ -53,6 +56,8 @@ pub struct Collected {
     pub dvc: Vec<(String, Arc<Vec<u8>>)>,
     /// Things worth telling the user that are not errors.
     pub notes: Vec<String>,
+    /// The release version; `None` only with [`Options::version_optional`].
+    pub version: Option<semver::Version>,
 }
 
 struct Ctx<'a> {
@@ -63,6 +68,8 @@ struct Ctx<'a> {
     missing: Vec<String>,
     mismatched: Vec<String>,
     dvc_layer: BTreeMap<String, Arc<Vec<u8>>>,
+    /// Single-file models whose workspace size was compared with the pin, of those looked at.
+    size_checked: (usize, usize),
     /// dvc.yaml `artifacts:` by output path: (artifact name, artifact).
     artifacts: BTreeMap<String, (String, dvc::Artifact)>,
     cache: HashCache,
@@ -83,7 +90,11 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
     let bf_path = dir.join(bundlefile::FILE_NAME);
     let bf = BundleFile::parse(files::text(&bf_bytes, &bf_path.display().to_string())?, &bf_path)?;
 
-    let (version, tag) = crate::source::release_version(opts.version.as_deref(), &bf.name.0, &git.tags)?;
+    let (version, tag) = match crate::source::release_version(opts.version.as_deref(), &bf.name.0, &git.tags)? {
+        Some((v, tag)) => (Some(v), tag),
+        None if opts.version_optional => (None, None),
+        None => bail!("{}", crate::source::no_version(&bf.name.0)),
+    };
     let created_epoch = match std::env::var("SOURCE_DATE_EPOCH") {
         Ok(s) => s.trim().parse::<i64>().map_err(|_| anyhow!("SOURCE_DATE_EPOCH `{s}` is not a whole number of seconds"))?,
         Err(_) => match git.commit_time {
@@ -110,6 +121,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         missing: Vec::new(),
         mismatched: Vec::new(),
         dvc_layer: BTreeMap::new(),
+        size_checked: (0, 0),
         artifacts: BTreeMap::new(),
         cache,
         bar: None,
@@ -118,6 +130,9 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
     let image_overrides = image_overrides(opts, &bf)?;
     let mut components = Vec::new();
     let mut prompt_ids: BTreeMap<String, String> = BTreeMap::new();
+    // (prompt id, file, template characters), for bundle.yaml `promptLimits`.
+    let mut prompt_sizes: Vec<(String, String, u64)> = Vec::new();
+    let bf_text = String::from_utf8_lossy(&bf_bytes).into_owned();
     let mut prompts_layer = Vec::new();
     let mut contracts_layer: BTreeMap<String, Arc<Vec<u8>>> = BTreeMap::new();
     // Parsed once by contracts::load, for the compatibility checks below.
@@ -151,18 +166,27 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         for rel in cx.prompt_files(&cpath, &c.prompts, &what)? {
             let bytes = cx.files.read(&cx.root, &rel, &what)?;
             let p = prompts::parse(files::text(&bytes, &rel)?, std::path::Path::new(&rel))?;
-            if let Some(other) = prompt_ids.insert(p.id.clone(), rel.clone()) {
-                bail!("{rel}: field `id`: prompt id `{}` is already used by {other}; prompt ids must be unique in a release", p.id);
-            }
-            prompts.push(PromptRecord {
+            prompt_sizes.push((p.id.clone(), rel.clone(), p.template_chars()));
+            let record = PromptRecord {
                 id: p.id,
+                variant: p.variant,
                 version: p.version.to_string(),
+                format: p.format.record_name().map(String::from),
                 path: rel.clone(),
                 sha256: crate::hashing::sha256_digest(&bytes),
-            });
+            };
+            if let Some(other) = prompt_ids.insert(record.key(), rel.clone()) {
+                let what = match &record.variant {
+                    Some(v) => format!("prompt id `{}` with variant `{v}`", record.id),
+                    None => format!("prompt id `{}`", record.id),
+                };
+                bail!("{rel}: field `id`: {what} is already used by {other}; a prompt id (and variant) must be unique in a release");
+            }
+            prompts.push(record);
             prompts_layer.push((rel, bytes));
         }
-        prompts.sort_by(|a, b| a.id.cmp(&b.id));
+        prompts.sort_by(|a, b| (&a.id, &a.variant).cmp(&(&b.id, &b.variant)));
+        check_splits(&bf_text, &bf_path, &name.0, &c.splits, &prompts)?;
 
         let mut provides = Vec::new();
         for (api, p) in &c.provides {
@@ -192,7 +216,16 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
                 refs: contract.referenced,
             });
         }
-        components.push(ComponentRecord { name: name.0.clone(), path: cpath, image, models, prompts, provides, consumes: Vec::new() });
+        components.push(ComponentRecord {
+            name: name.0.clone(),
+            path: cpath,
+            image,
+            models,
+            prompts,
+            provides,
+            consumes: Vec::new(),
+            splits: c.splits.clone(),
+        });
     }
 
     // Every `consumes` needs exactly one provider whose version satisfies the requirement.
@@ -201,6 +234,18 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         for p in &c.provides {
             providers.entry(p.api.as_str()).or_default().push((c.name.as_str(), p.version.as_str()));
         }
+    }
+    // An API has one provider: the release record, `values` and the version rules key APIs by name.
+    if let Some((api, many)) = providers.iter().find(|(_, v)| v.len() > 1) {
+        let text = String::from_utf8_lossy(&bf_bytes);
+        let second = many[1].0;
+        let line =
+            crate::yaml::line_of_key(&text, api, crate::yaml::line_of_key(&text, second, crate::yaml::line_of_key(&text, "components", 1)));
+        bail!(
+            "{}:{line}: component `{second}` field `provides.{api}`: `{api}` is provided by {}; an API has exactly one provider, so rename all but one",
+            bf_path.display(),
+            crate::yaml::list(many.iter().map(|(n, _)| format!("`{n}`")), 2)
+        );
     }
     let mut consumes_by: Vec<Vec<ConsumeRecord>> = Vec::new();
     let mut unsatisfied = Vec::new();
@@ -215,7 +260,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
                 Some([one]) => *one,
                 Some(many) => bail!(
                     "{what}: `{api}` is provided by {}; exactly one component may provide an API",
-                    many.iter().map(|(n, _)| format!("`{n}`")).collect::<Vec<_>>().join(" and ")
+                    crate::yaml::list(many.iter().map(|(n, _)| format!("`{n}`")), 2)
                 ),
             };
             if provider == name.0 {
@@ -282,22 +327,36 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
     if let Some(b) = cx.bar.take() {
         b.finish_and_clear();
     }
+    if !opts.verify_models && !components.is_empty() {
+        let (checked, files) = cx.size_checked;
+        cx.notes.push(format!(
+            "models: pins present in the DVC cache or remote; workspace not re-hashed ({checked} of {files} single-file model(s) size-checked, \
+             directory models not compared): pass --verify-models to re-hash every workspace file"
+        ));
+    }
     cx.cache.save();
     let mut problems = Vec::new();
+    let too_long = prompt_limits(&bf_text, &bf_path, &bf.prompt_limits, &prompt_sizes)?;
+    if !too_long.is_empty() {
+        problems.push(format!(
+            "prompt templates over their size limit (bundle.yaml `promptLimits`):{}",
+            crate::yaml::list_lines(&too_long, 10)
+        ));
+    }
     if !cx.missing.is_empty() {
         problems.push(format!(
-            "DVC objects missing from the cache and the local remote (run `dvc push`, or `dvc fetch` to fill the cache):\n  {}",
-            cx.missing.join("\n  ")
+            "DVC objects missing from the cache and the local remote (run `dvc push`, or `dvc fetch` to fill the cache):{}",
+            crate::yaml::list_lines(&cx.missing, 10)
         ));
     }
     if !cx.mismatched.is_empty() {
         problems.push(format!(
-            "workspace files differ from their DVC pins (run `dvc status`; `dvc add`/`dvc repro` and commit, or `dvc checkout`):\n  {}",
-            cx.mismatched.join("\n  ")
+            "workspace files differ from their DVC pins (run `dvc status`; `dvc add`/`dvc repro` and commit, or `dvc checkout`):{}",
+            crate::yaml::list_lines(&cx.mismatched, 10)
         ));
     }
     if !unsatisfied.is_empty() {
-        problems.push(format!("API requirements not met:\n  {}", unsatisfied.join("\n  ")));
+        problems.push(format!("API requirements not met:{}", crate::yaml::list_lines(&unsatisfied, 10)));
     }
     if !problems.is_empty() {
         return Err(finding(problems.join("\n")));
@@ -306,7 +365,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
     let release = Release {
         schema_version: crate::spec::RECORD_SCHEMA_VERSION,
         name: bf.name.0.clone(),
-        version: version.to_string(),
+        version: version.as_ref().map(|v| v.to_string()).unwrap_or_default(),
         created: rfc3339(created_epoch)?,
         tool: Tool { name: "relbundle".into(), version: env!("CARGO_PKG_VERSION").into() },
         source: Source {
@@ -314,7 +373,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
             commit: git.commit,
             tag,
             path: rel_path,
-            dirty: git.dirty,
+            dirty: git.dirty || cx.files.read_untracked,
         },
         build: BuildFlags { allow_dirty: opts.allow_dirty, verified_models: opts.verify_models },
         components,
@@ -328,6 +387,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
         contracts: contracts_layer.into_iter().collect(),
         dvc: cx.dvc_layer.into_iter().collect(),
         notes: cx.notes,
+        version,
     })
 }
 
@@ -343,7 +403,64 @@ fn named_schemas(docs: &crate::compat::Docs, file: &str) -> Vec<(String, String)
     out
 }
 
-/// `dir/name`, or `name` at the top.
+/// The `FILE:LINE` of a key below a component in bundle.yaml.
+fn component_key_at(text: &str, file: &std::path::Path, component: &str, keys: &[&str]) -> String {
+    let from = crate::yaml::line_of_key(text, component, crate::yaml::line_of_key(text, "components", 1));
+    format!("{}:{}", file.display(), keys.iter().fold(from, |l, k| crate::yaml::line_of_key(text, k, l)))
+}
+
+/// Each split names prompts of its component and their variants (`default`: the file without one).
+fn check_splits(
+    text: &str,
+    file: &std::path::Path,
+    component: &str,
+    splits: &BTreeMap<String, BTreeMap<String, u32>>,
+    prompts: &[PromptRecord],
+) -> Result<()> {
+    for (id, weights) in splits {
+        let at = component_key_at(text, file, component, &["splits", id]);
+        let variants: Vec<&str> =
+            prompts.iter().filter(|p| &p.id == id).map(|p| p.variant.as_deref().unwrap_or(crate::bundlefile::DEFAULT_VARIANT)).collect();
+        if variants.is_empty() {
+            bail!("{at}: component `{component}` field `splits.{id}`: the component has no prompt `{id}`");
+        }
+        for v in weights.keys() {
+            if !variants.contains(&v.as_str()) {
+                bail!(
+                    "{at}: component `{component}` field `splits.{id}.{v}`: prompt `{id}` has no variant `{v}` (variants: {})",
+                    crate::yaml::list(&variants, 5)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Prompts whose template is longer than bundle.yaml `promptLimits` allows, one line each.
+fn prompt_limits(
+    text: &str,
+    file: &std::path::Path,
+    limits: &crate::bundlefile::PromptLimits,
+    sizes: &[(String, String, u64)],
+) -> Result<Vec<String>> {
+    for id in limits.by_id.keys() {
+        if !sizes.iter().any(|(i, _, _)| i == id) {
+            let line = crate::yaml::line_of_key(text, id, crate::yaml::line_of_key(text, "promptLimits", 1));
+            bail!("{}:{line}: field `promptLimits.byId.{id}`: no prompt has the id `{id}`", file.display());
+        }
+    }
+    Ok(sizes
+        .iter()
+        .filter_map(|(id, rel, n)| {
+            let (max, from) = match limits.by_id.get(id) {
+                Some(m) => (*m, format!("byId.{id}")),
+                None => (limits.max_chars?, "maxChars".to_string()),
+            };
+            (*n > max).then(|| format!("prompt `{id}` ({rel}): {n} characters, over the {max} of `promptLimits.{from}`"))
+        })
+        .collect())
+}
+
 /// A release needs a source: a git repository (unless `--no-git`) whose tree is clean (unless
 /// `--allow-dirty`, recorded in the release). The error names what makes the tree dirty.
 fn check_source(dir: &std::path::Path, git: &crate::source::GitInfo, opts: &Options) -> Result<()> {
@@ -370,6 +487,7 @@ fn check_source(dir: &std::path::Path, git: &crate::source::GitInfo, opts: &Opti
     )
 }
 
+/// `dir/name`, or `name` at the top.
 fn rel_join(dir: &str, name: &str) -> String {
     if dir.is_empty() { name.to_string() } else { format!("{dir}/{name}") }
 }
@@ -402,7 +520,7 @@ fn image_overrides(opts: &Options, bf: &BundleFile) -> Result<BTreeMap<String, (
         if !bf.components.keys().any(|n| n.0 == name) {
             bail!(
                 "--image {name}: no component `{name}` in bundle.yaml (components: {})",
-                bf.components.keys().map(|k| k.0.as_str()).collect::<Vec<_>>().join(", ")
+                crate::yaml::list(bf.components.keys().map(|k| k.0.as_str()), 5)
             );
         }
         out.insert(name, (img, "--image"));
@@ -502,7 +620,7 @@ impl Ctx<'_> {
             let pipeline =
                 if self.root.dir.join(&pipeline_rel).is_file() { self.read_pipeline(&pipeline_rel)? } else { Default::default() };
             let Some(ls) = lock.stages.get(stage) else {
-                bail!("{what}: {lock_rel} has no stage `{stage}` (stages: {})", lock.stages.keys().cloned().collect::<Vec<_>>().join(", "));
+                bail!("{what}: {lock_rel} has no stage `{stage}` (stages: {})", crate::yaml::list(lock.stages.keys(), 5));
             };
             let ps = pipeline.stages.get(stage).cloned().unwrap_or_default();
             let base = match &ps.wdir {
@@ -515,7 +633,7 @@ impl Ctx<'_> {
                     Some(e) => vec![e],
                     None => bail!(
                         "{what} `out`: stage `{stage}` in {lock_rel} has no output `{o}` (outputs: {})",
-                        ls.outs.iter().map(|e| e.path.as_str()).collect::<Vec<_>>().join(", ")
+                        crate::yaml::list(ls.outs.iter().map(|e| e.path.as_str()), 5)
                     ),
                 },
                 None => ls.outs.iter().collect(),
@@ -592,6 +710,10 @@ impl Ctx<'_> {
             );
         }
         let mut sha256 = None;
+        if !self.opts.verify_models && !is_dir {
+            // Without --verify-models, a file's size is checked against its pin (a stat, no read).
+            self.size_check(&path, &md5, size, file);
+        }
         if self.opts.verify_models {
             let abs = self.root.dir.join(&path);
             let bar = self.bar(size);
@@ -637,6 +759,19 @@ impl Ctx<'_> {
             artifact,
             files: files_list,
         })
+    }
+
+    /// Compare a single-file model's workspace size with its pin (a missing file is not checked).
+    fn size_check(&mut self, path: &str, md5: &str, size: u64, file: &str) {
+        self.size_checked.1 += 1;
+        let Ok(meta) = std::fs::metadata(self.root.dir.join(path)) else { return };
+        self.size_checked.0 += 1;
+        if meta.len() != size {
+            self.mismatched.push(format!(
+                "{path}: pinned {md5} ({size} bytes) in {file}, the workspace file has {} bytes (sizes differ; `dvc status` says more)",
+                meta.len()
+            ));
+        }
     }
 
     fn bar(&mut self, add: u64) -> Option<indicatif::ProgressBar> {
@@ -736,11 +871,7 @@ impl Ctx<'_> {
             if !ignored.is_empty() {
                 let mut names: Vec<&String> = ignored.iter().collect();
                 names.sort();
-                self.notes.push(format!(
-                    "{what}: skipped {} file(s) git ignores: {}",
-                    names.len(),
-                    crate::yaml::list(&names.iter().map(|s| s.as_str()).collect::<Vec<_>>(), 5)
-                ));
+                self.notes.push(format!("{what}: skipped {} file(s) git ignores: {}", names.len(), crate::yaml::list(&names, 5)));
                 found.retain(|p| !ignored.contains(p));
             }
         }

@@ -83,6 +83,15 @@ pub struct ComponentDiff {
     pub models: Vec<ModelDiff>,
     pub prompts: Vec<TextDiff>,
     pub contracts: Vec<TextDiff>,
+    /// A/B splits of prompt variants that were added, removed or changed.
+    pub splits: Vec<SplitDiff>,
+}
+
+/// One prompt's A/B split on each side: variant → percent (null: no split on that side).
+#[derive(Debug, Serialize)]
+pub struct SplitDiff {
+    pub id: String,
+    pub split: Change<BTreeMap<String, u32>>,
 }
 
 #[derive(Debug, Serialize)]
@@ -225,12 +234,12 @@ struct Item<'a> {
 }
 
 fn text_diffs(
-    a: &BTreeMap<&str, Item>,
-    b: &BTreeMap<&str, Item>,
+    a: &BTreeMap<String, Item>,
+    b: &BTreeMap<String, Item>,
     fa: &BTreeMap<String, Vec<u8>>,
     fb: &BTreeMap<String, Vec<u8>>,
 ) -> Vec<TextDiff> {
-    let keys: BTreeSet<&str> = a.keys().chain(b.keys()).copied().collect();
+    let keys: BTreeSet<&str> = a.keys().chain(b.keys()).map(|k| k.as_str()).collect();
     let empty = Vec::new();
     let mut out = Vec::new();
     for k in keys {
@@ -266,13 +275,13 @@ fn text_diffs(
     out
 }
 
-fn prompt_items(c: Option<&ComponentRecord>) -> BTreeMap<&str, Item<'_>> {
-    c.map(|c| c.prompts.iter().map(|p| (p.id.as_str(), Item { version: &p.version, path: &p.path, sha256: &p.sha256 })).collect())
+fn prompt_items(c: Option<&ComponentRecord>) -> BTreeMap<String, Item<'_>> {
+    c.map(|c| c.prompts.iter().map(|p| (p.key(), Item { version: &p.version, path: &p.path, sha256: &p.sha256 })).collect())
         .unwrap_or_default()
 }
 
-fn contract_items(c: Option<&ComponentRecord>) -> BTreeMap<&str, Item<'_>> {
-    c.map(|c| c.provides.iter().map(|p| (p.api.as_str(), Item { version: &p.version, path: &p.contract, sha256: &p.sha256 })).collect())
+fn contract_items(c: Option<&ComponentRecord>) -> BTreeMap<String, Item<'_>> {
+    c.map(|c| c.provides.iter().map(|p| (p.api.clone(), Item { version: &p.version, path: &p.contract, sha256: &p.sha256 })).collect())
         .unwrap_or_default()
 }
 
@@ -311,13 +320,32 @@ fn component_diff(
     let models: Vec<ModelDiff> = paths.into_iter().filter_map(|p| model_diff(ma.get(p), mb.get(p))).collect();
     let prompts = text_diffs(&prompt_items(a), &prompt_items(b), fa, fb);
     let contracts = text_diffs(&contract_items(a), &contract_items(b), fa, fb);
+    let splits = split_diffs(a, b);
     let change = match (a, b) {
         (None, _) => "added",
         (_, None) => "removed",
-        _ if image.is_none() && models.is_empty() && prompts.is_empty() && contracts.is_empty() => return None,
+        _ if image.is_none() && models.is_empty() && prompts.is_empty() && contracts.is_empty() && splits.is_empty() => return None,
         _ => "changed",
     };
-    Some(ComponentDiff { name, change, image, models, prompts, contracts })
+    Some(ComponentDiff { name, change, image, models, prompts, contracts, splits })
+}
+
+fn split_diffs(a: Option<&ComponentRecord>, b: Option<&ComponentRecord>) -> Vec<SplitDiff> {
+    let empty = BTreeMap::new();
+    let (sa, sb) = (a.map(|c| &c.splits).unwrap_or(&empty), b.map(|c| &c.splits).unwrap_or(&empty));
+    let ids: BTreeSet<&String> = sa.keys().chain(sb.keys()).collect();
+    ids.into_iter()
+        .filter(|id| sa.get(*id) != sb.get(*id))
+        .map(|id| SplitDiff { id: id.clone(), split: change(sa.get(id), sb.get(id)) })
+        .collect()
+}
+
+/// `default 70, concise 30`.
+fn split_text(s: &Option<BTreeMap<String, u32>>) -> String {
+    match s {
+        None => "none".into(),
+        Some(m) => m.iter().map(|(v, w)| format!("{v} {w}%")).collect::<Vec<_>>().join(", "),
+    }
 }
 
 fn commits_between(repo: &std::path::Path, a: Option<&str>, b: Option<&str>) -> Option<Vec<String>> {
@@ -354,16 +382,22 @@ pub fn diff(a: Loaded, b: Loaded, repo: Option<&std::path::Path>) -> Diff {
     let summary = if identical {
         format!("no differences: {} {} and {} {} have the same content", a.side.name, a.side.version, b.side.name, b.side.version)
     } else {
-        let mut s = format!(
-            "{} changed, {} ({} image), {}, {}",
-            plural(counts.components, "component"),
-            plural(counts.models, "model"),
-            counts.images,
-            plural(counts.prompts, "prompt"),
-            plural(counts.contracts, "contract")
-        );
+        let parts: Vec<String> =
+            [(counts.images, "image"), (counts.models, "model"), (counts.prompts, "prompt"), (counts.contracts, "contract")]
+                .into_iter()
+                .filter(|(n, _)| *n > 0)
+                .map(|(n, what)| plural(n, what))
+                .collect();
+        let mut s = format!("{} changed", plural(counts.components, "component"));
+        if !parts.is_empty() {
+            s.push_str(&format!(": {}", crate::yaml::list(&parts, parts.len())));
+        }
         if counts.unbumped > 0 {
             s.push_str(&format!(", {} changed without a version bump", counts.unbumped));
+        }
+        let splits: usize = components.iter().map(|c| c.splits.len()).sum();
+        if splits > 0 {
+            s.push_str(&format!(", {} changed", plural(splits, "prompt split")));
         }
         if signers_changed == Some(true) {
             s.push_str(", signers changed");
@@ -371,6 +405,15 @@ pub fn diff(a: Loaded, b: Loaded, repo: Option<&std::path::Path>) -> Diff {
         s
     };
     Diff { a: a.side, b: b.side, identical, summary, counts, commits, components, signers_changed }
+}
+
+/// Who signed a side, in words: not checked (no --key), unsigned, or the keys.
+fn signers_text(v: &Option<Vec<String>>) -> String {
+    match v {
+        None => "not checked".into(),
+        Some(v) if v.is_empty() => "unsigned".into(),
+        Some(v) => v.join(", "),
+    }
 }
 
 fn opt<T: std::fmt::Display>(v: &Option<T>) -> String {
@@ -434,10 +477,11 @@ pub fn render(d: &Diff, markdown: bool, color: bool) -> String {
     if d.signers_changed == Some(true) {
         let _ = writeln!(
             s,
-            "{}signers changed: {} → {}{reset}",
+            "{}signers changed: {} → {}{}",
             if markdown { "**" } else { yellow },
-            opt(&d.a.signers.as_ref().map(|v| v.join(", "))),
-            opt(&d.b.signers.as_ref().map(|v| v.join(", ")))
+            signers_text(&d.a.signers),
+            signers_text(&d.b.signers),
+            if markdown { "**" } else { reset }
         );
         if markdown {
             s.push('\n');
@@ -482,6 +526,9 @@ pub fn render(d: &Diff, markdown: bool, color: bool) -> String {
                     }
                 }
             }
+        }
+        for sp in &c.splits {
+            let _ = writeln!(s, "{bullet}split {}: {} → {}", sp.id, split_text(&sp.split.from), split_text(&sp.split.to));
         }
         for (kind, items) in [("prompt", &c.prompts), ("contract", &c.contracts)] {
             for t in items {

@@ -303,12 +303,19 @@ pub fn check(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String,
             None => out.push(f(Level::Error, format!("version went down: {ov} → {nv}"))),
             Some(Bump::None) => out.push(f(Level::Error, format!("the contract changed but its version did not ({ov}); bump it"))),
             Some(g) if g < need => {
-                let why = if !breaks.is_empty() {
-                    format!("breaking changes: {}", breaks.join("; "))
-                } else {
-                    format!("additions: {}", adds.join("; "))
-                };
-                out.push(f(Level::Error, format!("{ov} → {nv} is {} bump, but {why} need {} bump", name(g), name(need))));
+                // The changes first, then the rule they break.
+                let (list, what) = if !breaks.is_empty() { (&breaks, "breaking change") } else { (&adds, "addition") };
+                out.push(f(
+                    Level::Error,
+                    format!(
+                        "{}: {}; {} need {} bump, and {ov} → {nv} is {} bump",
+                        plural_of(list.len(), what),
+                        list.join("; "),
+                        if list.len() == 1 { "it would" } else { "they" },
+                        name(need),
+                        name(g)
+                    ),
+                ));
             }
             Some(_) => {
                 let what = if !breaks.is_empty() {
@@ -335,7 +342,7 @@ pub fn check(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String,
     }
     // Prompts.
     let prompts = |r: &Release| -> BTreeMap<String, crate::release::PromptRecord> {
-        r.components.iter().flat_map(|c| c.prompts.iter().map(|p| (p.id.clone(), p.clone()))).collect()
+        r.components.iter().flat_map(|c| c.prompts.iter().map(|p| (p.key(), p.clone()))).collect()
     };
     let (opr, npr) = (prompts(&prev.record), prompts(cur));
     for (id, np) in &npr {
@@ -365,7 +372,7 @@ pub fn check(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String,
             None => out.push(f(Level::Error, format!("version went down: {ov} → {nv}"))),
             Some(Bump::None) => out.push(f(Level::Error, format!("content changed but the version did not ({ov}): {}", need.1))),
             Some(g) if g < need.0 => {
-                out.push(f(Level::Error, format!("{ov} → {nv} is {} bump, but {} needs {} bump", name(g), need.1, name(need.0))))
+                out.push(f(Level::Error, format!("{}; that needs {} bump, and {ov} → {nv} is {} bump", need.1, name(need.0), name(g))))
             }
             Some(_) => out.push(f(Level::Info, format!("{ov} → {nv}: {}", need.1))),
         }
@@ -389,4 +396,9 @@ pub fn check(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String,
     }
     out.sort_by(|a, b| a.level.cmp(&b.level).then(a.kind.cmp(b.kind)).then(a.subject.cmp(&b.subject)));
     Ok(out)
+}
+
+/// `1 breaking change`, `3 additions`.
+fn plural_of(n: usize, what: &str) -> String {
+    if n == 1 { format!("1 {what}") } else { format!("{n} {what}s") }
 }

@@ -26,6 +26,8 @@ struct Found {
     name: String,
     path: String,
     models: Vec<String>,
+    /// DVC outputs that only feed a training stage: not released, listed in a comment.
+    training: Vec<String>,
     prompts: Vec<String>,
     /// (api, contract path relative to the component, version if found)
     provides: Vec<(String, String, Option<String>)>,
@@ -108,11 +110,22 @@ pub fn generate(root: &Path) -> Result<String> {
                 }
             }
         }
+        let pipeline = read_pipeline(&cdir)?;
+        let mut training = Vec::new();
         for f in files.iter().filter(|f| f.ends_with(".dvc")) {
-            models.push((true, format!("- dvc: {}", yaml_str(f))));
+            let out = f.trim_end_matches(".dvc");
+            match classify(out, &pipeline) {
+                Kind::Model => models.push((true, format!("- dvc: {}", yaml_str(f)))),
+                Kind::RuntimeData => {
+                    models.push((true, format!("- dvc: {}  # data, not weights: keep it if the service loads it", yaml_str(f))))
+                }
+                Kind::TrainingInput(stage) => training.push(format!("{f} (an input of stage `{stage}`)")),
+            }
         }
         models.sort_by_key(|(m, _)| !*m);
-        let prompts: Vec<String> = ["yaml", "yml", "json"]
+        // Every prompt format (spec/prompt-formats.md): ours, Semantic Kernel, LangChain and Langfuse
+        // in YAML/JSON, Prompty and Dotprompt by extension.
+        let prompts: Vec<String> = ["yaml", "yml", "json", "prompty", "prompt"]
             .iter()
             .filter(|ext| files.iter().any(|f| f.starts_with("prompts/") && f.ends_with(&format!(".{ext}"))))
             .map(|ext| format!("prompts/**/*.{ext}"))
@@ -127,11 +140,7 @@ pub fn generate(root: &Path) -> Result<String> {
             let bytes = std::fs::read(root.join(&rel))?;
             let doc = contracts::parse_doc(&bytes, &rel)?;
             let (fmt, ver) = contracts::detect(&doc, &rel)?;
-            let api = if fmt == contracts::Format::JsonSchema {
-                slug(f.rsplit('/').next().unwrap_or(f).trim_end_matches(".schema.json"))
-            } else {
-                format!("{name}-api")
-            };
+            let api = if fmt == contracts::Format::JsonSchema { schema_api_name(&doc, f) } else { format!("{name}-api") };
             let mut r = std::collections::BTreeSet::new();
             contracts::external_refs(&doc, &mut r);
             for t in r {
@@ -141,8 +150,9 @@ pub fn generate(root: &Path) -> Result<String> {
             }
             provides.push((api, f.clone(), ver));
         }
-        found.push(Found { name, path: cpath, models: models.into_iter().map(|(_, m)| m).collect(), prompts, provides, refs });
+        found.push(Found { name, path: cpath, models: models.into_iter().map(|(_, m)| m).collect(), training, prompts, provides, refs });
     }
+    unique_api_names(&mut found);
     // contract path → (api, version), for consumes.
     let mut by_contract: BTreeMap<String, (String, Option<String>, String)> = BTreeMap::new();
     for c in &found {
@@ -171,6 +181,12 @@ pub fn generate(root: &Path) -> Result<String> {
             let _ = writeln!(y, "    models:");
             for m in &c.models {
                 let _ = writeln!(y, "      {m}");
+            }
+        }
+        if !c.training.is_empty() {
+            let _ = writeln!(y, "    # Not released (training data; add under models: if the service needs it):");
+            for t in &c.training {
+                let _ = writeln!(y, "    #   {t}");
             }
         }
         if !c.prompts.is_empty() {
@@ -206,6 +222,83 @@ pub fn generate(root: &Path) -> Result<String> {
         }
     }
     Ok(y)
+}
+
+/// The API name of a JSON Schema contract, before [`unique_api_names`]: the last segment of its
+/// `$id` that is not a version (`v2`, `1.0`), else its `title`, else its file name; without
+/// `.schema.json` / `.json`, made a valid name by [`slug`].
+fn schema_api_name(doc: &serde_json::Value, file: &str) -> String {
+    let is_version = |s: &str| s.trim_start_matches(['v', 'V']).chars().all(|c| c.is_ascii_digit() || c == '.');
+    let from_id = doc.get("$id").and_then(|v| v.as_str()).and_then(|id| {
+        let id = id.split(['#', '?']).next().unwrap_or(id);
+        id.rsplit(['/', ':']).find(|s| !s.is_empty() && !is_version(s)).map(String::from)
+    });
+    let title = doc.get("title").and_then(|v| v.as_str()).filter(|t| !t.trim().is_empty()).map(String::from);
+    let raw = from_id.or(title).unwrap_or_else(|| file.rsplit('/').next().unwrap_or(file).to_string());
+    slug(raw.trim_end_matches(".json").trim_end_matches(".schema"))
+}
+
+/// Make every API name unique across the monorepo: a name that more than one contract would get
+/// becomes `<component>-<name>` for each of them; a name still shared (two such contracts in one
+/// component) gets `-2`, `-3`, … in the order the contracts were found (component path, file path).
+fn unique_api_names(found: &mut [Found]) {
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    for p in found.iter().flat_map(|c| &c.provides) {
+        *count.entry(p.0.clone()).or_default() += 1;
+    }
+    for c in found.iter_mut() {
+        for p in c.provides.iter_mut().filter(|p| count[&p.0] > 1) {
+            p.0 = slug(&format!("{}-{}", c.name, p.0));
+        }
+    }
+    let mut taken: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    let all: Vec<String> = found.iter().flat_map(|c| c.provides.iter().map(|p| p.0.clone())).collect();
+    for (p, name) in found.iter_mut().flat_map(|c| c.provides.iter_mut()).zip(all.iter()) {
+        let mut k = 1;
+        while taken.contains(&p.0) || (k > 1 && all.contains(&p.0)) {
+            k += 1;
+            let stem: String = name.chars().take(60).collect();
+            p.0 = format!("{}-{k}", stem.trim_end_matches('-'));
+        }
+        taken.insert(p.0.clone());
+    }
+}
+
+/// What a DVC-tracked output is, for `init`.
+enum Kind {
+    Model,
+    /// Data that is not a stage's input (a stop-word list, a vocabulary): released, said.
+    RuntimeData,
+    /// An input of a dvc.yaml stage that is not itself a declared model: training data.
+    TrainingInput(String),
+}
+
+/// Classify a `.dvc` output by what dvc.yaml says, then by its path: a `type: model` artifact is
+/// a model; an input (`deps`) of a stage is training data; an output under `data/` or
+/// `datasets/`, or with a data extension, is runtime data; anything else is a model.
+fn classify(out: &str, pipeline: &dvc::PipelineFile) -> Kind {
+    let declared =
+        |kinds: &[&str]| pipeline.artifacts.values().any(|a| a.path == out && a.kind.as_deref().is_some_and(|k| kinds.contains(&k)));
+    if declared(&["model"]) {
+        return Kind::Model;
+    }
+    let dep_of =
+        pipeline.stages.iter().find(|(_, st)| st.deps.iter().any(|d| d.as_str().is_some_and(|p| p.trim_start_matches("./") == out)));
+    if let Some((stage, _)) = dep_of {
+        return Kind::TrainingInput(stage.clone());
+    }
+    let data_dir = out.split('/').any(|p| matches!(p, "data" | "datasets" | "dataset"));
+    let data_ext = [".jsonl", ".csv", ".tsv", ".parquet", ".txt", ".json", ".arrow"].iter().any(|e| out.ends_with(e));
+    if declared(&["data", "dataset"]) || data_dir || data_ext { Kind::RuntimeData } else { Kind::Model }
+}
+
+/// The component's dvc.yaml, or an empty one.
+fn read_pipeline(cdir: &Path) -> Result<dvc::PipelineFile> {
+    let p = cdir.join("dvc.yaml");
+    match std::fs::read_to_string(&p) {
+        Ok(t) => dvc::parse_pipeline_file(&t, &p),
+        Err(_) => Ok(Default::default()),
+    }
 }
 
 fn yaml_str(s: &str) -> String {

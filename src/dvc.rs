@@ -96,6 +96,9 @@ pub struct PipelineStage {
     pub metrics: Vec<serde_norway::Value>,
     #[serde(default)]
     pub plots: Vec<serde_norway::Value>,
+    /// Inputs of the stage (paths, relative to the stage's folder).
+    #[serde(default)]
+    pub deps: Vec<serde_norway::Value>,
 }
 
 #[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]

@@ -202,23 +202,37 @@ fn check_tree(files: &BTreeMap<String, Vec<u8>>) -> Result<()> {
 }
 
 /// Write files into the folder `dir`, all or nothing: every path is checked against every other
-/// first, the files are written into a new folder beside `dir`, and that folder is renamed into
-/// place. A `dir` that holds anything is refused unless `force`, which swaps the old folder out
-/// whole (no file of an earlier pull survives).
+/// first, and the files are written into a staging folder that is then renamed into place. A `dir`
+/// that holds anything is refused unless `force`, which swaps the old folder out whole (no file of
+/// an earlier pull survives). An existing empty `dir` (a Kubernetes volume, say, which cannot be
+/// renamed) is filled from a staging folder inside it.
 pub fn write_tree(dir: &Path, files: &BTreeMap<String, Vec<u8>>, force: bool) -> Result<()> {
     check_tree(files)?;
     let meta = std::fs::symlink_metadata(dir).ok();
+    let mut empty = true;
     if let Some(m) = &meta {
         if !m.is_dir() {
             bail!("{}: exists and is not a folder", dir.display());
         }
-        let non_empty = std::fs::read_dir(dir).with_context(|| format!("{}: cannot read", dir.display()))?.next().is_some();
-        if non_empty && !force {
+        empty = std::fs::read_dir(dir).with_context(|| format!("{}: cannot read", dir.display()))?.next().is_none();
+        if !empty && !force {
             bail!("{}: the folder is not empty; pull into a new or empty folder, or pass --force to replace it whole", dir.display());
         }
     }
     let abs = std::path::absolute(dir).with_context(|| format!("{}: bad path", dir.display()))?;
     let parent = abs.parent().ok_or_else(|| anyhow!("{}: cannot pull into the root folder", dir.display()))?;
+    if meta.is_some() && empty {
+        let stage = tempfile::Builder::new()
+            .prefix(".bundle-pull-")
+            .tempdir_in(&abs)
+            .with_context(|| format!("{}: cannot write", dir.display()))?;
+        write_all(stage.path(), files)?;
+        for e in std::fs::read_dir(stage.path())? {
+            let e = e?;
+            std::fs::rename(e.path(), abs.join(e.file_name())).with_context(|| format!("{}: cannot write", dir.display()))?;
+        }
+        return Ok(());
+    }
     std::fs::create_dir_all(parent).with_context(|| format!("{}: cannot create", parent.display()))?;
     let stage = tempfile::Builder::new()
         .prefix(".bundle-pull-")

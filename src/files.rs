@@ -15,6 +15,8 @@ pub struct Files {
     tracked: Option<std::collections::HashSet<String>>,
     /// Accept untracked files (`--allow-dirty`); ignored files never are.
     allow_untracked: bool,
+    /// An untracked file was read: the release is not what the commit holds.
+    pub read_untracked: bool,
 }
 
 impl Files {
@@ -23,7 +25,7 @@ impl Files {
     /// in the working tree. With `allow_untracked`, untracked files are read (the tree is dirty
     /// and the release says so); ignored files never are.
     pub fn tracked(tracked: Option<std::collections::HashSet<String>>, allow_untracked: bool) -> Files {
-        Files { map: BTreeMap::new(), tracked, allow_untracked }
+        Files { map: BTreeMap::new(), tracked, allow_untracked, read_untracked: false }
     }
 
     /// Whether `rel` may be packed: Ok, or why not (untracked, ignored).
@@ -42,7 +44,7 @@ impl Files {
             return Ok(());
         }
         Err(format!(
-            "`{rel}` is not tracked by git, so a clean clone of the commit does not have it; `git add` and commit it, or pass --allow-dirty"
+            "`{rel}` is not tracked by git, so a clean clone of the commit does not have it; `git add` and commit it, or pass --allow-dirty (recorded)"
         ))
     }
 
@@ -61,6 +63,9 @@ impl Files {
         let meta = std::fs::metadata(&p).with_context(|| format!("{what}: cannot read `{rel}`"))?;
         if let Err(why) = self.admit(root, rel) {
             bail!("{what}: {why}");
+        }
+        if !self.is_tracked(rel) {
+            self.read_untracked = true;
         }
         if !meta.is_file() {
             bail!("{what}: `{rel}` is not a regular file");

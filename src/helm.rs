@@ -5,6 +5,7 @@
 //!   bundle: {ref: REGISTRY/REPO@sha256:…, digest: sha256:…, version: 1.5.0}
 //! <component>:
 //!   image: {registry: REGISTRY, repository: PATH/NAME, digest: sha256:…}
+//!   promptSplits: [{prompt: ID, variants: {default: 70, concise: 30}}]   # only with bundle.yaml `splits`
 //! ```
 
 use crate::release::Release;
@@ -91,9 +92,29 @@ pub fn values(r: &Release, digest: &str, bundle_ref: &str) -> serde_norway::Valu
         image.insert(s("digest"), s(&c.image.digest));
         let mut comp = Mapping::new();
         comp.insert(s("image"), Value::Mapping(image));
+        if !c.splits.is_empty() {
+            comp.insert(s("promptSplits"), prompt_splits(&c.splits));
+        }
         top.insert(s(&c.name), Value::Mapping(comp));
     }
     Value::Mapping(top)
+}
+
+/// A component's A/B splits as a list (a prompt id has dots, which a values path cannot hold):
+/// `[{prompt: ID, variants: {VARIANT: PERCENT, …}}, …]`.
+fn prompt_splits(splits: &std::collections::BTreeMap<String, std::collections::BTreeMap<String, u32>>) -> serde_norway::Value {
+    use serde_norway::{Mapping, Value};
+    let list = splits
+        .iter()
+        .map(|(id, weights)| {
+            let mut m = Mapping::new();
+            m.insert(Value::String("prompt".into()), Value::String(id.clone()));
+            let v: Mapping = weights.iter().map(|(k, w)| (Value::String(k.clone()), Value::Number((*w).into()))).collect();
+            m.insert(Value::String("variants".into()), Value::Mapping(v));
+            Value::Mapping(m)
+        })
+        .collect();
+    Value::Sequence(list)
 }
 
 /// Apply a `--map` file: YAML `SOURCE.PATH: TARGET.PATH` pairs (spec/values-map.md). Each mapped
@@ -106,11 +127,7 @@ pub fn remap(values: serde_norway::Value, map_file: &Path) -> Result<serde_norwa
     let known: std::collections::BTreeSet<String> = leaves.iter().map(|(p, _)| p.join(".")).collect();
     for src in map.keys() {
         if !known.contains(src) {
-            anyhow::bail!(
-                "--map {}: `{src}` is not a value bundle writes (values: {})",
-                map_file.display(),
-                known.iter().cloned().collect::<Vec<_>>().join(", ")
-            );
+            anyhow::bail!("--map {}: `{src}` is not a value bundle writes (values: {})", map_file.display(), crate::yaml::list(&known, 5));
         }
     }
     let mut out = Value::Mapping(Mapping::new());

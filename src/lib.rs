@@ -25,6 +25,7 @@ pub mod oci;
 pub mod paths;
 pub mod prompts;
 pub mod redact;
+pub mod reference;
 pub mod release;
 pub mod signing;
 pub mod source;

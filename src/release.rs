@@ -69,6 +69,9 @@ pub struct ComponentRecord {
     pub prompts: Vec<PromptRecord>,
     pub provides: Vec<ProvideRecord>,
     pub consumes: Vec<ConsumeRecord>,
+    /// A/B splits of prompt variants: prompt id → variant → percent (bundle.yaml `splits`).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty", default)]
+    pub splits: std::collections::BTreeMap<String, std::collections::BTreeMap<String, u32>>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -158,9 +161,25 @@ pub struct ModelFile {
 #[serde(deny_unknown_fields)]
 pub struct PromptRecord {
     pub id: String,
+    /// The A/B variant (Dotprompt's `NAME.VARIANT.prompt`, our `variant:`); absent for the only one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub variant: Option<String>,
     pub version: String,
+    /// The file format (`prompty`, `dotprompt`, …); absent for relbundle's own.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub format: Option<String>,
     pub path: String,
     pub sha256: String,
+}
+
+impl PromptRecord {
+    /// What identifies the prompt in a release: its id, and `@variant` for a variant.
+    pub fn key(&self) -> String {
+        match &self.variant {
+            Some(v) => format!("{}@{v}", self.id),
+            None => self.id.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]

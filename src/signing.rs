@@ -250,14 +250,7 @@ pub fn payload(docker_reference: &str, digest: &str, annotations: &std::collecti
     serde_json::to_vec(&v).expect("a payload always serialises")
 }
 
-/// The repository part of a docker reference: without `:tag` and `@digest`.
-pub fn repository_of(reference: &str) -> &str {
-    let no_digest = reference.split('@').next().unwrap_or(reference);
-    match no_digest.rfind(':') {
-        Some(i) if !no_digest[i + 1..].contains('/') => &no_digest[..i],
-        _ => no_digest,
-    }
-}
+pub use crate::reference::repository_of;
 
 /// The config blob cosign writes for a signature manifest (verifiers ignore it).
 pub fn sig_config(layer_digests: &[String]) -> Vec<u8> {
@@ -379,8 +372,7 @@ pub fn attach_bundle(
     let fingerprint = mine.fingerprint.clone();
     let mut keys = crate::trust::KeySet::default();
     keys.add(mine);
-    let only_mine =
-        crate::trust::Policy { keys, min_signers: 1, identities: vec![repository.to_string()], annotations: Default::default() };
+    let only_mine = crate::trust::Policy::of_keys(keys, vec![repository.to_string()]);
     let _lock = st.lock()?;
     // Re-signing is a no-op: a valid bundle by this key for this digest and repository exists.
     let found = crate::trust::referrers::find(st, digest)?;

@@ -13,7 +13,8 @@ pub struct GitInfo {
     pub tags: Vec<String>,
     pub remote: Option<String>,
     pub dirty: bool,
-    /// What makes the tree dirty (git status paths, relative to the repository top), at most 20.
+    /// What makes the tree dirty (tracked files that differ from the commit, relative to the
+    /// repository top), at most 20.
     pub dirty_paths: Vec<String>,
 }
 
@@ -44,8 +45,10 @@ pub fn inspect(dir: &Path) -> GitInfo {
         .map(|t| t.lines().map(String::from).filter(|l| !l.is_empty()).collect())
         .unwrap_or_default();
     let remote = git(dir, &["config", "--get", "remote.origin.url"]).map(|u| strip_credentials(&u));
-    // Submodules count whatever their `ignore =` setting says: their files are packed too.
-    let status = git(dir, &["status", "--porcelain", "-z", "--untracked-files=normal", "--ignore-submodules=none", "--", "."]);
+    // Tracked files that differ from the commit. Submodules count whatever their `ignore =`
+    // setting says (their files are packed too). Untracked files are not packed (see
+    // `files::Files::admit`), so build outputs such as out/ never make the tree dirty.
+    let status = git(dir, &["status", "--porcelain", "-z", "--untracked-files=no", "--ignore-submodules=none", "--", "."]);
     let dirty = status.as_ref().is_none_or(|s| !s.is_empty());
     let dirty_paths = status.as_deref().map(status_paths).unwrap_or_default();
     GitInfo { toplevel: Some(top.into()), commit, commit_time, tags, remote, dirty, dirty_paths }
@@ -98,21 +101,33 @@ pub fn ignored(dir: &Path, paths: &[&str]) -> std::collections::HashSet<String> 
     out.split(|b| *b == 0).filter(|p| !p.is_empty()).map(|p| String::from_utf8_lossy(p).into_owned()).collect()
 }
 
-/// The release version: `--version`, else a tag at HEAD named `vX.Y.Z`, `X.Y.Z`, `NAME-vX.Y.Z` or `NAME/vX.Y.Z`.
-pub fn release_version(flag: Option<&str>, name: &str, tags: &[String]) -> Result<(semver::Version, Option<String>)> {
+/// The release version: `--version`, else a tag at HEAD named `vX.Y.Z`, `X.Y.Z`, `NAME-vX.Y.Z` or
+/// `NAME/vX.Y.Z`; `None` when there is neither. Returns the tag that gave it too.
+pub fn release_version(flag: Option<&str>, name: &str, tags: &[String]) -> Result<Option<(semver::Version, Option<String>)>> {
     if let Some(v) = flag {
         let v = v.strip_prefix('v').unwrap_or(v);
         return match semver::Version::parse(v) {
-            Ok(ver) => Ok((ver, tags.iter().find(|t| version_of_tag(t, name).is_some()).cloned())),
+            Ok(ver) => Ok(Some((ver, tags.iter().find(|t| version_of_tag(t, name).is_some()).cloned()))),
             Err(e) => bail!("--version `{v}`: not a semantic version ({e}); use MAJOR.MINOR.PATCH, e.g. 1.4.0"),
         };
     }
     let mut found: Vec<(semver::Version, &String)> = tags.iter().filter_map(|t| version_of_tag(t, name).map(|v| (v, t))).collect();
     found.sort();
-    match found.pop() {
-        Some((v, t)) => Ok((v, Some(t.clone()))),
-        None => bail!("no release version: HEAD has no tag like v1.2.0 or {name}-v1.2.0; tag the release commit or pass --version 1.2.0"),
-    }
+    Ok(found.pop().map(|(v, t)| (v, Some(t.clone()))))
+}
+
+/// Why there is no release version, and how to give one.
+pub fn no_version(name: &str) -> String {
+    format!("no release version: HEAD has no tag like v1.2.0 or {name}-v1.2.0; tag the release commit or pass --version 1.2.0")
+}
+
+/// The highest release tag (named as [`release_version`] reads them) on a commit before HEAD: the
+/// last release of this history, if any.
+pub fn last_release_tag(dir: &Path, name: &str) -> Option<(semver::Version, String)> {
+    let merged = git(dir, &["tag", "--merged", "HEAD"])?;
+    let at_head = git(dir, &["tag", "--points-at", "HEAD"]).unwrap_or_default();
+    let at_head: Vec<&str> = at_head.lines().collect();
+    merged.lines().filter(|t| !at_head.contains(t)).filter_map(|t| version_of_tag(t, name).map(|v| (v, t.to_string()))).max()
 }
 
 fn version_of_tag(tag: &str, name: &str) -> Option<semver::Version> {
@@ -133,8 +148,9 @@ mod tests {
     #[test]
     fn versions_from_tags() {
         let tags = vec!["docproc-v1.2.0".to_string(), "other".to_string()];
-        assert_eq!(release_version(None, "docproc", &tags).unwrap().0.to_string(), "1.2.0");
-        assert!(release_version(None, "docproc", &["x".into()]).is_err());
-        assert_eq!(release_version(Some("v2.0.0"), "d", &[]).unwrap().0.to_string(), "2.0.0");
+        assert_eq!(release_version(None, "docproc", &tags).unwrap().unwrap().0.to_string(), "1.2.0");
+        assert!(release_version(None, "docproc", &["x".into()]).unwrap().is_none());
+        assert!(release_version(Some("1.2"), "docproc", &[]).is_err());
+        assert_eq!(release_version(Some("v2.0.0"), "d", &[]).unwrap().unwrap().0.to_string(), "2.0.0");
     }
 }

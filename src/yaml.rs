@@ -152,28 +152,52 @@ pub fn located(file: &Path, e: &serde_norway::Error) -> anyhow::Error {
     }
 }
 
-/// The 1-based line of the first occurrence of `key:` at the start of a line (after indentation)
-/// at or after line `from`, for errors found after parsing. Falls back to `from`.
+/// The 1-based line of the first occurrence of `key:` (or JSON's `"key":`) at the start of a line
+/// (after indentation, `- ` or `{`) at or after line `from`, for errors found after parsing. Falls
+/// back to `from`.
 pub fn line_of_key(text: &str, key: &str, from: usize) -> usize {
     for (i, l) in text.lines().enumerate().skip(from.saturating_sub(1)) {
-        let t = l.trim_start().trim_start_matches("- ");
-        if t.starts_with(key) && t[key.len()..].trim_start().starts_with(':') {
+        let t = l.trim_start().trim_start_matches(['-', '{', ' ']);
+        let quoted = t.strip_prefix('"').and_then(|t| t.strip_prefix(key)).and_then(|r| r.strip_prefix('"'));
+        if let Some(rest) = quoted.or_else(|| t.strip_prefix(key))
+            && rest.trim_start().starts_with(':')
+        {
             return i + 1;
         }
     }
     from.max(1)
 }
 
-/// A list for a message: `a, b and c`, or `a, b and 198 more` past `most` items.
-pub fn list<S: AsRef<str>>(items: &[S], most: usize) -> String {
-    let shown: Vec<&str> = items.iter().take(most.max(1)).map(|s| s.as_ref()).collect();
-    let rest = items.len() - shown.len();
+/// A list for a message: `a, b and c`, or `a, b and 198 more` past `most` items (one item past
+/// `most` is written out rather than "and 1 more"). Every message that lists names of unbounded
+/// number goes through this or [`list_lines`], so an error about 200 components stays one line.
+pub fn list<T: std::fmt::Display>(items: impl IntoIterator<Item = T>, most: usize) -> String {
+    let (shown, rest) = cut(items, most);
     match (shown.len(), rest) {
         (0, _) => String::new(),
-        (1, 0) => shown[0].to_string(),
+        (1, 0) => shown[0].clone(),
         (n, 0) => format!("{} and {}", shown[..n - 1].join(", "), shown[n - 1]),
         (_, r) => format!("{} and {r} more", shown.join(", ")),
     }
+}
+
+/// [`list`] as lines, each after a newline and two spaces, past `most` lines `… and N more`.
+pub fn list_lines<T: std::fmt::Display>(items: impl IntoIterator<Item = T>, most: usize) -> String {
+    let (shown, rest) = cut(items, most);
+    let mut out: String = shown.iter().map(|l| format!("\n  {l}")).collect();
+    if rest > 0 {
+        out.push_str(&format!("\n  … and {rest} more"));
+    }
+    out
+}
+
+/// The items to show (at most `most`, or all of `most + 1`) and how many are left out.
+fn cut<T: std::fmt::Display>(items: impl IntoIterator<Item = T>, most: usize) -> (Vec<String>, usize) {
+    let all: Vec<String> = items.into_iter().map(|i| i.to_string()).collect();
+    let most = most.max(1);
+    let n = if all.len() <= most + 1 { all.len() } else { most };
+    let rest = all.len() - n;
+    (all.into_iter().take(n).collect(), rest)
 }
 
 /// A value quoted in an error message, cut to 32 characters so a runaway scalar stays readable.
@@ -192,6 +216,19 @@ pub fn shorten(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lists_are_cut() {
+        assert_eq!(list(["a"], 2), "a");
+        assert_eq!(list(["a", "b", "c"], 2), "a, b and c");
+        assert_eq!(list(["a", "b", "c", "d"], 2), "a, b and 2 more");
+        let many: Vec<String> = (0..200).map(|i| format!("svc{i:03}")).collect();
+        assert_eq!(list(&many, 2), "svc000, svc001 and 198 more");
+        assert_eq!(list_lines(["x", "y"], 10), "\n  x\n  y");
+        let l = list_lines(&many, 10);
+        assert_eq!(l.lines().count(), 12, "{l}");
+        assert!(l.ends_with("\n  svc009\n  … and 190 more"), "{l}");
+    }
 
     fn deep(open: &str, close: &str, n: usize) -> String {
         format!("x: {}1{}\n", open.repeat(n), close.repeat(n))

@@ -143,16 +143,26 @@ fn version_from_tag_dirty_tree_and_image_sources() {
     let rec: serde_json::Value = serde_json::from_str(&run(bundle(t.path()).args(["inspect", "--json", &out])).ok().stdout).unwrap();
     assert_eq!(rec["source"]["tag"], "docproc-v3.1.4");
 
-    // A dirty tree is refused, then built with --allow-dirty, which is recorded.
+    // An untracked file is never packed, so it does not make the tree dirty.
     std::fs::write(dir.join("components/ocr/NOTES.md"), "wip\n").unwrap();
+    build(t.path(), &dir, &format!("oci:{}", t.path().join("untracked").display()), &["--version", "3.1.5"]).ok();
+    std::fs::remove_file(dir.join("components/ocr/NOTES.md")).unwrap();
+    // A changed tracked file is refused (named), then built with --allow-dirty, which is recorded.
+    let dockerfile = dir.join("components/ocr/Dockerfile");
+    let original = std::fs::read_to_string(&dockerfile).unwrap();
+    std::fs::write(&dockerfile, format!("{original}# wip\n")).unwrap();
     let r = build(t.path(), &dir, &out, &["--version", "3.1.5"]).code(2);
-    assert!(r.stderr.contains("uncommitted changes") && r.stderr.contains("--allow-dirty"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("uncommitted changes (docproc/components/ocr/Dockerfile)") && r.stderr.contains("--allow-dirty"),
+        "{}",
+        r.stderr
+    );
     let out2 = format!("oci:{}", t.path().join("dirty").display());
     build(t.path(), &dir, &out2, &["--version", "3.1.5", "--allow-dirty"]).ok();
     let rec: serde_json::Value = serde_json::from_str(&run(bundle(t.path()).args(["inspect", "--json", &out2])).ok().stdout).unwrap();
     assert_eq!(rec["source"]["dirty"], true);
     assert_eq!(rec["build"]["allowDirty"], true);
-    std::fs::remove_file(dir.join("components/ocr/NOTES.md")).unwrap();
+    std::fs::write(&dockerfile, original).unwrap();
 
     // Image digests from --image and from buildx metadata (single build and bake map).
     let meta = t.path().join("ocr-meta.json");

@@ -112,9 +112,13 @@ fn diff_shows_every_change_in_every_format() {
     .stdout;
     let first = text.lines().next().unwrap();
     assert_eq!(
-        first, "3 components changed, 1 model (1 image), 2 prompts, 1 contract, 1 changed without a version bump, signers changed",
+        first, "3 components changed: 1 image, 1 model, 2 prompts and 1 contract, 1 changed without a version bump, signers changed",
         "{text}"
     );
+    // Signers are named by key fingerprint and file; an unsigned side says so; bold is closed.
+    let line = md.lines().find(|l| l.contains("signers changed:")).unwrap();
+    assert!(line.starts_with("**signers changed: key ") && line.ends_with(" → unsigned**"), "{line}");
+    assert!(line.contains(&format!("({})", pubk.display())), "{line}");
     for (fmt, out) in [("text", &text), ("markdown", &md), ("json", &js)] {
         for needle in [
             DIGEST_A,                                                                  // the new ocr image

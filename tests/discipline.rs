@@ -60,7 +60,12 @@ fn breaking_change_without_major_bump_is_refused_then_recorded_with_allow_breaki
     let before = snapshot(&fx.d().join("layout"));
     let r = fx.build("1.1.0", &[]).code(1);
     assert!(r.stderr.contains("previous release: oci:") && r.stderr.contains("1.0.0"), "auto-detected previous: {}", r.stderr);
-    assert!(r.stderr.contains("error: api ocr-api: 1.3.0 → 1.4.0 is a minor bump, but breaking changes"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("error: api ocr-api: 1 breaking change: ")
+            && r.stderr.contains("; it would need a major bump, and 1.3.0 → 1.4.0 is a minor bump"),
+        "{}",
+        r.stderr
+    );
     assert!(r.stderr.contains("may omit \"text\""), "{}", r.stderr);
     assert!(r.stderr.contains("nothing was written"), "{}", r.stderr);
     assert_eq!(snapshot(&fx.d().join("layout")), before, "a refused build changed the layout");
@@ -116,7 +121,14 @@ fn additive_change_with_minor_bump_passes_and_without_bump_fails() {
     // A patch bump is not enough for an addition.
     edit(&api, "  version: 2.1.0", "  version: 2.1.1");
     let r = fx.check(&[]).code(1);
-    assert!(r.stderr.contains("is a patch bump, but additions") && r.stderr.contains("page_number"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("addition")
+            && r.stderr.contains("need a minor bump, and")
+            && r.stderr.contains("is a patch bump")
+            && r.stderr.contains("page_number"),
+        "{}",
+        r.stderr
+    );
     // A minor bump is.
     edit(&api, "  version: 2.1.1", "  version: 2.2.0");
     let r = fx.check(&[]).ok();
@@ -139,7 +151,12 @@ fn prompt_discipline() {
     edit(&s, "  - name: audience\n", "  - name: tone\n    required: true\n  - name: audience\n");
     edit(&s, "for the {{ audience }}.", "for the {{ audience }} in a {{ tone }} tone.");
     let r = fx.check(&[]).code(1);
-    assert!(r.stderr.contains("error: prompt summarizer.summarize: 2.0.0 → 2.1.0 is a minor bump, but variables changed"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("error: prompt summarizer.summarize: variables changed")
+            && r.stderr.contains("that needs a major bump, and 2.0.0 → 2.1.0 is a minor bump"),
+        "{}",
+        r.stderr
+    );
     edit(&s, "version: 2.1.0", "version: 3.0.0");
     fx.check(&[]).ok();
     // A prompt that disappears is reported.

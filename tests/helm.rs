@@ -9,9 +9,17 @@ use common::*;
 const RENDER: &str = r#"
 import json, sys, yaml
 from helm_python import Chart
-chart, values = sys.argv[1], sys.argv[2]
-out = Chart.load(chart).render(yaml.safe_load(open(values)), name="docproc")
-res = {"images": {}, "init": {}, "checksum": set(), "all_images": []}
+chart, values, site = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])
+v = yaml.safe_load(open(values))
+def merge(a, b):
+    for k, x in b.items():
+        if isinstance(x, dict) and isinstance(a.get(k), dict):
+            merge(a[k], x)
+        else:
+            a[k] = x
+merge(v, site)
+out = Chart.load(chart).render(v, name="docproc")
+res = {"images": {}, "init": {}, "checksum": set(), "all_images": [], "init_env": {}, "pull_secrets": {}}
 for path, text in out.items():
     for doc in yaml.safe_load_all(text):
         if not doc or doc.get("kind") != "Deployment":
@@ -21,16 +29,25 @@ for path, text in out.items():
         for c in spec.get("containers", []):
             res["images"][name] = c["image"]
             res["all_images"].append(c["image"])
+        res["pull_secrets"][name] = spec.get("imagePullSecrets")
         for c in spec.get("initContainers", []):
             res["init"][name] = c["args"]
+            res["init_env"][name] = c.get("env", [])
             res["all_images"].append(c["image"])
         res["checksum"].add(doc["spec"]["template"]["metadata"]["annotations"]["checksum/bundle"])
 res["checksum"] = sorted(res["checksum"])
 print(json.dumps(res))
 "#;
 
+/// The site's own values, as a deploy pipeline adds them with `-f`: the bundle CLI image.
+const SITE: &str = r#"{"bundleCli": {"image": "registry.example.com/platform/bundle@sha256:4444444444444444444444444444444444444444444444444444444444444444"}}"#;
+
 fn render(values: &std::path::Path) -> Result<serde_json::Value, String> {
-    let r = py(RENDER, &[repo_root().join("fixtures/chart/docproc").to_str().unwrap(), values.to_str().unwrap()]);
+    render_with(values, SITE)
+}
+
+fn render_with(values: &std::path::Path, site: &str) -> Result<serde_json::Value, String> {
+    let r = py(RENDER, &[repo_root().join("fixtures/chart/docproc").to_str().unwrap(), values.to_str().unwrap(), site]);
     if r.code != 0 {
         return Err(r.stderr);
     }
@@ -113,7 +130,19 @@ fn values_render_pinned_and_roll_back_together() {
         init,
         ["pull", &format!("{dst}@{d11}"), "--component", "summarizer", "--only", "prompts", "--key", "/keys/cosign.pub", "-o", "/prompts"]
     );
-    // …and those args work with the real CLI (here against the test registry).
+    // The chart names no bundle CLI image of its own: rendering says what to set.
+    let e = render_with(&v11, "{}").unwrap_err();
+    assert!(e.contains("bundleCli.image is required"), "{e}");
+    // Registry credentials for `bundle pull`, and pull secrets for the pods.
+    let creds = render_with(
+        &v11,
+        r#"{"bundleCli": {"image": "r.example.com/b@sha256:4444444444444444444444444444444444444444444444444444444444444444", "registryAuthSecret": "release-registry"}, "imagePullSecrets": [{"name": "release-registry"}]}"#,
+    )
+    .unwrap();
+    assert_eq!(creds["init_env"]["ocr"], serde_json::json!([{"name": "REGISTRY_AUTH_FILE", "value": "/registry-auth/.dockerconfigjson"}]));
+    assert_eq!(creds["pull_secrets"]["ocr"], serde_json::json!([{"name": "release-registry"}]));
+    assert!(out11["pull_secrets"]["ocr"].is_null(), "{}", out11["pull_secrets"]);
+    // …and the init container's args work with the real CLI (here against the test registry).
     let prompts = d.join("prompts");
     run(bundle(d).args([
         "pull",

@@ -23,7 +23,9 @@ fn init_then_build_after_adding_only_digests() {
         "  summarizer:\n    path: components/summarizer\n",
         "      - dvc: models/text-recognizer.onnx.dvc",
         "      - dvc: models/minilm-l6-v2.dvc",
-        "    models:\n      - stage: train\n        out: models/summarizer-lora\n      - dvc: data/stopwords.txt.dvc\n      - dvc: data/train.jsonl.dvc\n",
+        "    models:\n      - stage: train\n        out: models/summarizer-lora\n      - dvc: data/stopwords.txt.dvc  # data, not weights: keep it if the service loads it\n",
+        // Training data (an input of a dvc.yaml stage) is not released; init says so.
+        "    # Not released (training data; add under models: if the service needs it):\n    #   data/train.jsonl.dvc (an input of stage `train`)\n",
         "      - prompts/**/*.yaml",
         "      - prompts/**/*.json",
         "      ocr-api:\n        contract: api/openapi.yaml\n",
@@ -33,6 +35,10 @@ fn init_then_build_after_adding_only_digests() {
         assert!(y.contains(needle), "bundle.yaml lacks {needle:?}:\n{y}");
     }
     assert!(!y.contains("metrics/train.json"), "a cache: false output is not a model:\n{y}");
+    assert!(!y.contains("- dvc: data/train.jsonl.dvc"), "training data listed as a model:\n{y}");
+    // The default output folder is ignored, so a local build leaves the tree clean.
+    assert!(r.stderr.contains("added /out/"), "{}", r.stderr);
+    assert!(std::fs::read_to_string(dir.join(".gitignore")).unwrap().lines().any(|l| l == "/out/"));
 
     // It refuses to overwrite without --force.
     let r = run(bundle(t.path()).arg("init").arg(&dir)).code(2);
@@ -74,4 +80,84 @@ fn init_without_components_says_what_it_looks_for() {
     let r = run(bundle(t.path()).arg("init").arg(t.path())).code(2);
     assert!(r.stderr.contains("Dockerfile"), "{}", r.stderr);
     assert!(!t.path().join("bundle.yaml").exists());
+}
+
+/// Write `files` (path, text) below `dir` and commit them as one git repository.
+fn repo_with(dir: &std::path::Path, files: &[(String, String)]) {
+    for (p, text) in files {
+        let p = dir.join(p);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+    git(dir, &["init", "-q"]);
+    commit_all(dir, "monorepo");
+}
+
+/// Pin every `image:` line of an init-written bundle.yaml by a made-up digest.
+fn pin_images(y: &str) -> String {
+    y.lines()
+        .enumerate()
+        .map(|(i, line)| match line.find("image: ") {
+            Some(pos) => {
+                let r = line[pos + 7..].split_whitespace().next().unwrap();
+                format!("{}image: {r}@sha256:{:064x}\n", &line[..pos], i + 1)
+            }
+            None => format!("{line}\n"),
+        })
+        .collect()
+}
+
+#[test]
+fn init_names_apis_uniquely_when_contract_files_share_a_name() {
+    let t = tempfile::tempdir().unwrap();
+    let dir = t.path().join("mono");
+    let schema = |extra: &str| format!("{{\"$schema\": \"https://json-schema.org/draft/2020-12/schema\",{extra} \"type\": \"object\"}}");
+    let mut files = Vec::new();
+    for i in 0..200 {
+        files.push((format!("services/svc{i:03}/Dockerfile"), "FROM scratch\n".to_string()));
+        files.push((format!("services/svc{i:03}/api/output.schema.json"), schema("")));
+    }
+    // Two `output` schemas in one component; a schema named by its $id, one by its title.
+    files.push(("services/svc000/api/v2/output.schema.json".into(), schema("")));
+    files.push(("billing/Dockerfile".into(), "FROM scratch\n".into()));
+    files.push(("billing/api/inv.schema.json".into(), schema(r#" "$id": "https://acme.example/schemas/invoice/v2","#)));
+    files.push(("billing/api/entry.schema.json".into(), schema(r#" "title": "Ledger Entry","#)));
+    repo_with(&dir, &files);
+
+    run(bundle(t.path()).arg("init").arg(&dir)).ok();
+    let y = std::fs::read_to_string(dir.join("bundle.yaml")).unwrap();
+    for needle in [
+        "      invoice:\n        contract: api/inv.schema.json\n",
+        "      ledger-entry:\n        contract: api/entry.schema.json\n",
+        "      svc000-output:\n        contract: api/output.schema.json\n",
+        "      svc000-output-2:\n        contract: api/v2/output.schema.json\n",
+        "      svc199-output:\n        contract: api/output.schema.json\n",
+    ] {
+        assert!(y.contains(needle), "bundle.yaml lacks {needle:?}:\n{y}");
+    }
+    assert!(!y.contains("      output:"), "{y}");
+    // It builds once the images are pinned.
+    std::fs::write(dir.join("bundle.yaml"), pin_images(&y)).unwrap();
+    commit_all(&dir, "bundle.yaml");
+    let out = format!("oci:{}", t.path().join("layout").display());
+    run(bundle(t.path()).args(["build", "--offline", "--version", "1.0.0", "--output", &out]).arg(&dir)).ok();
+
+    // A hand-written file where 200 components provide `output`: one short line names the problem.
+    let mut hand = String::from("apiVersion: relbundle.dev/v1\nname: mono\ncomponents:\n");
+    for i in 0..200 {
+        hand.push_str(&format!(
+            "  svc{i:03}:\n    path: services/svc{i:03}\n    image: r.example/svc@sha256:{i:064x}\n    provides:\n      output:\n        contract: api/output.schema.json\n        version: 1.0.0\n"
+        ));
+    }
+    std::fs::write(dir.join("bundle.yaml"), hand).unwrap();
+    commit_all(&dir, "hand-written");
+    let r = run(bundle(t.path()).args(["check", "--offline", "--version", "1.0.0"]).arg(&dir)).code(2);
+    assert!(
+        r.stderr.contains(
+            "bundle.yaml:15: component `svc001` field `provides.output`: `output` is provided by `svc000`, `svc001` and 198 more;"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert!(r.stderr.lines().all(|l| l.len() < 300), "{}", r.stderr);
 }

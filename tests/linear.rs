@@ -39,7 +39,8 @@ fn parse_work_grows_linearly_with_the_input() {
     let t = tempfile::tempdir().unwrap();
     let head = "id: a.p\nversion: 1.0.0\nvariables: [x]\ntemplate: |\n  {{x}} ";
     // Each shape at size n: a prompt file the parser must get through (or refuse) in linear time.
-    let shapes: Vec<(&str, Box<dyn Fn(usize) -> String>)> = vec![
+    type Shape = Box<dyn Fn(usize) -> String>;
+    let shapes: Vec<(&str, Shape)> = vec![
         ("unclosed Jinja statements", Box::new(move |n| format!("{head}{}\n", "{%".repeat(n)))),
         ("Jinja statements", Box::new(move |n| format!("{head}{}\n", "{% if x %}".repeat(n / 5)))),
         ("unclosed placeholders", Box::new(move |n| format!("{head}{}\n", "{{".repeat(n)))),

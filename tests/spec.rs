@@ -172,7 +172,7 @@ print("ok", len(sys.argv) - 3)
 fn fixtures_validate_against_the_input_schemas() {
     let spec = repo_root().join("spec");
     let fx = repo_root().join("fixtures");
-    let bundles = [fx.join("docproc/bundle.yaml"), fx.join("dvc-hashing/bundle.yaml")];
+    let bundles = [fx.join("docproc/bundle.yaml"), fx.join("dvc-hashing/bundle.yaml"), fx.join("prompt-formats/bundle.yaml")];
     let mut a: Vec<String> = vec![spec.join("bundle.schema.json").display().to_string(), "valid".into()];
     a.extend(bundles.iter().map(|p| p.display().to_string()));
     py(CHECK_DOCS, &a.iter().map(|s| s.as_str()).collect::<Vec<_>>()).ok();

@@ -24,26 +24,7 @@ struct Fx {
 fn setup() -> Fx {
     let t = tempfile::tempdir().unwrap();
     let d = t.path().to_path_buf();
-    for p in ["trusted", "other"] {
-        run(bundle(&d).current_dir(&d).env("COSIGN_PASSWORD", "pw").args(["keygen", "--output-prefix", p])).ok();
-    }
-    let repo = fixture_repo(&d, &["docproc", "dvc-remote"]);
-    let base = d.join("base");
-    let r = run(bundle(&d)
-        .env("COSIGN_PASSWORD", "pw")
-        .args([
-            "build",
-            "--version",
-            "1.0.0",
-            "--sign",
-            "--key",
-            d.join("trusted.key").to_str().unwrap(),
-            "--output",
-            &format!("oci:{}", base.display()),
-        ])
-        .arg(repo.join("docproc")))
-    .ok();
-    let digest = built_digest(&r.stdout);
+    let (repo, base, digest) = signed_fixture(&d);
     // The legacy cases below edit the `.sig` signatures; the bundle ones are in tests/bundle_format.rs.
     drop_referrers(&base);
     Fx { base, key: d.join("trusted.key"), pubk: d.join("trusted.pub"), other_key: d.join("other.key"), digest, repo, t }

@@ -20,19 +20,7 @@ struct Fx {
 
 fn setup() -> Fx {
     let t = tempfile::tempdir().unwrap();
-    let d = t.path().to_path_buf();
-    for p in ["trusted", "other"] {
-        run(bundle(&d).current_dir(&d).env("COSIGN_PASSWORD", "pw").args(["keygen", "--output-prefix", p])).ok();
-    }
-    let repo = fixture_repo(&d, &["docproc", "dvc-remote"]);
-    let layout = d.join("base");
-    let r = run(bundle(&d)
-        .env("COSIGN_PASSWORD", "pw")
-        .args(["build", "--version", "1.0.0", "--sign", "--key", d.join("trusted.key").to_str().unwrap()])
-        .args(["--output", &format!("oci:{}", layout.display())])
-        .arg(repo.join("docproc")))
-    .ok();
-    let digest = built_digest(&r.stdout);
+    let (repo, layout, digest) = signed_fixture(t.path());
     Fx { t, repo, layout, digest }
 }
 
@@ -270,10 +258,10 @@ fn only_what_git_tracks_is_packed() {
     std::fs::remove_file(dir.join("components/ocr/api/openapi.local.yaml")).unwrap();
     commit_all(&fx.repo, "unname it");
 
-    // An untracked file: the tree is dirty (named), and --allow-dirty packs it and says so.
+    // An untracked file a glob matches: refused (named), and --allow-dirty packs it and records dirty.
     std::fs::write(dir.join("components/ocr/prompts/new.yaml"), prompt.replace("local-override", "new")).unwrap();
     let r = fx.bundle(&["check", "--version", "1.0.1", dir.to_str().unwrap()]).code(2);
-    assert!(r.stderr.contains("uncommitted changes") && r.stderr.contains("components/ocr/prompts/new.yaml"), "{}", r.stderr);
+    assert!(r.stderr.contains("not tracked by git") && r.stderr.contains("components/ocr/prompts/new.yaml"), "{}", r.stderr);
     let out3 = format!("oci:{}", d.join("o3").display());
     fx.bundle(&["build", "--allow-dirty", "--version", "1.0.1", "--output", &out3, dir.to_str().unwrap()]).ok();
     let rec: serde_json::Value = serde_json::from_str(&fx.bundle(&["inspect", "--json", &format!("{out3}:1.0.1")]).ok().stdout).unwrap();
@@ -350,56 +338,23 @@ fn the_previous_release_is_trusted_only_when_signed() {
     .unwrap();
     commit_all(&fx.repo, "extra prompt");
     fx.bundle(&["build", "--version", "1.1.0", "--output", &l, dir.to_str().unwrap()]).ok();
-    let r = fx.bundle(&["check", "--version", "1.2.0", "--output", &l, dir.to_str().unwrap()]).ok();
+    let src = dir.to_str().unwrap();
+    // `check`/`build` of 1.2.0 into the layout, with these flags.
+    let next = |cmd: &str, flags: &[&str]| fx.bundle(&[&[cmd, "--version", "1.2.0", "--output", l.as_str()][..], flags, &[src]].concat());
+    let r = next("check", &[]).ok();
     assert!(r.stderr.contains("1.1.0") && r.stderr.contains("UNVERIFIED") && r.stderr.contains("no --previous-key"), "{}", r.stderr);
-    let r = fx.bundle(&["check", "--version", "1.2.0", "--output", &l, "--previous-key", &trusted, dir.to_str().unwrap()]).ok();
+    let r = next("check", &["--previous-key", &trusted]).ok();
     assert!(r.stderr.contains("UNVERIFIED") && r.stderr.contains("no valid signature"), "{}", r.stderr);
-    let j = fx.bundle(&["check", "--version", "1.2.0", "--output", &l, "--previous-key", &trusted, "--json", dir.to_str().unwrap()]).ok();
-    let v: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
+    let v: serde_json::Value = serde_json::from_str(&next("check", &["--previous-key", &trusted, "--json"]).ok().stdout).unwrap();
     assert_eq!(v["previousVerified"], false, "{v}");
-    let r = fx
-        .bundle(&[
-            "check",
-            "--version",
-            "1.2.0",
-            "--output",
-            &l,
-            "--previous-key",
-            &trusted,
-            "--require-signed-previous",
-            dir.to_str().unwrap(),
-        ])
-        .code(1);
+    let required = ["--previous-key", trusted.as_str(), "--require-signed-previous"];
+    let r = next("check", &required).code(1);
     assert!(r.stderr.contains("--require-signed-previous"), "{}", r.stderr);
-    let r = fx
-        .bundle(&[
-            "build",
-            "--version",
-            "1.2.0",
-            "--output",
-            &l,
-            "--previous-key",
-            &trusted,
-            "--require-signed-previous",
-            dir.to_str().unwrap(),
-        ])
-        .code(1);
+    let r = next("build", &required).code(1);
     assert!(r.stderr.contains("not verified"), "{}", r.stderr);
     // Signed by the trusted key: verified, and said.
     fx.bundle(&["sign", &format!("{l}:1.1.0"), "--key", &fx.key("trusted.key")]).ok();
-    let r = fx
-        .bundle(&[
-            "check",
-            "--version",
-            "1.2.0",
-            "--output",
-            &l,
-            "--previous-key",
-            &trusted,
-            "--require-signed-previous",
-            dir.to_str().unwrap(),
-        ])
-        .ok();
+    let r = next("check", &required).ok();
     assert!(r.stderr.contains("previous release:") && r.stderr.contains("(signed by key "), "{}", r.stderr);
     // build --sign trusts the previous release its own key signed, without --previous-key.
     let r =

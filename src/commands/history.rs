@@ -39,7 +39,7 @@ pub fn run(repository: &str, keys: &[std::path::PathBuf], identity: &[String], j
     } else {
         let keys = crate::trust::KeySet::load(keys)?;
         let identities = crate::trust::policy::identities(&r, identity)?;
-        Some(crate::trust::Policy { keys, min_signers: 1, identities, annotations: Default::default() })
+        Some(crate::trust::Policy::of_keys(keys, identities))
     };
     let st = store::open(&r, t)?;
     let mut rows = Vec::new();

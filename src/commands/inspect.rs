@@ -44,7 +44,7 @@ pub fn summary(r: &Release, digest: &str) -> String {
             let _ = writeln!(s, "  model    {} {} {}:{} ({}, {} bytes)", m.name, m.path, m.hash, m.md5, kind, m.size);
         }
         for p in &c.prompts {
-            let _ = writeln!(s, "  prompt   {} {} {}", p.id, p.version, p.path);
+            let _ = writeln!(s, "  prompt   {} {} {}", p.key(), p.version, p.path);
         }
         for p in &c.provides {
             let _ = writeln!(s, "  provides {} {} {} ({})", p.api, p.version, p.contract, p.format);

@@ -19,36 +19,60 @@ use anyhow::Result;
 use std::io::IsTerminal;
 
 pub fn run(cli: Cli) -> Result<()> {
-    let t = || transport(&cli.registry);
+    let top = cli.registry;
+    // The registry flags given before the command and after it, together.
+    let t = |r: &RegistryOpts| transport(&top.merge(r));
     match cli.command {
         Command::Init { dir, force } => init::run(&dir, force),
-        Command::Build { input, output, retag, push, sign, key, password_file, json } => {
+        Command::Build { input, output, retag, push, sign, key, password_file, json, registry } => {
             let signing = if sign { key.map(|k| (k, password_file)) } else { None };
-            build::run(&input, output.as_deref(), push.as_deref(), signing, retag, json, &t()?)
+            build::run(&input, output.as_deref(), push.as_deref(), signing, retag, json, &t(&registry)?)
         }
-        Command::Diff { a, b, format, keys, identity, repo } => diff::run(&a, &b, format, &keys, &identity, repo.as_deref(), &t()?),
+        Command::Diff { a, b, format, keys, identity, repo, registry } => {
+            diff::run(&a, &b, format, &keys, &identity, repo.as_deref(), &t(&registry)?)
+        }
         Command::Keygen { output_prefix, force, password_file } => sign::keygen(&output_prefix, force, password_file.as_deref()),
-        Command::Sign { reference, key, password_file, identity, annotations, format, json } => {
-            sign::run(&reference, &key, password_file.as_deref(), identity.as_deref(), &annotations, format, json, &t()?)
+        Command::Sign { reference, key, password_file, identity, annotations, format, json, registry } => {
+            sign::run(&reference, &key, password_file.as_deref(), identity.as_deref(), &annotations, format, json, &t(&registry)?)
         }
-        Command::Verify { reference, trust, check_images, values, map, json } => {
-            verify::run(&reference, &trust, check_images, values, map, json, &t()?)
+        Command::Verify { reference, trust, check_images, values, map, policy, env, json, registry } => {
+            let gate = policy.zip(env);
+            verify::run(&reference, &trust, check_images, values, map, gate, json, &t(&registry)?)
         }
-        Command::Check { input, output, push, json } => check::run(&input, output.as_deref(), push.as_deref(), json, &t()?),
-        Command::Inspect { reference, json } => inspect::run(&reference, json, &t()?),
-        Command::Push { source, destination, retag, json } => push::run(&source, &destination, retag, json, &t()?),
-        Command::Pull { reference, output, component, only, force, trust, json } => {
+        Command::Check { input, output, push, json, registry } => {
+            check::run(&input, output.as_deref(), push.as_deref(), json, &t(&registry)?)
+        }
+        Command::Inspect { reference, json, registry } => inspect::run(&reference, json, &t(&registry)?),
+        Command::Push { source, destination, retag, json, registry } => push::run(&source, &destination, retag, json, &t(&registry)?),
+        Command::Pull { reference, output, component, only, force, trust, json, registry } => {
             let req = pull::Request { output: &output, component: component.as_deref(), only: &only, force, json };
-            pull::run(&reference, &req, &trust, &t()?)
+            pull::run(&reference, &req, &trust, &t(&registry)?)
         }
-        Command::Values { reference, output, map, trust, json } => {
-            values::run(&reference, output.as_deref(), map.as_deref(), &trust, json, &t()?)
+        Command::Values { reference, output, map, trust, json, registry } => {
+            values::run(&reference, output.as_deref(), map.as_deref(), &trust, json, &t(&registry)?)
         }
-        Command::History { repository, keys, identity, json } => history::run(&repository, &keys, &identity, json, &t()?),
+        Command::History { repository, keys, identity, json, registry } => {
+            history::run(&repository, &keys, &identity, json, &t(&registry)?)
+        }
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "bundle", &mut std::io::stdout());
             Ok(())
+        }
+    }
+}
+
+impl RegistryOpts {
+    /// These flags and `other`'s together (lists joined, a later single value wins).
+    pub fn merge(&self, other: &RegistryOpts) -> RegistryOpts {
+        let mut ca_file = self.ca_file.clone();
+        ca_file.extend(other.ca_file.iter().filter(|f| !self.ca_file.contains(f)).cloned());
+        RegistryOpts {
+            insecure_registry: self.insecure_registry.iter().chain(&other.insecure_registry).cloned().collect(),
+            ca_file,
+            username: other.username.clone().or_else(|| self.username.clone()),
+            password_stdin: self.password_stdin || other.password_stdin,
+            verbose: self.verbose || other.verbose,
         }
     }
 }
@@ -69,6 +93,7 @@ pub(crate) fn options(i: &Input, t: &Transport) -> Options {
         images: i.image.clone(),
         buildx_metadata: i.buildx_metadata.clone(),
         version: i.release_version.clone(),
+        version_optional: false,
         allow_dirty: i.allow_dirty,
         no_git: i.no_git,
         verify_models: i.verify_models,
@@ -116,6 +141,7 @@ pub(crate) fn verify_options(r: &crate::store::StoreRef, trust: &crate::cli::Tru
         check_images: false,
         values: None,
         values_map: None,
+        rules: None,
         transport: t.clone(),
     })
 }
@@ -140,10 +166,12 @@ impl Previous {
 }
 
 /// Version discipline against the previous release: `--previous`, else the highest semver tag
-/// below this version among `candidates` (the push repository, the output layout). Its signatures
-/// are checked with `--previous-key` (or `signing_key`, the key `build --sign` signs with) before
-/// it is trusted; an unverified baseline is still used, said, and refused with
-/// `--require-signed-previous`. Fills `release.previous`; returns the findings and what was found.
+/// below this version among `candidates` (the push repository, the output layout; none without a
+/// release version, though `--previous` is used even then: the per-prompt and per-API rules need no
+/// release version). Its signatures are checked with `--previous-key` (or `signing_key`, the key
+/// `build --sign` signs with) before it is trusted; an unverified baseline is still used, said, and
+/// refused with `--require-signed-previous`. Fills `release.previous`; returns the findings and
+/// what was found.
 pub(crate) fn discipline(
     c: &mut crate::collect::Collected,
     input: &crate::cli::Input,
@@ -151,7 +179,7 @@ pub(crate) fn discipline(
     signing_key: Option<&str>,
     t: &Transport,
 ) -> Result<(Vec<crate::discipline::Finding>, Option<Previous>)> {
-    let Some(r) = find_previous(&c.release.version, input.previous.as_deref(), candidates, t)? else { return Ok((Vec::new(), None)) };
+    let Some(r) = find_previous(c.version.as_ref(), input.previous.as_deref(), candidates, t)? else { return Ok((Vec::new(), None)) };
     let st = crate::store::open(&r, t)?;
     let desc = crate::store::resolve(st.store(), &r)?;
     let r = r.pinned(&desc.digest);
@@ -171,19 +199,28 @@ pub(crate) fn discipline(
     Ok((findings, Some(Previous { described: format!("{} ({} {})", r.base(), prev.side.version, prev.side.digest), trust })))
 }
 
-/// The previous release: `--previous`, else the highest semver tag below `version` in the first
-/// candidate store that has one.
+/// The previous release: `--previous`, else (with a release version) the highest semver tag below
+/// `version` in the first candidate store that has one.
 fn find_previous(
-    version: &str,
+    version: Option<&semver::Version>,
     previous: Option<&str>,
     candidates: &[crate::store::StoreRef],
     t: &Transport,
 ) -> Result<Option<crate::store::StoreRef>> {
-    use crate::store::StoreRef;
-    if let Some(p) = previous {
-        return Ok(Some(StoreRef::parse(p)?));
+    match (previous, version) {
+        (Some(p), _) => Ok(Some(crate::store::StoreRef::parse(p)?)),
+        (None, Some(cur)) => highest_release(Some(cur), candidates, t),
+        (None, None) => Ok(None),
     }
-    let cur = semver::Version::parse(version)?;
+}
+
+/// The highest semver tag (below `below`, if given) in the first candidate store that has one.
+pub(crate) fn highest_release(
+    below: Option<&semver::Version>,
+    candidates: &[crate::store::StoreRef],
+    t: &Transport,
+) -> Result<Option<crate::store::StoreRef>> {
+    use crate::store::StoreRef;
     for cand in candidates {
         let Ok(st) = crate::store::open(cand, t) else { continue };
         // A repository or layout that does not exist yet has no previous release.
@@ -191,7 +228,7 @@ fn find_previous(
         let best = tags
             .into_iter()
             .filter_map(|tag| semver::Version::parse(tag.trim_start_matches('v')).ok().map(|v| (v, tag)))
-            .filter(|(v, _)| *v < cur)
+            .filter(|(v, _)| below.is_none_or(|cur| v < cur))
             .max();
         if let Some((_, tag)) = best {
             let with_tag = match StoreRef::parse(&cand.base())? {
@@ -230,7 +267,7 @@ fn previous_trust(
         crate::store::StoreRef::Layout { .. } => vec![name.to_string()],
         other => crate::trust::policy::identities(other, &[])?,
     };
-    let policy = crate::trust::Policy { keys, min_signers: 1, identities, annotations: Default::default() };
+    let policy = crate::trust::Policy::of_keys(keys, identities);
     let o = crate::trust::verifier::check(st.store(), digest, &policy)?;
     if o.passes(&policy) {
         Ok(Ok(o.signers.iter().map(|s| format!("key {}", &s.fingerprint[7..23])).collect::<Vec<_>>().join(", ")))

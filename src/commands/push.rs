@@ -29,6 +29,7 @@ pub fn run(source: &str, destination: &str, retag: bool, json: bool, t: &Transpo
         );
     }
     super::warn_moved(&report);
+    say_identities(dst.store(), &dst_ref, &desc.digest, &tag)?;
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -40,6 +41,35 @@ pub fn run(source: &str, destination: &str, retag: bool, json: bool, t: &Transpo
         eprintln!(
             "{} blob(s) uploaded ({} bytes), {} already present, {} mounted",
             report.uploaded_blobs, report.uploaded_bytes, report.skipped_blobs, report.mounted_blobs
+        );
+    }
+    Ok(())
+}
+
+/// Say which identities the signatures at the destination name, and how to verify there: a
+/// release signed in a layout (as its name) or another repository verifies here only with
+/// `--identity`, or after signing it again in this repository.
+fn say_identities(dst: &dyn crate::store::Store, dst_ref: &StoreRef, digest: &str, tag: &str) -> Result<()> {
+    let Some((_, layers)) = crate::trust::legacy::read_signatures(dst, digest)? else { return Ok(()) };
+    let mut names: Vec<String> = layers
+        .iter()
+        .filter_map(|l| crate::trust::legacy::parse_payload(&l.payload).ok())
+        .map(|c| crate::reference::repository_of(&c.docker_reference).to_string())
+        .collect();
+    names.sort();
+    names.dedup();
+    let here = match dst_ref {
+        StoreRef::Registry { registry, repository, .. } => format!("{registry}/{repository}"),
+        StoreRef::Layout { .. } => String::new(),
+    };
+    let quoted: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    eprintln!("the signatures here name {}", crate::yaml::list(&quoted, 5));
+    if !names.contains(&here) {
+        let ids: String = names.iter().map(|n| format!(" --identity {n}")).collect();
+        eprintln!(
+            "verify here with: bundle verify {}:{tag} --key PUB{ids}\n  (or sign it again here: bundle sign {}:{tag} --key KEY)",
+            dst_ref.base(),
+            dst_ref.base()
         );
     }
     Ok(())

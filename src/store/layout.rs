@@ -63,7 +63,7 @@ impl Layout {
     }
 
     fn blob_path(&self, digest: &str) -> Result<PathBuf> {
-        let hex = digest.strip_prefix("sha256:").filter(|_| crate::images::is_sha256_digest(digest));
+        let hex = digest.strip_prefix("sha256:").filter(|_| crate::reference::is_sha256_digest(digest));
         let hex = hex.ok_or_else(|| anyhow!("{}: unsupported digest `{digest}` (only sha256)", self.describe()))?;
         Ok(self.dir.join("blobs").join("sha256").join(hex))
     }
@@ -227,7 +227,7 @@ impl Store for Layout {
                         "{}: the layout holds {} releases ({}); name one as {}:TAG",
                         self.describe(),
                         releases.len(),
-                        releases.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", "),
+                        crate::yaml::list(releases.iter().map(|(n, _)| n.as_str()), 5),
                         self.describe()
                     ),
                 }

@@ -29,7 +29,7 @@ impl StoreRef {
                 bail!("`{s}`: the layout folder is missing; write oci:DIR[:TAG]");
             }
             if let Some((dir, d)) = rest.rsplit_once('@') {
-                if !crate::images::is_sha256_digest(d) {
+                if !crate::reference::is_sha256_digest(d) {
                     bail!("`{s}`: `{d}` is not a sha256 digest");
                 }
                 return Ok(StoreRef::Layout { dir: dir.into(), tag: None, digest: Some(d.to_string()) });
@@ -38,7 +38,7 @@ impl StoreRef {
                 && !dir.is_empty()
                 && !tag.contains('/')
             {
-                if !crate::images::valid_tag(tag) {
+                if !crate::reference::valid_tag(tag) {
                     bail!("`{s}`: `{tag}` is not a valid tag (letters, digits, `_.-`, at most 128)");
                 }
                 return Ok(StoreRef::Layout { dir: dir.into(), tag: Some(tag.to_string()), digest: None });
@@ -55,7 +55,7 @@ impl StoreRef {
         if s.ends_with('/') || s.contains("//") {
             bail!("`{s}`: the repository name is empty");
         }
-        let img: crate::images::ImageRef = s.parse().map_err(|e: anyhow::Error| anyhow::anyhow!("invalid reference {e}"))?;
+        let img: crate::reference::ImageRef = s.parse().map_err(|e: anyhow::Error| anyhow::anyhow!("invalid reference {e}"))?;
         Ok(StoreRef::Registry { registry: img.registry, repository: img.repository, tag: img.tag, digest: img.digest })
     }
 

@@ -274,7 +274,7 @@ impl Registry {
     /// Stream a blob into `out` (restarted on each retry); returns the bytes written.
     async fn fetch_blob_into<W: Spool>(&self, d: &Descriptor, out: &Mutex<W>) -> Result<u64> {
         crate::oci::check_claim(&self.name(), d)?;
-        if !crate::images::is_sha256_digest(&d.digest) {
+        if !crate::reference::is_sha256_digest(&d.digest) {
             return Err(crate::error::finding(format!("{}: blob digest `{}` is not sha256", self.name(), d.digest)));
         }
         let r = self.reference(None, Some(&d.digest));
@@ -583,7 +583,7 @@ impl Registry {
             },
             (None, None) => bail!("{}: name a tag or a digest ({}:TAG or {}@sha256:…)", self.name(), self.name(), self.name()),
         };
-        if !crate::images::is_sha256_digest(&digest) {
+        if !crate::reference::is_sha256_digest(&digest) {
             bail!("{}: the registry answered with digest `{digest}`, not sha256", self.name());
         }
         let r = self.reference(None, Some(&digest));

@@ -16,7 +16,9 @@ pub mod bundle;
 pub mod keys;
 pub mod legacy;
 pub mod policy;
+pub mod policy_file;
 pub mod referrers;
+pub mod sigstore;
 pub mod verifier;
 
 pub use keys::{KeySet, TrustedKey};

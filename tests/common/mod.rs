@@ -87,6 +87,25 @@ pub fn fixture_repo(tmp: &Path, fixtures: &[&str]) -> PathBuf {
     repo
 }
 
+/// The signed starting point of the trust tests, in `dir`: key pairs `trusted` and `other`
+/// (password `pw`), the fixture repository, and docproc 1.0.0 built into the layout `dir/base`,
+/// signed by `trusted` as `docproc:1.0.0`. Returns (repo, layout, digest).
+pub fn signed_fixture(dir: &Path) -> (PathBuf, PathBuf, String) {
+    for p in ["trusted", "other"] {
+        run(bundle(dir).current_dir(dir).env("COSIGN_PASSWORD", "pw").args(["keygen", "--output-prefix", p])).ok();
+    }
+    let repo = fixture_repo(dir, &["docproc", "dvc-remote"]);
+    let layout = dir.join("base");
+    let r = run(bundle(dir)
+        .env("COSIGN_PASSWORD", "pw")
+        .args(["build", "--version", "1.0.0", "--sign", "--key", dir.join("trusted.key").to_str().unwrap()])
+        .args(["--output", &format!("oci:{}", layout.display())])
+        .arg(repo.join("docproc")))
+    .ok();
+    let digest = built_digest(&r.stdout);
+    (repo, layout, digest)
+}
+
 pub fn commit_all(repo: &Path, msg: &str) {
     git(repo, &["add", "-A"]);
     git(repo, &["commit", "-qm", msg]);
