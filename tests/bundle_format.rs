@@ -161,6 +161,11 @@ fn cosign_bundles_are_signatures_and_other_predicates_are_not() {
     assert!(d.join("pulled").exists());
     lab.b(&["pull", &lab.tagged(), "--key", "builder.pub", "-o", "refused"]).code(1);
     assert!(!d.join("refused").exists());
+    lab.b(&["values", &lab.tagged(), "--key", "signer.pub", "-o", "values.yaml"]).ok();
+    lab.b(&["values", &lab.tagged(), "--key", "builder.pub", "-o", "refused.yaml"]).code(1);
+    assert!(d.join("values.yaml").exists() && !d.join("refused.yaml").exists());
+    let r = lab.b(&["diff", &lab.tagged(), &lab.by_digest(), "--key", "signer.pub", "--format", "json"]);
+    assert!(r.stdout.contains("signer.pub"), "diff names no signer:\n{}\n{}", r.stdout, r.stderr);
 
     // A legacy payload stored as a referrer (cosign's experimental OCI 1.1 mode) counts as legacy.
     let mut a = vec!["sign", "--key", "refmode.key", "--tlog-upload=false", "--registry-referrers-mode=oci-1-1"];
