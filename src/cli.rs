@@ -508,7 +508,8 @@ pub struct Input {
     /// commit (and `created` is SOURCE_DATE_EPOCH or now). Without it, no repository is an error.
     #[arg(long)]
     pub no_git: bool,
-    /// Treat "cannot prove compatible" contract findings as errors.
+    /// Treat "cannot prove compatible" contract findings, and oasdiff's WARN (potentially breaking)
+    /// API changes against the previous release, as errors.
     #[arg(long)]
     pub strict: bool,
     /// The previous release to check version discipline against (REGISTRY/REPO:TAG, …@sha256:…,
@@ -524,6 +525,11 @@ pub struct Input {
     /// it the previous release is used unverified, and the output says so.
     #[arg(long = "previous-key", value_name = "PUB")]
     pub previous_keys: Vec<PathBuf>,
+    /// Check every component image's own signature in its registry before anything is built,
+    /// against the `images:` section of this release policy (spec/policy.schema.json), and record
+    /// who signed each image.
+    #[arg(long, value_name = "POLICY")]
+    pub verify_images: Option<PathBuf>,
     /// Fail unless the previous release (when there is one) is signed by a --previous-key: for
     /// release pipelines, so a pushed tag cannot choose the baseline that hides a breaking change.
     #[arg(long, requires = "previous_keys")]

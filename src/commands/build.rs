@@ -28,6 +28,7 @@ pub fn run(
     };
     let mut c = crate::collect::collect(&input.dir, &super::options(input, t))?;
     super::print_notes(&c.notes);
+    super::verify_images(&mut c, input, t)?;
     let out = match parsed {
         Some(r) => r,
         None => super::default_output(&input.dir, &c.release.name)?,
