@@ -324,13 +324,16 @@ pub enum Command {
     },
     /// Sign a release the way cosign does.
     ///
-    /// A simple-signing payload for the exact manifest digest, appended to the `sha256-<hex>.sig`
-    /// manifest in the same repository or layout, once the release's integrity and record checks
-    /// pass. The same key signing again is a no-op.
+    /// For the exact manifest digest, once the release's integrity and record checks pass: a
+    /// Sigstore bundle (cosign v3's format: a DSSE in-toto statement with predicate
+    /// https://sigstore.dev/cosign/sign/v1, stored as an OCI 1.1 referrer of the digest) and/or a
+    /// simple-signing payload appended to the `sha256-<hex>.sig` manifest (cosign 2's format), in
+    /// the same repository or layout. The same key signing again is a no-op.
     ///
     /// Examples:
     ///   bundle sign registry.example.com/acme/docproc:1.4.0 --key cosign.key
     ///   bundle sign registry.example.com/acme/docproc@sha256:… --key cosign.key -a approved-by=qa
+    ///   bundle sign registry.example.com/acme/docproc:1.4.0 --key cosign.key --format bundle
     ///   bundle sign oci:out/docproc:1.4.0 --key cosign.key
     #[command(verbatim_doc_comment)]
     Sign {
@@ -348,6 +351,10 @@ pub enum Command {
         /// Put KEY=VALUE in the payload's `optional` annotations, as `cosign sign -a` (repeatable).
         #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
         annotations: Vec<String>,
+        /// The signature format: bundle (cosign v3, Kyverno, Flux), legacy (the `.sig` tag: cosign 2
+        /// `verify`, skopeo/podman), or both (the default: every verifier in use finds one).
+        #[arg(long, value_enum, default_value = "both")]
+        format: crate::signing::Format,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,

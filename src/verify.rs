@@ -434,6 +434,11 @@ pub fn render(r: &Report) -> String {
             _ => "SKIP",
         };
         let _ = writeln!(s, "  {tag}  {}: {}", c.name, c.summary);
+        if c.name == "signatures" {
+            for g in &r.signers {
+                let _ = writeln!(s, "        + key {} ({}): {} signature, {}", &g.fingerprint[7..23], g.key, g.format, g.source);
+            }
+        }
         for f in &c.failures {
             let _ = writeln!(s, "        - {f}");
         }

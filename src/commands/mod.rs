@@ -32,8 +32,8 @@ pub fn run(cli: Cli) -> Result<()> {
             diff::run(&a, &b, format, &keys, &identity, repo.as_deref(), &t(&registry)?)
         }
         Command::Keygen { output_prefix, force, password_file } => sign::keygen(&output_prefix, force, password_file.as_deref()),
-        Command::Sign { reference, key, password_file, identity, annotations, json, registry } => {
-            sign::run(&reference, &key, password_file.as_deref(), identity.as_deref(), &annotations, json, &t(&registry)?)
+        Command::Sign { reference, key, password_file, identity, annotations, format, json, registry } => {
+            sign::run(&reference, &key, password_file.as_deref(), identity.as_deref(), &annotations, format, json, &t(&registry)?)
         }
         Command::Verify { reference, trust, check_images, values, map, policy, env, json, registry } => {
             let gate = policy.zip(env);
