@@ -147,7 +147,7 @@ pub fn load(st: &Opened, r: &StoreRef, policy: Option<&crate::trust::Policy>) ->
                     sigs.failures.join("; ")
                 );
             }
-            Some(sigs.signers.into_iter().map(|s| format!("key {} ({})", &s.fingerprint[7..23], s.key)).collect())
+            Some(sigs.signers.iter().map(|s| s.label()).collect())
         }
     };
     let (m, record) = crate::artifact::read(s, &desc)?;

@@ -436,7 +436,7 @@ pub fn render(r: &Report) -> String {
         let _ = writeln!(s, "  {tag}  {}: {}", c.name, c.summary);
         if c.name == "signatures" {
             for g in &r.signers {
-                let _ = writeln!(s, "        + key {} ({}): {} signature, {}", &g.fingerprint[7..23], g.key, g.format, g.source);
+                let _ = writeln!(s, "        + {}: {} signature, {}", g.label(), g.format, g.source);
             }
         }
         for f in &c.failures {

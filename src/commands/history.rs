@@ -25,7 +25,7 @@ fn signatures(st: &dyn crate::store::Store, digest: &str, policy: Option<&crate:
         return Ok((crate::trust::verifier::stored(st, digest)?, Vec::new()));
     };
     let o = crate::trust::verifier::check(st, digest, p)?;
-    let labels = o.signers.iter().map(|s| format!("key {} ({})", &s.fingerprint[7..23], s.key)).collect();
+    let labels = o.signers.iter().map(|s| s.label()).collect();
     Ok((o.stored, labels))
 }
 

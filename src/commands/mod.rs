@@ -270,7 +270,7 @@ fn previous_trust(
     let policy = crate::trust::Policy::of_keys(keys, identities);
     let o = crate::trust::verifier::check(st.store(), digest, &policy)?;
     if o.passes(&policy) {
-        Ok(Ok(o.signers.iter().map(|s| format!("key {}", &s.fingerprint[7..23])).collect::<Vec<_>>().join(", ")))
+        Ok(Ok(o.signers.iter().map(|s| s.short()).collect::<Vec<_>>().join(", ")))
     } else {
         Ok(Err(format!("no valid signature by the given key(s): {}", o.failures.join("; "))))
     }
@@ -305,7 +305,7 @@ pub(crate) fn verify_images(c: &mut crate::collect::Collected, input: &crate::cl
         let st = crate::store::open(&r, t)?;
         let o = crate::trust::verifier::check(st.store(), &img.digest, &policy)?;
         if o.passes(&policy) {
-            comp.image.signed_by = o.signers.iter().map(|s| format!("key {}", &s.fingerprint[7..23])).collect();
+            comp.image.signed_by = o.signers.iter().map(|s| s.short()).collect();
         } else {
             failures.push(format!(
                 "component {}: image {repo}@{} has {} of the {} signer(s) the policy requires ({})",

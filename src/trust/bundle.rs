@@ -54,9 +54,16 @@ pub fn bundle_layer(m: &ImageManifest) -> Result<&Descriptor, String> {
     }
 }
 
-/// What a valid bundle signature says: the index of the (one) trusted key that made it, and the
-/// identity (the subject's name) it names.
-pub type Accepted = (usize, String);
+/// Who made a valid signature: a trusted key (its index), or a trusted keyless identity (its
+/// index, and what its verified certificate and log entry say).
+#[derive(Debug, Clone)]
+pub enum By {
+    Key(usize),
+    Identity(usize, super::sigstore::Verified),
+}
+
+/// What a valid bundle signature says: who made it, and the identity (the subject's name) it names.
+pub type Accepted = (By, String);
 
 /// Whether bundle JSON is a valid signature of `digest` under the policy; else why not. A
 /// validly signed statement with another predicate is an attestation, not a signature.
@@ -66,14 +73,22 @@ pub fn check(bytes: &[u8], digest: &str, p: &Policy) -> Result<Accepted, String>
     let SignatureContent::DsseEnvelope(env) = &bundle.content else {
         return Err("a message-signature bundle signs a blob, not an image manifest".into());
     };
-    if !matches!(bundle.verification_material.content, VerificationMaterialContent::PublicKey(_)) {
-        return Err("a certificate (keyless) bundle; only key-based bundles are verified with --key".into());
-    }
     if env.payload_type != INTOTO_PAYLOAD_TYPE {
         return Err(format!("DSSE payloadType `{}` is not `{INTOTO_PAYLOAD_TYPE}`", env.payload_type));
     }
-    let pae = sigstore_types::pae(&env.payload_type, env.payload.as_bytes());
-    let k = p.keys.signer_of_raw(&pae, env.signature.sig.as_bytes()).ok_or("made by none of the given keys, or corrupted")?;
+    let by = if matches!(bundle.verification_material.content, VerificationMaterialContent::PublicKey(_)) {
+        let pae = sigstore_types::pae(&env.payload_type, env.payload.as_bytes());
+        By::Key(p.keys.signer_of_raw(&pae, env.signature.sig.as_bytes()).ok_or("made by none of the given keys, or corrupted")?)
+    } else {
+        // Keyless: the certificate chain, SCT, log entry and timestamps, offline, by sigstore-rust's
+        // verifier against the trusted root, then the identities the caller trusts.
+        if p.keyless.is_empty() {
+            return Err("a keyless (certificate) bundle, and no --certificate-identity is trusted".into());
+        }
+        let root = super::sigstore::trusted_root(p.trusted_root.as_deref()).map_err(|e| format!("{e:#}"))?;
+        let (i, v) = super::sigstore::check_keyless(&bundle, digest, &p.keyless, &root)?;
+        By::Identity(i, v)
+    };
     let (identity, annotations) = statement_claims(env.payload.as_bytes(), digest)?;
     if !p.identity_matches(&identity) {
         return Err(format!("identity `{identity}` is not {} (pass --identity REPO to accept a mirror)", p.identity_list()));
@@ -87,7 +102,7 @@ pub fn check(bytes: &[u8], digest: &str, p: &Policy) -> Result<Accepted, String>
             ));
         }
     }
-    Ok((k, identity))
+    Ok((by, identity))
 }
 
 /// The subject name and annotations of a signature statement for `digest`; else why it is not one.

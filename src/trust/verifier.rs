@@ -23,6 +23,9 @@ pub struct Signer {
     pub format: &'static str,
     /// Where the signature was found: the `.sig` tag, or the referrer manifest and where it was listed.
     pub source: String,
+    /// A keyless signature: the certificate's identity and issuer, the log index, the signing time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<super::sigstore::Verified>,
 }
 
 /// What the stored signatures of one digest say under a policy.
@@ -36,26 +39,45 @@ pub struct Outcome {
     pub stored: usize,
 }
 
+impl Signer {
+    /// How the signer is named to people: `key <fingerprint> (<file>)`, or the keyless identity
+    /// with the certificate's SAN.
+    pub fn label(&self) -> String {
+        match self.fingerprint.strip_prefix("sha256:") {
+            Some(hex) => format!("key {} ({})", &hex[..hex.len().min(16)], self.key),
+            None => match &self.certificate {
+                Some(c) => format!("{} (certificate for `{}`)", self.key, c.identity.as_deref().unwrap_or("?")),
+                None => self.key.clone(),
+            },
+        }
+    }
+
+    /// The short form recorded for a signer: `key <fingerprint>`, or the certificate's SAN.
+    pub fn short(&self) -> String {
+        match self.fingerprint.strip_prefix("sha256:") {
+            Some(hex) => format!("key {}", &hex[..hex.len().min(16)]),
+            None => self.certificate.as_ref().and_then(|c| c.identity.clone()).unwrap_or_else(|| self.key.clone()),
+        }
+    }
+}
+
 impl Outcome {
     pub fn passes(&self, p: &Policy) -> bool {
         self.signers.len() >= p.min_signers
     }
 
-    fn take(&mut self, p: &Policy, r: std::result::Result<(usize, String), String>, format: &'static str, source: &str, what: &str) {
-        match r {
-            Ok((k, identity)) => {
-                let key = &p.keys.keys[k];
-                if !self.signers.iter().any(|x| x.fingerprint == key.fingerprint) {
-                    self.signers.push(Signer {
-                        key: key.name.clone(),
-                        fingerprint: key.fingerprint.clone(),
-                        identity,
-                        format,
-                        source: source.to_string(),
-                    });
-                }
-            }
-            Err(why) => self.failures.push(format!("{what}: {why}")),
+    fn take(&mut self, p: &Policy, r: std::result::Result<(bundle::By, String), String>, format: &'static str, source: &str, what: &str) {
+        let (by, identity) = match r {
+            Ok(v) => v,
+            Err(why) => return self.failures.push(format!("{what}: {why}")),
+        };
+        // One signer per distinct key, and per distinct trusted identity.
+        let (key, fingerprint, certificate) = match by {
+            bundle::By::Key(k) => (p.keys.keys[k].name.clone(), p.keys.keys[k].fingerprint.clone(), None),
+            bundle::By::Identity(i, v) => (p.keyless[i].label(), format!("keyless:{i}"), Some(v)),
+        };
+        if !self.signers.iter().any(|x| x.fingerprint == fingerprint) {
+            self.signers.push(Signer { key, fingerprint, identity, format, source: source.to_string(), certificate });
         }
     }
 }
@@ -82,7 +104,7 @@ pub fn check(s: &dyn crate::store::Store, digest: &str, p: &Policy) -> Result<Ou
         o.stored += layers.len();
         let source = format!("{}:{}", s.describe(), signing::sig_tag(digest));
         for (i, l) in layers.iter().enumerate() {
-            o.take(p, accept(l, digest, p), "legacy", &source, &format!("signature {i}"));
+            o.take(p, accept(l, digest, p).map(|(k, id)| (bundle::By::Key(k), id)), "legacy", &source, &format!("signature {i}"));
         }
     }
     // 2. Referrers.
@@ -115,7 +137,13 @@ pub fn check(s: &dyn crate::store::Store, digest: &str, p: &Policy) -> Result<Ou
                 }
                 let Some(payload) = content(s.blob(l), &mut o.failures)? else { continue };
                 let sl = SigLayer { desc: l.clone(), payload, signature: l.annotation(signing::SIGNATURE_ANNOTATION).map(String::from) };
-                o.take(p, accept(&sl, digest, p), "legacy", &source, &format!("{source}: signature {i}"));
+                o.take(
+                    p,
+                    accept(&sl, digest, p).map(|(k, id)| (bundle::By::Key(k), id)),
+                    "legacy",
+                    &source,
+                    &format!("{source}: signature {i}"),
+                );
             }
         }
         // Other referrers (SBOMs, attestations in other formats) are not signatures.
