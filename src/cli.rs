@@ -336,13 +336,16 @@ pub enum Command {
     },
     /// Sign a release the way cosign does.
     ///
-    /// A simple-signing payload for the exact manifest digest, appended to the `sha256-<hex>.sig`
-    /// manifest in the same repository or layout, once the release's integrity and record checks
-    /// pass. The same key signing again is a no-op.
+    /// For the exact manifest digest, once the release's integrity and record checks pass: a
+    /// Sigstore bundle (cosign v3's format: a DSSE in-toto statement with predicate
+    /// https://sigstore.dev/cosign/sign/v1, stored as an OCI 1.1 referrer of the digest) and/or a
+    /// simple-signing payload appended to the `sha256-<hex>.sig` manifest (cosign 2's format), in
+    /// the same repository or layout. The same key signing again is a no-op.
     ///
     /// Examples:
     ///   bundle sign registry.example.com/acme/docproc:1.4.0 --key cosign.key
     ///   bundle sign registry.example.com/acme/docproc@sha256:… --key cosign.key -a approved-by=qa
+    ///   bundle sign registry.example.com/acme/docproc:1.4.0 --key cosign.key --format bundle
     ///   bundle sign oci:out/docproc:1.4.0 --key cosign.key
     #[command(verbatim_doc_comment)]
     Sign {
@@ -360,6 +363,10 @@ pub enum Command {
         /// Put KEY=VALUE in the payload's `optional` annotations, as `cosign sign -a` (repeatable).
         #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
         annotations: Vec<String>,
+        /// The signature format: bundle (cosign v3, Kyverno, Flux), legacy (the `.sig` tag: cosign 2
+        /// `verify`, skopeo/podman), or both (the default: every verifier in use finds one).
+        #[arg(long, value_enum, default_value = "both")]
+        format: crate::signing::Format,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -513,7 +520,8 @@ pub struct Input {
     /// commit (and `created` is SOURCE_DATE_EPOCH or now). Without it, no repository is an error.
     #[arg(long)]
     pub no_git: bool,
-    /// Treat "cannot prove compatible" contract findings as errors.
+    /// Treat "cannot prove compatible" contract findings, and oasdiff's WARN (potentially breaking)
+    /// API changes against the previous release, as errors.
     #[arg(long)]
     pub strict: bool,
     /// The previous release to check version discipline against (REGISTRY/REPO:TAG, …@sha256:…,
@@ -529,6 +537,11 @@ pub struct Input {
     /// it the previous release is used unverified, and the output says so.
     #[arg(long = "previous-key", value_name = "PUB")]
     pub previous_keys: Vec<PathBuf>,
+    /// Check every component image's own signature in its registry before anything is built,
+    /// against the `images:` section of this release policy (spec/policy.schema.json), and record
+    /// who signed each image.
+    #[arg(long, value_name = "POLICY")]
+    pub verify_images: Option<PathBuf>,
     /// Fail unless the previous release (when there is one) is signed by a --previous-key: for
     /// release pipelines, so a pushed tag cannot choose the baseline that hides a breaking change.
     #[arg(long, requires = "previous_keys")]

@@ -22,6 +22,8 @@ pub mod files;
 pub mod hashing;
 pub mod helm;
 pub mod images;
+pub mod impact;
+pub mod oasdiff;
 pub mod oci;
 pub mod paths;
 pub mod prompts;

@@ -434,6 +434,11 @@ pub fn render(r: &Report) -> String {
             _ => "SKIP",
         };
         let _ = writeln!(s, "  {tag}  {}: {}", c.name, c.summary);
+        if c.name == "signatures" {
+            for g in &r.signers {
+                let _ = writeln!(s, "        + {}: {} signature, {}", g.label(), g.format, g.source);
+            }
+        }
         for f in &c.failures {
             let _ = writeln!(s, "        - {f}");
         }

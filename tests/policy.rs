@@ -66,6 +66,12 @@ fn policy_environments_name_signers_and_rules() {
     )
     .ok();
 
+    // The policy itself follows spec/policy.schema.json (Python's jsonschema).
+    py(
+        "import json,sys,yaml,jsonschema; jsonschema.validate(yaml.safe_load(open(sys.argv[1])), json.load(open(sys.argv[2])))",
+        &[d.join("policy.yaml").to_str().unwrap(), repo_root().join("spec/policy.schema.json").to_str().unwrap()],
+    )
+    .ok();
     // Input errors: an unknown environment, an expression that does not compile, --key with --policy.
     let r = verify("qa", &[]).code(2);
     assert!(r.stderr.contains("no environment `qa`") && r.stderr.contains("production and staging"), "{}", r.stderr);

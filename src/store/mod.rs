@@ -3,8 +3,10 @@
 //!
 //! A tag is resolved to a digest once ([`Store::resolve`]); everything after uses the digest.
 
+pub mod attached;
 pub mod auth;
 pub mod layout;
+pub mod referrers;
 pub mod registry;
 
 use crate::oci::Descriptor;
@@ -162,6 +164,15 @@ pub trait Store {
     fn lock(&self) -> Result<StoreLock<'_>> {
         Ok(StoreLock(None))
     }
+    /// The manifests the store itself lists as referrers of `digest` (OCI 1.1): a registry's
+    /// referrers API (nothing when it has none), a layout's index.json entries whose manifest has
+    /// that `subject`. The referrers tag `sha256-<hex>` is read apart ([`referrers::read_fallback`]).
+    /// Unchecked: readers fetch each manifest and check its `subject`.
+    fn referrers(&self, digest: &str) -> Result<Vec<referrers::Listed>>;
+    /// Make a referrer manifest, stored already ([`Store::put_manifest`]), findable from its
+    /// subject: a registry with the referrers API lists it by itself, one without gets the
+    /// referrers tag; a layout lists it in index.json. Returns false when it was listed already.
+    fn add_referrer(&self, subject: &str, referrer: &Descriptor) -> Result<bool>;
     /// A manifest descriptor for a digest.
     fn resolve_digest(&self, digest: &str) -> Result<Descriptor> {
         self.tags()?

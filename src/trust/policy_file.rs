@@ -36,7 +36,17 @@ pub const KIND: &str = "ReleasePolicy";
 struct File {
     api_version: String,
     kind: String,
+    #[serde(default)]
     environments: BTreeMap<String, Environment>,
+    /// Who must have signed each component image (`build --verify-images`).
+    #[serde(default)]
+    images: Option<Images>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Images {
+    signers: Signers,
 }
 
 #[derive(Debug, Deserialize)]
@@ -95,35 +105,56 @@ pub struct Loaded {
     pub rules: Vec<(Rule, cel::Program)>,
 }
 
-/// Read `file` and take `env` from it: every field and every CEL condition checked now, so a
-/// mistake in the policy is an input error (exit 2), never a rule that silently passes.
-pub fn load(file: &Path, env: &str) -> Result<Loaded> {
-    let text = std::fs::read_to_string(file).with_context(|| format!("--policy {}: cannot read", file.display()))?;
+/// Who must have signed something: keys, keyless identities, and how many of them.
+pub struct SignerRule {
+    pub keys: Vec<PathBuf>,
+    pub identities: Vec<Identity>,
+    pub threshold: usize,
+}
+
+fn read(file: &Path) -> Result<File> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("{}: cannot read the policy", file.display()))?;
     let f: File = crate::yaml::from_str(&text, file)?;
-    let at = |field: &str| format!("{}: {field}", file.display());
     if f.api_version != API_VERSION || f.kind != KIND {
         bail!("{}: apiVersion {API_VERSION} and kind {KIND} expected (got {} {})", file.display(), f.api_version, f.kind);
     }
+    Ok(f)
+}
+
+fn signer_rule(s: &Signers, file: &Path, field: &str) -> Result<SignerRule> {
+    let base = file.parent().unwrap_or(Path::new("."));
+    let keys: Vec<PathBuf> = s.keys.iter().map(|k| base.join(k)).collect();
+    let mut identities = Vec::new();
+    for (i, id) in s.identities.iter().enumerate() {
+        identities.push(identity(id, &format!("{}: {field}.identities[{i}]", file.display()))?);
+    }
+    let given = keys.len() + identities.len();
+    if given == 0 || s.threshold == 0 || s.threshold > given {
+        bail!("{}: {field}: threshold {} must be from 1 to the number of keys and identities ({given})", file.display(), s.threshold);
+    }
+    Ok(SignerRule { keys, identities, threshold: s.threshold })
+}
+
+/// The `images:` section of a policy: who must have signed every component image.
+pub fn load_images(file: &Path) -> Result<SignerRule> {
+    let f = read(file)?;
+    let Some(images) = f.images else {
+        bail!("{}: no `images:` section saying who must sign the component images", file.display());
+    };
+    signer_rule(&images.signers, file, "images.signers")
+}
+
+/// Read `file` and take `env` from it: every field and every CEL condition checked now, so a
+/// mistake in the policy is an input error (exit 2), never a rule that silently passes.
+pub fn load(file: &Path, env: &str) -> Result<Loaded> {
+    let f = read(file)?;
+    let at = |field: &str| format!("{}: {field}", file.display());
     let names: Vec<String> = f.environments.keys().cloned().collect();
     let mut environments = f.environments;
     let Some(e) = environments.remove(env) else {
         bail!("{}: no environment `{env}` (the policy has {})", file.display(), crate::yaml::list(&names, 8));
     };
-    let base = file.parent().unwrap_or(Path::new("."));
-    let keys: Vec<PathBuf> = e.signers.keys.iter().map(|k| base.join(k)).collect();
-    let mut identities = Vec::new();
-    for (i, id) in e.signers.identities.iter().enumerate() {
-        let field = at(&format!("environments.{env}.signers.identities[{i}]"));
-        identities.push(identity(id, &field)?);
-    }
-    let given = keys.len() + identities.len();
-    if given == 0 || e.signers.threshold == 0 || e.signers.threshold > given {
-        bail!(
-            "{}: threshold {} must be from 1 to the number of keys and identities ({given})",
-            at(&format!("environments.{env}.signers")),
-            e.signers.threshold
-        );
-    }
+    let signers = signer_rule(&e.signers, file, &format!("environments.{env}.signers"))?;
     let mut rules = Vec::new();
     for (i, r) in e.rules.into_iter().enumerate() {
         let program = cel::Program::compile(&r.condition).map_err(|err| {
@@ -131,7 +162,14 @@ pub fn load(file: &Path, env: &str) -> Result<Loaded> {
         })?;
         rules.push((r, program));
     }
-    Ok(Loaded { file: file.to_path_buf(), environment: env.to_string(), keys, identities, threshold: e.signers.threshold, rules })
+    Ok(Loaded {
+        file: file.to_path_buf(),
+        environment: env.to_string(),
+        keys: signers.keys,
+        identities: signers.identities,
+        threshold: signers.threshold,
+        rules,
+    })
 }
 
 fn identity(id: &IdentitySpec, field: &str) -> Result<Identity> {

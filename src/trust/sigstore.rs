@@ -76,9 +76,10 @@ impl Identity {
 
 /// Who must have made the signature.
 pub enum Expected<'a> {
-    /// A managed key (DER SPKI). Without `require_tlog`, a bundle with no log entry is accepted, as
-    /// an offline key signature (`cosign sign --tlog-upload=false`) has none; log entries that are
-    /// present are always verified.
+    /// A managed key (DER SPKI). Without `require_tlog`, the verifier is told to skip the log, but
+    /// sigstore-verify still refuses a v0.3 bundle without an inclusion proof; release signatures
+    /// made offline with a key are therefore checked in `trust::bundle` over the DSSE PAE, and this
+    /// path serves bundles that carry their log entry (the conformance client).
     Key {
         der: &'a [u8],
         require_tlog: bool,
