@@ -526,7 +526,6 @@ default_tsa = test_tsa
 serial = {d}/tsaserial
 crypto_device = builtin
 signer_cert = {d}/tsa.pem
-certs = {d}/tsa-chain.pem
 signer_key = {d}/tsa.key
 signer_digest = sha256
 default_policy = 1.3.6.1.4.1.57264.2
@@ -540,6 +539,8 @@ ess_cert_id_alg = sha256
 """
 
 
+# The response carries the signer's certificate only (certReq): openssl writes the SET OF
+# certificates unsorted, which strict DER parsers (rfc3161-client) refuse when it has two.
 def timestamp(keys, query):
     with tempfile.TemporaryDirectory() as t:
         q, r, cfg = (os.path.join(t, n) for n in ("q.tsq", "r.tsr", "tsa.cnf"))
