@@ -6,9 +6,12 @@
 //!   what it is checked against: for a layout, whose content anyone who can write the folder
 //!   controls, the identity must be given (`--identity`).
 //! * [`legacy`]: cosign's tag-based signatures (`sha256-<hex>.sig`), read as signed entities.
+//! * [`sigstore`]: Sigstore bundles verified offline (keys or keyless identities); [`keyless`]: keyless
+//!   signing (OIDC token, Fulcio, Rekor, TSA) and the Rekor upload of key-signed bundles.
 //! * [`verifier`]: checks the signed entities stored for a digest against a policy; `verify`,
 //!   `pull`, `values`, `history`, `diff` and the previous-release check of `build`/`check` all ask it.
 
+pub mod keyless;
 pub mod keys;
 pub mod legacy;
 pub mod policy;
