@@ -86,12 +86,81 @@ pub struct Component {
     pub prompts: Vec<String>,
     #[serde(default)]
     pub provides: BTreeMap<String, Provide>,
-    /// API name → semver requirement, e.g. `^1.2` or `>=2.1, <3`.
+    /// API name → semver requirement (`^1.2`, `>=2.1, <3`), or `{version: REQ, operations: [...]}`.
     #[serde(default)]
-    pub consumes: BTreeMap<String, semver::VersionReq>,
+    pub consumes: BTreeMap<String, Consume>,
     /// A/B splits: prompt id → variant (`default` for the file without one) → percent of traffic.
     #[serde(default)]
     pub splits: BTreeMap<String, BTreeMap<String, u32>>,
+}
+
+/// What a component consumes of an API: the versions it accepts and, optionally, the operations
+/// it calls (`POST /embed`). Without `operations` every operation counts as used.
+#[derive(Debug, Clone)]
+pub struct Consume {
+    pub version: semver::VersionReq,
+    pub operations: Option<Vec<String>>,
+}
+
+impl<'de> Deserialize<'de> for Consume {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Consume;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a semver requirement such as \"^2.1\", or {version: \"^2.1\", operations: [\"POST /embed\"]}")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> std::result::Result<Consume, E> {
+                let version = semver::VersionReq::parse(s).map_err(|e| E::custom(format!("`{s}` is not a semver requirement: {e}")))?;
+                Ok(Consume { version, operations: None })
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> std::result::Result<Consume, A::Error> {
+                use serde::de::Error;
+                let (mut version, mut operations) = (None, None);
+                while let Some(k) = m.next_key::<String>()? {
+                    match k.as_str() {
+                        "version" => {
+                            let s: String = m.next_value()?;
+                            version = Some(
+                                semver::VersionReq::parse(&s)
+                                    .map_err(|e| A::Error::custom(format!("field `version`: `{s}` is not a semver requirement: {e}")))?,
+                            );
+                        }
+                        "operations" => {
+                            let ops: Vec<String> = m.next_value()?;
+                            let mut norm = Vec::new();
+                            for op in ops {
+                                norm.push(normalize_operation(&op).ok_or_else(|| {
+                                    A::Error::custom(format!(
+                                        "field `operations`: `{op}` is not an operation; write METHOD /path, e.g. \"POST /embed\" (or \"webhook NAME\")"
+                                    ))
+                                })?);
+                            }
+                            operations = Some(norm);
+                        }
+                        other => return Err(A::Error::custom(format!("unknown field `{other}`, expected `version` or `operations`"))),
+                    }
+                }
+                let version = version.ok_or_else(|| A::Error::custom("missing field `version`"))?;
+                Ok(Consume { version, operations })
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// `post /embed/{id}` → `POST /embed/{id}`; `webhook NAME [METHOD]` stays as written. None when
+/// it is neither.
+pub fn normalize_operation(op: &str) -> Option<String> {
+    let op = op.trim();
+    if let Some(rest) = op.strip_prefix("webhook ") {
+        return (!rest.trim().is_empty()).then(|| format!("webhook {}", rest.trim()));
+    }
+    let (m, path) = op.split_once(char::is_whitespace)?;
+    let m = m.to_ascii_uppercase();
+    let path = path.trim();
+    (["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"].contains(&m.as_str()) && path.starts_with('/'))
+        .then(|| format!("{m} {path}"))
 }
 
 /// A model: either a `.dvc` file, or the outputs of a `dvc.lock` stage.

@@ -50,6 +50,38 @@ pub struct Trust {
     /// An annotation every accepted signature must carry, as `cosign verify -a` (repeatable).
     #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
     pub annotations: Vec<String>,
+    /// A keyless signer: the certificate's SAN, exactly (repeatable; each pairs with the
+    /// --certificate-oidc-issuer[-regexp] at the same position, or the only one given). A GitLab
+    /// pipeline: https://gitlab.com/GROUP/PROJECT//.gitlab-ci.yml@refs/tags/v1.2.3
+    #[arg(long, value_name = "SAN")]
+    pub certificate_identity: Vec<String>,
+    /// A keyless signer's SAN as a regular expression (anchored), e.g.
+    /// '^https://github\.com/acme/docproc/\.github/workflows/release\.yml@refs/tags/v.*$'.
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_identity_regexp: Vec<String>,
+    /// The OIDC issuer of a keyless signer (Fulcio extension 1.3.6.1.4.1.57264.1.8, or the legacy
+    /// .1.1), e.g. https://token.actions.githubusercontent.com or https://gitlab.com.
+    #[arg(long, value_name = "URL")]
+    pub certificate_oidc_issuer: Vec<String>,
+    /// The OIDC issuer as a regular expression (anchored).
+    #[arg(long, value_name = "REGEX")]
+    pub certificate_oidc_issuer_regexp: Vec<String>,
+    /// A Fulcio claim every keyless signer's certificate must carry, NAME=REGEX (repeatable):
+    /// source-repository-uri, source-repository-ref, source-repository-digest, build-signer-uri,
+    /// build-config-uri, build-trigger, runner-environment, run-invocation-uri.
+    #[arg(long = "certificate-claim", value_name = "NAME=REGEX")]
+    pub certificate_claims: Vec<String>,
+    /// The Sigstore trusted root for keyless signatures (a private Sigstore); default: the
+    /// public-good instance's, embedded. Nothing is fetched at verify time.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+}
+
+impl Trust {
+    /// Whether any signer (key or keyless identity) was named: the release is then verified.
+    pub fn given(&self) -> bool {
+        !self.keys.is_empty() || !self.certificate_identity.is_empty() || !self.certificate_identity_regexp.is_empty()
+    }
 }
 
 /// How to reach registries: accepted before the command (`bundle --verbose history …`) and by
@@ -292,13 +324,16 @@ pub enum Command {
     },
     /// Sign a release the way cosign does.
     ///
-    /// A simple-signing payload for the exact manifest digest, appended to the `sha256-<hex>.sig`
-    /// manifest in the same repository or layout, once the release's integrity and record checks
-    /// pass. The same key signing again is a no-op.
+    /// For the exact manifest digest, once the release's integrity and record checks pass: a
+    /// Sigstore bundle (cosign v3's format: a DSSE in-toto statement with predicate
+    /// https://sigstore.dev/cosign/sign/v1, stored as an OCI 1.1 referrer of the digest) and/or a
+    /// simple-signing payload appended to the `sha256-<hex>.sig` manifest (cosign 2's format), in
+    /// the same repository or layout. The same key signing again is a no-op.
     ///
     /// Examples:
     ///   bundle sign registry.example.com/acme/docproc:1.4.0 --key cosign.key
     ///   bundle sign registry.example.com/acme/docproc@sha256:… --key cosign.key -a approved-by=qa
+    ///   bundle sign registry.example.com/acme/docproc:1.4.0 --key cosign.key --format bundle
     ///   bundle sign oci:out/docproc:1.4.0 --key cosign.key
     #[command(verbatim_doc_comment)]
     Sign {
@@ -316,6 +351,10 @@ pub enum Command {
         /// Put KEY=VALUE in the payload's `optional` annotations, as `cosign sign -a` (repeatable).
         #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
         annotations: Vec<String>,
+        /// The signature format: bundle (cosign v3, Kyverno, Flux), legacy (the `.sig` tag: cosign 2
+        /// `verify`, skopeo/podman), or both (the default: every verifier in use finds one).
+        #[arg(long, value_enum, default_value = "both")]
+        format: crate::signing::Format,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -333,7 +372,7 @@ pub enum Command {
     ///   bundle verify mirror.example.com/docproc:1.4.0 --key cosign.pub \
     ///       --identity registry.example.com/acme/docproc
     ///   bundle verify oci:out/docproc:1.4.0 --key cosign.pub --identity docproc
-    #[command(verbatim_doc_comment, mut_arg("keys", |a| a.required(true)))]
+    #[command(verbatim_doc_comment, mut_arg("keys", |a| a.required_unless_present_any(["certificate_identity", "certificate_identity_regexp", "policy"])))]
     Verify {
         /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
         reference: String,
@@ -348,6 +387,13 @@ pub enum Command {
         /// The --map the values were written with (`bundle values --map`), to check them through it.
         #[arg(long, value_name = "FILE", requires = "values")]
         map: Option<PathBuf>,
+        /// A release policy (spec/policy.schema.json): who must have signed, for --env, and rules
+        /// in CEL over the release; replaces --key and the identity flags.
+        #[arg(long, value_name = "FILE", requires = "env", conflicts_with_all = ["keys", "certificate_identity", "certificate_identity_regexp"])]
+        policy: Option<PathBuf>,
+        /// The environment of --policy to apply (e.g. staging, production).
+        #[arg(long, value_name = "ENV", requires = "policy")]
+        env: Option<String>,
         /// Print the report as JSON (spec/verify-report.schema.json).
         #[arg(long)]
         json: bool,
@@ -462,7 +508,8 @@ pub struct Input {
     /// commit (and `created` is SOURCE_DATE_EPOCH or now). Without it, no repository is an error.
     #[arg(long)]
     pub no_git: bool,
-    /// Treat "cannot prove compatible" contract findings as errors.
+    /// Treat "cannot prove compatible" contract findings, and oasdiff's WARN (potentially breaking)
+    /// API changes against the previous release, as errors.
     #[arg(long)]
     pub strict: bool,
     /// The previous release to check version discipline against (REGISTRY/REPO:TAG, …@sha256:…,
@@ -478,6 +525,11 @@ pub struct Input {
     /// it the previous release is used unverified, and the output says so.
     #[arg(long = "previous-key", value_name = "PUB")]
     pub previous_keys: Vec<PathBuf>,
+    /// Check every component image's own signature in its registry before anything is built,
+    /// against the `images:` section of this release policy (spec/policy.schema.json), and record
+    /// who signed each image.
+    #[arg(long, value_name = "POLICY")]
+    pub verify_images: Option<PathBuf>,
     /// Fail unless the previous release (when there is one) is signed by a --previous-key: for
     /// release pipelines, so a pushed tag cannot choose the baseline that hides a breaking change.
     #[arg(long, requires = "previous_keys")]

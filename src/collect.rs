@@ -251,7 +251,8 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
     let mut unsatisfied = Vec::new();
     for (name, c) in &bf.components {
         let mut v = Vec::new();
-        for (api, req) in &c.consumes {
+        for (api, consume) in &c.consumes {
+            let req = &consume.version;
             let what = format!("{}: component `{name}` field `consumes.{api}`", bf_path.display());
             let (provider, ver) = match providers.get(api.as_str()).map(|v| v.as_slice()) {
                 None | Some([]) => bail!(
@@ -275,6 +276,7 @@ pub fn collect(dir: &std::path::Path, opts: &Options) -> Result<Collected> {
                 requirement: req.to_string(),
                 provider: provider.to_string(),
                 version: ver.to_string(),
+                operations: consume.operations.clone(),
             });
         }
         consumes_by.push(v);
@@ -563,7 +565,15 @@ fn resolve_image(
         }
     };
     let platforms = platforms.map(|p| p.into_iter().map(|(platform, digest)| PlatformRecord { platform, digest }).collect());
-    Ok(ImageRecord { registry: img.registry, repository: img.repository, tag: img.tag, digest, from: from.to_string(), platforms })
+    Ok(ImageRecord {
+        registry: img.registry,
+        repository: img.repository,
+        tag: img.tag,
+        digest,
+        from: from.to_string(),
+        platforms,
+        signed_by: Vec::new(),
+    })
 }
 
 impl Ctx<'_> {

@@ -70,9 +70,16 @@ pub struct TextDiff {
     pub unbumped: bool,
     /// A unified diff of the file (null when a side's file is not available).
     pub diff: Option<String>,
-    /// For contracts: whether a change is breaking; null until the contract checker classifies it.
+    /// For contracts: whether a change is breaking (an oasdiff ERR rule fired); null when the
+    /// contract could not be classified (a side's file is missing or does not parse).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub breaking: Option<bool>,
+    /// For contracts: the ERR and WARN changes, each with the consumers in B it hits.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<crate::discipline::Impacted>,
+    /// Why the contract could not be classified.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unclassified: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -140,7 +147,7 @@ pub fn load(st: &Opened, r: &StoreRef, policy: Option<&crate::trust::Policy>) ->
                     sigs.failures.join("; ")
                 );
             }
-            Some(sigs.signers.into_iter().map(|s| format!("key {} ({})", &s.fingerprint[7..23], s.key)).collect())
+            Some(sigs.signers.iter().map(|s| s.label()).collect())
         }
     };
     let (m, record) = crate::artifact::read(s, &desc)?;
@@ -268,8 +275,10 @@ fn text_diffs(
                 x.or(y).map(|i| i.path).unwrap_or(k),
                 y.or(x).map(|i| i.path).unwrap_or(k),
             ),
-            // Classifying contract changes as breaking is the contract checker's job (not yet here).
+            // Contracts are classified afterwards (`classify`), with both releases at hand.
             breaking: None,
+            changes: Vec::new(),
+            unclassified: None,
         });
     }
     out
@@ -348,6 +357,26 @@ fn split_text(s: &Option<BTreeMap<String, u32>>) -> String {
     }
 }
 
+/// oasdiff's classification of each changed contract, with the consumers in B each break hits.
+fn classify(components: &mut [ComponentDiff], a: &Loaded, b: &Loaded) {
+    let provides = |r: &Release| -> BTreeMap<String, crate::release::ProvideRecord> {
+        r.components.iter().flat_map(|c| c.provides.iter().map(|p| (p.api.clone(), p.clone()))).collect()
+    };
+    let (pa, pb) = (provides(&a.record), provides(&b.record));
+    let docs = crate::discipline::docs_of(&a.files, &b.files);
+    for t in components.iter_mut().flat_map(|c| c.contracts.iter_mut()).filter(|t| t.change == "changed") {
+        let (Some(old), Some(new)) = (pa.get(&t.id), pb.get(&t.id)) else { continue };
+        let used: Vec<String> = crate::impact::consumers(&b.record, &t.id, &b.files).into_iter().flat_map(|c| c.refs).collect();
+        match crate::discipline::api_changes(&docs, old, new, &used) {
+            Ok(changes) => {
+                t.breaking = Some(changes.iter().any(|c| c.level == crate::oasdiff::Severity::Err));
+                t.changes = crate::discipline::impacted(&changes, &b.record, &t.id, &b.files);
+            }
+            Err(e) => t.unclassified = Some(format!("{e:#}")),
+        }
+    }
+}
+
 fn commits_between(repo: &std::path::Path, a: Option<&str>, b: Option<&str>) -> Option<Vec<String>> {
     let (a, b) = (a?, b?);
     let out = std::process::Command::new("git").arg("-C").arg(repo).args(["log", "--oneline", &format!("{a}..{b}")]).output().ok()?;
@@ -361,8 +390,9 @@ pub fn diff(a: Loaded, b: Loaded, repo: Option<&std::path::Path>) -> Diff {
     let ca: BTreeMap<&str, &ComponentRecord> = a.record.components.iter().map(|c| (c.name.as_str(), c)).collect();
     let cb: BTreeMap<&str, &ComponentRecord> = b.record.components.iter().map(|c| (c.name.as_str(), c)).collect();
     let names: BTreeSet<&str> = ca.keys().chain(cb.keys()).copied().collect();
-    let components: Vec<ComponentDiff> =
+    let mut components: Vec<ComponentDiff> =
         names.into_iter().filter_map(|n| component_diff(ca.get(n).copied(), cb.get(n).copied(), &a.files, &b.files)).collect();
+    classify(&mut components, &a, &b);
     let counts = Counts {
         components: components.len(),
         images: components.iter().filter(|c| c.image.is_some()).count(),
@@ -539,6 +569,16 @@ pub fn render(d: &Diff, markdown: bool, color: bool) -> String {
                     format!("{red}{flag}{reset}")
                 };
                 let _ = writeln!(s, "{bullet}{kind} {} {}: version {}{flag}", t.id, t.change, arrow(&t.version));
+                if let Some(why) = &t.unclassified {
+                    let _ = writeln!(s, "{bullet}  not classified: {why}");
+                }
+                if t.breaking == Some(false) && t.changes.is_empty() {
+                    let _ = writeln!(s, "{bullet}  no breaking change (oasdiff's rules)");
+                }
+                for c in &t.changes {
+                    let col = if c.oasdiff_level == crate::oasdiff::Severity::Err { red } else { "" };
+                    let _ = writeln!(s, "{bullet}  {col}{}{reset}: {}", c.text, c.impact);
+                }
                 if let Some(df) = &t.diff {
                     if markdown {
                         let _ = writeln!(s, "\n```diff\n{}```\n", df);

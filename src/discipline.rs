@@ -1,8 +1,9 @@
 //! Release discipline against the previous release: API semver (oasdiff's breaking-change rules,
-//! decided with the structural checker), prompt versions, and model changes.
+//! src/oasdiff/, with each break's consumers in this release), prompt versions, and model changes.
 //! Findings JSON: spec/check-report.schema.json.
 
-use crate::compat::{Checker, Docs, Loc, Verdict};
+use crate::compat::Docs;
+use crate::oasdiff::{Change, Severity};
 use crate::release::Release;
 use anyhow::{Result, anyhow};
 use serde::Serialize;
@@ -25,6 +26,9 @@ pub struct Finding {
     /// The API name, prompt id or model path.
     pub subject: String,
     pub message: String,
+    /// For an API change: oasdiff's rule id and level, its place, and the consumers it hits.
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    pub change: Option<Impacted>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -96,181 +100,77 @@ fn additions(old: &Value, new: &Value, at: &str, out: &mut Vec<String>) {
     }
 }
 
-/// Enum values removed at the same place of two response schemas.
-fn removed_enums(old: &Value, new: &Value, at: &str, out: &mut Vec<String>) {
-    match (old, new) {
-        (Value::Object(o), Value::Object(n)) => {
-            if let (Some(Value::Array(oe)), Some(Value::Array(ne))) = (o.get("enum"), n.get("enum")) {
-                for v in oe {
-                    if !ne.contains(v) {
-                        out.push(format!("{at}: enum value {v} removed from a response"));
-                    }
-                }
-            }
-            for (k, ov) in o {
-                if let Some(nv) = n.get(k) {
-                    removed_enums(ov, nv, &format!("{at}/{k}"), out);
-                }
-            }
-        }
-        (Value::Array(o), Value::Array(n)) => {
-            for (i, (a, b)) in o.iter().zip(n).enumerate() {
-                removed_enums(a, b, &format!("{at}/{i}"), out);
-            }
-        }
-        _ => {}
-    }
-}
-
-fn json_content(v: &Value) -> Option<(&str, &Value)> {
-    let c = v.get("content")?.as_object()?;
-    c.iter().find(|(k, _)| k.contains("json")).map(|(k, v)| (k.as_str(), v)).filter(|(_, v)| v.get("schema").is_some())
-}
-
-fn esc(s: &str) -> String {
-    s.replace('~', "~0").replace('/', "~1")
-}
-
-fn run(ck: &mut Checker, p: Loc, c: Loc, what: &str, breaks: &mut Vec<String>, unproven: &mut Vec<String>) -> Result<()> {
-    ck.check(&p, &c)?;
-    for i in ck.issues.drain(..) {
-        let line = format!("{what}: {}", i.rule);
-        match i.verdict {
-            Verdict::Incompatible => breaks.push(line),
-            Verdict::CannotProve => unproven.push(line),
-        }
-    }
-    Ok(())
-}
-
-/// Breaking changes from the `old` contract (file `of`, in docs under "a/") to the `new` (under "b/").
-fn breaking(docs: &Docs, of: &str, nf: &str) -> Result<(Vec<String>, Vec<String>)> {
-    let (old, new) =
-        (docs.docs.get(of).ok_or_else(|| anyhow!("{of}: not loaded"))?, docs.docs.get(nf).ok_or_else(|| anyhow!("{nf}: not loaded"))?);
-    let mut breaks = Vec::new();
-    let mut unproven = Vec::new();
-    let mut ck = Checker::new(docs);
-    if old.get("openapi").is_some() {
-        let empty = serde_json::Map::new();
-        let opaths = old.get("paths").and_then(|p| p.as_object()).unwrap_or(&empty);
-        let npaths = new.get("paths").and_then(|p| p.as_object()).unwrap_or(&empty);
-        for (path, ops) in opaths {
-            let Some(nops) = npaths.get(path) else {
-                breaks.push(format!("path {path} removed"));
-                continue;
-            };
-            for m in METHODS {
-                let Some(op) = ops.get(m) else { continue };
-                let Some(nop) = nops.get(m) else {
-                    breaks.push(format!("operation {} {path} removed", m.to_uppercase()));
-                    continue;
-                };
-                let base = format!("/paths/{}/{m}", esc(path));
-                let label = format!("{} {path}", m.to_uppercase());
-                // Requests: everything old clients sent must still be accepted (old ⊆ new).
-                match (op.get("requestBody").and_then(json_content), nop.get("requestBody").and_then(json_content)) {
-                    (Some((ct, _)), Some((nct, _))) => run(
-                        &mut ck,
-                        Loc::new(of, &format!("{base}/requestBody/content/{}/schema", esc(ct))),
-                        Loc::new(nf, &format!("{base}/requestBody/content/{}/schema", esc(nct))),
-                        &format!("{label} request"),
-                        &mut breaks,
-                        &mut unproven,
-                    )?,
-                    (None, Some(_)) if nop.pointer("/requestBody/required") == Some(&Value::Bool(true)) => {
-                        breaks.push(format!("{label}: a required request body was added"))
-                    }
-                    _ => {}
-                }
-                // New required parameters break old clients.
-                let params = |o: &Value| -> BTreeSet<(String, String)> {
-                    o.get("parameters")
-                        .and_then(|p| p.as_array())
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|p| Some((p.get("in")?.as_str()?.to_string(), p.get("name")?.as_str()?.to_string())))
-                                .collect()
-                        })
-                        .unwrap_or_default()
-                };
-                let oldp = params(op);
-                for p in nop.get("parameters").and_then(|p| p.as_array()).into_iter().flatten() {
-                    let key = (
-                        p.get("in").and_then(|x| x.as_str()).unwrap_or("").to_string(),
-                        p.get("name").and_then(|x| x.as_str()).unwrap_or("").to_string(),
-                    );
-                    if p.get("required") == Some(&Value::Bool(true)) && !oldp.contains(&key) {
-                        breaks.push(format!("{label}: new required {} parameter `{}`", key.0, key.1));
-                    }
-                }
-                // Responses: everything the new server sends must fit old clients (new ⊆ old).
-                for (status, resp) in op.get("responses").and_then(|r| r.as_object()).unwrap_or(&empty) {
-                    let Some(nresp) = nop.pointer(&format!("/responses/{}", esc(status))) else {
-                        breaks.push(format!("{label}: response {status} removed"));
-                        continue;
-                    };
-                    if let (Some((ct, os)), Some((nct, ns))) = (json_content(resp), json_content(nresp)) {
-                        run(
-                            &mut ck,
-                            Loc::new(nf, &format!("{base}/responses/{}/content/{}/schema", esc(status), esc(nct))),
-                            Loc::new(of, &format!("{base}/responses/{}/content/{}/schema", esc(status), esc(ct))),
-                            &format!("{label} response {status}"),
-                            &mut breaks,
-                            &mut unproven,
-                        )?;
-                        let mut removed = Vec::new();
-                        removed_enums(
-                            os.get("schema").unwrap_or(&Value::Null),
-                            ns.get("schema").unwrap_or(&Value::Null),
-                            &format!("{label} response {status}"),
-                            &mut removed,
-                        );
-                        breaks.extend(removed);
-                    }
-                }
-            }
-        }
-        // Named schemas shared by both versions: a response schema must not narrow what old
-        // clients accept, e.g. a removed required field or a changed type.
-        if let (Some(os), Some(ns)) =
-            (old.pointer("/components/schemas").and_then(|x| x.as_object()), new.pointer("/components/schemas").and_then(|x| x.as_object()))
-        {
-            for k in os.keys().filter(|k| ns.contains_key(*k)) {
-                let ptr = format!("/components/schemas/{}", esc(k));
-                run(&mut ck, Loc::new(nf, &ptr), Loc::new(of, &ptr), &format!("schema {k}"), &mut breaks, &mut unproven)?;
-                let mut removed = Vec::new();
-                removed_enums(&os[k], &ns[k], &format!("schema {k}"), &mut removed);
-                breaks.extend(removed);
-            }
-        }
-    } else {
-        // A JSON Schema contract is what the provider emits: new ⊆ old.
-        run(&mut ck, Loc::new(nf, ""), Loc::new(of, ""), "schema", &mut breaks, &mut unproven)?;
-        let mut removed = Vec::new();
-        removed_enums(old, new, "schema", &mut removed);
-        breaks.extend(removed);
-    }
-    breaks.sort();
-    breaks.dedup();
-    unproven.sort();
-    unproven.dedup();
-    Ok((breaks, unproven))
-}
-
-/// Compare the current release (record and files) with the previous one.
-pub fn check(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String, Vec<u8>>) -> Result<Vec<Finding>> {
-    let mut out = Vec::new();
+/// The previous (`a/…`) and current (`b/…`) releases' contract files, parsed, for the classifier.
+pub fn docs_of(prev: &BTreeMap<String, Vec<u8>>, cur: &BTreeMap<String, Vec<u8>>) -> Docs {
     let mut docs = Docs::default();
-    for (p, b) in &prev.files {
-        if let Ok(v) = crate::contracts::parse_doc(b, p) {
-            docs.docs.insert(format!("a/{p}"), v);
+    for (side, files) in [("a", prev), ("b", cur)] {
+        for (p, b) in files {
+            if let Ok(v) = crate::contracts::parse_doc(b, p) {
+                docs.docs.insert(format!("{side}/{p}"), v);
+            }
         }
     }
-    for (p, b) in files {
-        if let Ok(v) = crate::contracts::parse_doc(b, p) {
-            docs.docs.insert(format!("b/{p}"), v);
-        }
-    }
+    docs
+}
+
+/// oasdiff's classification of an API's change from `old` (previous release) to `new`.
+/// `used`: the schemas of the provider that consumers in the release `$ref` (`file#/pointer`),
+/// judged even when no operation reaches them.
+pub fn api_changes(
+    docs: &Docs,
+    old: &crate::release::ProvideRecord,
+    new: &crate::release::ProvideRecord,
+    used: &[String],
+) -> Result<Vec<Change>> {
+    crate::oasdiff::compare_with(docs, &format!("a/{}", old.contract), &format!("b/{}", new.contract), used)
+        .map_err(|e| anyhow!("api {}: comparing {} with the previous release: {e:#}", new.api, new.contract))
+}
+
+/// One classified change with its consumer impact, for reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct Impacted {
+    pub rule: String,
+    #[serde(rename = "oasdiffLevel")]
+    pub oasdiff_level: Severity,
+    pub operation: String,
+    pub location: String,
+    /// The release's components it hits (empty: none uses it).
+    pub consumers: Vec<crate::impact::Hit>,
+    /// `breaking for summarizer (POST /embed, response 200 Chunk.char_start)` or
+    /// `breaking, no consumer in this release uses it`.
+    pub impact: String,
+    /// `POST /embed response 200 Chunk.char_start: removed the required property [ERR response-required-property-removed]`.
+    #[serde(rename = "change")]
+    pub text: String,
+}
+
+/// The ERR and WARN changes of `changes`, each with the consumers in `release` it hits.
+pub fn impacted(changes: &[Change], release: &Release, api: &str, files: &BTreeMap<String, Vec<u8>>) -> Vec<Impacted> {
+    let consumers = crate::impact::consumers(release, api, files);
+    changes
+        .iter()
+        .filter(|c| c.level != Severity::Info)
+        .map(|c| {
+            let hits = crate::impact::hits(c, &consumers);
+            let what = if c.level == Severity::Err { "breaking" } else { "potentially breaking" };
+            Impacted {
+                rule: c.id.clone(),
+                oasdiff_level: c.level,
+                operation: c.operation.clone(),
+                location: c.location.clone(),
+                impact: crate::impact::describe(what, c, &hits),
+                consumers: hits,
+                text: format!("{}: {} [{} {}]", c.place(), c.message, c.level.as_str(), c.id),
+            }
+        })
+        .collect()
+}
+
+/// Compare the current release (record and files) with the previous one. With `strict`, oasdiff's
+/// WARN changes ("potentially breaking") count as breaking.
+pub fn check(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String, Vec<u8>>, strict: bool) -> Result<Vec<Finding>> {
+    let mut out = Vec::new();
+    let docs = docs_of(&prev.files, files);
     let apis = |r: &Release| -> BTreeMap<String, crate::release::ProvideRecord> {
         r.components.iter().flat_map(|c| c.provides.iter().map(|p| (p.api.clone(), p.clone()))).collect()
     };
@@ -286,8 +186,11 @@ pub fn check(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String,
         }
         let (ov, nv) = (semver::Version::parse(&op.version)?, semver::Version::parse(&np.version)?);
         let got = bump(&ov, &nv);
-        let f = |level, message: String| Finding { level, kind: "api", subject: api.clone(), message };
-        let (breaks, unproven) = breaking(&docs, &format!("a/{}", op.contract), &format!("b/{}", np.contract))?;
+        let f = |level, message: String| Finding { level, kind: "api", subject: api.clone(), message, change: None };
+        let used: Vec<String> = crate::impact::consumers(cur, api, files).into_iter().flat_map(|c| c.refs).collect();
+        let changes = api_changes(&docs, op, np, &used)?;
+        let breaks_at = |c: &Change| c.level == Severity::Err || (strict && c.level == Severity::Warn);
+        let breaks: Vec<String> = changes.iter().filter(|c| breaks_at(c)).map(|c| format!("{} at {}", c.id, c.place())).collect();
         let mut adds = Vec::new();
         if let (Some(o), Some(n)) = (docs.docs.get(&format!("a/{}", op.contract)), docs.docs.get(&format!("b/{}", np.contract))) {
             additions(o, n, "", &mut adds);
@@ -299,6 +202,7 @@ pub fn check(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String,
         } else {
             Bump::Patch
         };
+        let short = got.is_none_or(|g| g < need);
         match got {
             None => out.push(f(Level::Error, format!("version went down: {ov} → {nv}"))),
             Some(Bump::None) => out.push(f(Level::Error, format!("the contract changed but its version did not ({ov}); bump it"))),
@@ -319,7 +223,7 @@ pub fn check(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String,
             }
             Some(_) => {
                 let what = if !breaks.is_empty() {
-                    format!("breaking: {}", breaks.join("; "))
+                    format!("breaking ({} change(s), listed below)", breaks.len())
                 } else if !adds.is_empty() {
                     format!("additive: {}", adds.join("; "))
                 } else {
@@ -328,8 +232,23 @@ pub fn check(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String,
                 out.push(f(Level::Info, format!("{ov} → {nv}, {what}")));
             }
         }
-        for u in unproven {
-            out.push(f(Level::Warning, format!("cannot prove compatible: {u}")));
+        // Each ERR and WARN change, with the consumers in this release it hits.
+        for (c, i) in changes.iter().filter(|c| c.level != Severity::Info).zip(impacted(&changes, cur, api, files)) {
+            let level = if breaks_at(c) && short {
+                Level::Error
+            } else if c.level == Severity::Warn {
+                Level::Warning
+            } else {
+                Level::Info
+            };
+            let strict_note = if c.level == Severity::Warn && !strict { " (an error with --strict)" } else { "" };
+            out.push(Finding {
+                level,
+                kind: "api",
+                subject: api.clone(),
+                message: format!("{}; {}{strict_note}", i.text, i.impact),
+                change: Some(i),
+            });
         }
     }
     for api in oa.keys().filter(|a| !na.contains_key(*a)) {
@@ -338,6 +257,7 @@ pub fn check(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String,
             kind: "api",
             subject: api.clone(),
             message: "no longer provided by any component".into(),
+            change: None,
         });
     }
     // Prompts.
@@ -350,7 +270,7 @@ pub fn check(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String,
         if op.sha256 == np.sha256 && op.version == np.version {
             continue;
         }
-        let f = |level, message: String| Finding { level, kind: "prompt", subject: id.clone(), message };
+        let f = |level, message: String| Finding { level, kind: "prompt", subject: id.clone(), message, change: None };
         let (ov, nv) = (semver::Version::parse(&op.version)?, semver::Version::parse(&np.version)?);
         let parse = |files: &BTreeMap<String, Vec<u8>>, path: &str| -> Option<crate::prompts::Prompt> {
             crate::prompts::parse(std::str::from_utf8(files.get(path)?).ok()?, std::path::Path::new(path)).ok()
@@ -378,7 +298,13 @@ pub fn check(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String,
         }
     }
     for id in opr.keys().filter(|i| !npr.contains_key(*i)) {
-        out.push(Finding { level: Level::Warning, kind: "prompt", subject: id.clone(), message: "disappeared from the release".into() });
+        out.push(Finding {
+            level: Level::Warning,
+            kind: "prompt",
+            subject: id.clone(),
+            message: "disappeared from the release".into(),
+            change: None,
+        });
     }
     // Models: reported, never errors.
     let models = |r: &Release| -> BTreeMap<String, String> {
@@ -387,10 +313,16 @@ pub fn check(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String,
     let (om, nm) = (models(&prev.record), models(cur));
     for (path, md5) in &nm {
         match om.get(path) {
-            Some(o) if o != md5 => {
-                out.push(Finding { level: Level::Info, kind: "model", subject: path.clone(), message: format!("md5 {o} → {md5}") })
+            Some(o) if o != md5 => out.push(Finding {
+                level: Level::Info,
+                kind: "model",
+                subject: path.clone(),
+                message: format!("md5 {o} → {md5}"),
+                change: None,
+            }),
+            None => {
+                out.push(Finding { level: Level::Info, kind: "model", subject: path.clone(), message: "new model".into(), change: None })
             }
-            None => out.push(Finding { level: Level::Info, kind: "model", subject: path.clone(), message: "new model".into() }),
             _ => {}
         }
     }

@@ -88,6 +88,10 @@ pub struct ImageRecord {
     /// For an image index: each platform's manifest digest.
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub platforms: Option<Vec<PlatformRecord>>,
+    /// With `build --verify-images`: who signed this image digest in its registry (key
+    /// fingerprints or keyless identities), as the policy required.
+    #[serde(rename = "signedBy", skip_serializing_if = "Vec::is_empty", default)]
+    pub signed_by: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -201,6 +205,9 @@ pub struct ConsumeRecord {
     pub requirement: String,
     pub provider: String,
     pub version: String,
+    /// The operations the consumer declares it calls (`POST /embed`); absent: all of them.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub operations: Option<Vec<String>>,
 }
 
 impl Release {

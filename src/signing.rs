@@ -177,9 +177,14 @@ pub struct Signer {
 }
 
 impl Signer {
+    /// An ASN.1 DER ECDSA signature over `payload`, base64 (the legacy annotation's form).
     pub fn sign(&self, payload: &[u8]) -> Result<String> {
-        let der = self.signer.sign(payload).map_err(|e| anyhow!("signing failed: {e}"))?;
-        Ok(b64().encode(der))
+        Ok(b64().encode(self.sign_raw(payload)?))
+    }
+
+    /// An ASN.1 DER ECDSA signature over `payload` (a DSSE envelope's form, before base64).
+    pub fn sign_raw(&self, payload: &[u8]) -> Result<Vec<u8>> {
+        self.signer.sign(payload).map_err(|e| anyhow!("signing failed: {e}"))
     }
 }
 
@@ -245,14 +250,7 @@ pub fn payload(docker_reference: &str, digest: &str, annotations: &std::collecti
     serde_json::to_vec(&v).expect("a payload always serialises")
 }
 
-/// The repository part of a docker reference: without `:tag` and `@digest`.
-pub fn repository_of(reference: &str) -> &str {
-    let no_digest = reference.split('@').next().unwrap_or(reference);
-    match no_digest.rfind(':') {
-        Some(i) if !no_digest[i + 1..].contains('/') => &no_digest[..i],
-        _ => no_digest,
-    }
-}
+pub use crate::reference::repository_of;
 
 /// The config blob cosign writes for a signature manifest (verifiers ignore it).
 pub fn sig_config(layer_digests: &[String]) -> Vec<u8> {
@@ -327,6 +325,93 @@ pub fn attach(
     layers.push(SigLayer { desc, payload, signature: Some(sig) });
     write_signatures(st, digest, &layers)?;
     Ok(true)
+}
+
+/// Which signature formats `sign` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A Sigstore bundle stored as an OCI 1.1 referrer (cosign v3's default; Kyverno,
+    /// policy-controller and Flux read it; cosign 2.x only with `verify-attestation`).
+    Bundle,
+    /// cosign's `sha256-<hex>.sig` tag (cosign 2.x `verify`, skopeo/podman policies).
+    Legacy,
+    /// Both, so every verifier in use finds a signature.
+    Both,
+}
+
+/// The default of `sign --format` and of `build --sign`: both formats. cosign v3 signs bundles
+/// and Kyverno, policy-controller and Flux read them, while cosign 2.x `verify` and
+/// skopeo/podman policies read only the `.sig` tag; with both, every verifier in use finds a
+/// signature (one per key counts once).
+pub const DEFAULT_FORMAT: Format = Format::Both;
+
+impl Format {
+    pub fn legacy(self) -> bool {
+        matches!(self, Format::Legacy | Format::Both)
+    }
+    pub fn bundle(self) -> bool {
+        matches!(self, Format::Bundle | Format::Both)
+    }
+}
+
+/// Sign a stored manifest in the Sigstore bundle format and list the bundle as a referrer of it
+/// (a registry's referrers API, else the referrers tag; a layout's index.json). Returns false when
+/// this key has a valid bundle signature of this digest naming this repository already.
+pub fn attach_bundle(
+    st: &dyn crate::store::Store,
+    subject: &crate::oci::Descriptor,
+    identity: &str,
+    annotations: &std::collections::BTreeMap<String, String>,
+    signer: &Signer,
+) -> Result<bool> {
+    use crate::oci::Descriptor;
+    use crate::trust::bundle;
+    let digest = &subject.digest;
+    let repository = repository_of(identity);
+    let mine = crate::trust::TrustedKey::from_pem(&signer.public_pem, "the signing key")?;
+    let fingerprint = mine.fingerprint.clone();
+    let mut keys = crate::trust::KeySet::default();
+    keys.add(mine);
+    let only_mine = crate::trust::Policy::of_keys(keys, vec![repository.to_string()]);
+    let _lock = st.lock()?;
+    // Re-signing is a no-op: a valid bundle by this key for this digest and repository exists.
+    let found = crate::trust::referrers::find(st, digest)?;
+    for r in found.referrers.iter().filter(|r| bundle::is_bundle(&r.manifest)) {
+        if let Ok(layer) = bundle::bundle_layer(&r.manifest)
+            && let Ok(bytes) = st.blob(layer)
+            && bundle::check(&bytes, digest, &only_mine).is_ok()
+        {
+            // Listed where this store lists referrers? (A copy may have left it only in one place.)
+            st.add_referrer(digest, &referrer_descriptor(&r.manifest, &r.desc))?;
+            return Ok(false);
+        }
+    }
+    let payload = bundle::statement(repository, digest, annotations);
+    let signature = signer.sign_raw(&bundle::pae(&payload))?;
+    let json = bundle::bundle_json(&payload, &signature, &fingerprint)?;
+    let layer = Descriptor::new(bundle::BUNDLE_MEDIA_TYPE, &json);
+    let config = Descriptor::new(bundle::EMPTY_MEDIA_TYPE, bundle::EMPTY_CONFIG);
+    for (d, b) in [(&config, bundle::EMPTY_CONFIG), (&layer, json.as_slice())] {
+        if !st.has_blob(d)? {
+            st.put_blob(d, b)?;
+        }
+    }
+    let m = bundle::referrer_manifest(subject, &layer);
+    let bytes = m.to_bytes();
+    let desc = Descriptor::new(crate::spec::OCI_MANIFEST, &bytes);
+    // By digest, no tag: the referrer is found from its subject.
+    st.put_manifest(&desc, &bytes)?;
+    st.add_referrer(digest, &referrer_descriptor(&m, &desc))?;
+    Ok(true)
+}
+
+/// A referrer's listing descriptor: its digest and size, with the manifest's artifactType and
+/// annotations.
+pub fn referrer_descriptor(m: &crate::oci::ImageManifest, d: &crate::oci::Descriptor) -> crate::oci::Descriptor {
+    let mut out = crate::store::referrers::listing_entry(d);
+    out.artifact_type = m.artifact_type.clone().or_else(|| Some(m.config.media_type.clone()));
+    out.annotations = m.annotations.clone();
+    out
 }
 
 /// Copy the signatures of `digest` from one store to another, merged with any the destination

@@ -31,6 +31,8 @@ pub struct Options {
     pub values: Option<PathBuf>,
     /// The values map the values were written with (`values --map`).
     pub values_map: Option<PathBuf>,
+    /// One environment of a release policy (`--policy FILE --env ENV`): its rules run last.
+    pub rules: Option<crate::trust::policy_file::Loaded>,
     pub transport: store::registry::Transport,
 }
 
@@ -54,6 +56,16 @@ pub struct Report {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub duplicate_keys: Vec<Duplicate>,
     pub checks: Vec<Check>,
+    /// With --policy: the file, the environment, and every rule's outcome.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy: Option<PolicyReport>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PolicyReport {
+    pub file: String,
+    pub environment: String,
+    pub rules: Vec<crate::trust::policy_file::RuleOutcome>,
 }
 
 fn check(name: &'static str, summary: String, failures: Vec<String>) -> Check {
@@ -89,17 +101,61 @@ pub fn verify(st: &Opened, r: &StoreRef, o: &Options) -> Result<Report> {
     let signatures = signatures_check(outcome, &o.policy, &digest);
     if !passed {
         let why = "not read: signatures failed";
-        let checks = vec![signatures, skipped("integrity", why), skipped("record", why), skipped("images", why), skipped("values", why)];
-        return Ok(Report { reference: r.to_string(), digest, verified: false, signers, duplicate_keys, checks });
+        let mut checks =
+            vec![signatures, skipped("integrity", why), skipped("record", why), skipped("images", why), skipped("values", why)];
+        let policy = o.rules.as_ref().map(|l| {
+            checks.push(skipped("policy", why));
+            PolicyReport { file: l.file.display().to_string(), environment: l.environment.clone(), rules: Vec::new() }
+        });
+        return Ok(Report { reference: r.to_string(), digest, verified: false, signers, duplicate_keys, checks, policy });
     }
     // 3, 4. What the release holds.
     let (integrity, record_check, record) = check_content(s, &desc)?;
     // 5, 6.
     let images = images_check(record.as_ref(), o)?;
     let values = values_check(record.as_ref(), &digest, r, o)?;
-    let checks = vec![signatures, integrity, record_check, images, values];
+    let mut checks = vec![signatures, integrity, record_check, images, values];
+    let policy = o.rules.as_ref().map(|l| {
+        let (check, report) = policy_check(l, record.as_ref(), &digest, r, &signers);
+        checks.push(check);
+        report
+    });
     let verified = checks.iter().all(|c| c.status != "fail");
-    Ok(Report { reference: r.to_string(), digest, verified, signers, duplicate_keys, checks })
+    Ok(Report { reference: r.to_string(), digest, verified, signers, duplicate_keys, checks, policy })
+}
+
+/// The policy's rules, in CEL, over the record, the digest, the reference and the signers.
+fn policy_check(
+    l: &crate::trust::policy_file::Loaded,
+    record: Option<&Release>,
+    digest: &str,
+    r: &StoreRef,
+    signers: &[crate::trust::Signer],
+) -> (Check, PolicyReport) {
+    let mut report = PolicyReport { file: l.file.display().to_string(), environment: l.environment.clone(), rules: Vec::new() };
+    let Some(rec) = record else {
+        let c = check("policy", "the rules were not run".into(), vec!["the release record could not be read (see integrity)".into()]);
+        return (c, report);
+    };
+    let vars = serde_json::json!({
+        "record": serde_json::to_value(rec).unwrap_or_default(),
+        "digest": digest,
+        "reference": r.to_string(),
+        "signers": serde_json::to_value(signers).unwrap_or_default(),
+    });
+    report.rules = crate::trust::policy_file::evaluate(l, &vars);
+    let failures: Vec<String> = report
+        .rules
+        .iter()
+        .filter(|o| !o.passed)
+        .map(|o| format!("rule `{}` ({}): {}", o.name, o.condition, o.why.clone().unwrap_or_default()))
+        .collect();
+    let summary = if failures.is_empty() {
+        format!("{} rule(s) of {} for {} hold", report.rules.len(), l.file.display(), l.environment)
+    } else {
+        format!("{} of {} rule(s) of {} for {} failed", failures.len(), report.rules.len(), l.file.display(), l.environment)
+    };
+    (check("policy", summary, failures), report)
 }
 
 fn signatures_check(o: crate::trust::Outcome, p: &Policy, digest: &str) -> Check {
@@ -378,6 +434,11 @@ pub fn render(r: &Report) -> String {
             _ => "SKIP",
         };
         let _ = writeln!(s, "  {tag}  {}: {}", c.name, c.summary);
+        if c.name == "signatures" {
+            for g in &r.signers {
+                let _ = writeln!(s, "        + {}: {} signature, {}", g.label(), g.format, g.source);
+            }
+        }
         for f in &c.failures {
             let _ = writeln!(s, "        - {f}");
         }

@@ -83,20 +83,24 @@ fn cosign_and_bundle_verify_each_others_signatures() {
     b(&["verify", &format!("{dst}:1.0.0"), "--key", theirs.to_str().unwrap(), "-a", "env=prod"]).ok();
     b(&["verify", &format!("{dst}:1.0.0"), "--key", "ours.pub", "--key", theirs.to_str().unwrap(), "--min-signers", "2"]).ok();
     b(&["verify", &format!("{dst}:1.0.0"), "--key", theirs.to_str().unwrap(), "-a", "env=dev"]).code(1);
-    // bundle signs with cosign's key file (here a no-op: that key signed this repository already).
-    let r = b(&["sign", &format!("{dst}:1.0.0"), "--key", "theirs.key", "--json"]).ok();
-    assert!(r.stdout.contains("\"added\": false"), "{}", r.stdout);
+    // bundle signs with cosign's key file (here a no-op in the legacy format: that key signed this
+    // repository already).
+    let r = b(&["sign", &format!("{dst}:1.0.0"), "--key", "theirs.key", "--format", "legacy", "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["added"], false, "{v}");
 
     // Re-signing with the same key, by tag or by digest, adds no layer.
     let count = || {
         let h: serde_json::Value = serde_json::from_str(&b(&["history", &dst, "--json"]).ok().stdout).unwrap();
         h[0]["signatures"].as_u64().unwrap()
     };
+    // Ours in both formats (the default) and theirs in the legacy one: three stored signatures.
     let before = count();
-    assert_eq!(before, 2);
+    assert_eq!(before, 3);
     for r in [format!("{dst}:1.0.0"), by_digest.clone()] {
         let out = b(&["sign", &r, "--key", "ours.key", "--json"]).ok();
-        assert!(out.stdout.contains("\"added\": false"), "{}", out.stdout);
+        let v: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        assert_eq!(v["added"], false, "{v}");
     }
     assert_eq!(count(), before, "re-signing added a layer");
     cosign_verify(d, &theirs, &by_digest, &[]).ok();

@@ -66,7 +66,13 @@ fn breaking_change_without_major_bump_is_refused_then_recorded_with_allow_breaki
         "{}",
         r.stderr
     );
-    assert!(r.stderr.contains("may omit \"text\""), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("error: api ocr-api: POST /v1/ocr response 200 Page.text: removed the required property [ERR response-required-property-removed]"),
+        "{}",
+        r.stderr
+    );
+    // The embedding component consumes ocr-api and its contract `$ref`s Page: it is hit.
+    assert!(r.stderr.contains("breaking for embedding (POST /v1/ocr, response 200 Page.text)"), "{}", r.stderr);
     assert!(r.stderr.contains("nothing was written"), "{}", r.stderr);
     assert_eq!(snapshot(&fx.d().join("layout")), before, "a refused build changed the layout");
     // The JSON report follows its schema.

@@ -108,6 +108,8 @@ fn setup() -> Fx {
         .arg(repo.join("docproc")))
     .ok();
     let digest = built_digest(&r.stdout);
+    // The signature cases below are about the legacy `.sig` manifest; bundle ones are in tests/bundle_format.rs.
+    drop_referrers(&base);
     let (_, manifest) = common::craft::manifest(&Layout::new(base.clone()), "1.0.0");
     let reg = Registry::plain(&d.join("reg"));
     let proxy = Proxy::start(&reg.addr);

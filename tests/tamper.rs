@@ -25,6 +25,8 @@ fn setup() -> Fx {
     let t = tempfile::tempdir().unwrap();
     let d = t.path().to_path_buf();
     let (repo, base, digest) = signed_fixture(&d);
+    // The legacy cases below edit the `.sig` signatures; the bundle ones are in tests/bundle_format.rs.
+    drop_referrers(&base);
     Fx { base, key: d.join("trusted.key"), pubk: d.join("trusted.pub"), other_key: d.join("other.key"), digest, repo, t }
 }
 

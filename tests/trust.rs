@@ -419,6 +419,7 @@ fn a_layout_does_not_choose_its_own_identity() {
     assert_eq!(v[0]["signers"].as_array().unwrap().len(), 1, "{v}");
     // history counts no signer whose signature is for another digest.
     let (dir2, l2) = fx.copy("wrong-payload");
+    common::craft::drop_referrers(&dir2);
     let payload = relbundle::signing::payload("docproc:1.0.0", DIGEST_A, &Default::default());
     let signer = relbundle::signing::load_private_key(&d.join("trusted.key"), b"pw").unwrap();
     put_sigs(

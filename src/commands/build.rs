@@ -28,6 +28,7 @@ pub fn run(
     };
     let mut c = crate::collect::collect(&input.dir, &super::options(input, t))?;
     super::print_notes(&c.notes);
+    super::verify_images(&mut c, input, t)?;
     let out = match parsed {
         Some(r) => r,
         None => super::default_output(&input.dir, &c.release.name)?,
@@ -66,7 +67,14 @@ pub fn run(
             StoreRef::Layout { dir, .. } => StoreRef::Layout { dir: dir.clone(), tag: Some(tag.clone()), digest: None },
             other => other.clone(),
         };
-        super::sign::sign_in(&layout, &packed.digest, &super::sign::default_identity(&with_tag, &c.release.name), &Default::default(), s)?;
+        super::sign::sign_in(
+            &layout,
+            &mdesc,
+            &super::sign::default_identity(&with_tag, &c.release.name),
+            &Default::default(),
+            s,
+            crate::signing::DEFAULT_FORMAT,
+        )?;
     }
     if let Some(pr) = &push_ref {
         let dst = store::open(pr, t)?;
@@ -74,7 +82,14 @@ pub fn run(
         reports.push(store::copy(layout.store(), Some(&out), &mdesc, &packed.manifest, &packed.blobs, &dst, &ptag, retag)?);
         if let (Some(s), StoreRef::Registry { registry, repository, .. }) = (&signer, pr) {
             // Signed by tag, as skopeo's default policy (matchRepoDigestOrExact) expects.
-            super::sign::sign_in(&dst, &packed.digest, &format!("{registry}/{repository}:{ptag}"), &Default::default(), s)?;
+            super::sign::sign_in(
+                &dst,
+                &mdesc,
+                &format!("{registry}/{repository}:{ptag}"),
+                &Default::default(),
+                s,
+                crate::signing::DEFAULT_FORMAT,
+            )?;
         }
     }
     for r in &reports {

@@ -17,6 +17,7 @@ pub fn run(input: &Input, output: Option<&str>, push: Option<&str>, json: bool, 
     let opts = crate::collect::Options { version_optional: true, ..super::options(input, t) };
     let mut c = crate::collect::collect(&input.dir, &opts)?;
     super::print_notes(&c.notes);
+    super::verify_images(&mut c, input, t)?;
     let out = match output {
         Some(o) => o,
         None => super::default_output(&input.dir, &c.release.name)?,

@@ -22,12 +22,7 @@ pub fn run(a: &str, b: &str, format: Format, keys: &[PathBuf], identity: &[Strin
         if matches!(r, StoreRef::Registry { .. }) || identities.is_empty() {
             identities.extend(crate::trust::policy::identities(r, &[])?);
         }
-        Ok(Some(crate::trust::Policy {
-            keys: crate::trust::KeySet::load(keys)?,
-            min_signers: 1,
-            identities,
-            annotations: Default::default(),
-        }))
+        Ok(Some(crate::trust::Policy::of_keys(crate::trust::KeySet::load(keys)?, identities)))
     };
     let (pa, pb) = (policy(&ra)?, policy(&rb)?);
     let la = crate::diff::load(&store::open(&ra, t)?, &ra, pa.as_ref())?;

@@ -22,10 +22,10 @@ struct Row {
 /// (the verifier's own check: payload, digest, identity).
 fn signatures(st: &dyn crate::store::Store, digest: &str, policy: Option<&crate::trust::Policy>) -> Result<(usize, Vec<String>)> {
     let Some(p) = policy else {
-        return Ok((crate::trust::legacy::read_signatures(st, digest)?.map(|(_, l)| l.len()).unwrap_or(0), Vec::new()));
+        return Ok((crate::trust::verifier::stored(st, digest)?, Vec::new()));
     };
     let o = crate::trust::verifier::check(st, digest, p)?;
-    let labels = o.signers.iter().map(|s| format!("key {} ({})", &s.fingerprint[7..23], s.key)).collect();
+    let labels = o.signers.iter().map(|s| s.label()).collect();
     Ok((o.stored, labels))
 }
 
@@ -39,7 +39,7 @@ pub fn run(repository: &str, keys: &[std::path::PathBuf], identity: &[String], j
     } else {
         let keys = crate::trust::KeySet::load(keys)?;
         let identities = crate::trust::policy::identities(&r, identity)?;
-        Some(crate::trust::Policy { keys, min_signers: 1, identities, annotations: Default::default() })
+        Some(crate::trust::Policy::of_keys(keys, identities))
     };
     let st = store::open(&r, t)?;
     let mut rows = Vec::new();

@@ -32,11 +32,12 @@ pub fn run(cli: Cli) -> Result<()> {
             diff::run(&a, &b, format, &keys, &identity, repo.as_deref(), &t(&registry)?)
         }
         Command::Keygen { output_prefix, force, password_file } => sign::keygen(&output_prefix, force, password_file.as_deref()),
-        Command::Sign { reference, key, password_file, identity, annotations, json, registry } => {
-            sign::run(&reference, &key, password_file.as_deref(), identity.as_deref(), &annotations, json, &t(&registry)?)
+        Command::Sign { reference, key, password_file, identity, annotations, format, json, registry } => {
+            sign::run(&reference, &key, password_file.as_deref(), identity.as_deref(), &annotations, format, json, &t(&registry)?)
         }
-        Command::Verify { reference, trust, check_images, values, map, json, registry } => {
-            verify::run(&reference, &trust, check_images, values, map, json, &t(&registry)?)
+        Command::Verify { reference, trust, check_images, values, map, policy, env, json, registry } => {
+            let gate = policy.zip(env);
+            verify::run(&reference, &trust, check_images, values, map, gate, json, &t(&registry)?)
         }
         Command::Check { input, output, push, json, registry } => {
             check::run(&input, output.as_deref(), push.as_deref(), json, &t(&registry)?)
@@ -140,6 +141,7 @@ pub(crate) fn verify_options(r: &crate::store::StoreRef, trust: &crate::cli::Tru
         check_images: false,
         values: None,
         values_map: None,
+        rules: None,
         transport: t.clone(),
     })
 }
@@ -192,7 +194,7 @@ pub(crate) fn discipline(
     for (p, b) in c.prompts.iter().chain(&c.contracts) {
         files.insert(p.clone(), b.to_vec());
     }
-    let findings = crate::discipline::check(&prev, &c.release, &files)?;
+    let findings = crate::discipline::check(&prev, &c.release, &files, input.strict)?;
     c.release.previous = Some(crate::release::PreviousRecord { version: prev.side.version.clone(), digest: prev.side.digest.clone() });
     Ok((findings, Some(Previous { described: format!("{} ({} {})", r.base(), prev.side.version, prev.side.digest), trust })))
 }
@@ -265,10 +267,10 @@ fn previous_trust(
         crate::store::StoreRef::Layout { .. } => vec![name.to_string()],
         other => crate::trust::policy::identities(other, &[])?,
     };
-    let policy = crate::trust::Policy { keys, min_signers: 1, identities, annotations: Default::default() };
+    let policy = crate::trust::Policy::of_keys(keys, identities);
     let o = crate::trust::verifier::check(st.store(), digest, &policy)?;
     if o.passes(&policy) {
-        Ok(Ok(o.signers.iter().map(|s| format!("key {}", &s.fingerprint[7..23])).collect::<Vec<_>>().join(", ")))
+        Ok(Ok(o.signers.iter().map(|s| s.short()).collect::<Vec<_>>().join(", ")))
     } else {
         Ok(Err(format!("no valid signature by the given key(s): {}", o.failures.join("; "))))
     }
@@ -279,6 +281,51 @@ fn previous_trust(
 /// wherever it is built.
 pub(crate) fn default_output(dir: &std::path::Path, name: &str) -> Result<crate::store::StoreRef> {
     crate::store::StoreRef::parse(&format!("oci:{}", dir.join("out").join(name).display()))
+}
+
+/// `--verify-images POLICY`: every component image must carry signatures (legacy or bundle format)
+/// by the policy's image signers in its own registry, under its own repository as identity; who
+/// signed is recorded in the release. A missing signature is a finding (exit 1), named.
+pub(crate) fn verify_images(c: &mut crate::collect::Collected, input: &crate::cli::Input, t: &Transport) -> Result<()> {
+    let Some(file) = &input.verify_images else { return Ok(()) };
+    let rule = crate::trust::policy_file::load_images(file)?;
+    let mut failures = Vec::new();
+    for comp in &mut c.release.components {
+        let img = &comp.image;
+        let repo = format!("{}/{}", img.registry, img.repository);
+        let r = crate::store::StoreRef::parse(&format!("{repo}@{}", img.digest))?;
+        let policy = crate::trust::Policy {
+            keys: crate::trust::KeySet::load(&rule.keys)?,
+            min_signers: rule.threshold,
+            identities: vec![repo.clone()],
+            annotations: Default::default(),
+            keyless: rule.identities.clone(),
+            trusted_root: None,
+        };
+        let st = crate::store::open(&r, t)?;
+        let o = crate::trust::verifier::check(st.store(), &img.digest, &policy)?;
+        if o.passes(&policy) {
+            comp.image.signed_by = o.signers.iter().map(|s| s.short()).collect();
+        } else {
+            failures.push(format!(
+                "component {}: image {repo}@{} has {} of the {} signer(s) the policy requires ({})",
+                comp.name,
+                img.digest,
+                o.signers.len(),
+                rule.threshold,
+                o.failures.join("; ")
+            ));
+        }
+    }
+    if !failures.is_empty() {
+        return Err(crate::error::finding(format!(
+            "{} component image(s) are not signed as {} requires; nothing was written:\n  {}",
+            failures.len(),
+            file.display(),
+            failures.join("\n  ")
+        )));
+    }
+    Ok(())
 }
 
 /// Say which previous release the version rules ran against, or where none was found.

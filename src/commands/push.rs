@@ -19,10 +19,14 @@ pub fn run(source: &str, destination: &str, retag: bool, json: bool, t: &Transpo
     let tag = dst_ref.tag().or(src_ref.tag()).map(String::from).unwrap_or_else(|| record.version.clone());
     let dst = store::open(&dst_ref, t)?;
     let report = store::copy(src.store(), Some(&src_ref), &desc, &manifest_bytes, &[], &dst, &tag, retag)?;
-    // Signatures travel with the release (merged with any the destination has), as `cosign copy` does.
-    let signatures = crate::signing::copy_signatures(src.store(), dst.store(), &desc.digest)?;
-    if signatures > 0 {
-        eprintln!("copied {signatures} signature(s)");
+    // Everything attached travels with the release (merged with what the destination has), as
+    // `cosign copy` does: legacy .sig and .att, and every referrer (bundles, attestations, SBOMs).
+    let attached = crate::store::attached::copy_attached(src.store(), dst.store(), &desc.digest)?;
+    if attached.any() {
+        eprintln!(
+            "copied {} legacy signature(s), {} legacy attestation(s), {} referrer(s)",
+            attached.signatures, attached.attestations, attached.referrers
+        );
     }
     super::warn_moved(&report);
     say_identities(dst.store(), &dst_ref, &desc.digest, &tag)?;
@@ -50,7 +54,7 @@ fn say_identities(dst: &dyn crate::store::Store, dst_ref: &StoreRef, digest: &st
     let mut names: Vec<String> = layers
         .iter()
         .filter_map(|l| crate::trust::legacy::parse_payload(&l.payload).ok())
-        .map(|c| crate::signing::repository_of(&c.docker_reference).to_string())
+        .map(|c| crate::reference::repository_of(&c.docker_reference).to_string())
         .collect();
     names.sort();
     names.dedup();

@@ -26,23 +26,46 @@ pub fn default_identity(r: &StoreRef, release_name: &str) -> String {
     }
 }
 
-/// Sign the release `digest` in an opened store. Returns whether a signature was added.
+/// What signing added, per format (None: that format was not asked for).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Added {
+    pub legacy: Option<bool>,
+    pub bundle: Option<bool>,
+}
+
+impl Added {
+    pub fn any(&self) -> bool {
+        self.legacy == Some(true) || self.bundle == Some(true)
+    }
+}
+
+/// Sign the release `desc` in an opened store, in the formats asked for.
 pub fn sign_in(
     st: &Opened,
-    digest: &str,
+    desc: &crate::oci::Descriptor,
     identity: &str,
     annotations: &std::collections::BTreeMap<String, String>,
     signer: &signing::Signer,
-) -> Result<bool> {
-    signing::attach(st.store(), digest, identity, annotations, signer)
+    format: signing::Format,
+) -> Result<Added> {
+    let mut added = Added::default();
+    if format.legacy() {
+        added.legacy = Some(signing::attach(st.store(), &desc.digest, identity, annotations, signer)?);
+    }
+    if format.bundle() {
+        added.bundle = Some(signing::attach_bundle(st.store(), desc, identity, annotations, signer)?);
+    }
+    Ok(added)
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     reference: &str,
     key: &Path,
     password_file: Option<&Path>,
     identity: Option<&str>,
     annotations: &[String],
+    format: signing::Format,
     json: bool,
     t: &Transport,
 ) -> Result<()> {
@@ -65,14 +88,32 @@ pub fn run(
         return Err(crate::error::finding(format!("refusing to sign {}: {}", desc.digest, failed.join("; "))));
     }
     let identity = identity.map(String::from).unwrap_or_else(|| default_identity(&r, &record.name));
-    let added = sign_in(&st, &desc.digest, &identity, &annotations, &signer)?;
+    let added = sign_in(&st, &desc, &identity, &annotations, &signer, format)?;
+    let place = st.store().describe();
     if json {
-        let v = serde_json::json!({"digest": desc.digest, "identity": identity, "signatureTag": signing::sig_tag(&desc.digest), "added": added});
+        let mut v = serde_json::json!({"digest": desc.digest, "identity": identity, "added": added.any()});
+        if let Some(a) = added.legacy {
+            v["legacy"] = serde_json::json!({"added": a, "signatureTag": signing::sig_tag(&desc.digest)});
+        }
+        if let Some(a) = added.bundle {
+            v["bundle"] = serde_json::json!({"added": a, "referrersTag": crate::store::referrers::fallback_tag(&desc.digest)});
+        }
         println!("{}", serde_json::to_string_pretty(&v)?);
-    } else if added {
-        println!("signed {} as {identity}\n{}:{}", desc.digest, st.store().describe(), signing::sig_tag(&desc.digest));
-    } else {
-        println!("already signed by this key: {} as {identity}", desc.digest);
+        return Ok(());
+    }
+    if let Some(a) = added.legacy {
+        if a {
+            println!("signed {} as {identity} (legacy)\n{place}:{}", desc.digest, signing::sig_tag(&desc.digest));
+        } else {
+            println!("already signed by this key (legacy): {} as {identity}", desc.digest);
+        }
+    }
+    if let Some(a) = added.bundle {
+        if a {
+            println!("signed {} as {} (bundle, a referrer of the digest)", desc.digest, signing::repository_of(&identity));
+        } else {
+            println!("already signed by this key (bundle): {} as {}", desc.digest, signing::repository_of(&identity));
+        }
     }
     Ok(())
 }

@@ -63,7 +63,7 @@ impl Layout {
     }
 
     fn blob_path(&self, digest: &str) -> Result<PathBuf> {
-        let hex = digest.strip_prefix("sha256:").filter(|_| crate::images::is_sha256_digest(digest));
+        let hex = digest.strip_prefix("sha256:").filter(|_| crate::reference::is_sha256_digest(digest));
         let hex = hex.ok_or_else(|| anyhow!("{}: unsupported digest `{digest}` (only sha256)", self.describe()))?;
         Ok(self.dir.join("blobs").join("sha256").join(hex))
     }
@@ -168,6 +168,38 @@ pub fn named(entries: Vec<Descriptor>, what: &str) -> Result<Vec<(String, Descri
     Ok(out)
 }
 
+/// The `kind` annotation `cosign save` puts on the entries of its layouts.
+const COSIGN_KIND: &str = "kind";
+const COSIGN_IMAGE: &str = "dev.cosignproject.cosign/image";
+const COSIGN_SIGS: &str = "dev.cosignproject.cosign/sigs";
+const COSIGN_ATTS: &str = "dev.cosignproject.cosign/atts";
+
+/// The cosign `kind` of a tagged entry: `.sig` and `.att` manifests, and a release.
+fn cosign_kind(tag: &str, d: &Descriptor) -> Option<&'static str> {
+    if tag.ends_with(".sig") {
+        Some(COSIGN_SIGS)
+    } else if tag.ends_with(".att") {
+        Some(COSIGN_ATTS)
+    } else if !tag.starts_with("sha256-") && d.media_type == crate::spec::OCI_MANIFEST {
+        Some(COSIGN_IMAGE)
+    } else {
+        None
+    }
+}
+
+impl Layout {
+    /// The one untagged image-manifest entry of a cosign `kind` (None when there is none, or
+    /// several: which one would be a guess).
+    fn cosign_entry(&self, kind: &str) -> Result<Option<Descriptor>> {
+        let found: Vec<Descriptor> = self
+            .entries()?
+            .into_iter()
+            .filter(|e| taggable(e) && e.annotation(ANN_REF_NAME).is_none() && e.annotation(COSIGN_KIND) == Some(kind))
+            .collect();
+        Ok(if found.len() == 1 { found.into_iter().next() } else { None })
+    }
+}
+
 impl Store for Layout {
     fn describe(&self) -> String {
         format!("oci:{}", self.dir.display())
@@ -184,6 +216,8 @@ impl Store for Layout {
                     tags.into_iter().filter(|(n, _)| !n.ends_with(".sig") && !n.starts_with("sha256-")).collect();
                 match releases.len() {
                     1 => Ok(releases.into_iter().next().expect("one").1),
+                    // A layout `cosign save` wrote: its one image, marked by cosign's `kind`.
+                    0 if let Some(img) = self.cosign_entry(COSIGN_IMAGE)? => Ok(img),
                     0 => bail!(
                         "{}: the layout holds no release; build one with `bundle build --output {}`",
                         self.describe(),
@@ -248,6 +282,11 @@ impl Store for Layout {
         let pos = entries.iter().position(|e| taggable(e) && e.annotation(ANN_REF_NAME) == Some(tag));
         let mut entry = serde_json::to_value(d)?;
         entry["annotations"][ANN_REF_NAME] = serde_json::Value::String(tag.to_string());
+        // cosign's `kind`, so `cosign verify --local-image` and `cosign load` find the release
+        // and its signatures (cosign reads one image per layout: the first of its kind).
+        if let Some(kind) = cosign_kind(tag, d) {
+            entry["annotations"][COSIGN_KIND] = serde_json::Value::String(kind.to_string());
+        }
         let outcome = match pos {
             Some(i) => {
                 let old = list[i]["digest"].as_str().unwrap_or_default().to_string();
@@ -297,7 +336,53 @@ impl Store for Layout {
     }
 
     fn find_tag(&self, tag: &str) -> Result<Option<Descriptor>> {
-        Ok(self.tags()?.into_iter().find(|(t, _)| t == tag).map(|(_, d)| d))
+        if let Some(d) = self.tags()?.into_iter().find(|(t, _)| t == tag).map(|(_, d)| d) {
+            return Ok(Some(d));
+        }
+        // A layout `cosign save` wrote names no tags: its `.sig` and `.att` manifests are the
+        // entries of cosign's kinds, and belong to its one image.
+        let kind = match tag.rsplit_once('.') {
+            Some((_, "sig")) => COSIGN_SIGS,
+            Some((_, "att")) => COSIGN_ATTS,
+            _ => return Ok(None),
+        };
+        match self.cosign_entry(COSIGN_IMAGE)? {
+            Some(img) if format!("{}.{}", img.digest.replace(':', "-"), &tag[tag.len() - 3..]) == tag => self.cosign_entry(kind),
+            _ => Ok(None),
+        }
+    }
+
+    /// index.json entries that are image manifests whose `subject` is `digest` (each read from
+    /// the layout, digest-checked).
+    fn referrers(&self, digest: &str) -> Result<Vec<super::referrers::Listed>> {
+        let place = format!("{} (index.json)", self.describe());
+        let mut out: Vec<super::referrers::Listed> = Vec::new();
+        for e in self.entries()? {
+            if e.media_type != crate::spec::OCI_MANIFEST || e.digest == digest || out.iter().any(|o| o.desc.digest == e.digest) {
+                continue;
+            }
+            let bytes = self.blob(&e)?;
+            let subject = serde_json::from_slice::<serde_json::Value>(&bytes)
+                .ok()
+                .and_then(|v| v.pointer("/subject/digest").and_then(|d| d.as_str()).map(String::from));
+            if subject.as_deref() == Some(digest) {
+                out.push(super::referrers::Listed { desc: e, place: place.clone() });
+            }
+        }
+        Ok(out)
+    }
+
+    fn add_referrer(&self, _subject: &str, referrer: &Descriptor) -> Result<bool> {
+        let _held = self.hold()?;
+        self.ensure_layout()?;
+        let (mut idx, entries) = self.read_index()?;
+        if entries.iter().any(|e| e.digest == referrer.digest) {
+            return Ok(false);
+        }
+        let list = idx["manifests"].as_array_mut().expect("checked in read_index");
+        list.push(serde_json::to_value(super::referrers::listing_entry(referrer))?);
+        write_atomic(&self.dir.join("index.json"), &serde_json::to_vec(&idx)?)?;
+        Ok(true)
     }
 
     fn tags(&self) -> Result<Vec<(String, Descriptor)>> {

@@ -3,8 +3,10 @@
 //!
 //! A tag is resolved to a digest once ([`Store::resolve`]); everything after uses the digest.
 
+pub mod attached;
 pub mod auth;
 pub mod layout;
+pub mod referrers;
 pub mod registry;
 
 use crate::oci::Descriptor;
@@ -27,7 +29,7 @@ impl StoreRef {
                 bail!("`{s}`: the layout folder is missing; write oci:DIR[:TAG]");
             }
             if let Some((dir, d)) = rest.rsplit_once('@') {
-                if !crate::images::is_sha256_digest(d) {
+                if !crate::reference::is_sha256_digest(d) {
                     bail!("`{s}`: `{d}` is not a sha256 digest");
                 }
                 return Ok(StoreRef::Layout { dir: dir.into(), tag: None, digest: Some(d.to_string()) });
@@ -36,7 +38,7 @@ impl StoreRef {
                 && !dir.is_empty()
                 && !tag.contains('/')
             {
-                if !crate::images::valid_tag(tag) {
+                if !crate::reference::valid_tag(tag) {
                     bail!("`{s}`: `{tag}` is not a valid tag (letters, digits, `_.-`, at most 128)");
                 }
                 return Ok(StoreRef::Layout { dir: dir.into(), tag: Some(tag.to_string()), digest: None });
@@ -53,7 +55,7 @@ impl StoreRef {
         if s.ends_with('/') || s.contains("//") {
             bail!("`{s}`: the repository name is empty");
         }
-        let img: crate::images::ImageRef = s.parse().map_err(|e: anyhow::Error| anyhow::anyhow!("invalid reference {e}"))?;
+        let img: crate::reference::ImageRef = s.parse().map_err(|e: anyhow::Error| anyhow::anyhow!("invalid reference {e}"))?;
         Ok(StoreRef::Registry { registry: img.registry, repository: img.repository, tag: img.tag, digest: img.digest })
     }
 
@@ -162,6 +164,15 @@ pub trait Store {
     fn lock(&self) -> Result<StoreLock<'_>> {
         Ok(StoreLock(None))
     }
+    /// The manifests the store itself lists as referrers of `digest` (OCI 1.1): a registry's
+    /// referrers API (nothing when it has none), a layout's index.json entries whose manifest has
+    /// that `subject`. The referrers tag `sha256-<hex>` is read apart ([`referrers::read_fallback`]).
+    /// Unchecked: readers fetch each manifest and check its `subject`.
+    fn referrers(&self, digest: &str) -> Result<Vec<referrers::Listed>>;
+    /// Make a referrer manifest, stored already ([`Store::put_manifest`]), findable from its
+    /// subject: a registry with the referrers API lists it by itself, one without gets the
+    /// referrers tag; a layout lists it in index.json. Returns false when it was listed already.
+    fn add_referrer(&self, subject: &str, referrer: &Descriptor) -> Result<bool>;
     /// A manifest descriptor for a digest.
     fn resolve_digest(&self, digest: &str) -> Result<Descriptor> {
         self.tags()?

@@ -103,6 +103,18 @@ pub struct Registry {
     /// Manifest bytes we pushed or pulled, by digest, so a tag push needs no second download.
     manifests: Mutex<HashMap<String, Vec<u8>>>,
     verbose: bool,
+    /// The referrers API, which oci-client does not expose (shared with siblings).
+    refs: std::sync::Arc<Referrers>,
+}
+
+/// How to reach the referrers API: the transport, the HTTP client (built on first use), and the
+/// answer to "has the registry the API?" (asked once per registry).
+struct Referrers {
+    plain: bool,
+    ca_pem: Vec<Vec<u8>>,
+    timeout: Duration,
+    http: std::sync::OnceLock<reqwest::Client>,
+    api: Mutex<Option<bool>>,
 }
 
 fn is_not_found(e: &OciDistributionError) -> bool {
@@ -215,6 +227,7 @@ impl Registry {
         }
         // A registry reached over plain HTTP never needs TLS roots.
         let roots = if plain.is_empty() { None } else { Some(vec![probe_ca()]) };
+        let is_plain = !plain.is_empty();
         Ok(Registry {
             rt: std::sync::Arc::new(rt),
             client: Client::new(config(plain, Duration::from_secs(10), roots)),
@@ -223,6 +236,13 @@ impl Registry {
             repository: repository.to_string(),
             manifests: Mutex::new(HashMap::new()),
             verbose: t.verbose,
+            refs: std::sync::Arc::new(Referrers {
+                plain: is_plain,
+                ca_pem: certs.iter().map(|c| c.data.clone()).collect(),
+                timeout: t.timeout.unwrap_or(Duration::from_secs(60)),
+                http: Default::default(),
+                api: Default::default(),
+            }),
         })
     }
 
@@ -254,7 +274,7 @@ impl Registry {
     /// Stream a blob into `out` (restarted on each retry); returns the bytes written.
     async fn fetch_blob_into<W: Spool>(&self, d: &Descriptor, out: &Mutex<W>) -> Result<u64> {
         crate::oci::check_claim(&self.name(), d)?;
-        if !crate::images::is_sha256_digest(&d.digest) {
+        if !crate::reference::is_sha256_digest(&d.digest) {
             return Err(crate::error::finding(format!("{}: blob digest `{}` is not sha256", self.name(), d.digest)));
         }
         let r = self.reference(None, Some(&d.digest));
@@ -301,7 +321,122 @@ impl Registry {
             repository: repository.to_string(),
             manifests: Mutex::new(HashMap::new()),
             verbose: self.verbose,
+            refs: self.refs.clone(),
         }
+    }
+
+    /// The HTTP client for requests oci-client has no call for (the referrers API), with the same
+    /// TLS trust as the registry client; built on first use.
+    fn http(&self) -> Result<&reqwest::Client> {
+        if let Some(c) = self.refs.http.get() {
+            return Ok(c);
+        }
+        let mut b = reqwest::Client::builder()
+            .user_agent(concat!("relbundle/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(10))
+            .read_timeout(self.refs.timeout);
+        if self.refs.plain {
+            // Plain HTTP: no TLS roots to load.
+            b = b.tls_certs_only(reqwest::Certificate::from_pem_bundle(include_bytes!("probe-ca.pem"))?);
+        } else {
+            let mut extra = Vec::new();
+            for pem in self.refs.ca_pem.iter() {
+                extra.extend(reqwest::Certificate::from_pem_bundle(pem).context("--ca-file: not a PEM certificate")?);
+            }
+            b = b.tls_certs_merge(extra);
+        }
+        let c = b.build().context("cannot set up the HTTP client")?;
+        let _ = self.refs.http.set(c);
+        Ok(self.refs.http.get().expect("set above"))
+    }
+
+    /// `GET /v2/<repo>/referrers/<digest>` (every page): the listed descriptors, or None when the
+    /// registry has no referrers API (404). Any other answer is an error, never "no referrers".
+    fn referrers_api_list(&self, digest: &str) -> Result<Option<Vec<Descriptor>>> {
+        use oci_client::RegistryOperation;
+        let scheme = if self.refs.plain { "http" } else { "https" };
+        let mut url = format!("{scheme}://{}/v2/{}/referrers/{digest}", self.registry, self.repository);
+        let what = format!("list referrers of {digest}");
+        let r = self.reference(None, Some(digest));
+        let http = self.http()?;
+        let mut out = Vec::new();
+        for _page in 0..64 {
+            let (status, link, body) = self.rt.block_on(async {
+                let mut attempt = 0;
+                loop {
+                    // The login oci-client uses: its bearer token, else basic credentials.
+                    let token = match &self.auth {
+                        RegistryAuth::Bearer(t) if t.is_empty() => None,
+                        a => self.client.auth(&r, a, RegistryOperation::Pull).await.ok().flatten(),
+                    };
+                    let mut req = http.get(&url).header("Accept", crate::spec::OCI_INDEX);
+                    req = match (&token, &self.auth) {
+                        (Some(t), _) => req.bearer_auth(t),
+                        (None, RegistryAuth::Basic(u, p)) => req.basic_auth(u, Some(p)),
+                        (None, RegistryAuth::Bearer(t)) if !t.is_empty() => req.bearer_auth(t),
+                        _ => req,
+                    };
+                    let res = req.send().await;
+                    let retry = match &res {
+                        Ok(r) => r.status().as_u16() == 429 || r.status().is_server_error(),
+                        Err(e) => e.is_timeout() || e.is_connect() || e.is_request(),
+                    };
+                    if retry && attempt + 1 < MAX_ATTEMPTS {
+                        tokio::time::sleep(backoff(attempt)).await;
+                        attempt += 1;
+                        continue;
+                    }
+                    let res = res.map_err(|e| anyhow!("{}: {what}: {}", self.name(), error_chain(&e)))?;
+                    let status = res.status().as_u16();
+                    let link = res.headers().get("link").and_then(|v| v.to_str().ok()).map(String::from);
+                    let body = res.bytes().await.map_err(|e| anyhow!("{}: {what}: {}", self.name(), error_chain(&e)))?;
+                    return Ok::<_, anyhow::Error>((status, link, body));
+                }
+            })?;
+            match status {
+                200 => {}
+                404 => return Ok(None),
+                401 | 403 => bail!(
+                    "{}: {what}: access denied (HTTP {status}); check the login for {} (docker login {})",
+                    self.name(),
+                    self.registry,
+                    self.registry
+                ),
+                _ => bail!("{}: {what}: the registry answered HTTP {status}", self.name()),
+            }
+            if body.len() as u64 > MAX_MANIFEST {
+                bail!("{}: {what}: the referrers index is over the 4 MiB limit", self.name());
+            }
+            let (_, entries) = super::layout::parse_index(&body, &format!("{}: {what}", self.name()))?;
+            out.extend(entries);
+            // Pagination (`Link: <...>; rel="next"`), relative to the registry.
+            match link.as_deref().and_then(next_link) {
+                Some(next) if next.starts_with('/') => url = format!("{scheme}://{}{next}", self.registry),
+                Some(next) => url = next,
+                None => return Ok(Some(out)),
+            }
+        }
+        bail!("{}: {what}: more than 64 pages of referrers", self.name())
+    }
+
+    /// Whether the registry has the referrers API, asked once (by listing `digest`'s referrers)
+    /// and remembered for every repository of the registry in this process.
+    fn referrers_api(&self, digest: &str) -> Result<(bool, Option<Vec<Descriptor>>)> {
+        if *self.refs.api.lock().unwrap() == Some(false) {
+            return Ok((false, None));
+        }
+        let listed = self.referrers_api_list(digest)?;
+        let has = listed.is_some();
+        let mut k = self.refs.api.lock().unwrap();
+        if k.is_none() && self.verbose {
+            eprintln!(
+                "registry {}: {}",
+                self.registry,
+                if has { "has the referrers API" } else { "has no referrers API: referrers are listed by the tag sha256-<hex>" }
+            );
+        }
+        *k = Some(has);
+        Ok((has, listed))
     }
 
     pub fn reference(&self, tag: Option<&str>, digest: Option<&str>) -> Reference {
@@ -448,7 +583,7 @@ impl Registry {
             },
             (None, None) => bail!("{}: name a tag or a digest ({}:TAG or {}@sha256:…)", self.name(), self.name(), self.name()),
         };
-        if !crate::images::is_sha256_digest(&digest) {
+        if !crate::reference::is_sha256_digest(&digest) {
             bail!("{}: the registry answered with digest `{digest}`, not sha256", self.name());
         }
         let r = self.reference(None, Some(&digest));
@@ -493,6 +628,15 @@ impl Registry {
         let resp = self.call_opt("list tags", || self.client.list_tags(&r, &self.auth, None, None))?;
         Ok(resp.map(|t| t.tags).unwrap_or_default())
     }
+}
+
+/// The target of a `Link: <url>; rel="next"` header.
+fn next_link(h: &str) -> Option<String> {
+    h.split(',').find(|p| p.contains("rel=\"next\"") || p.contains("rel=next")).and_then(|p| {
+        let start = p.find('<')? + 1;
+        let end = p.find('>')?;
+        Some(p[start..end].to_string())
+    })
 }
 
 fn error_chain(e: &dyn std::error::Error) -> String {
@@ -643,6 +787,22 @@ impl Store for Registry {
 
     fn tag_names(&self) -> Result<Vec<String>> {
         self.list_tags()
+    }
+
+    fn referrers(&self, digest: &str) -> Result<Vec<super::referrers::Listed>> {
+        let place = format!("{} (referrers API)", self.name());
+        let (_, listed) = self.referrers_api(digest)?;
+        Ok(listed.unwrap_or_default().into_iter().map(|desc| super::referrers::Listed { desc, place: place.clone() }).collect())
+    }
+
+    /// With the referrers API the registry lists the pushed manifest itself (checked: when it
+    /// does not, the referrers tag is written as well); without it, the referrers tag.
+    fn add_referrer(&self, subject: &str, referrer: &Descriptor) -> Result<bool> {
+        let (has_api, _) = self.referrers_api(subject)?;
+        if has_api && self.referrers_api_list(subject)?.is_some_and(|l| l.iter().any(|d| d.digest == referrer.digest)) {
+            return Ok(true);
+        }
+        super::referrers::append_fallback(self, subject, referrer)
     }
 
     fn tags(&self) -> Result<Vec<(String, Descriptor)>> {

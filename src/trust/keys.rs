@@ -44,6 +44,11 @@ impl TrustedKey {
         self.key.verify_signature(Signature::Base64Encoded(signature_b64.as_bytes()), payload).is_ok()
     }
 
+    /// Whether `signature` (raw DER, as a DSSE envelope carries it) is this key's over `payload`.
+    pub fn verifies_raw(&self, payload: &[u8], signature: &[u8]) -> bool {
+        self.key.verify_signature(Signature::Raw(signature), payload).is_ok()
+    }
+
     /// The fingerprint's first 16 hex digits, for people.
     pub fn short_fingerprint(&self) -> &str {
         let hex = self.fingerprint.trim_start_matches("sha256:");
@@ -109,6 +114,11 @@ impl KeySet {
     /// The first key that made `signature_b64` over `payload` (a signature satisfies at most one key).
     pub fn signer_of(&self, payload: &[u8], signature_b64: &str) -> Option<usize> {
         self.keys.iter().position(|k| k.verifies(payload, signature_b64))
+    }
+
+    /// The first key that made the raw `signature` over `payload`.
+    pub fn signer_of_raw(&self, payload: &[u8], signature: &[u8]) -> Option<usize> {
+        self.keys.iter().position(|k| k.verifies_raw(payload, signature))
     }
 
     /// A note on the duplicates, for reports (empty when none).

@@ -76,9 +76,10 @@ impl Identity {
 
 /// Who must have made the signature.
 pub enum Expected<'a> {
-    /// A managed key (DER SPKI). Without `require_tlog`, a bundle with no log entry is accepted, as
-    /// an offline key signature (`cosign sign --tlog-upload=false`) has none; log entries that are
-    /// present are always verified.
+    /// A managed key (DER SPKI). Without `require_tlog`, the verifier is told to skip the log, but
+    /// sigstore-verify still refuses a v0.3 bundle without an inclusion proof; release signatures
+    /// made offline with a key are therefore checked in `trust::bundle` over the DSSE PAE, and this
+    /// path serves bundles that carry their log entry (the conformance client).
     Key {
         der: &'a [u8],
         require_tlog: bool,
@@ -156,6 +157,24 @@ pub fn verify(bundle: &Bundle, subject: Subject, expected: &Expected, root: &Tru
         log_index: bundle.verification_material.tlog_entries.first().map(|e| e.log_index.get() as i64),
         tlog: result.tlog_verified(),
     })
+}
+
+/// A keyless (certificate) bundle over `digest`, against each trusted identity in turn: the index
+/// of the first it satisfies and what it says, or why none matched (the last reason).
+pub fn check_keyless(
+    bundle: &Bundle,
+    digest: &str,
+    identities: &[Identity],
+    root: &TrustedRoot,
+) -> std::result::Result<(usize, Verified), String> {
+    let mut why = String::from("no keyless identity is trusted (pass --certificate-identity and --certificate-oidc-issuer)");
+    for (i, id) in identities.iter().enumerate() {
+        match verify(bundle, Subject::Sha256(digest), &Expected::Identity(id), root) {
+            Ok(v) => return Ok((i, v)),
+            Err(e) => why = format!("{e:#}"),
+        }
+    }
+    Err(why)
 }
 
 /// The certificate's SAN, issuer and CI claims against an identity rule (regular expressions are

@@ -4,6 +4,7 @@
 
 use super::Policy;
 use super::legacy::{self, SigLayer};
+use super::{bundle, referrers};
 use crate::error::Finding;
 use crate::signing;
 use anyhow::Result;
@@ -15,63 +16,160 @@ pub struct Signer {
     /// The key file given, and its fingerprint.
     pub key: String,
     pub fingerprint: String,
-    /// The identity (docker-reference) the signature names.
+    /// The identity the signature names (a legacy payload's docker-reference, a bundle
+    /// statement's subject name).
     pub identity: String,
-    /// Where the signature was found.
+    /// The signature format: `legacy` (cosign simple signing) or `bundle` (Sigstore bundle).
+    pub format: &'static str,
+    /// Where the signature was found: the `.sig` tag, or the referrer manifest and where it was listed.
     pub source: String,
+    /// A keyless signature: the certificate's identity and issuer, the log index, the signing time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<super::sigstore::Verified>,
 }
 
 /// What the stored signatures of one digest say under a policy.
 #[derive(Debug, Default)]
 pub struct Outcome {
-    /// One entry per distinct key with a valid signature.
+    /// One entry per distinct key with a valid signature (whatever its format).
     pub signers: Vec<Signer>,
     /// Why stored signatures were not accepted ("no signatures" when there are none).
     pub failures: Vec<String>,
-    /// Signature layers stored.
+    /// Signatures stored: legacy layers and signature referrers (bundles, legacy payloads).
     pub stored: usize,
+}
+
+impl Signer {
+    /// How the signer is named to people: `key <fingerprint> (<file>)`, or the keyless identity
+    /// with the certificate's SAN.
+    pub fn label(&self) -> String {
+        match self.fingerprint.strip_prefix("sha256:") {
+            Some(hex) => format!("key {} ({})", &hex[..hex.len().min(16)], self.key),
+            None => match &self.certificate {
+                Some(c) => format!("{} (certificate for `{}`)", self.key, c.identity.as_deref().unwrap_or("?")),
+                None => self.key.clone(),
+            },
+        }
+    }
+
+    /// The short form recorded for a signer: `key <fingerprint>`, or the certificate's SAN.
+    pub fn short(&self) -> String {
+        match self.fingerprint.strip_prefix("sha256:") {
+            Some(hex) => format!("key {}", &hex[..hex.len().min(16)]),
+            None => self.certificate.as_ref().and_then(|c| c.identity.clone()).unwrap_or_else(|| self.key.clone()),
+        }
+    }
 }
 
 impl Outcome {
     pub fn passes(&self, p: &Policy) -> bool {
         self.signers.len() >= p.min_signers
     }
-}
 
-/// Check every signature stored for `digest` against the policy.
-pub fn check(s: &dyn crate::store::Store, digest: &str, p: &Policy) -> Result<Outcome> {
-    let mut o = Outcome::default();
-    let sigs = match legacy::read_signatures(s, digest) {
-        Ok(v) => v,
-        Err(e) if e.chain().any(|c| c.is::<Finding>()) => {
-            o.failures.push(format!("{e:#}"));
-            return Ok(o);
-        }
-        Err(e) => return Err(e),
-    };
-    let Some((_, layers)) = sigs else {
-        o.failures.push(format!("no signatures: {} has no tag {}", s.describe(), signing::sig_tag(digest)));
-        return Ok(o);
-    };
-    o.stored = layers.len();
-    let source = format!("{}:{}", s.describe(), signing::sig_tag(digest));
-    for (i, l) in layers.iter().enumerate() {
-        match accept(l, digest, p) {
-            Ok((k, identity)) => {
-                let key = &p.keys.keys[k];
-                if !o.signers.iter().any(|x| x.fingerprint == key.fingerprint) {
-                    o.signers.push(Signer {
-                        key: key.name.clone(),
-                        fingerprint: key.fingerprint.clone(),
-                        identity,
-                        source: source.clone(),
-                    });
-                }
-            }
-            Err(why) => o.failures.push(format!("signature {i}: {why}")),
+    fn take(&mut self, p: &Policy, r: std::result::Result<(bundle::By, String), String>, format: &'static str, source: &str, what: &str) {
+        let (by, identity) = match r {
+            Ok(v) => v,
+            Err(why) => return self.failures.push(format!("{what}: {why}")),
+        };
+        // One signer per distinct key, and per distinct trusted identity.
+        let (key, fingerprint, certificate) = match by {
+            bundle::By::Key(k) => (p.keys.keys[k].name.clone(), p.keys.keys[k].fingerprint.clone(), None),
+            bundle::By::Identity(i, v) => (p.keyless[i].label(), format!("keyless:{i}"), Some(v)),
+        };
+        if !self.signers.iter().any(|x| x.fingerprint == fingerprint) {
+            self.signers.push(Signer { key, fingerprint, identity, format, source: source.to_string(), certificate });
         }
     }
+}
+
+/// Run `f`; a finding becomes a failure, other errors stay errors.
+fn content<T>(r: Result<T>, failures: &mut Vec<String>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.chain().any(|c| c.is::<Finding>()) => {
+            failures.push(format!("{e:#}"));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Check every signature stored for `digest` against the policy, in every place: the legacy
+/// `sha256-<hex>.sig` tag, then the referrers (the store's listing and the referrers tag), whose
+/// Sigstore bundles and legacy payloads count; one valid signature per distinct key.
+pub fn check(s: &dyn crate::store::Store, digest: &str, p: &Policy) -> Result<Outcome> {
+    let mut o = Outcome::default();
+    // 1. The legacy tag.
+    if let Some(Some((_, layers))) = content(legacy::read_signatures(s, digest), &mut o.failures)? {
+        o.stored += layers.len();
+        let source = format!("{}:{}", s.describe(), signing::sig_tag(digest));
+        for (i, l) in layers.iter().enumerate() {
+            o.take(p, accept(l, digest, p).map(|(k, id)| (bundle::By::Key(k), id)), "legacy", &source, &format!("signature {i}"));
+        }
+    }
+    // 2. Referrers.
+    let found = referrers::find(s, digest)?;
+    o.failures.extend(found.notes);
+    for r in &found.referrers {
+        let source = format!("referrer {} in {}", r.desc.digest, r.place);
+        if bundle::is_bundle(&r.manifest) {
+            o.stored += 1;
+            let layer = match bundle::bundle_layer(&r.manifest) {
+                Ok(l) => l,
+                Err(why) => {
+                    o.failures.push(format!("bundle {source}: {why}"));
+                    continue;
+                }
+            };
+            let Some(bytes) = content(s.blob(layer), &mut o.failures)? else { continue };
+            o.take(p, bundle::check(&bytes, digest, p), "bundle", &source, &format!("bundle {source}"));
+        } else if !r.manifest.layers.is_empty() && r.manifest.layers.iter().all(|l| l.media_type == signing::SIMPLESIGNING_MEDIA_TYPE) {
+            // A legacy payload stored as a referrer (cosign --registry-referrers-mode=oci-1-1).
+            if r.manifest.layers.len() > signing::MAX_SIGNATURES {
+                o.failures.push(format!("{source}: {} signature layers, over the limit", r.manifest.layers.len()));
+                continue;
+            }
+            for (i, l) in r.manifest.layers.iter().enumerate() {
+                o.stored += 1;
+                if l.size > signing::MAX_PAYLOAD {
+                    o.failures.push(format!("{source}: signature {i}: payload over the limit"));
+                    continue;
+                }
+                let Some(payload) = content(s.blob(l), &mut o.failures)? else { continue };
+                let sl = SigLayer { desc: l.clone(), payload, signature: l.annotation(signing::SIGNATURE_ANNOTATION).map(String::from) };
+                o.take(
+                    p,
+                    accept(&sl, digest, p).map(|(k, id)| (bundle::By::Key(k), id)),
+                    "legacy",
+                    &source,
+                    &format!("{source}: signature {i}"),
+                );
+            }
+        }
+        // Other referrers (SBOMs, attestations in other formats) are not signatures.
+    }
+    if o.stored == 0 {
+        o.failures.push(format!(
+            "no signatures: {} has no tag {} and no signature referrer of {digest}",
+            s.describe(),
+            signing::sig_tag(digest)
+        ));
+    }
     Ok(o)
+}
+
+/// How many signatures are stored for `digest` in every place (without checking them).
+pub fn stored(s: &dyn crate::store::Store, digest: &str) -> Result<usize> {
+    let mut n = legacy::read_signatures(s, digest)?.map(|(_, l)| l.len()).unwrap_or(0);
+    let found = referrers::find(s, digest)?;
+    for r in &found.referrers {
+        if bundle::is_bundle(&r.manifest) {
+            n += 1;
+        } else if r.manifest.layers.iter().all(|l| l.media_type == signing::SIMPLESIGNING_MEDIA_TYPE) {
+            n += r.manifest.layers.len();
+        }
+    }
+    Ok(n)
 }
 
 /// Whether one signature layer is a valid signature of `digest` under the policy: the index of

@@ -94,6 +94,14 @@ pub fn edit_index(dir: &Path, f: impl FnOnce(&mut serde_json::Value)) {
     std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
 }
 
+/// Drop every index.json entry that is not a tag (the referrers: Sigstore bundles), leaving the
+/// legacy `.sig` signatures as the only ones.
+pub fn drop_referrers(dir: &Path) {
+    edit_index(dir, |v| {
+        v["manifests"].as_array_mut().unwrap().retain(|m| m["annotations"]["org.opencontainers.image.ref.name"].is_string())
+    });
+}
+
 /// Store raw manifest bytes (well-formed or not) under `tag`, as an index entry with the OCI
 /// manifest type. Returns the digest.
 pub fn put_raw_manifest(dir: &Path, tag: &str, bytes: &[u8]) -> String {

@@ -2,7 +2,10 @@
 //! upstream connection (keeping the Host header, so the registry's Location URLs point back at the
 //! proxy) and can, at a chosen request, answer 500/503/429 itself, reset the connection, truncate
 //! the response body, or forward only half of the request body. It can also stand in for a hostile
-//! registry: [`Proxy::serve`] answers chosen paths itself with any bytes (and their real digest).
+//! registry: [`Proxy::serve`] answers chosen paths itself with any bytes (and their real digest),
+//! and [`Proxy::fail`] with an error status. [`Proxy::referrers_api`] turns it into a registry
+//! with the OCI 1.1 referrers API in front of distribution 2.8 (which has none): it records each
+//! manifest pushed with a `subject` and answers `GET /v2/<repo>/referrers/<digest>` itself.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -35,6 +38,9 @@ struct State {
     count: usize,
     injected: usize,
     requests: Vec<String>,
+    /// With the referrers API: (repository, subject digest, descriptor) of each pushed referrer.
+    referrers: Vec<(String, String, serde_json::Value)>,
+    referrers_api: bool,
 }
 
 pub struct Proxy {
@@ -50,6 +56,7 @@ pub struct Proxy {
 #[derive(Clone)]
 struct Canned {
     path: String,
+    status: u16,
     content_type: String,
     body: Vec<u8>,
 }
@@ -95,7 +102,20 @@ impl Proxy {
     pub fn serve(&self, path: &str, content_type: &str, body: Vec<u8>) {
         let mut c = self.canned.lock().unwrap();
         c.retain(|x| x.path != path);
-        c.push(Canned { path: path.to_string(), content_type: content_type.to_string(), body });
+        c.push(Canned { path: path.to_string(), status: 200, content_type: content_type.to_string(), body });
+    }
+
+    /// Answer every request for `path` with `status` and a distribution-style error body.
+    pub fn fail(&self, path: &str, status: u16) {
+        let mut c = self.canned.lock().unwrap();
+        c.retain(|x| x.path != path);
+        let body = format!("{{\"errors\":[{{\"code\":\"UNKNOWN\",\"message\":\"injected {status}\"}}]}}").into_bytes();
+        c.push(Canned { path: path.to_string(), status, content_type: "application/json".into(), body });
+    }
+
+    /// Serve the OCI 1.1 referrers API (see the module documentation).
+    pub fn referrers_api(&self) {
+        self.state.lock().unwrap().referrers_api = true;
     }
 
     /// Forget every [`Proxy::serve`] answer: forward everything again.
@@ -204,13 +224,34 @@ fn handle(client: TcpStream, upstream: &str, plan: &Mutex<Plan>, state: &Mutex<S
         let digest = relbundle::hashing::sha256_digest(&c.body);
         write!(
             client,
-            "HTTP/1.1 200 OK\r\nContent-Type: {}\r\nDocker-Content-Digest: {digest}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            "HTTP/1.1 {} Canned\r\nContent-Type: {}\r\nDocker-Content-Digest: {digest}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            c.status,
             c.content_type,
             c.body.len()
         )?;
         if method != "HEAD" {
             client.write_all(&c.body)?;
         }
+        let _ = client.shutdown(Shutdown::Write);
+        return Ok(());
+    }
+    let api = state.lock().unwrap().referrers_api;
+    if api
+        && method == "GET"
+        && let Some((repo, digest)) = path.strip_prefix("/v2/").and_then(|p| p.split_once("/referrers/"))
+    {
+        let manifests: Vec<serde_json::Value> =
+            state.lock().unwrap().referrers.iter().filter(|(r, s, _)| r == repo && s == digest).map(|(_, _, d)| d.clone()).collect();
+        let body = serde_json::to_vec(
+            &serde_json::json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}),
+        )
+        .unwrap();
+        write!(
+            client,
+            "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.index.v1+json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        )?;
+        client.write_all(&body)?;
         let _ = client.shutdown(Shutdown::Write);
         return Ok(());
     }
@@ -264,6 +305,28 @@ fn handle(client: TcpStream, upstream: &str, plan: &Mutex<Plan>, state: &Mutex<S
         client.write_all(&resp[..cut])?;
         let _ = client.shutdown(Shutdown::Both);
         return Ok(());
+    }
+    // A registry with the referrers API indexes a pushed manifest's subject.
+    if api
+        && method == "PUT"
+        && resp.starts_with(b"HTTP/1.1 201")
+        && let Some((repo, _)) = path.strip_prefix("/v2/").and_then(|p| p.split_once("/manifests/"))
+        && let Ok(m) = serde_json::from_slice::<serde_json::Value>(&body)
+        && let Some(subject) = m.pointer("/subject/digest").and_then(|d| d.as_str())
+    {
+        let mut d = serde_json::json!({
+            "mediaType": m["mediaType"],
+            "digest": relbundle::hashing::sha256_digest(&body),
+            "size": body.len(),
+            "artifactType": m.get("artifactType").unwrap_or(&m["config"]["mediaType"]),
+        });
+        if let Some(a) = m.get("annotations") {
+            d["annotations"] = a.clone();
+        }
+        let mut st = state.lock().unwrap();
+        if !st.referrers.iter().any(|(r, s, x)| r == repo && s == subject && x["digest"] == d["digest"]) {
+            st.referrers.push((repo.to_string(), subject.to_string(), d));
+        }
     }
     client.write_all(&resp)?;
     let _ = client.shutdown(Shutdown::Write);

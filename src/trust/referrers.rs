@@ -1,0 +1,79 @@
+//! The OCI 1.1 referrers of a digest, found in every place a writer may have listed them — the
+//! store's own listing (a registry's referrers API, a layout's index.json) and the referrers tag
+//! `sha256-<hex>` — and checked: each listed manifest is fetched (digest-checked) and kept only
+//! when it is an image manifest whose `subject` is the digest. A listing's own claims
+//! (`artifactType`, annotations) are never trusted: ghcr lists bundles as the empty type, and
+//! GitLab resolves the referrers tag to the subject itself.
+
+use crate::error::Finding;
+use crate::oci::{Descriptor, ImageManifest};
+use crate::spec::OCI_MANIFEST;
+use crate::store::Store;
+use crate::store::referrers::{Listed, fallback_listing};
+use anyhow::Result;
+
+/// A referrer manifest whose `subject` is the digest, and where it was listed.
+#[derive(Debug, Clone)]
+pub struct Referrer {
+    pub desc: Descriptor,
+    pub manifest: ImageManifest,
+    pub place: String,
+}
+
+/// The checked referrers, and why listed entries were not taken (for reports).
+#[derive(Debug, Default)]
+pub struct Found {
+    pub referrers: Vec<Referrer>,
+    pub notes: Vec<String>,
+}
+
+/// Run `f`; a finding becomes a note, other errors stay errors (a registry fault is never read
+/// as "no referrers").
+fn noted<T>(r: Result<T>, notes: &mut Vec<String>) -> Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.chain().any(|c| c.is::<Finding>()) => {
+            notes.push(format!("{e:#}"));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Every referrer of `digest` in `st`, each listed manifest checked once.
+pub fn find(st: &dyn Store, digest: &str) -> Result<Found> {
+    let mut found = Found::default();
+    let mut listed: Vec<Listed> = st.referrers(digest)?;
+    if let Some(l) = noted(fallback_listing(st, digest), &mut found.notes)? {
+        listed.extend(l);
+    }
+    let mut seen: Vec<String> = Vec::new();
+    for l in listed {
+        // The same manifest listed twice (in two places, or twice in one) is one referrer.
+        if seen.contains(&l.desc.digest) {
+            continue;
+        }
+        seen.push(l.desc.digest.clone());
+        if let Some(r) = noted(check_one(st, digest, &l), &mut found.notes)? {
+            found.referrers.push(r);
+        }
+    }
+    Ok(found)
+}
+
+fn check_one(st: &dyn Store, digest: &str, l: &Listed) -> Result<Referrer> {
+    let what = format!("{}: referrer {}", l.place, l.desc.digest);
+    if l.desc.media_type != OCI_MANIFEST {
+        return Err(crate::error::finding(format!("{what} is a {}, not an image manifest; ignored", l.desc.media_type)));
+    }
+    if !crate::images::is_sha256_digest(&l.desc.digest) {
+        return Err(crate::error::finding(format!("{what}: not a sha256 digest; ignored")));
+    }
+    let bytes = st.blob(&l.desc)?;
+    let manifest = ImageManifest::from_bytes(&bytes, &what).map_err(|e| crate::error::finding(format!("{e:#}; ignored")))?;
+    match &manifest.subject {
+        None => Err(crate::error::finding(format!("{what} has no subject; ignored"))),
+        Some(s) if s.digest != digest => Err(crate::error::finding(format!("{what} refers to {}, not {digest}; ignored", s.digest))),
+        Some(_) => Ok(Referrer { desc: l.desc.clone(), manifest, place: l.place.clone() }),
+    }
+}
