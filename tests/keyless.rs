@@ -91,15 +91,9 @@ impl Drop for Standin {
     }
 }
 
-/// What a release signature signs: an in-toto statement naming the manifest digest.
+/// What a release signature signs: the bundle format's in-toto statement naming the manifest digest.
 fn statement(digest_hex: &str) -> Vec<u8> {
-    serde_json::to_vec(&serde_json::json!({
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{"name": "registry.example/acme/docproc", "digest": {"sha256": digest_hex}}],
-        "predicateType": "https://sigstore.dev/cosign/sign/v1",
-        "predicate": {},
-    }))
-    .unwrap()
+    relbundle::trust::bundle::statement("registry.example/acme/docproc", digest_hex, &Default::default())
 }
 
 fn digest_of(s: &str) -> String {
@@ -397,17 +391,10 @@ fn key_signed_bundle_uploaded_to_rekor_on_request() {
     let signer = relbundle::signing::load_private_key(&key, b"pw").unwrap();
     let digest = digest_of("release manifest 4");
     let payload = statement(&digest);
-    let pae = sigstore_verify::types::pae(keyless::INTOTO_PAYLOAD_TYPE, &payload);
-    let sig = signer.sign(&pae).unwrap();
+    let sig = b64.decode(signer.sign(&relbundle::trust::bundle::pae(&payload)).unwrap()).unwrap();
     let der = sigstore_verify::types::DerPublicKey::from_pem(&signer.public_pem).unwrap();
-    let hint = b64.encode(<sha2::Sha256 as sha2::Digest>::digest(der.as_bytes()));
-    // A key-signed v0.3 bundle as `bundle sign --key` writes it: no log entry.
-    let offline = serde_json::to_vec(&serde_json::json!({
-        "mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
-        "verificationMaterial": {"publicKey": {"hint": hint}},
-        "dsseEnvelope": {"payload": b64.encode(&payload), "payloadType": keyless::INTOTO_PAYLOAD_TYPE, "signatures": [{"sig": sig}]},
-    }))
-    .unwrap();
+    // A key-signed v0.3 bundle as `bundle sign --key` writes it (trust::bundle): no log entry.
+    let offline = relbundle::trust::bundle::bundle_json(&payload, &sig, &relbundle::hashing::sha256_digest(der.as_bytes())).unwrap();
     let root = ss::trusted_root(Some(&s.file("trusted_root.json"))).unwrap();
     let check = |bundle: &[u8], require_tlog: bool| {
         let b = ss::parse_bundle(std::str::from_utf8(bundle).unwrap(), "bundle")?;

@@ -29,8 +29,8 @@ use sigstore_sign::types::{Bundle, DerCertificate, KindVersion};
 use sigstore_sign::{SigningContext, SigningServices};
 use std::path::Path;
 
-/// The only payload type signed: an in-toto Statement.
-pub const INTOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+/// The only payload type signed: an in-toto Statement (the bundle format's, [`super::bundle`]).
+pub use super::bundle::INTOTO_PAYLOAD_TYPE;
 /// The audience Fulcio expects in identity tokens (GitLab `id_tokens: {aud: sigstore}`).
 pub const AUDIENCE: &str = "sigstore";
 
