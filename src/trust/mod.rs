@@ -9,10 +9,13 @@
 //! * [`bundle`]: the Sigstore bundle format (cosign v3's default): DSSE in-toto statements with the
 //!   predicate `https://sigstore.dev/cosign/sign/v1`, stored as OCI 1.1 referrers.
 //! * [`referrers`]: the referrers of a digest, from every place they may be listed, each checked.
+//! * [`sigstore`]: Sigstore bundles verified offline (keys or keyless identities); [`keyless`]: keyless
+//!   signing (OIDC token, Fulcio, Rekor, TSA) and the Rekor upload of key-signed bundles.
 //! * [`verifier`]: checks the signed entities stored for a digest against a policy; `verify`,
 //!   `pull`, `values`, `history`, `diff` and the previous-release check of `build`/`check` all ask it.
 
 pub mod bundle;
+pub mod keyless;
 pub mod keys;
 pub mod legacy;
 pub mod policy;

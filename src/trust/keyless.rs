@@ -1,0 +1,217 @@
+//! Keyless signing (Sigstore): an OIDC identity token from the CI job, an ephemeral key, a
+//! short-lived Fulcio certificate naming the job, a Rekor entry, an RFC 3161 timestamp when the
+//! signing config lists a TSA, all in one Sigstore bundle v0.3 around a DSSE envelope. Also the
+//! transparency-log upload of a key-signed DSSE bundle (`--tlog-upload`, never by default).
+//!
+//! The protocol is sigstore-rust's signer (`sigstore-sign`, same family and version as the verifier
+//! in [`super::sigstore`]): its `Signer::sign_raw_statement` makes the key, asks Fulcio
+//! (`/api/v2/signingCert`, proof of possession over the token's email or subject), signs the DSSE
+//! PAE, uploads a `dsse` 0.0.1 entry to a Rekor v1 log (`/api/v1/log/entries`; a `hashedrekord`
+//! 0.0.2 entry on a Rekor v2 log), asks the TSA, and assembles the bundle from Rekor's answer
+//! (inclusion proof, checkpoint, SET). What it does not do, and this module does:
+//! * find the token: a file, `SIGSTORE_ID_TOKEN`, or GitHub Actions' token request
+//!   ([`identity_token`]); its ambient detection needs `GITHUB_ACTIONS=true`/`GITLAB_CI=true`;
+//! * sign with a signing config without a TSA (`SigningServices::from_signing_config` requires one;
+//!   we then name Fulcio and Rekor ourselves, and the bundle's time is Rekor's integrated time);
+//! * upload a DSSE envelope signed by a managed key: its `DsseEntry::new` takes a certificate only,
+//!   so the request names the public key through the same type, read from JSON.
+//!
+//! Only the in-toto payload type is signed: `sign_raw_statement` fixes it, and a Sigstore verifier
+//! matches the artifact through the statement's subject digest, which no other payload type has.
+
+use anyhow::{Context, Result, anyhow, bail};
+use base64::Engine;
+use sigstore_sign::oidc::IdentityToken;
+use sigstore_sign::rekor::{DsseEntry, RekorClient};
+use sigstore_sign::reqwest;
+use sigstore_sign::trust_root::SigningConfig;
+use sigstore_sign::types::{Bundle, DerCertificate, KindVersion};
+use sigstore_sign::{SigningContext, SigningServices};
+use std::path::Path;
+
+/// The only payload type signed: an in-toto Statement (the bundle format's, [`super::bundle`]).
+pub use super::bundle::INTOTO_PAYLOAD_TYPE;
+/// The audience Fulcio expects in identity tokens (GitLab `id_tokens: {aud: sigstore}`).
+pub const AUDIENCE: &str = "sigstore";
+
+/// A signing config: `--signing-config FILE`, else the embedded public-good one.
+pub fn signing_config(file: Option<&Path>) -> Result<SigningConfig> {
+    match file {
+        None => {
+            SigningConfig::from_json(super::sigstore::PUBLIC_GOOD_SIGNING_CONFIG).map_err(|e| anyhow!("the embedded signing config: {e}"))
+        }
+        Some(p) => {
+            let text = std::fs::read_to_string(p).with_context(|| format!("--signing-config {}: cannot read", p.display()))?;
+            crate::yaml::check_depth(&text, p)?;
+            SigningConfig::from_json(&text).map_err(|e| anyhow!("--signing-config {}: not a Sigstore signing config: {e}", p.display()))
+        }
+    }
+}
+
+/// The services a signing config names: Fulcio, the highest Rekor API version offered, and the TSA
+/// when one is listed (Rekor v2 requires one). Service URLs must use https, or http to a loopback
+/// address (local stand-ins).
+pub fn services(config: &SigningConfig) -> Result<SigningServices> {
+    let services = if config.tsa_url().is_some() {
+        SigningServices::from_signing_config(config).map_err(|e| anyhow!("the signing config: {e}"))?
+    } else {
+        let fulcio = config.fulcio_url().ok_or_else(|| anyhow!("the signing config names no valid Fulcio (caUrls)"))?;
+        let rekor = config.rekor_url(None).ok_or_else(|| anyhow!("the signing config names no valid Rekor (rekorTlogUrls)"))?;
+        let version = sigstore_sign::rekor::RekorApiVersion::from_major(rekor.major_api_version)
+            .ok_or_else(|| anyhow!("the signing config's Rekor {} speaks API v{}, not 1 or 2", rekor.url, rekor.major_api_version))?;
+        SigningServices::new(&fulcio.url, &rekor.url).with_rekor(&rekor.url, version)
+    };
+    services.validate().map_err(|e| anyhow!("the signing config: {e}"))?;
+    for url in [Some(services.fulcio_url()), Some(services.rekor_url()), services.tsa_url()].into_iter().flatten() {
+        check_url(url)?;
+    }
+    Ok(services)
+}
+
+fn check_url(url: &str) -> Result<()> {
+    if url.starts_with("https://") {
+        return Ok(());
+    }
+    if let Some(rest) = url.strip_prefix("http://") {
+        let host = rest.split(['/', '?']).next().unwrap_or("");
+        let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
+        if host == "127.0.0.1" || host == "localhost" || host == "[::1]" {
+            return Ok(());
+        }
+    }
+    bail!("signing service {url}: only https (or http to 127.0.0.1) is used, as the identity token is sent there")
+}
+
+/// Where the identity token comes from, in this order: the file given (`--identity-token FILE`),
+/// `SIGSTORE_ID_TOKEN` (GitLab CI `id_tokens`, or any CI that sets it), GitHub Actions' token
+/// request (`ACTIONS_ID_TOKEN_REQUEST_URL` with bearer `ACTIONS_ID_TOKEN_REQUEST_TOKEN`, audience
+/// `sigstore`; the workflow needs `permissions: id-token: write`). `env` reads the environment
+/// (`std::env::var` in the CLI).
+pub fn identity_token(file: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<IdentityToken> {
+    let (jwt, source) = if let Some(f) = file {
+        let t = std::fs::read_to_string(f).with_context(|| format!("--identity-token {}: cannot read", f.display()))?;
+        (t, format!("--identity-token {}", f.display()))
+    } else if let Some(t) = env("SIGSTORE_ID_TOKEN").filter(|t| !t.trim().is_empty()) {
+        (t, "SIGSTORE_ID_TOKEN".to_string())
+    } else if let (Some(url), Some(bearer)) = (env("ACTIONS_ID_TOKEN_REQUEST_URL"), env("ACTIONS_ID_TOKEN_REQUEST_TOKEN")) {
+        (github_token(&url, &bearer)?, "GitHub Actions' token request".to_string())
+    } else {
+        bail!(
+            "keyless signing needs an OIDC identity token: pass --identity-token FILE, set SIGSTORE_ID_TOKEN (GitLab: `id_tokens: {{SIGSTORE_ID_TOKEN: {{aud: sigstore}}}}`), or run in GitHub Actions with `permissions: id-token: write`"
+        )
+    };
+    let token = IdentityToken::from_jwt(jwt.trim()).map_err(|e| anyhow!("{source}: not an identity token (JWT): {e}"))?;
+    if !token.claims().aud.contains(AUDIENCE) {
+        bail!("{source}: the token's audience is not `{AUDIENCE}`, which Fulcio requires (GitLab: `aud: sigstore` in id_tokens)");
+    }
+    if token.is_expired() {
+        bail!("{source}: the identity token expired at {}", token.expiration());
+    }
+    Ok(token)
+}
+
+fn github_token(url: &str, bearer: &str) -> Result<String> {
+    #[derive(serde::Deserialize)]
+    struct Answer {
+        value: String,
+    }
+    check_url(url).context("ACTIONS_ID_TOKEN_REQUEST_URL")?;
+    runtime()?.block_on(async {
+        let answer = http()?
+            .get(url)
+            .bearer_auth(bearer)
+            .query(&[("audience", AUDIENCE)])
+            .send()
+            .await
+            .and_then(|r| r.error_for_status())
+            .map_err(|e| anyhow!("GitHub Actions' token request failed: {e}"))?
+            .json::<Answer>()
+            .await
+            .map_err(|e| anyhow!("GitHub Actions' token request: unexpected answer: {e}"))?;
+        Ok(answer.value)
+    })
+}
+
+fn http() -> Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .user_agent(concat!("relbundle/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| anyhow!("cannot make an HTTP client: {e}"))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+/// A keyless signature, made.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    /// The Sigstore bundle v0.3 (JSON): DSSE envelope, Fulcio leaf certificate, Rekor entry with
+    /// inclusion proof, checkpoint and SET, and the RFC 3161 timestamp if a TSA was asked.
+    pub bundle: Vec<u8>,
+    /// The certificate's SAN (the CI job's identity) and OIDC issuer, as Fulcio wrote them.
+    pub identity: String,
+    pub issuer: String,
+    pub log_index: u64,
+    pub rekor_url: String,
+    pub timestamped: bool,
+}
+
+/// Sign a DSSE payload keylessly: `payload` is an in-toto Statement of `payload_type`
+/// [`INTOTO_PAYLOAD_TYPE`], `token` from [`identity_token`], the services from [`services`].
+/// Nothing is kept of the ephemeral key.
+pub fn sign_keyless(payload: &[u8], payload_type: &str, token: IdentityToken, services: SigningServices) -> Result<Signed> {
+    if payload_type != INTOTO_PAYLOAD_TYPE {
+        bail!("keyless signing signs in-toto statements ({INTOTO_PAYLOAD_TYPE}), not `{payload_type}`");
+    }
+    let rekor_url = services.rekor_url().to_string();
+    let timestamped = services.tsa_url().is_some();
+    let signer = SigningContext::new(services).with_http_client(http()?).signer(token);
+    let bundle = runtime()?.block_on(signer.sign_raw_statement(payload)).map_err(|e| anyhow!("keyless signing failed: {e}"))?;
+    let cert = bundle.signing_certificate().ok_or_else(|| anyhow!("keyless signing made a bundle without a certificate"))?;
+    let (identity, issuer) = certificate_identity(cert)?;
+    let log_index =
+        bundle.verification_material.tlog_entries.first().map(|e| e.log_index.get()).ok_or_else(|| anyhow!("Rekor returned no entry"))?;
+    let json = bundle.to_json().map_err(|e| anyhow!("cannot write the bundle: {e}"))?;
+    Ok(Signed { bundle: json.into_bytes(), identity, issuer, log_index, rekor_url, timestamped })
+}
+
+/// The SAN and OIDC issuer of a Fulcio certificate.
+pub fn certificate_identity(cert: &DerCertificate) -> Result<(String, String)> {
+    let info = sigstore_sign::crypto::x509::parse_certificate_info(cert).map_err(|e| anyhow!("the signing certificate: {e}"))?;
+    let identity = info.identity.map(|i| i.as_str().to_string()).ok_or_else(|| anyhow!("the signing certificate names no identity"))?;
+    let issuer = info.issuer.ok_or_else(|| anyhow!("the signing certificate names no OIDC issuer"))?;
+    Ok((identity, issuer))
+}
+
+/// `--tlog-upload` for a key-signed DSSE bundle: upload the envelope to the signing config's Rekor
+/// v1 log as a `dsse` 0.0.1 entry whose verifier is the public key (`public_key_pem`, SPKI), and
+/// return the bundle with the entry (inclusion proof, checkpoint, SET) added. The entry is what a
+/// verifier that requires a log entry for a key (`Expected::Key { require_tlog: true }`) checks.
+pub fn tlog_upload(bundle_json: &[u8], public_key_pem: &str, config: &SigningConfig) -> Result<Vec<u8>> {
+    let text = std::str::from_utf8(bundle_json).context("the bundle is not UTF-8")?;
+    let mut bundle = Bundle::from_json(text).map_err(|e| anyhow!("not a Sigstore bundle: {e}"))?;
+    let envelope = match &bundle.content {
+        sigstore_sign::types::SignatureContent::DsseEnvelope(e) => e.clone(),
+        _ => bail!("--tlog-upload uploads DSSE bundles; this bundle holds a message signature"),
+    };
+    let rekor = config.rekor_url(Some(1)).ok_or_else(|| anyhow!("the signing config names no valid Rekor v1 log (rekorTlogUrls)"))?;
+    check_url(&rekor.url)?;
+    let request: DsseEntry = serde_json::from_value(serde_json::json!({
+        "apiVersion": "0.0.1",
+        "kind": "dsse",
+        "spec": {"proposedContent": {
+            "envelope": serde_json::to_string(&envelope)?,
+            "verifiers": [base64::engine::general_purpose::STANDARD.encode(public_key_pem.replace("\r\n", "\n"))],
+        }},
+    }))
+    .context("the Rekor dsse request")?;
+    let client = RekorClient::builder(&rekor.url).with_http_client(http()?).build().map_err(|e| anyhow!("Rekor client: {e}"))?;
+    let entry = runtime()?
+        .block_on(client.create_dsse_entry(request))
+        .map_err(|e| anyhow!("the transparency-log upload to {} failed: {e}", rekor.url))?;
+    let entry = entry.to_bundle_entry(KindVersion::DsseV001).map_err(|e| anyhow!("Rekor's answer: {e}"))?;
+    bundle.verification_material.tlog_entries.push(entry);
+    Ok(bundle.to_json().map_err(|e| anyhow!("cannot write the bundle: {e}"))?.into_bytes())
+}

@@ -1,0 +1,423 @@
+//! Keyless signing (`relbundle::trust::keyless`) against local stand-ins for Fulcio, Rekor v1 and
+//! an RFC 3161 TSA (scripts/sigstore-standin.py, 127.0.0.1 only, test keys), proven by an
+//! independent verifier: sigstore-python (`sigstore verify identity --offline` with the stand-ins'
+//! trust config), and by our own `trust::sigstore::verify`. Then what each must refuse.
+
+mod common;
+use common::*;
+use relbundle::trust::keyless;
+use relbundle::trust::sigstore::{self as ss, Expected, Identity, Subject, Text};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+const GITHUB_SAN: &str = "https://github.com/acme/docproc/.github/workflows/release.yml@refs/tags/v1.2.3";
+const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+const GITLAB_SAN: &str = "https://gitlab.com/acme/docproc//.gitlab-ci.yml@refs/tags/v1.2.3";
+const GITLAB_ISSUER: &str = "https://gitlab.com";
+const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+fn github_claims(workflow: &str) -> serde_json::Value {
+    serde_json::json!({
+        "iss": GITHUB_ISSUER,
+        "sub": "repo:acme/docproc:ref:refs/tags/v1.2.3",
+        "job_workflow_ref": format!("acme/docproc/.github/workflows/{workflow}@refs/tags/v1.2.3"),
+        "repository": "acme/docproc",
+        "ref": "refs/tags/v1.2.3",
+        "sha": SHA,
+        "event_name": "push",
+        "run_id": "77",
+    })
+}
+
+fn gitlab_claims() -> serde_json::Value {
+    serde_json::json!({
+        "iss": GITLAB_ISSUER,
+        "sub": "project_path:acme/docproc:ref_type:tag:ref:v1.2.3",
+        "ci_config_ref_uri": "gitlab.com/acme/docproc//.gitlab-ci.yml@refs/tags/v1.2.3",
+        "project_path": "acme/docproc",
+        "ref": "v1.2.3",
+        "ref_type": "tag",
+        "sha": SHA,
+        "pipeline_source": "push",
+    })
+}
+
+/// The stand-in services, stopped (by their process) when dropped.
+struct Standin {
+    dir: PathBuf,
+    url: String,
+    child: Child,
+}
+
+impl Standin {
+    fn start(dir: &Path, untrusted_log: bool) -> Standin {
+        let ready = dir.join(if untrusted_log { "url-untrusted" } else { "url" });
+        let mut c = Command::new(python());
+        c.arg(repo_root().join("scripts/sigstore-standin.py")).arg("serve").arg(dir);
+        if untrusted_log {
+            c.arg("--untrusted-log");
+        }
+        let log = std::fs::File::create(dir.with_extension(if untrusted_log { "untrusted.log" } else { "log" })).unwrap();
+        let child = c.stdout(Stdio::null()).stderr(Stdio::from(log)).spawn().unwrap();
+        let t0 = Instant::now();
+        while !ready.exists() {
+            assert!(t0.elapsed() < Duration::from_secs(30), "the Sigstore stand-ins did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let url = std::fs::read_to_string(&ready).unwrap();
+        Standin { dir: dir.to_path_buf(), url, child }
+    }
+
+    fn token(&self, claims: &serde_json::Value) -> String {
+        let r = run(Command::new(python())
+            .arg(repo_root().join("scripts/sigstore-standin.py"))
+            .arg("token")
+            .arg(&self.dir)
+            .arg(claims.to_string()))
+        .ok();
+        r.stdout.trim().to_string()
+    }
+
+    fn file(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+}
+
+impl Drop for Standin {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What a release signature signs: the bundle format's in-toto statement naming the manifest digest.
+fn statement(digest_hex: &str) -> Vec<u8> {
+    relbundle::trust::bundle::statement("registry.example/acme/docproc", digest_hex, &Default::default())
+}
+
+fn digest_of(s: &str) -> String {
+    relbundle::hashing::sha256_digest(s.as_bytes()).trim_start_matches("sha256:").to_string()
+}
+
+/// Sign keylessly with a token given as a file.
+fn sign(s: &Standin, tmp: &Path, claims: &serde_json::Value, config: &str, digest_hex: &str) -> keyless::Signed {
+    let tok = tmp.join(format!("token-{}", fastrand::u64(..)));
+    std::fs::write(&tok, s.token(claims)).unwrap();
+    let token = keyless::identity_token(Some(&tok), &|_| None).unwrap();
+    let services = keyless::services(&keyless::signing_config(Some(&s.file(config))).unwrap()).unwrap();
+    keyless::sign_keyless(&statement(digest_hex), keyless::INTOTO_PAYLOAD_TYPE, token, services).unwrap()
+}
+
+fn identity(san: &str, issuer: &str) -> Identity {
+    Identity { san: Text::Exact(san.into()), issuer: Text::Exact(issuer.into()), claims: Vec::new() }
+}
+
+/// Our verifier, with the stand-ins' trusted root.
+fn ours(s: &Standin, bundle: &[u8], digest_hex: &str, id: &Identity) -> anyhow::Result<ss::Verified> {
+    let b = ss::parse_bundle(std::str::from_utf8(bundle).unwrap(), "bundle")?;
+    let root = ss::trusted_root(Some(&s.file("trusted_root.json")))?;
+    ss::verify(&b, Subject::Sha256(&format!("sha256:{digest_hex}")), &Expected::Identity(id), &root)
+}
+
+/// sigstore-python 4.x: `sigstore --trust-config TC verify identity --offline`.
+fn sigstore_python(s: &Standin, tmp: &Path, bundle: &[u8], digest_hex: &str, san: &str, issuer: &str) -> Run {
+    let b = tmp.join(format!("b-{}.sigstore.json", fastrand::u64(..)));
+    std::fs::write(&b, bundle).unwrap();
+    run(Command::new(python())
+        .args(["-m", "sigstore", "--trust-config"])
+        .arg(s.file("trust_config.json"))
+        .args(["verify", "identity", "--offline", "--bundle"])
+        .arg(&b)
+        .args(["--cert-identity", san, "--cert-oidc-issuer", issuer])
+        .arg(format!("sha256:{digest_hex}")))
+}
+
+#[test]
+fn github_keyless_bundle_is_verified_by_sigstore_python_and_by_us() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Standin::start(&tmp.path().join("sigstore"), false);
+    let digest = digest_of("release manifest 1");
+    let signed = sign(&s, tmp.path(), &github_claims("release.yml"), "signing_config.json", &digest);
+    assert_eq!((signed.identity.as_str(), signed.issuer.as_str()), (GITHUB_SAN, GITHUB_ISSUER));
+    assert!(signed.timestamped);
+    assert_eq!(signed.rekor_url, s.url);
+
+    // What the bundle holds: v0.3, the DSSE envelope, the leaf certificate, the Rekor entry with its
+    // proof, checkpoint and SET, and the TSA's timestamp.
+    let b: serde_json::Value = serde_json::from_slice(&signed.bundle).unwrap();
+    assert_eq!(b["mediaType"], "application/vnd.dev.sigstore.bundle.v0.3+json");
+    assert_eq!(b["dsseEnvelope"]["payloadType"], "application/vnd.in-toto+json");
+    assert_eq!(b["dsseEnvelope"]["signatures"].as_array().unwrap().len(), 1);
+    let vm = &b["verificationMaterial"];
+    assert!(vm["certificate"]["rawBytes"].is_string(), "{vm}");
+    let entry = &vm["tlogEntries"][0];
+    assert_eq!(entry["kindVersion"], serde_json::json!({"kind": "dsse", "version": "0.0.1"}));
+    assert!(entry["inclusionPromise"]["signedEntryTimestamp"].is_string());
+    assert!(entry["inclusionProof"]["checkpoint"]["envelope"].as_str().unwrap().contains("\n\n\u{2014} rekor.relbundle.test "));
+    assert_eq!(vm["timestampVerificationData"]["rfc3161Timestamps"].as_array().unwrap().len(), 1);
+
+    let py = sigstore_python(&s, tmp.path(), &signed.bundle, &digest, GITHUB_SAN, GITHUB_ISSUER);
+    assert_eq!(py.code, 0, "sigstore-python refused our bundle:\n{}{}", py.stdout, py.stderr);
+    // For a DSSE bundle it prints the verified statement, and `OK: SHA2_256:<hex>`.
+    assert!(format!("{}{}", py.stdout, py.stderr).contains(&format!("OK: SHA2_256:{digest}")), "{}{}", py.stdout, py.stderr);
+    assert!(py.stdout.contains(&digest), "{}", py.stdout);
+
+    let v = ours(&s, &signed.bundle, &digest, &identity(GITHUB_SAN, GITHUB_ISSUER)).unwrap();
+    assert_eq!(v.identity.as_deref(), Some(GITHUB_SAN));
+    assert_eq!(v.log_index, Some(signed.log_index as i64));
+    assert!(v.tlog);
+    // A policy pinning the workflow on any v* tag of the repository, with Fulcio's CI claims.
+    let pinned = Identity {
+        san: Text::regex(
+            r"https://github\.com/acme/docproc/\.github/workflows/release\.yml@refs/tags/v.*",
+            "--certificate-identity-regexp",
+        )
+        .unwrap(),
+        issuer: Text::Exact(GITHUB_ISSUER.into()),
+        claims: vec![
+            ("source-repository-uri".into(), Text::Exact("https://github.com/acme/docproc".into())),
+            ("source-repository-ref".into(), Text::regex("refs/tags/v.*", "claim").unwrap()),
+            ("source-repository-digest".into(), Text::Exact(SHA.into())),
+            ("build-trigger".into(), Text::Exact("push".into())),
+        ],
+    };
+    ours(&s, &signed.bundle, &digest, &pinned).unwrap();
+    let branch = Identity { claims: vec![("build-trigger".into(), Text::Exact("workflow_dispatch".into()))], ..pinned };
+    let e = ours(&s, &signed.bundle, &digest, &branch).unwrap_err();
+    assert!(format!("{e:#}").contains("build-trigger is `push`"), "{e:#}");
+
+    // Another subject digest: refused by both.
+    let other = digest_of("another manifest");
+    assert!(ours(&s, &signed.bundle, &other, &identity(GITHUB_SAN, GITHUB_ISSUER)).is_err());
+    assert_ne!(sigstore_python(&s, tmp.path(), &signed.bundle, &other, GITHUB_SAN, GITHUB_ISSUER).code, 0);
+}
+
+#[test]
+fn gitlab_token_from_sigstore_id_token_without_a_tsa() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Standin::start(&tmp.path().join("sigstore"), false);
+    let jwt = s.token(&gitlab_claims());
+    let env = |k: &str| (k == "SIGSTORE_ID_TOKEN").then(|| jwt.clone());
+    let token = keyless::identity_token(None, &env).unwrap();
+    let config = keyless::signing_config(Some(&s.file("signing_config.no-tsa.json"))).unwrap();
+    let services = keyless::services(&config).unwrap();
+    assert_eq!(services.tsa_url(), None);
+    let digest = digest_of("release manifest 2");
+    let signed = keyless::sign_keyless(&statement(&digest), keyless::INTOTO_PAYLOAD_TYPE, token, services).unwrap();
+    assert_eq!((signed.identity.as_str(), signed.issuer.as_str()), (GITLAB_SAN, GITLAB_ISSUER));
+    assert!(!signed.timestamped);
+    let b: serde_json::Value = serde_json::from_slice(&signed.bundle).unwrap();
+    assert!(b["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"].as_array().is_none_or(|a| a.is_empty()));
+
+    let py = sigstore_python(&s, tmp.path(), &signed.bundle, &digest, GITLAB_SAN, GITLAB_ISSUER);
+    assert_eq!(py.code, 0, "sigstore-python refused our bundle:\n{}{}", py.stdout, py.stderr);
+    let v = ours(&s, &signed.bundle, &digest, &identity(GITLAB_SAN, GITLAB_ISSUER)).unwrap();
+    assert!(v.signed_at.is_some() && v.tlog, "{v:?}");
+    // The GitLab pin of the README: the pipeline file at a v* tag of the project.
+    let pinned = Identity {
+        san: Text::regex(r"https://gitlab\.com/acme/docproc//\.gitlab-ci\.yml@refs/tags/v.*", "re").unwrap(),
+        issuer: Text::Exact(GITLAB_ISSUER.into()),
+        claims: vec![("source-repository-ref".into(), Text::Exact("refs/tags/v1.2.3".into()))],
+    };
+    ours(&s, &signed.bundle, &digest, &pinned).unwrap();
+}
+
+#[test]
+fn github_actions_token_request_and_token_errors() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Standin::start(&tmp.path().join("sigstore"), false);
+    std::fs::write(s.file("github-claims.json"), github_claims("release.yml").to_string()).unwrap();
+    let url = format!("{}/github-token?api-version=2.0", s.url);
+    let gh = |bearer: &'static str| {
+        let url = url.clone();
+        move |k: &str| match k {
+            "ACTIONS_ID_TOKEN_REQUEST_URL" => Some(url.clone()),
+            "ACTIONS_ID_TOKEN_REQUEST_TOKEN" => Some(bearer.to_string()),
+            _ => None,
+        }
+    };
+    let token = keyless::identity_token(None, &gh("test-request-token")).unwrap();
+    assert_eq!(token.subject(), "repo:acme/docproc:ref:refs/tags/v1.2.3");
+    let services = keyless::services(&keyless::signing_config(Some(&s.file("signing_config.json"))).unwrap()).unwrap();
+    let signed = keyless::sign_keyless(&statement(&digest_of("m")), keyless::INTOTO_PAYLOAD_TYPE, token, services).unwrap();
+    assert_eq!(signed.identity, GITHUB_SAN);
+    let requests = std::fs::read_to_string(s.file("requests.log")).unwrap();
+    assert!(requests.contains("GET /github-token?api-version=2.0&audience=sigstore"), "{requests}");
+    for path in ["/api/v2/signingCert", "/api/v1/log/entries", "/api/v1/timestamp"] {
+        assert!(requests.contains(&format!("POST {path}\n")), "{requests}");
+    }
+
+    let e = keyless::identity_token(None, &gh("wrong")).unwrap_err();
+    assert!(format!("{e:#}").contains("token request failed"), "{e:#}");
+    let e = keyless::identity_token(None, &|_| None).unwrap_err();
+    assert!(format!("{e:#}").contains("SIGSTORE_ID_TOKEN"), "{e:#}");
+    let mut wrong_aud = gitlab_claims();
+    wrong_aud["aud"] = "https://gitlab.com".into();
+    let jwt = s.token(&wrong_aud);
+    let e = keyless::identity_token(None, &|k: &str| (k == "SIGSTORE_ID_TOKEN").then(|| jwt.clone())).unwrap_err();
+    assert!(format!("{e:#}").contains("audience is not `sigstore`"), "{e:#}");
+    let mut expired = gitlab_claims();
+    expired["exp"] = 1_600_000_000.into();
+    let jwt = s.token(&expired);
+    let e = keyless::identity_token(None, &|k: &str| (k == "SIGSTORE_ID_TOKEN").then(|| jwt.clone())).unwrap_err();
+    assert!(format!("{e:#}").contains("expired"), "{e:#}");
+    // A payload that is not an in-toto statement is not signed (nothing reaches Fulcio).
+    let token = keyless::identity_token(None, &gh("test-request-token")).unwrap();
+    let services = keyless::services(&keyless::signing_config(Some(&s.file("signing_config.json"))).unwrap()).unwrap();
+    let e = keyless::sign_keyless(b"x", "text/plain", token, services).unwrap_err();
+    assert!(format!("{e:#}").contains("in-toto"), "{e:#}");
+    // Plain http to anything but the loopback is refused: the token would travel in clear.
+    let mut config: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(s.file("signing_config.json")).unwrap()).unwrap();
+    config["caUrls"][0]["url"] = "http://fulcio.example".into();
+    std::fs::write(tmp.path().join("sc.json"), config.to_string()).unwrap();
+    let e = keyless::services(&keyless::signing_config(Some(&tmp.path().join("sc.json"))).unwrap()).unwrap_err();
+    assert!(format!("{e:#}").contains("only https"), "{e:#}");
+    // The embedded public-good config names Fulcio, Rekor and the TSA.
+    let public = keyless::services(&keyless::signing_config(None).unwrap()).unwrap();
+    assert_eq!(public.fulcio_url(), "https://fulcio.sigstore.dev");
+    assert!(public.tsa_url().is_some());
+}
+
+/// Edit a bundle's JSON.
+fn edit(bundle: &[u8], f: impl FnOnce(&mut serde_json::Value)) -> Vec<u8> {
+    let mut v: serde_json::Value = serde_json::from_slice(bundle).unwrap();
+    f(&mut v);
+    serde_json::to_vec(&v).unwrap()
+}
+
+#[test]
+fn tampered_keyless_bundles_are_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Standin::start(&tmp.path().join("sigstore"), false);
+    let digest = digest_of("release manifest 3");
+    let good = sign(&s, tmp.path(), &github_claims("release.yml"), "signing_config.json", &digest);
+    let id = identity(GITHUB_SAN, GITHUB_ISSUER);
+    ours(&s, &good.bundle, &digest, &id).unwrap();
+    let mut cases: Vec<(&str, Vec<u8>, bool)> = Vec::new(); // (case, bundle, sigstore-python applies)
+
+    // A certificate for another identity (another workflow of the same repository) or issuer.
+    let other_workflow = sign(&s, tmp.path(), &github_claims("other.yml"), "signing_config.json", &digest);
+    cases.push(("a certificate for another identity", other_workflow.bundle, true));
+    let mut other_issuer = github_claims("release.yml");
+    other_issuer["iss"] = "https://token.actions.example".into();
+    let other_issuer = sign(&s, tmp.path(), &other_issuer, "signing_config.json", &digest);
+    assert_eq!(other_issuer.identity, GITHUB_SAN);
+    cases.push(("a certificate from another issuer", other_issuer.bundle, true));
+
+    // A Rekor entry for another signature (a second, valid signing of the same statement).
+    let second = sign(&s, tmp.path(), &github_claims("release.yml"), "signing_config.json", &digest);
+    let second: serde_json::Value = serde_json::from_slice(&second.bundle).unwrap();
+    let swapped = edit(&good.bundle, |b| b["verificationMaterial"]["tlogEntries"] = second["verificationMaterial"]["tlogEntries"].clone());
+    cases.push(("a Rekor entry for another signature", swapped, true));
+
+    // A SET that does not verify (one bit of the signature flipped).
+    let bad_set = edit(&good.bundle, |b| {
+        let set = &mut b["verificationMaterial"]["tlogEntries"][0]["inclusionPromise"]["signedEntryTimestamp"];
+        let mut raw = common_b64_decode(set.as_str().unwrap());
+        let n = raw.len();
+        raw[n - 5] ^= 1;
+        *set = common_b64_encode(&raw).into();
+    });
+    cases.push(("a SET that does not verify", bad_set, true));
+
+    // A checkpoint signed by a log the trusted root does not list.
+    let b = tmp.path().join("good.json");
+    std::fs::write(&b, &good.bundle).unwrap();
+    let resigned = tmp.path().join("resigned.json");
+    run(Command::new(python())
+        .arg(repo_root().join("scripts/sigstore-standin.py"))
+        .arg("resign-checkpoint")
+        .arg(&s.dir)
+        .arg(&b)
+        .arg(&resigned))
+    .ok();
+    cases.push(("a checkpoint from an untrusted log", std::fs::read(&resigned).unwrap(), true));
+
+    // The whole entry from an untrusted log (same Fulcio and TSA, another Rekor key).
+    let untrusted = Standin::start(&s.dir, true);
+    let sc = std::fs::read_to_string(s.file("signing_config.json")).unwrap().replace(&s.url, &untrusted.url);
+    std::fs::write(s.file("signing_config.untrusted.json"), sc).unwrap();
+    let from_untrusted = sign(&s, tmp.path(), &github_claims("release.yml"), "signing_config.untrusted.json", &digest);
+    cases.push(("an entry from an untrusted log", from_untrusted.bundle, true));
+
+    // The payload changed after signing (another subject digest inside the envelope).
+    let forged = edit(&good.bundle, |b| {
+        b["dsseEnvelope"]["payload"] = common_b64_encode(&statement(&digest_of("forged"))).into();
+    });
+    cases.push(("a statement changed after signing", forged, true));
+
+    let mut verdicts = Vec::new();
+    for (case, bundle, python_applies) in &cases {
+        let e = ours(&s, bundle, &digest, &id).err().unwrap_or_else(|| panic!("our verifier accepted {case}"));
+        let py = python_applies.then(|| sigstore_python(&s, tmp.path(), bundle, &digest, GITHUB_SAN, GITHUB_ISSUER));
+        if let Some(py) = &py {
+            assert_ne!(py.code, 0, "sigstore-python accepted {case}:\n{}", py.stdout);
+        }
+        verdicts.push(format!("{case}: ours: {e:#}; sigstore-python: {}", py.map_or("n/a".into(), |p| last_line(&p.stderr))));
+    }
+    // The good bundle against the public-good trusted root: another Sigstore instance.
+    let b = ss::parse_bundle(std::str::from_utf8(&good.bundle).unwrap(), "bundle").unwrap();
+    let public = ss::trusted_root(None).unwrap();
+    let e = ss::verify(&b, Subject::Sha256(&format!("sha256:{digest}")), &Expected::Identity(&id), &public).unwrap_err();
+    verdicts.push(format!("a bundle from another Sigstore instance: ours: {e:#}"));
+    eprintln!("{}", verdicts.join("\n"));
+}
+
+/// sigstore-python's reason: the text after its `ERROR`/`FAIL` marker.
+fn last_line(s: &str) -> String {
+    let why: Vec<&str> = s.lines().filter(|l| l.contains("ERROR") || l.contains("FAIL")).map(|l| l.trim()).collect();
+    if why.is_empty() { s.lines().rev().find(|l| !l.trim().is_empty()).unwrap_or("").to_string() } else { why.join(" / ") }
+}
+
+fn common_b64_decode(s: &str) -> Vec<u8> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(s).unwrap()
+}
+
+fn common_b64_encode(b: &[u8]) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+#[test]
+fn key_signed_bundle_uploaded_to_rekor_on_request() {
+    use base64::Engine;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let tmp = tempfile::tempdir().unwrap();
+    let s = Standin::start(&tmp.path().join("sigstore"), false);
+    let prefix = tmp.path().join("release");
+    let (key, _) = relbundle::signing::keygen(prefix.to_str().unwrap(), b"pw", false).unwrap();
+    let signer = relbundle::signing::load_private_key(&key, b"pw").unwrap();
+    let digest = digest_of("release manifest 4");
+    let payload = statement(&digest);
+    let sig = b64.decode(signer.sign(&relbundle::trust::bundle::pae(&payload)).unwrap()).unwrap();
+    let der = sigstore_verify::types::DerPublicKey::from_pem(&signer.public_pem).unwrap();
+    // A key-signed v0.3 bundle as `bundle sign --key` writes it (trust::bundle): no log entry.
+    let offline = relbundle::trust::bundle::bundle_json(&payload, &sig, &relbundle::hashing::sha256_digest(der.as_bytes())).unwrap();
+    let root = ss::trusted_root(Some(&s.file("trusted_root.json"))).unwrap();
+    let check = |bundle: &[u8], require_tlog: bool| {
+        let b = ss::parse_bundle(std::str::from_utf8(bundle).unwrap(), "bundle")?;
+        ss::verify(&b, Subject::Sha256(&format!("sha256:{digest}")), &Expected::Key { der: der.as_bytes(), require_tlog }, &root)
+    };
+    // Not verifiable with a log entry required (sigstore-verify wants a log entry or a timestamp).
+    assert!(check(&offline, true).is_err(), "a log entry was required");
+    // Nothing was uploaded so far: never by default.
+    assert!(!std::fs::read_to_string(s.file("requests.log")).unwrap_or_default().contains("/api/v1/log/entries"));
+
+    let config = keyless::signing_config(Some(&s.file("signing_config.json"))).unwrap();
+    let logged = keyless::tlog_upload(&offline, &signer.public_pem, &config).unwrap();
+    let v = check(&logged, true).unwrap();
+    assert!(v.tlog && v.log_index == Some(0) && v.signed_at.is_some(), "{v:?}");
+    let body: serde_json::Value = serde_json::from_slice(&logged).unwrap();
+    let entry = &body["verificationMaterial"]["tlogEntries"][0];
+    let rekor_body: serde_json::Value = serde_json::from_slice(&b64.decode(entry["canonicalizedBody"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(rekor_body["kind"], "dsse");
+    let verifier = b64.decode(rekor_body["spec"]["signatures"][0]["verifier"].as_str().unwrap()).unwrap();
+    assert!(String::from_utf8(verifier).unwrap().starts_with("-----BEGIN PUBLIC KEY-----"));
+    // Another key's bundle is not accepted by Rekor for this key.
+    let (other, _) = relbundle::signing::keygen(tmp.path().join("other").to_str().unwrap(), b"pw", false).unwrap();
+    let other = relbundle::signing::load_private_key(&other, b"pw").unwrap();
+    let e = keyless::tlog_upload(&offline, &other.public_pem, &config).unwrap_err();
+    assert!(format!("{e:#}").contains("upload"), "{e:#}");
+}
