@@ -77,6 +77,29 @@ pub struct Trust {
     pub trusted_root: Option<PathBuf>,
 }
 
+/// Keyless signing (sign, build --sign).
+#[derive(Args, Debug, Clone, Default)]
+pub struct KeylessArgs {
+    /// Sign keylessly, with an OIDC token and the Sigstore services of the signing config
+    /// (bundle format only).
+    #[arg(long)]
+    pub keyless: bool,
+    /// The OIDC token for --keyless, from this file (else SIGSTORE_ID_TOKEN, else GitHub
+    /// Actions' ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN, audience `sigstore`).
+    #[arg(long, value_name = "FILE", requires = "keyless")]
+    pub identity_token: Option<PathBuf>,
+    /// The Sigstore signing config (Fulcio, Rekor, TSA URLs) for --keyless; default: the
+    /// public-good instance's, embedded.
+    #[arg(long, value_name = "FILE", requires = "keyless")]
+    pub signing_config: Option<PathBuf>,
+}
+
+impl KeylessArgs {
+    pub fn get(&self) -> Option<crate::signing::Keyless> {
+        self.keyless.then(|| crate::signing::Keyless { token: self.identity_token.clone(), config: self.signing_config.clone() })
+    }
+}
+
 impl Trust {
     /// Whether any signer (key or keyless identity) was named: the release is then verified.
     pub fn given(&self) -> bool {
@@ -160,12 +183,14 @@ pub enum Command {
         /// Also push the release: REGISTRY/REPOSITORY[:TAG] (the tag defaults to the version).
         #[arg(long, value_name = "REGISTRY/REPO[:TAG]")]
         push: Option<String>,
-        /// Sign what was written (the layout, and the pushed release) with --key.
-        #[arg(long, requires = "key")]
+        /// Sign what was written (the layout, and the pushed release) with --key, or --keyless.
+        #[arg(long)]
         sign: bool,
         /// The cosign-format private key for --sign.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long, value_name = "FILE", conflicts_with = "keyless")]
         key: Option<PathBuf>,
+        #[command(flatten)]
+        keyless: KeylessArgs,
         /// The key's password, for --sign (else COSIGN_PASSWORD or a prompt).
         #[arg(long, value_name = "FILE")]
         password_file: Option<PathBuf>,
@@ -352,8 +377,13 @@ pub enum Command {
         /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
         reference: String,
         /// The cosign-format private key.
-        #[arg(long, value_name = "FILE")]
-        key: PathBuf,
+        #[arg(long, value_name = "FILE", required_unless_present = "keyless", conflicts_with = "keyless")]
+        key: Option<PathBuf>,
+        /// Sign keylessly: an OIDC token (--identity-token, SIGSTORE_ID_TOKEN, or GitHub Actions'
+        /// token request) gets a short-lived Fulcio certificate; the signature is logged in Rekor
+        /// and stored in the bundle format.
+        #[command(flatten)]
+        keyless: KeylessArgs,
         #[arg(long, value_name = "FILE")]
         password_file: Option<PathBuf>,
         /// The identity (docker-reference) to sign; default: the repository, with the tag when

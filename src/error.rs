@@ -56,3 +56,16 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
 macro_rules! input_err {
     ($($arg:tt)*) => { anyhow::anyhow!($($arg)*) };
 }
+
+/// A content problem ([`Finding`]) becomes a message in `found` and `None`; any other error (a
+/// store or network fault) stays an error, so it is never read as "unsigned" or "ok".
+pub fn content<T>(r: anyhow::Result<T>, found: &mut Vec<String>) -> anyhow::Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.chain().any(|c| c.is::<Finding>()) => {
+            found.push(format!("{e:#}"));
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
+}

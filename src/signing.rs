@@ -364,7 +364,6 @@ pub fn attach_bundle(
     annotations: &std::collections::BTreeMap<String, String>,
     signer: &Signer,
 ) -> Result<bool> {
-    use crate::oci::Descriptor;
     use crate::trust::bundle;
     let digest = &subject.digest;
     let repository = repository_of(identity);
@@ -389,9 +388,50 @@ pub fn attach_bundle(
     let payload = bundle::statement(repository, digest, annotations);
     let signature = signer.sign_raw(&bundle::pae(&payload))?;
     let json = bundle::bundle_json(&payload, &signature, &fingerprint)?;
-    let layer = Descriptor::new(bundle::BUNDLE_MEDIA_TYPE, &json);
+    store_bundle(st, subject, &json)?;
+    Ok(true)
+}
+
+/// Where a keyless signature's OIDC token and Sigstore services come from.
+#[derive(Debug, Clone, Default)]
+pub struct Keyless {
+    /// `--identity-token FILE`; else SIGSTORE_ID_TOKEN, else GitHub Actions' token request.
+    pub token: Option<std::path::PathBuf>,
+    /// `--signing-config FILE`; else the embedded public-good one.
+    pub config: Option<std::path::PathBuf>,
+}
+
+/// Sign a stored manifest keylessly (an ephemeral key, a Fulcio certificate for the OIDC token's
+/// identity, a Rekor entry, an RFC 3161 timestamp when the signing config lists a TSA) in the
+/// bundle format, and list the bundle as a referrer. Returns the certificate's identity and issuer.
+pub fn attach_keyless(
+    st: &dyn crate::store::Store,
+    subject: &crate::oci::Descriptor,
+    identity: &str,
+    annotations: &std::collections::BTreeMap<String, String>,
+    k: &Keyless,
+) -> Result<(String, String)> {
+    use crate::trust::{bundle, keyless};
+    let config = keyless::signing_config(k.config.as_deref())?;
+    let services = keyless::services(&config)?;
+    let token = keyless::identity_token(k.token.as_deref(), &|v| std::env::var(v).ok())?;
+    let payload = bundle::statement(repository_of(identity), &subject.digest, annotations);
+    let signed = keyless::sign_keyless(&payload, bundle::INTOTO_PAYLOAD_TYPE, token, services)?;
+    let _lock = st.lock()?;
+    store_bundle(st, subject, &signed.bundle)?;
+    Ok((signed.identity, signed.issuer))
+}
+
+/// Store bundle JSON as a referrer of `subject`: the empty config and the bundle layer, the
+/// manifest by digest (no tag), then its listing (the referrers API, the referrers tag, or a
+/// layout's index.json).
+fn store_bundle(st: &dyn crate::store::Store, subject: &crate::oci::Descriptor, json: &[u8]) -> Result<()> {
+    use crate::oci::Descriptor;
+    use crate::trust::bundle;
+    let digest = &subject.digest;
+    let layer = Descriptor::new(bundle::BUNDLE_MEDIA_TYPE, json);
     let config = Descriptor::new(bundle::EMPTY_MEDIA_TYPE, bundle::EMPTY_CONFIG);
-    for (d, b) in [(&config, bundle::EMPTY_CONFIG), (&layer, json.as_slice())] {
+    for (d, b) in [(&config, bundle::EMPTY_CONFIG), (&layer, json)] {
         if !st.has_blob(d)? {
             st.put_blob(d, b)?;
         }
@@ -402,7 +442,7 @@ pub fn attach_bundle(
     // By digest, no tag: the referrer is found from its subject.
     st.put_manifest(&desc, &bytes)?;
     st.add_referrer(digest, &referrer_descriptor(&m, &desc))?;
-    Ok(true)
+    Ok(())
 }
 
 /// A referrer's listing descriptor: its digest and size, with the manifest's artifactType and

@@ -14,7 +14,7 @@
 //! Nothing fails open: a content problem is a failed check (exit 1); a store or network error is
 //! an error (exit 2), never "unsigned" and never "ok". The JSON report is spec/verify-report.schema.json.
 
-use crate::error::Finding;
+use crate::error::content;
 use crate::oci::{Descriptor, ImageManifest};
 use crate::release::Release;
 use crate::spec::*;
@@ -74,18 +74,6 @@ fn check(name: &'static str, summary: String, failures: Vec<String>) -> Check {
 
 fn skipped(name: &'static str, why: &str) -> Check {
     Check { name, status: "skipped", summary: why.to_string(), failures: Vec::new() }
-}
-
-/// Run `f`; a Finding (content problem) becomes a failure message, anything else stays an error.
-fn content<T>(r: Result<T>, failures: &mut Vec<String>) -> Result<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.chain().any(|c| c.is::<Finding>()) => {
-            failures.push(format!("{e:#}"));
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
 }
 
 pub fn verify(st: &Opened, r: &StoreRef, o: &Options) -> Result<Report> {

@@ -421,3 +421,76 @@ fn key_signed_bundle_uploaded_to_rekor_on_request() {
     let e = keyless::tlog_upload(&offline, &other.public_pem, &config).unwrap_err();
     assert!(format!("{e:#}").contains("upload"), "{e:#}");
 }
+
+/// Through the CLI: `sign --keyless` and `build --sign --keyless` against the stand-ins, then
+/// `verify` pinning the workflow's identity (offline, with the stand-ins' trusted root): the
+/// identity is what counts, another identity or issuer is refused, and a key is not needed.
+#[test]
+fn sign_keyless_and_verify_the_pipeline_identity_through_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let s = Standin::start(&d.join("sigstore"), false);
+    let token = d.join("token");
+    std::fs::write(&token, s.token(&github_claims("release.yml"))).unwrap();
+    let repo = fixture_repo(d, &["docproc", "dvc-remote"]);
+    let l = format!("oci:{}", d.join("l").display());
+    let b = |args: &[&str]| run(bundle(d).current_dir(d).args(args));
+    b(&["build", "--version", "1.0.0", "--output", &l, repo.join("docproc").to_str().unwrap()]).ok();
+    let config = s.file("signing_config.json");
+    let root = s.file("trusted_root.json");
+    let keyless = ["--keyless", "--identity-token", token.to_str().unwrap(), "--signing-config", config.to_str().unwrap()];
+    let r = b(&[&["sign", &format!("{l}:1.0.0")][..], &keyless[..]].concat()).ok();
+    assert!(r.stdout.contains(&format!("keyless: {GITHUB_SAN} from {GITHUB_ISSUER}")), "{}", r.stdout);
+    let pin = ["--identity", "docproc", "--trusted-root", root.to_str().unwrap(), "--certificate-oidc-issuer", GITHUB_ISSUER];
+    let v = b(&[&["verify", &format!("{l}:1.0.0"), "--certificate-identity", GITHUB_SAN, "--json"][..], &pin[..]].concat()).ok();
+    let rep: serde_json::Value = serde_json::from_str(&v.stdout).unwrap();
+    assert_eq!(rep["signers"][0]["certificate"]["identity"], GITHUB_SAN, "{rep}");
+    assert_eq!(rep["signers"][0]["certificate"]["tlog"], true, "{rep}");
+    assert_eq!(rep["signers"][0]["format"], "bundle");
+    // A regexp over the repository's release workflow on any v* tag, with a required claim.
+    let re = "^https://github\\.com/acme/docproc/\\.github/workflows/release\\.yml@refs/tags/v.*$";
+    b(&[
+        &["verify", &format!("{l}:1.0.0"), "--certificate-identity-regexp", re, "--certificate-claim", "build-trigger=push"][..],
+        &pin[..],
+    ]
+    .concat())
+    .ok();
+    // Another workflow, another issuer, the public-good root: refused.
+    let other = GITHUB_SAN.replace("release.yml", "pr.yml");
+    let r = b(&[&["verify", &format!("{l}:1.0.0"), "--certificate-identity", &other][..], &pin[..]].concat()).code(1);
+    assert!(r.stdout.contains("FAIL  signatures"), "{}", r.stdout);
+    let r = b(&[
+        "verify",
+        &format!("{l}:1.0.0"),
+        "--identity",
+        "docproc",
+        "--certificate-identity",
+        GITHUB_SAN,
+        "--certificate-oidc-issuer",
+        GITLAB_ISSUER,
+        "--trusted-root",
+        root.to_str().unwrap(),
+    ])
+    .code(1);
+    assert!(r.stdout.contains("FAIL  signatures"), "{}", r.stdout);
+    b(&[
+        "verify",
+        &format!("{l}:1.0.0"),
+        "--identity",
+        "docproc",
+        "--certificate-identity",
+        GITHUB_SAN,
+        "--certificate-oidc-issuer",
+        GITHUB_ISSUER,
+    ])
+    .code(1);
+    // build --sign --keyless signs the layout it writes.
+    let l2 = format!("oci:{}", d.join("l2").display());
+    std::fs::write(&token, s.token(&github_claims("release.yml"))).unwrap();
+    b(&[&["build", "--version", "1.0.0", "--output", &l2, "--sign"][..], &keyless[..], &[repo.join("docproc").to_str().unwrap()]].concat())
+        .ok();
+    b(&[&["verify", &format!("{l2}:1.0.0"), "--certificate-identity", GITHUB_SAN][..], &pin[..]].concat()).ok();
+    // --keyless cannot make a legacy signature, and --sign needs a way to sign.
+    b(&[&["sign", &format!("{l}:1.0.0"), "--format", "legacy"][..], &keyless[..]].concat()).code(2);
+    b(&["build", "--version", "1.0.1", "--output", &l2, "--sign", repo.join("docproc").to_str().unwrap()]).code(2);
+}

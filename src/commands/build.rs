@@ -8,6 +8,7 @@ pub fn run(
     output: Option<&str>,
     push: Option<&str>,
     signing: Option<(std::path::PathBuf, Option<std::path::PathBuf>)>,
+    keyless: Option<crate::signing::Keyless>,
     retag: bool,
     json: bool,
     t: &Transport,
@@ -62,24 +63,29 @@ pub fn run(
     let layout = store::open(&out, t)?;
     let tag = out.tag().map(String::from).unwrap_or_else(|| c.release.version.clone());
     reports.push(store::copy(layout.store(), None, &mdesc, &packed.manifest, &packed.blobs, &layout, &tag, retag)?);
+    let with_tag = match &out {
+        StoreRef::Layout { dir, .. } => StoreRef::Layout { dir: dir.clone(), tag: Some(tag.clone()), digest: None },
+        other => other.clone(),
+    };
+    let layout_identity = super::sign::default_identity(&with_tag, &c.release.name);
     if let Some(s) = &signer {
-        let with_tag = match &out {
-            StoreRef::Layout { dir, .. } => StoreRef::Layout { dir: dir.clone(), tag: Some(tag.clone()), digest: None },
-            other => other.clone(),
-        };
-        super::sign::sign_in(
-            &layout,
-            &mdesc,
-            &super::sign::default_identity(&with_tag, &c.release.name),
-            &Default::default(),
-            s,
-            crate::signing::DEFAULT_FORMAT,
-        )?;
+        super::sign::sign_in(&layout, &mdesc, &layout_identity, &Default::default(), s, crate::signing::DEFAULT_FORMAT)?;
+    }
+    // Keyless signs once, where the release is deployed from: the registry when pushing, else
+    // the layout (a token is good for one certificate, and each signature is a Rekor entry).
+    if let (Some(k), None) = (&keyless, &push_ref) {
+        let (san, issuer) = crate::signing::attach_keyless(layout.store(), &mdesc, &layout_identity, &Default::default(), k)?;
+        eprintln!("signed keylessly as {san} ({issuer})");
     }
     if let Some(pr) = &push_ref {
         let dst = store::open(pr, t)?;
         let ptag = pr.tag().map(String::from).unwrap_or_else(|| c.release.version.clone());
         reports.push(store::copy(layout.store(), Some(&out), &mdesc, &packed.manifest, &packed.blobs, &dst, &ptag, retag)?);
+        if let (Some(k), StoreRef::Registry { registry, repository, .. }) = (&keyless, pr) {
+            let (san, issuer) =
+                crate::signing::attach_keyless(dst.store(), &mdesc, &format!("{registry}/{repository}:{ptag}"), &Default::default(), k)?;
+            eprintln!("signed keylessly as {san} ({issuer})");
+        }
         if let (Some(s), StoreRef::Registry { registry, repository, .. }) = (&signer, pr) {
             // Signed by tag, as skopeo's default policy (matchRepoDigestOrExact) expects.
             super::sign::sign_in(

@@ -24,16 +24,28 @@ pub fn run(cli: Cli) -> Result<()> {
     let t = |r: &RegistryOpts| transport(&top.merge(r));
     match cli.command {
         Command::Init { dir, force } => init::run(&dir, force),
-        Command::Build { input, output, retag, push, sign, key, password_file, json, registry } => {
+        Command::Build { input, output, retag, push, sign, key, keyless, password_file, json, registry } => {
+            let keyless = keyless.get();
+            if sign && key.is_none() && keyless.is_none() {
+                anyhow::bail!("--sign needs --key FILE, or --keyless");
+            }
+            if !sign && (key.is_some() || keyless.is_some()) {
+                anyhow::bail!("--key and --keyless sign only with --sign");
+            }
             let signing = if sign { key.map(|k| (k, password_file)) } else { None };
-            build::run(&input, output.as_deref(), push.as_deref(), signing, retag, json, &t(&registry)?)
+            build::run(&input, output.as_deref(), push.as_deref(), signing, keyless, retag, json, &t(&registry)?)
         }
         Command::Diff { a, b, format, keys, identity, repo, registry } => {
             diff::run(&a, &b, format, &keys, &identity, repo.as_deref(), &t(&registry)?)
         }
         Command::Keygen { output_prefix, force, password_file } => sign::keygen(&output_prefix, force, password_file.as_deref()),
-        Command::Sign { reference, key, password_file, identity, annotations, format, json, registry } => {
-            sign::run(&reference, &key, password_file.as_deref(), identity.as_deref(), &annotations, format, json, &t(&registry)?)
+        Command::Sign { reference, key, keyless, password_file, identity, annotations, format, json, registry } => {
+            let how = match (key, keyless.get()) {
+                (Some(k), None) => sign::How::Key(k, password_file),
+                (None, Some(k)) => sign::How::Keyless(k),
+                _ => anyhow::bail!("give --key FILE or --keyless"),
+            };
+            sign::run(&reference, how, identity.as_deref(), &annotations, format, json, &t(&registry)?)
         }
         Command::Verify { reference, trust, check_images, values, map, policy, env, json, registry } => {
             let gate = policy.zip(env);

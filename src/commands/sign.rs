@@ -58,11 +58,15 @@ pub fn sign_in(
     Ok(added)
 }
 
-#[allow(clippy::too_many_arguments)]
+/// How to sign: with a key file (and its password file), or keylessly.
+pub enum How {
+    Key(std::path::PathBuf, Option<std::path::PathBuf>),
+    Keyless(signing::Keyless),
+}
+
 pub fn run(
     reference: &str,
-    key: &Path,
-    password_file: Option<&Path>,
+    how: How,
     identity: Option<&str>,
     annotations: &[String],
     format: signing::Format,
@@ -71,8 +75,14 @@ pub fn run(
 ) -> Result<()> {
     let r = StoreRef::parse(reference)?;
     let annotations = crate::trust::policy::annotations(annotations)?;
-    let pw = signing::password(password_file, key, false)?;
-    let signer = signing::load_private_key(key, &pw)?;
+    let signer = match &how {
+        How::Key(key, pwf) => {
+            let pw = signing::password(pwf.as_deref(), key, false)?;
+            Some(signing::load_private_key(key, &pw)?)
+        }
+        How::Keyless(_) if !format.bundle() => anyhow::bail!("--keyless signs in the bundle format; --format legacy is for keys"),
+        How::Keyless(_) => None,
+    };
     let st = store::open(&r, t)?;
     // Resolve once; the signature names this digest whatever the tag does later.
     let desc = store::resolve(st.store(), &r)?;
@@ -88,6 +98,17 @@ pub fn run(
         return Err(crate::error::finding(format!("refusing to sign {}: {}", desc.digest, failed.join("; "))));
     }
     let identity = identity.map(String::from).unwrap_or_else(|| default_identity(&r, &record.name));
+    let Some(signer) = signer else {
+        let How::Keyless(k) = &how else { unreachable!("a key was loaded above") };
+        let (san, issuer) = signing::attach_keyless(st.store(), &desc, &identity, &annotations, k)?;
+        if json {
+            let v = serde_json::json!({"digest": desc.digest, "identity": identity, "added": true, "certificate": {"identity": san, "issuer": issuer}});
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        } else {
+            println!("signed {} as {} (bundle, keyless: {san} from {issuer})", desc.digest, signing::repository_of(&identity));
+        }
+        return Ok(());
+    };
     let added = sign_in(&st, &desc, &identity, &annotations, &signer, format)?;
     let place = st.store().describe();
     if json {

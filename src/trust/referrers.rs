@@ -5,7 +5,6 @@
 //! (`artifactType`, annotations) are never trusted: ghcr lists bundles as the empty type, and
 //! GitLab resolves the referrers tag to the subject itself.
 
-use crate::error::Finding;
 use crate::oci::{Descriptor, ImageManifest};
 use crate::spec::OCI_MANIFEST;
 use crate::store::Store;
@@ -27,24 +26,11 @@ pub struct Found {
     pub notes: Vec<String>,
 }
 
-/// Run `f`; a finding becomes a note, other errors stay errors (a registry fault is never read
-/// as "no referrers").
-fn noted<T>(r: Result<T>, notes: &mut Vec<String>) -> Result<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.chain().any(|c| c.is::<Finding>()) => {
-            notes.push(format!("{e:#}"));
-            Ok(None)
-        }
-        Err(e) => Err(e),
-    }
-}
-
 /// Every referrer of `digest` in `st`, each listed manifest checked once.
 pub fn find(st: &dyn Store, digest: &str) -> Result<Found> {
     let mut found = Found::default();
     let mut listed: Vec<Listed> = st.referrers(digest)?;
-    if let Some(l) = noted(fallback_listing(st, digest), &mut found.notes)? {
+    if let Some(l) = crate::error::content(fallback_listing(st, digest), &mut found.notes)? {
         listed.extend(l);
     }
     let mut seen: Vec<String> = Vec::new();
@@ -54,7 +40,7 @@ pub fn find(st: &dyn Store, digest: &str) -> Result<Found> {
             continue;
         }
         seen.push(l.desc.digest.clone());
-        if let Some(r) = noted(check_one(st, digest, &l), &mut found.notes)? {
+        if let Some(r) = crate::error::content(check_one(st, digest, &l), &mut found.notes)? {
             found.referrers.push(r);
         }
     }

@@ -5,7 +5,7 @@
 use super::Policy;
 use super::legacy::{self, SigLayer};
 use super::{bundle, referrers};
-use crate::error::Finding;
+use crate::error::content;
 use crate::signing;
 use anyhow::Result;
 use serde::Serialize;
@@ -79,18 +79,6 @@ impl Outcome {
         if !self.signers.iter().any(|x| x.fingerprint == fingerprint) {
             self.signers.push(Signer { key, fingerprint, identity, format, source: source.to_string(), certificate });
         }
-    }
-}
-
-/// Run `f`; a finding becomes a failure, other errors stay errors.
-fn content<T>(r: Result<T>, failures: &mut Vec<String>) -> Result<Option<T>> {
-    match r {
-        Ok(v) => Ok(Some(v)),
-        Err(e) if e.chain().any(|c| c.is::<Finding>()) => {
-            failures.push(format!("{e:#}"));
-            Ok(None)
-        }
-        Err(e) => Err(e),
     }
 }
 
