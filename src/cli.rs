@@ -372,6 +372,7 @@ pub enum Command {
     ///   bundle sign registry.example.com/acme/docproc@sha256:… --key cosign.key -a approved-by=qa
     ///   bundle sign registry.example.com/acme/docproc:1.4.0 --key cosign.key --format bundle
     ///   bundle sign oci:out/docproc:1.4.0 --key cosign.key
+    ///   bundle sign registry.example.com/acme/docproc:1.4.0 --keyless    # in CI, with an OIDC token
     #[command(verbatim_doc_comment)]
     Sign {
         /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
@@ -384,7 +385,8 @@ pub enum Command {
         /// and stored in the bundle format.
         #[command(flatten)]
         keyless: KeylessArgs,
-        #[arg(long, value_name = "FILE")]
+        /// Read the key's password from this file (else COSIGN_PASSWORD, or a prompt).
+        #[arg(long, value_name = "FILE", requires = "key")]
         password_file: Option<PathBuf>,
         /// The identity (docker-reference) to sign; default: the repository, with the tag when
         /// signing by tag (a layout: the release name).
