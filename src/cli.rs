@@ -225,6 +225,66 @@ pub enum Command {
         #[command(flatten, next_help_heading = "Registry options")]
         registry: RegistryOpts,
     },
+    /// Copy a release with everything attached, and with --with-images its component images with
+    /// theirs, between registries, layouts and archives (the air-gap path).
+    ///
+    /// SRC and DST are REGISTRY/REPO[:TAG], oci:DIR[:TAG] or oci-archive:FILE.tar[:TAG] (the
+    /// layout as one reproducible tar, as skopeo names it). Every signature and attestation
+    /// travels (legacy .sig/.att tags, referrers), merged with what DST holds. Blobs go once,
+    /// skipped when present, mounted within a registry, uploaded in parallel; the release tag is
+    /// set last, so a failed copy leaves no tag and a second run uploads only what is missing.
+    ///
+    /// Images go to DST's registry under their own repository path, or under --images-to
+    /// REGISTRY/PREFIX; into a layout or archive they go inside it, by digest. A relocation record
+    /// (spec/relocation.md) maps each original image to its new place, stored with the release
+    /// (signed with --key/--keyless); `values --relocated` and `verify --check-images` use it.
+    ///
+    /// Examples:
+    ///   bundle copy registry.example.com/acme/docproc:1.4.0 oci-archive:docproc.tar --with-images
+    ///   bundle copy oci-archive:docproc.tar airgap.local/acme/docproc --with-images --key ci.key
+    ///   bundle copy reg.example.com/acme/docproc:1.4.0 mirror.example.com/acme/docproc \
+    ///       --with-images --images-to mirror.example.com/mirrored
+    #[command(verbatim_doc_comment)]
+    Copy {
+        /// The release: REGISTRY/REPO:TAG, …@sha256:…, oci:DIR[:TAG] or oci-archive:FILE[:TAG]
+        source: String,
+        /// Where to: REGISTRY/REPO[:TAG], oci:DIR[:TAG] or oci-archive:FILE[:TAG]; the tag
+        /// defaults to the source tag, else the version.
+        destination: String,
+        /// Also copy every component image (an index with all its platforms), with its own
+        /// signatures and attestations, and write the relocation record.
+        #[arg(long)]
+        with_images: bool,
+        /// Put the images in this registry, each under PREFIX/ + its original repository path
+        /// (default: DST's registry and the original path; inside DST for a layout or archive).
+        #[arg(long, value_name = "REGISTRY/PREFIX", requires = "with_images")]
+        images_to: Option<String>,
+        /// Sign the relocation record with this cosign-format private key.
+        #[arg(long, value_name = "FILE", conflicts_with = "keyless", requires = "with_images")]
+        key: Option<PathBuf>,
+        /// Sign the relocation record keylessly (an OIDC token, a Fulcio certificate, Rekor).
+        #[command(flatten)]
+        keyless: KeylessArgs,
+        /// Read the key's password from this file (else COSIGN_PASSWORD, or a prompt).
+        #[arg(long, value_name = "FILE", requires = "key")]
+        password_file: Option<PathBuf>,
+        /// The identity (subject name) the signed relocation record carries; default: the registry
+        /// repository the release's signatures name (so one --identity verifies both), else DST's
+        /// repository (a layout or archive: the release name).
+        #[arg(long, value_name = "REPO")]
+        identity: Option<String>,
+        /// The format of the signed relocation record: bundle (a referrer), legacy (the .att tag) or both.
+        #[arg(long, value_enum, default_value = "both")]
+        format: crate::signing::Format,
+        /// Move an existing release tag that names a different release (dangerous).
+        #[arg(long)]
+        retag: bool,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
+    },
     /// Extract a release's files, after checking every digest and size.
     ///
     /// Prompts, contracts, DVC pointers and bundle.yaml. Unsafe paths, links, devices and files
@@ -497,6 +557,11 @@ pub enum Command {
         /// Remap keys into a chart's own value paths (spec/values-map.md).
         #[arg(long, value_name = "FILE")]
         map: Option<PathBuf>,
+        /// Emit the images' relocated places, from the relocation record `bundle copy
+        /// --with-images` stored for this place; with trust flags only a record signed by a
+        /// trusted key counts (an unsigned one is refused).
+        #[arg(long)]
+        relocated: bool,
         /// With --key: verify the release first; no values are written unless it passes.
         #[command(flatten)]
         trust: Trust,

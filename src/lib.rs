@@ -30,6 +30,7 @@ pub mod prompts;
 pub mod redact;
 pub mod reference;
 pub mod release;
+pub mod relocate;
 pub mod remotes;
 pub mod signing;
 pub mod source;

@@ -100,7 +100,7 @@ pub fn verify(st: &Opened, r: &StoreRef, o: &Options) -> Result<Report> {
     // 3, 4. What the release holds.
     let (integrity, record_check, record) = check_content(s, &desc)?;
     // 5, 6.
-    let images = images_check(record.as_ref(), o)?;
+    let images = images_check(s, r, &digest, record.as_ref(), o)?;
     let values = values_check(record.as_ref(), &digest, r, o)?;
     let mut checks = vec![signatures, integrity, record_check, images, values];
     let policy = o.rules.as_ref().map(|l| {
@@ -294,24 +294,44 @@ fn read_layer(
     Ok(Some(hashes))
 }
 
-fn images_check(record: Option<&Release>, o: &Options) -> Result<Check> {
+/// Every component image exists: at the places of the release's verified relocation record for
+/// this store (`bundle copy --with-images`), when there is one; else in its original registry.
+fn images_check(s: &dyn store::Store, r: &StoreRef, digest: &str, record: Option<&Release>, o: &Options) -> Result<Check> {
     if !o.check_images {
         return Ok(skipped("images", "not checked (pass --check-images)"));
     }
     let mut f = Vec::new();
+    let mut no_record = Vec::new();
+    let relocation = content(crate::relocate::record_for(s, r, digest, Some(&o.policy)), &mut no_record)?;
     let resolver = crate::images::Resolver::new(&o.transport);
     for c in record.iter().flat_map(|r| &r.components) {
-        let img: crate::images::ImageRef = match format!("{}/{}@{}", c.image.registry, c.image.repository, c.image.digest).parse() {
+        let place = relocation.as_ref().and_then(|rel| rel.find(&c.image)).map(String::from);
+        let at = place.clone().unwrap_or_else(|| format!("{}/{}@{}", c.image.registry, c.image.repository, c.image.digest));
+        if at.starts_with("oci:") || at.starts_with("oci-archive:") {
+            if s.resolve_digest(&c.image.digest).is_err() {
+                f.push(format!("component {}: image {} is not in {}", c.name, c.image.digest, s.describe()));
+            }
+            continue;
+        }
+        let img: crate::images::ImageRef = match at.parse() {
             Ok(i) => i,
             Err(e) => {
                 f.push(format!("component {}: {e:#}", c.name));
                 continue;
             }
         };
+        if img.digest.as_deref() != Some(c.image.digest.as_str()) {
+            f.push(format!("component {}: the relocation record maps its image to another digest ({at})", c.name));
+            continue;
+        }
         content(resolver.resolve(&img).map(|_| ()), &mut f)?;
     }
-    let summary =
-        if f.is_empty() { "every component image digest exists in its registry" } else { "component images are missing or unreadable" };
+    let summary = match (f.is_empty(), relocation.is_some()) {
+        (true, true) => "every component image digest exists at its relocated place (verified relocation record)",
+        (true, false) => "every component image digest exists in its registry",
+        (false, true) => "component images are missing or unreadable at their relocated places",
+        (false, false) => "component images are missing or unreadable",
+    };
     Ok(check("images", summary.into(), f))
 }
 

@@ -64,7 +64,7 @@ pub fn run(
     let tag = out.tag().map(String::from).unwrap_or_else(|| c.release.version.clone());
     reports.push(store::copy(layout.store(), None, &mdesc, &packed.manifest, &packed.blobs, &layout, &tag, retag)?);
     let with_tag = match &out {
-        StoreRef::Layout { dir, .. } => StoreRef::Layout { dir: dir.clone(), tag: Some(tag.clone()), digest: None },
+        StoreRef::Layout { dir, archive, .. } => StoreRef::Layout { dir: dir.clone(), tag: Some(tag.clone()), digest: None, archive: *archive },
         other => other.clone(),
     };
     let layout_identity = super::sign::default_identity(&with_tag, &c.release.name);
@@ -77,6 +77,7 @@ pub fn run(
         let (san, issuer) = crate::signing::attach_keyless(layout.store(), &mdesc, &layout_identity, &Default::default(), k)?;
         eprintln!("signed keylessly as {san} ({issuer})");
     }
+    layout.commit()?;
     if let Some(pr) = &push_ref {
         let dst = store::open(pr, t)?;
         let ptag = pr.tag().map(String::from).unwrap_or_else(|| c.release.version.clone());

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod check;
+pub mod copy;
 pub mod diff;
 pub mod history;
 pub mod init;
@@ -68,8 +69,12 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             pull::run(&reference, &req, &trust, &t(&registry)?)
         }
-        Command::Values { reference, output, map, trust, json, registry } => {
-            values::run(&reference, output.as_deref(), map.as_deref(), &trust, json, &t(&registry)?)
+        Command::Values { reference, output, map, relocated, trust, json, registry } => {
+            values::run(&reference, output.as_deref(), map.as_deref(), relocated, &trust, json, &t(&registry)?)
+        }
+        Command::Copy { source, destination, with_images, images_to, key, keyless, password_file, identity, format, retag, json, registry } => {
+            let req = copy::Request { with_images, images_to, key, keyless: keyless.get(), password_file, identity, format, retag, json };
+            copy::run(&source, &destination, req, &t(&registry)?)
         }
         Command::History { repository, keys, identity, json, registry } => {
             history::run(&repository, &keys, &identity, json, &t(&registry)?)
@@ -252,7 +257,7 @@ pub(crate) fn highest_release(
             .max();
         if let Some((_, tag)) = best {
             let with_tag = match StoreRef::parse(&cand.base())? {
-                StoreRef::Layout { dir, .. } => StoreRef::Layout { dir, tag: Some(tag), digest: None },
+                StoreRef::Layout { dir, archive, .. } => StoreRef::Layout { dir, tag: Some(tag), digest: None, archive },
                 StoreRef::Registry { registry, repository, .. } => {
                     StoreRef::Registry { registry, repository, tag: Some(tag), digest: None }
                 }

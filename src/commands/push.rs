@@ -28,6 +28,7 @@ pub fn run(source: &str, destination: &str, retag: bool, json: bool, t: &Transpo
             attached.signatures, attached.attestations, attached.referrers
         );
     }
+    dst.commit()?;
     super::warn_moved(&report);
     say_identities(dst.store(), &dst_ref, &desc.digest, &tag)?;
     if json {

@@ -101,6 +101,7 @@ pub fn run(
     let Some(signer) = signer else {
         let How::Keyless(k) = &how else { unreachable!("a key was loaded above") };
         let (san, issuer) = signing::attach_keyless(st.store(), &desc, &identity, &annotations, k)?;
+        st.commit()?;
         if json {
             let v = serde_json::json!({"digest": desc.digest, "identity": identity, "added": true, "certificate": {"identity": san, "issuer": issuer}});
             println!("{}", serde_json::to_string_pretty(&v)?);
@@ -110,6 +111,7 @@ pub fn run(
         return Ok(());
     };
     let added = sign_in(&st, &desc, &identity, &annotations, &signer, format)?;
+    st.commit()?;
     let place = st.store().describe();
     if json {
         let mut v = serde_json::json!({"digest": desc.digest, "identity": identity, "added": added.any()});

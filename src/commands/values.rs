@@ -3,7 +3,15 @@ use crate::store::{self, StoreRef};
 use anyhow::Result;
 use std::path::Path;
 
-pub fn run(reference: &str, output: Option<&Path>, map: Option<&Path>, trust: &crate::cli::Trust, json: bool, t: &Transport) -> Result<()> {
+pub fn run(
+    reference: &str,
+    output: Option<&Path>,
+    map: Option<&Path>,
+    relocated: bool,
+    trust: &crate::cli::Trust,
+    json: bool,
+    t: &Transport,
+) -> Result<()> {
     let r = StoreRef::parse(reference)?;
     let st = store::open(&r, t)?;
     // Resolve once: the values pin this digest, whatever the tag does later.
@@ -16,7 +24,15 @@ pub fn run(reference: &str, output: Option<&Path>, map: Option<&Path>, trust: &c
         let o = super::verify_options(&r, trust, t)?;
         super::require_verified(&st, &pinned, o)?;
     }
-    let (_, record) = crate::artifact::read(st.store(), &desc)?;
+    let (_, mut record) = crate::artifact::read(st.store(), &desc)?;
+    if relocated {
+        let policy = if trust.given() { Some(crate::trust::Policy::from_flags(&r, trust)?) } else { None };
+        let rel = crate::relocate::record_for(st.store(), &r, &desc.digest, policy.as_ref())?;
+        if policy.is_none() {
+            eprintln!("warning: the relocation record was NOT verified (no --key): the image places come from an unsigned record");
+        }
+        record = crate::relocate::apply(&record, &rel)?;
+    }
     let mut v = crate::helm::values(&record, &desc.digest, &pinned.to_string());
     if let Some(m) = map {
         v = crate::helm::remap(v, m)?;

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 
 pub struct Layout {
     dir: PathBuf,
+    /// How messages name the store (an archive's layout is named as the archive).
+    name: Option<String>,
     /// The folder lock: how many holders in this process, and the locked folder handle.
     held: std::sync::Mutex<(usize, Option<std::fs::File>)>,
 }
@@ -45,7 +47,16 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 impl Layout {
     pub fn new(dir: PathBuf) -> Layout {
-        Layout { dir, held: std::sync::Mutex::new((0, None)) }
+        Layout { dir, name: None, held: std::sync::Mutex::new((0, None)) }
+    }
+
+    /// A layout that messages name `name` (an unpacked `oci-archive:`).
+    pub fn named(dir: PathBuf, name: String) -> Layout {
+        Layout { dir, name: Some(name), held: std::sync::Mutex::new((0, None)) }
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// Take the layout's exclusive lock (flock on the folder; another process waits for it), or
@@ -202,7 +213,7 @@ impl Layout {
 
 impl Store for Layout {
     fn describe(&self) -> String {
-        format!("oci:{}", self.dir.display())
+        self.name.clone().unwrap_or_else(|| format!("oci:{}", self.dir.display()))
     }
 
     fn resolve(&self, tag: Option<&str>) -> Result<Descriptor> {
@@ -373,19 +384,39 @@ impl Store for Layout {
     }
 
     fn add_referrer(&self, _subject: &str, referrer: &Descriptor) -> Result<bool> {
-        let _held = self.hold()?;
-        self.ensure_layout()?;
-        let (mut idx, entries) = self.read_index()?;
-        if entries.iter().any(|e| e.digest == referrer.digest) {
-            return Ok(false);
-        }
-        let list = idx["manifests"].as_array_mut().expect("checked in read_index");
-        list.push(serde_json::to_value(super::referrers::listing_entry(referrer))?);
-        write_atomic(&self.dir.join("index.json"), &serde_json::to_vec(&idx)?)?;
-        Ok(true)
+        self.add_entry(super::referrers::listing_entry(referrer), None)
     }
 
     fn tags(&self) -> Result<Vec<(String, Descriptor)>> {
         named(self.entries()?, &self.describe())
+    }
+}
+
+impl Layout {
+    /// Add an index.json entry for a manifest or index (none when one with its digest is there):
+    /// with `named`, the entry carries `org.opencontainers.image.ref.name` = the name and the
+    /// annotation given (a component image kept by `bundle copy`). Returns false when present.
+    pub fn put_image_entry(&self, d: &Descriptor, name: &str, key: &str, value: &str) -> Result<()> {
+        let mut e = d.clone();
+        e.annotations = Some([(ANN_REF_NAME.to_string(), name.to_string()), (key.to_string(), value.to_string())].into());
+        self.add_entry(e, Some(name)).map(|_| ())
+    }
+
+    fn add_entry(&self, entry: Descriptor, name: Option<&str>) -> Result<bool> {
+        let _held = self.hold()?;
+        self.ensure_layout()?;
+        let (mut idx, entries) = self.read_index()?;
+        let same = |e: &Descriptor| match name {
+            Some(n) => e.annotation(ANN_REF_NAME) == Some(n),
+            None => e.digest == entry.digest,
+        };
+        if entries.iter().any(|e| same(e) && e.digest == entry.digest) {
+            return Ok(false);
+        }
+        let list = idx["manifests"].as_array_mut().expect("checked in read_index");
+        list.retain(|v| !serde_json::from_value::<Descriptor>(v.clone()).is_ok_and(|e| name.is_some() && same(&e)));
+        list.push(serde_json::to_value(entry)?);
+        write_atomic(&self.dir.join("index.json"), &serde_json::to_vec(&idx)?)?;
+        Ok(true)
     }
 }

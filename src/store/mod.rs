@@ -3,6 +3,7 @@
 //!
 //! A tag is resolved to a digest once ([`Store::resolve`]); everything after uses the digest.
 
+pub mod archive;
 pub mod attached;
 pub mod auth;
 pub mod layout;
@@ -16,34 +17,19 @@ use std::path::PathBuf;
 /// A parsed store reference.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreRef {
-    /// `oci:DIR[:TAG]` or `oci:DIR@sha256:…`
-    Layout { dir: PathBuf, tag: Option<String>, digest: Option<String> },
+    /// `oci:DIR[:TAG]` or `oci:DIR@sha256:…`; with `archive`, `oci-archive:FILE[:TAG]` (the
+    /// layout as one tar file, `dir` naming the file).
+    Layout { dir: PathBuf, tag: Option<String>, digest: Option<String>, archive: bool },
     /// `REGISTRY/REPOSITORY[:TAG][@sha256:…]`
     Registry { registry: String, repository: String, tag: Option<String>, digest: Option<String> },
 }
 
 impl StoreRef {
     pub fn parse(s: &str) -> Result<StoreRef> {
-        if let Some(rest) = s.strip_prefix("oci:") {
-            if rest.is_empty() {
-                bail!("`{s}`: the layout folder is missing; write oci:DIR[:TAG]");
+        for (prefix, archive) in [("oci:", false), ("oci-archive:", true)] {
+            if let Some(rest) = s.strip_prefix(prefix) {
+                return parse_layout(s, rest, archive);
             }
-            if let Some((dir, d)) = rest.rsplit_once('@') {
-                if !crate::reference::is_sha256_digest(d) {
-                    bail!("`{s}`: `{d}` is not a sha256 digest");
-                }
-                return Ok(StoreRef::Layout { dir: dir.into(), tag: None, digest: Some(d.to_string()) });
-            }
-            if let Some((dir, tag)) = rest.rsplit_once(':')
-                && !dir.is_empty()
-                && !tag.contains('/')
-            {
-                if !crate::reference::valid_tag(tag) {
-                    bail!("`{s}`: `{tag}` is not a valid tag (letters, digits, `_.-`, at most 128)");
-                }
-                return Ok(StoreRef::Layout { dir: dir.into(), tag: Some(tag.to_string()), digest: None });
-            }
-            return Ok(StoreRef::Layout { dir: rest.into(), tag: None, digest: None });
         }
         let first = s.split('/').next().unwrap_or("");
         let has_host = s.contains('/') && (first.contains('.') || first.contains(':') || first == "localhost");
@@ -74,7 +60,9 @@ impl StoreRef {
     /// The same store, naming one manifest by digest (and no tag).
     pub fn pinned(&self, digest: &str) -> StoreRef {
         match self {
-            StoreRef::Layout { dir, .. } => StoreRef::Layout { dir: dir.clone(), tag: None, digest: Some(digest.to_string()) },
+            StoreRef::Layout { dir, archive, .. } => {
+                StoreRef::Layout { dir: dir.clone(), tag: None, digest: Some(digest.to_string()), archive: *archive }
+            }
             StoreRef::Registry { registry, repository, .. } => StoreRef::Registry {
                 registry: registry.clone(),
                 repository: repository.clone(),
@@ -87,10 +75,35 @@ impl StoreRef {
     /// The same store without a tag or digest: `oci:DIR` or `REGISTRY/REPOSITORY`.
     pub fn base(&self) -> String {
         match self {
-            StoreRef::Layout { dir, .. } => format!("oci:{}", dir.display()),
+            StoreRef::Layout { dir, archive: false, .. } => format!("oci:{}", dir.display()),
+            StoreRef::Layout { dir, archive: true, .. } => format!("oci-archive:{}", dir.display()),
             StoreRef::Registry { registry, repository, .. } => format!("{registry}/{repository}"),
         }
     }
+}
+
+/// The rest of `oci:DIR[:TAG]`, `oci:DIR@sha256:…` (and the same for `oci-archive:`).
+fn parse_layout(s: &str, rest: &str, archive: bool) -> Result<StoreRef> {
+    let what = if archive { "oci-archive:FILE[:TAG]" } else { "oci:DIR[:TAG]" };
+    if rest.is_empty() {
+        bail!("`{s}`: the {} is missing; write {what}", if archive { "archive file" } else { "layout folder" });
+    }
+    if let Some((dir, d)) = rest.rsplit_once('@') {
+        if !crate::reference::is_sha256_digest(d) {
+            bail!("`{s}`: `{d}` is not a sha256 digest");
+        }
+        return Ok(StoreRef::Layout { dir: dir.into(), tag: None, digest: Some(d.to_string()), archive });
+    }
+    if let Some((dir, tag)) = rest.rsplit_once(':')
+        && !dir.is_empty()
+        && !tag.contains('/')
+    {
+        if !crate::reference::valid_tag(tag) {
+            bail!("`{s}`: `{tag}` is not a valid tag (letters, digits, `_.-`, at most 128)");
+        }
+        return Ok(StoreRef::Layout { dir: dir.into(), tag: Some(tag.to_string()), digest: None, archive });
+    }
+    Ok(StoreRef::Layout { dir: rest.into(), tag: None, digest: None, archive })
 }
 
 impl std::fmt::Display for StoreRef {
@@ -190,6 +203,7 @@ pub struct StoreLock<'a>(pub Option<layout::Held<'a>>);
 pub enum Opened {
     Layout(layout::Layout),
     Registry(registry::Registry),
+    Archive(archive::Archive),
 }
 
 impl Opened {
@@ -197,12 +211,23 @@ impl Opened {
         match self {
             Opened::Layout(l) => l,
             Opened::Registry(r) => r,
+            Opened::Archive(a) => a.layout(),
+        }
+    }
+
+    /// Make what was written final: an archive is written out (atomically) from its unpacked
+    /// layout; a layout and a registry are final already. Commands that write call it last.
+    pub fn commit(&self) -> Result<()> {
+        match self {
+            Opened::Archive(a) => a.commit(),
+            _ => Ok(()),
         }
     }
 }
 
 pub fn open(r: &StoreRef, t: &registry::Transport) -> Result<Opened> {
     match r {
+        StoreRef::Layout { dir, archive: true, .. } => Ok(Opened::Archive(archive::Archive::open(dir)?)),
         StoreRef::Layout { dir, .. } => Ok(Opened::Layout(layout::Layout::new(dir.clone()))),
         StoreRef::Registry { registry, repository, .. } => Ok(Opened::Registry(registry::Registry::open(registry, repository, t)?)),
     }
@@ -225,9 +250,15 @@ mod tests {
     fn parse_layout_refs() {
         assert_eq!(
             StoreRef::parse("oci:out/x:1.0.0").unwrap(),
-            StoreRef::Layout { dir: "out/x".into(), tag: Some("1.0.0".into()), digest: None }
+            StoreRef::Layout { dir: "out/x".into(), tag: Some("1.0.0".into()), digest: None, archive: false }
         );
-        assert_eq!(StoreRef::parse("oci:out/x").unwrap(), StoreRef::Layout { dir: "out/x".into(), tag: None, digest: None });
+        assert_eq!(StoreRef::parse("oci:out/x").unwrap(), StoreRef::Layout { dir: "out/x".into(), tag: None, digest: None, archive: false });
+        assert_eq!(
+            StoreRef::parse("oci-archive:a/r.tar:1.0.0").unwrap(),
+            StoreRef::Layout { dir: "a/r.tar".into(), tag: Some("1.0.0".into()), digest: None, archive: true }
+        );
+        assert_eq!(StoreRef::parse("oci-archive:r.tar").unwrap().to_string(), "oci-archive:r.tar");
+        assert!(StoreRef::parse("oci-archive:").is_err());
         assert!(StoreRef::parse("oci:").is_err());
         assert!(StoreRef::parse("oci:x:bad tag").is_err());
         assert_eq!(
@@ -262,6 +293,25 @@ pub struct CopyReport {
     pub mounted_blobs: u64,
 }
 
+/// Blobs moved by a copy: uploaded (and their bytes), already present, mounted.
+#[derive(Debug, Default, Clone, Copy, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Moved {
+    pub uploaded_blobs: u64,
+    pub uploaded_bytes: u64,
+    pub skipped_blobs: u64,
+    pub mounted_blobs: u64,
+}
+
+impl Moved {
+    pub fn add(&mut self, o: Moved) {
+        self.uploaded_blobs += o.uploaded_blobs;
+        self.uploaded_bytes += o.uploaded_bytes;
+        self.skipped_blobs += o.skipped_blobs;
+        self.mounted_blobs += o.mounted_blobs;
+    }
+}
+
 /// Copy the manifest `desc` and everything it references from `src` to `dst`, in the order that
 /// keeps a reader safe: blobs (skipping those present, mounting across repositories of the same
 /// registry where it can), then the manifest by digest, then — last — the tag.
@@ -277,14 +327,66 @@ pub fn copy(
     tag: &str,
     retag: bool,
 ) -> Result<CopyReport> {
-    let m = crate::oci::ImageManifest::from_bytes(manifest, &format!("{}@{}", src.describe(), desc.digest))?;
+    let moved = copy_content(src, src_ref, desc, manifest, known, dst)?;
     let d = dst.store();
-    let mut uploaded = (0u64, 0u64, 0u64, 0u64);
-    // Blobs the manifest needs, config first: skip present ones, mount what we can, upload the rest.
+    let outcome = d.tag(tag, desc, retag)?;
+    Ok(report(d, desc, tag, outcome, moved))
+}
+
+/// The report of a copy whose tag was set with `outcome`.
+pub fn report(d: &dyn Store, desc: &Descriptor, tag: &str, outcome: TagOutcome, moved: Moved) -> CopyReport {
+    let (tag_update, moved_from) = match &outcome {
+        TagOutcome::Created => ("created", None),
+        TagOutcome::Unchanged => ("unchanged", None),
+        TagOutcome::Moved(old) => ("moved", Some(old.clone())),
+    };
+    CopyReport {
+        reference: format!("{}:{tag}@{}", d.describe(), desc.digest),
+        digest: desc.digest.clone(),
+        tag: tag.to_string(),
+        tag_update,
+        moved_from,
+        uploaded_blobs: moved.uploaded_blobs,
+        uploaded_bytes: moved.uploaded_bytes,
+        skipped_blobs: moved.skipped_blobs,
+        mounted_blobs: moved.mounted_blobs,
+    }
+}
+
+/// [`copy`] without the tag: the image manifest's blobs, then the manifest by digest.
+pub fn copy_content(
+    src: &dyn Store,
+    src_ref: Option<&StoreRef>,
+    desc: &Descriptor,
+    manifest: &[u8],
+    known: &[(Descriptor, std::sync::Arc<Vec<u8>>)],
+    dst: &Opened,
+) -> Result<Moved> {
+    let m = crate::oci::ImageManifest::from_bytes(manifest, &format!("{}@{}", src.describe(), desc.digest))?;
+    let blobs: Vec<&Descriptor> = std::iter::once(&m.config).chain(&m.layers).collect();
+    let moved = copy_blobs(src, src_ref, &blobs, known, dst)?;
+    dst.store().put_manifest(desc, manifest)?;
+    Ok(moved)
+}
+
+/// Copy blobs: skip those present, mount what we can (a registry source on the destination's
+/// registry), upload the rest together ([`Store::put_blobs`]: concurrently on a registry).
+pub fn copy_blobs(
+    src: &dyn Store,
+    src_ref: Option<&StoreRef>,
+    blobs: &[&Descriptor],
+    known: &[(Descriptor, std::sync::Arc<Vec<u8>>)],
+    dst: &Opened,
+) -> Result<Moved> {
+    let d = dst.store();
+    let mut moved = Moved::default();
     let mut missing: Vec<(&Descriptor, std::sync::Arc<Vec<u8>>)> = Vec::new();
-    for b in std::iter::once(&m.config).chain(&m.layers) {
+    for b in blobs {
+        if missing.iter().any(|(m, _)| m.digest == b.digest) {
+            continue;
+        }
         if d.has_blob(b)? {
-            uploaded.2 += 1;
+            moved.skipped_blobs += 1;
             continue;
         }
         if let (Opened::Registry(r), Some(StoreRef::Registry { registry, repository, .. })) = (dst, src_ref)
@@ -292,34 +394,17 @@ pub fn copy(
             && *repository != r.repository
             && r.mount(b, repository)?
         {
-            uploaded.3 += 1;
+            moved.mounted_blobs += 1;
             continue;
         }
         let bytes = match known.iter().find(|(k, _)| k.digest == b.digest) {
             Some((_, bytes)) => bytes.clone(),
             None => std::sync::Arc::new(src.blob(b)?),
         };
-        uploaded.0 += 1;
-        uploaded.1 += bytes.len() as u64;
+        moved.uploaded_blobs += 1;
+        moved.uploaded_bytes += bytes.len() as u64;
         missing.push((b, bytes));
     }
     d.put_blobs(&missing.iter().map(|(b, bytes)| (*b, bytes.as_slice())).collect::<Vec<_>>())?;
-    d.put_manifest(desc, manifest)?;
-    let outcome = d.tag(tag, desc, retag)?;
-    let (tag_update, moved_from) = match &outcome {
-        TagOutcome::Created => ("created", None),
-        TagOutcome::Unchanged => ("unchanged", None),
-        TagOutcome::Moved(old) => ("moved", Some(old.clone())),
-    };
-    Ok(CopyReport {
-        reference: format!("{}:{tag}@{}", d.describe(), desc.digest),
-        digest: desc.digest.clone(),
-        tag: tag.to_string(),
-        tag_update,
-        moved_from,
-        uploaded_blobs: uploaded.0,
-        uploaded_bytes: uploaded.1,
-        skipped_blobs: uploaded.2,
-        mounted_blobs: uploaded.3,
-    })
+    Ok(moved)
 }

@@ -1,0 +1,166 @@
+//! `oci-archive:FILE.tar[:TAG]`: an OCI image layout as one tar file, as skopeo and
+//! containers-image name it (spec/archive.md).
+//!
+//! Reading unpacks the tar (streamed, entry by entry) into a private folder beside the file and
+//! serves it as a [`Layout`]; only `oci-layout`, `index.json` and `blobs/sha256/<hex>` regular
+//! files are taken, anything else (links, devices, `..`, other paths) is refused. Writing goes to
+//! that folder; [`Archive::commit`] then streams the folder into a temporary tar beside the file
+//! and renames it over the file: readers see the old archive or the new one, never half of one.
+//!
+//! The tar is reproducible: ustar headers, entries in a fixed order (`oci-layout`, `index.json`,
+//! `blobs/`, `blobs/sha256/`, then the blobs sorted by digest), mtime 0, uid/gid 0, no user or
+//! group names, mode 0644 for files and 0755 for folders. Same layout content, same bytes.
+
+use super::layout::Layout;
+use anyhow::{Context, Result, anyhow, bail};
+use std::path::{Path, PathBuf};
+
+pub struct Archive {
+    file: PathBuf,
+    layout: Layout,
+    /// The private folder the layout lives in (removed on drop).
+    _dir: tempfile::TempDir,
+}
+
+/// The folder a temporary copy goes in: beside `file` (same file system, so the final rename is
+/// atomic and no small /tmp fills up), else the system's temporary folder.
+fn work_dir(file: &Path) -> PathBuf {
+    let parent = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if parent.is_dir() { parent.to_path_buf() } else { std::env::temp_dir() }
+}
+
+impl Archive {
+    /// Open an archive: its content unpacked when the file exists, else empty (a first write
+    /// creates it on [`Archive::commit`]).
+    pub fn open(file: &Path) -> Result<Archive> {
+        let dir = tempfile::Builder::new()
+            .prefix(".oci-archive-")
+            .tempdir_in(work_dir(file))
+            .or_else(|_| tempfile::Builder::new().prefix("oci-archive-").tempdir())
+            .with_context(|| format!("{}: cannot make a working folder", file.display()))?;
+        let name = format!("oci-archive:{}", file.display());
+        match std::fs::File::open(file) {
+            Ok(f) => unpack(f, dir.path()).with_context(|| format!("{name}: not a readable OCI archive"))?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => bail!("{name}: cannot read: {e}"),
+        }
+        Ok(Archive { file: file.to_path_buf(), layout: Layout::named(dir.path().to_path_buf(), name), _dir: dir })
+    }
+
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    /// Write the layout back as the archive: streamed into a temporary file beside it, synced,
+    /// then renamed over it.
+    pub fn commit(&self) -> Result<()> {
+        let name = format!("oci-archive:{}", self.file.display());
+        let parent = work_dir(&self.file);
+        let tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&parent).with_context(|| format!("{name}: cannot write"))?;
+        let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp);
+        write_tar(self.layout.dir(), &mut w).with_context(|| format!("{name}: cannot write"))?;
+        let tmp = w.into_inner().map_err(|e| anyhow!("{name}: cannot write: {}", e.error()))?;
+        tmp.as_file().set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(&self.file).map_err(|e| anyhow!("{name}: cannot write: {}", e.error))?;
+        Ok(())
+    }
+}
+
+/// Which tar paths an OCI archive may hold; the relative path to write, or None to skip a folder.
+fn allowed(path: &Path, kind: tar::EntryType) -> Result<Option<PathBuf>> {
+    let s = path.to_str().ok_or_else(|| anyhow!("entry `{}`: not UTF-8", path.display()))?;
+    let s = s.trim_start_matches("./");
+    if kind.is_dir() {
+        return match s.trim_end_matches('/') {
+            "" | "blobs" | "blobs/sha256" => Ok(None),
+            other => bail!("entry `{other}/`: an OCI archive holds only oci-layout, index.json and blobs/sha256/"),
+        };
+    }
+    if !kind.is_file() {
+        bail!("entry `{s}`: only regular files are allowed (no links or devices)");
+    }
+    match s {
+        "oci-layout" | "index.json" => Ok(Some(PathBuf::from(s))),
+        _ => match s.strip_prefix("blobs/sha256/") {
+            Some(hex) if hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)) => {
+                Ok(Some(PathBuf::from(s)))
+            }
+            _ => bail!("entry `{s}`: an OCI archive holds only oci-layout, index.json and blobs/sha256/<hex>"),
+        },
+    }
+}
+
+/// Unpack an archive's entries into `dir`, one at a time (memory does not grow with the blobs).
+fn unpack(f: std::fs::File, dir: &Path) -> Result<()> {
+    let mut a = tar::Archive::new(std::io::BufReader::with_capacity(1 << 16, f));
+    std::fs::create_dir_all(dir.join("blobs").join("sha256"))?;
+    for e in a.entries()? {
+        let mut e = e?;
+        let Some(rel) = allowed(&e.path()?, e.header().entry_type())? else { continue };
+        let mut out = std::fs::File::create(dir.join(&rel))?;
+        std::io::copy(&mut e, &mut out)?;
+    }
+    Ok(())
+}
+
+fn header(path: &str, size: u64, dir: bool) -> Result<tar::Header> {
+    let mut h = tar::Header::new_ustar();
+    h.set_path(path)?;
+    h.set_size(size);
+    h.set_mode(if dir { 0o755 } else { 0o644 });
+    h.set_uid(0);
+    h.set_gid(0);
+    h.set_mtime(0);
+    h.set_entry_type(if dir { tar::EntryType::Directory } else { tar::EntryType::Regular });
+    h.set_cksum();
+    Ok(h)
+}
+
+/// Stream a layout folder into a tar, in the fixed order and with the fixed metadata above.
+pub fn write_tar(dir: &Path, w: &mut dyn std::io::Write) -> Result<()> {
+    let mut b = tar::Builder::new(w);
+    for f in ["oci-layout", "index.json"] {
+        let p = dir.join(f);
+        if let Ok(file) = std::fs::File::open(&p) {
+            let len = file.metadata()?.len();
+            b.append(&header(f, len, false)?, file)?;
+        }
+    }
+    b.append(&header("blobs/", 0, true)?, std::io::empty())?;
+    b.append(&header("blobs/sha256/", 0, true)?, std::io::empty())?;
+    let mut blobs: Vec<(String, u64)> = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir.join("blobs").join("sha256")) {
+        for e in rd {
+            let e = e?;
+            let name = e.file_name().to_string_lossy().into_owned();
+            // Temporary files of an interrupted write are not content.
+            if name.starts_with('.') || !e.file_type()?.is_file() {
+                continue;
+            }
+            blobs.push((name, e.metadata()?.len()));
+        }
+    }
+    blobs.sort();
+    for (hex, len) in blobs {
+        let f = std::fs::File::open(dir.join("blobs").join("sha256").join(&hex))?;
+        b.append(&header(&format!("blobs/sha256/{hex}"), len, false)?, std::io::BufReader::with_capacity(1 << 16, f))?;
+    }
+    b.finish()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refuses_paths_outside_the_layout() {
+        let f = tar::EntryType::Regular;
+        assert!(allowed(Path::new("../etc/passwd"), f).is_err());
+        assert!(allowed(Path::new("blobs/sha256/../../x"), f).is_err());
+        assert!(allowed(Path::new("index.json"), tar::EntryType::Symlink).is_err());
+        assert!(allowed(Path::new("./index.json"), f).unwrap().is_some());
+        assert!(allowed(Path::new("blobs/sha256/"), tar::EntryType::Directory).unwrap().is_none());
+    }
+}
