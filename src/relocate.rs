@@ -161,7 +161,14 @@ pub fn copy(src_ref: &StoreRef, dst_ref: &StoreRef, o: &Options, t: &store::regi
         let rel = Relocation {
             source: src_ref.base(),
             destination: dst_ref.base(),
-            images: images.iter().map(|i| Mapped { original: i.original.clone(), relocated: i.relocated.clone(), components: comps_of(&record.components, &i.original) }).collect(),
+            images: images
+                .iter()
+                .map(|i| Mapped {
+                    original: i.original.clone(),
+                    relocated: i.relocated.clone(),
+                    components: comps_of(&record.components, &i.original),
+                })
+                .collect(),
             relocated_at: relocated_at()?,
         };
         let identity = match &o.identity {
@@ -229,7 +236,10 @@ fn comps_of(components: &[ComponentRecord], original: &str) -> Vec<String> {
 enum Place {
     /// The store the release is read from / written to (a layout or archive), by digest.
     Same,
-    Registry { registry: String, repository: String },
+    Registry {
+        registry: String,
+        repository: String,
+    },
 }
 
 fn registry_place(s: &str) -> Result<Place> {
@@ -331,7 +341,8 @@ fn copy_image(
     let (f, d) = (from.get(), to.get());
     let from_ref = as_store_ref(&sp).or_else(|| Some(src_ref.clone()));
     let what = format!("component {} image {}", comps.join(", "), img.pinned());
-    let top = f.store().resolve_digest(&img.digest).with_context(|| format!("{what}: not found at {}", place_ref(&sp, src, &img.digest)))?;
+    let top =
+        f.store().resolve_digest(&img.digest).with_context(|| format!("{what}: not found at {}", place_ref(&sp, src, &img.digest)))?;
     if top.digest != img.digest {
         bail!("{what}: {} served {} for it", f.store().describe(), top.digest);
     }
@@ -345,7 +356,13 @@ fn copy_image(
     }
     name_image(img, &top, &dp, d, o.verbose)?;
     if o.verbose {
-        eprintln!("{what}: {} manifest(s), {} blob(s) uploaded, {} present, {} mounted", manifests.len(), moved.uploaded_blobs, moved.skipped_blobs, moved.mounted_blobs);
+        eprintln!(
+            "{what}: {} manifest(s), {} blob(s) uploaded, {} present, {} mounted",
+            manifests.len(),
+            moved.uploaded_blobs,
+            moved.skipped_blobs,
+            moved.mounted_blobs
+        );
     }
     Ok(ImageReport {
         original: img.pinned(),
@@ -423,7 +440,12 @@ pub fn image_entry_name(digest: &str) -> String {
 /// artifactType [`ARTIFACT_TYPE`], the empty config and one layer, the in-toto statement. The same
 /// record twice is one manifest (nothing added).
 fn store_unsigned(dst: &dyn Store, subject: &Descriptor, identity: &str, rel: &Relocation) -> Result<bool> {
-    let statement = statement(identity, &subject.digest, &serde_json::to_value(rel)?);
+    let statement = crate::trust::attest::statement(
+        crate::signing::repository_of(identity),
+        &subject.digest,
+        PREDICATE_TYPE,
+        &serde_json::to_value(rel)?,
+    );
     let layer = Descriptor::new(STATEMENT_MEDIA_TYPE, &statement);
     let empty = Descriptor::new("application/vnd.oci.empty.v1+json", b"{}");
     for (d, b) in [(&empty, b"{}".as_slice()), (&layer, statement.as_slice())] {
@@ -448,18 +470,6 @@ fn store_unsigned(dst: &dyn Store, subject: &Descriptor, identity: &str, rel: &R
     let md = Descriptor::new(crate::spec::OCI_MANIFEST, &bytes);
     dst.put_manifest(&md, &bytes)?;
     dst.add_referrer(&subject.digest, &crate::signing::referrer_descriptor(&m, &md))
-}
-
-/// An in-toto Statement v1 naming `digest` (subject name `identity`), our predicate.
-fn statement(identity: &str, digest: &str, predicate: &serde_json::Value) -> Vec<u8> {
-    let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
-    serde_json::to_vec(&serde_json::json!({
-        "_type": "https://in-toto.io/Statement/v1",
-        "subject": [{"name": identity, "digest": {"sha256": hex}}],
-        "predicateType": PREDICATE_TYPE,
-        "predicate": predicate,
-    }))
-    .expect("JSON values serialise")
 }
 
 /// The relocation records stored unsigned for `digest`: each referrer of our artifactType whose
@@ -496,11 +506,11 @@ pub fn parse_statement(bytes: &[u8], digest: &str) -> Option<Relocation> {
 fn sign_record(dst: &dyn Store, subject: &Descriptor, identity: &str, rel: &Relocation, o: &Options) -> Result<bool> {
     let Some(how) = &o.sign else { return Ok(false) };
     let with = match how {
-        Signing::Key(s) => Ok::<_, ()>(*s).map(|_| ()),
-        Signing::Keyless(k) => Ok::<_, ()>(*k).map(|_| ()),
+        Signing::Key(s) => crate::trust::attest::SignWith::Key(s),
+        Signing::Keyless(k) => crate::trust::attest::SignWith::Keyless(k),
     };
-    let _ = (dst, subject, identity, rel, with, o.format);
-    bail!("ATTEST-PENDING")
+    crate::trust::attest::attach(dst, subject, identity, PREDICATE_TYPE, &serde_json::to_value(rel)?, with, o.format)?;
+    Ok(true)
 }
 
 /// The relocation record for the store `r` names: the one whose destination is `r`'s place. With
@@ -511,26 +521,28 @@ pub fn record_for(st: &dyn Store, r: &StoreRef, digest: &str, policy: Option<&cr
     let records: Vec<Relocation> = match policy {
         None => records_unverified(st, digest)?,
         Some(p) => {
-            let _ = p;
-            let got: Vec<Relocation> = Vec::new();
-            if got.is_empty() {
-                let unsigned = records_unverified(st, digest)?;
-                let why = if unsigned.is_empty() { "none is stored".to_string() } else { format!("{} unsigned or untrusted record(s) were not accepted", unsigned.len()) };
-                return Err(crate::error::finding(format!(
-                    "{here}@{digest}: no relocation record verified by the given trust flags ({why}); copy it with `bundle copy … --with-images --key KEY`"
-                )));
-            }
-            got
+            let found = crate::trust::attest::find(st, digest, p, Some(PREDICATE_TYPE))?;
+            found.attestations.iter().filter_map(|a| serde_json::from_value(a.predicate.clone()).ok()).collect()
         }
     };
-    let dests: Vec<String> = records.iter().map(|r| format!("`{}`", r.destination)).collect();
-    records.into_iter().find(|x| x.destination == here).ok_or_else(|| {
-        crate::error::finding(if dests.is_empty() {
-            format!("{here}@{digest}: the release has no relocation record; it was not copied here with `bundle copy --with-images`")
-        } else {
-            format!("{here}@{digest}: no relocation record for this place; the records name {}", crate::yaml::list(&dests, 5))
-        })
-    })
+    if let Some(rel) = records.iter().find(|x| x.destination == here) {
+        return Ok(rel.clone());
+    }
+    if policy.is_some() && records_unverified(st, digest)?.iter().any(|x| x.destination == here) {
+        return Err(crate::error::finding(format!(
+            "{here}@{digest}: no relocation record verified by the given trust flags for this place (the one stored is unsigned or not by a trusted signer); copy it with `bundle copy … --with-images --key KEY`"
+        )));
+    }
+    let mut dests: Vec<String> = records.iter().map(|r| format!("`{}`", r.destination)).collect();
+    dests.sort();
+    dests.dedup();
+    Err(crate::error::finding(if dests.is_empty() {
+        format!(
+            "{here}@{digest}: no relocation record verified or stored for this release; it was not copied here with `bundle copy --with-images`"
+        )
+    } else {
+        format!("{here}@{digest}: no relocation record for this place; the records name {}", crate::yaml::list(&dests, 5))
+    }))
 }
 
 /// The release record with each image replaced by its relocated place (registry images only: an

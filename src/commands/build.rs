@@ -64,7 +64,9 @@ pub fn run(
     let tag = out.tag().map(String::from).unwrap_or_else(|| c.release.version.clone());
     reports.push(store::copy(layout.store(), None, &mdesc, &packed.manifest, &packed.blobs, &layout, &tag, retag)?);
     let with_tag = match &out {
-        StoreRef::Layout { dir, archive, .. } => StoreRef::Layout { dir: dir.clone(), tag: Some(tag.clone()), digest: None, archive: *archive },
+        StoreRef::Layout { dir, archive, .. } => {
+            StoreRef::Layout { dir: dir.clone(), tag: Some(tag.clone()), digest: None, archive: *archive }
+        }
         other => other.clone(),
     };
     let layout_identity = super::sign::default_identity(&with_tag, &c.release.name);

@@ -33,15 +33,8 @@ pub fn run(source: &str, destination: &str, q: Request, t: &Transport) -> Result
         (None, Some(k)) => Some(Signing::Keyless(k)),
         _ => None,
     };
-    let o = Options {
-        with_images: q.with_images,
-        images_to,
-        retag: q.retag,
-        sign,
-        identity: q.identity,
-        format: q.format,
-        verbose: t.verbose,
-    };
+    let o =
+        Options { with_images: q.with_images, images_to, retag: q.retag, sign, identity: q.identity, format: q.format, verbose: t.verbose };
     let r = crate::relocate::copy(&src_ref, &dst_ref, &o, t)?;
     super::warn_moved(&r.release);
     if q.json {
@@ -54,10 +47,7 @@ pub fn run(source: &str, destination: &str, q: Request, t: &Transport) -> Result
         println!("image {} -> {}", i.original, i.relocated);
     }
     let a = r.attached;
-    eprintln!(
-        "release: {} legacy signature(s), {} legacy attestation(s), {} referrer(s) added",
-        a.signatures, a.attestations, a.referrers
-    );
+    eprintln!("release: {} legacy signature(s), {} legacy attestation(s), {} referrer(s) added", a.signatures, a.attestations, a.referrers);
     eprintln!(
         "{} blob(s) uploaded ({} bytes), {} already present, {} mounted",
         r.moved.uploaded_blobs, r.moved.uploaded_bytes, r.moved.skipped_blobs, r.moved.mounted_blobs

@@ -72,7 +72,20 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Values { reference, output, map, relocated, trust, json, registry } => {
             values::run(&reference, output.as_deref(), map.as_deref(), relocated, &trust, json, &t(&registry)?)
         }
-        Command::Copy { source, destination, with_images, images_to, key, keyless, password_file, identity, format, retag, json, registry } => {
+        Command::Copy {
+            source,
+            destination,
+            with_images,
+            images_to,
+            key,
+            keyless,
+            password_file,
+            identity,
+            format,
+            retag,
+            json,
+            registry,
+        } => {
             let req = copy::Request { with_images, images_to, key, keyless: keyless.get(), password_file, identity, format, retag, json };
             copy::run(&source, &destination, req, &t(&registry)?)
         }

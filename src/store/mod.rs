@@ -252,7 +252,10 @@ mod tests {
             StoreRef::parse("oci:out/x:1.0.0").unwrap(),
             StoreRef::Layout { dir: "out/x".into(), tag: Some("1.0.0".into()), digest: None, archive: false }
         );
-        assert_eq!(StoreRef::parse("oci:out/x").unwrap(), StoreRef::Layout { dir: "out/x".into(), tag: None, digest: None, archive: false });
+        assert_eq!(
+            StoreRef::parse("oci:out/x").unwrap(),
+            StoreRef::Layout { dir: "out/x".into(), tag: None, digest: None, archive: false }
+        );
         assert_eq!(
             StoreRef::parse("oci-archive:a/r.tar:1.0.0").unwrap(),
             StoreRef::Layout { dir: "a/r.tar".into(), tag: Some("1.0.0".into()), digest: None, archive: true }

@@ -1,0 +1,487 @@
+//! `bundle copy --with-images`: registry → OCI archive → a second registry (the air-gap path),
+//! carrying the release, its component images (multi-platform indexes made here from tar layers
+//! and pushed with skopeo 1.18) and every signature and attestation (made by real cosign 2.5).
+//! Proved at the far side by independent tools: skopeo 1.18 with a sigstoreSigned policy, cosign
+//! 2.5 `verify` / `verify-attestation`, `skopeo inspect --raw`, oras-py on the unpacked archive
+//! (Python's own tarfile unpacks it); the archive is byte-identical across runs; faults injected
+//! by the proxy leave no release tag, and a second run uploads only what is missing.
+
+mod common;
+use common::proxy::{Fault, Plan, Proxy};
+use common::registry::Registry;
+use common::*;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn tool(env: &str, rel: &str) -> PathBuf {
+    let p = std::env::var_os(env).map(PathBuf::from).unwrap_or_else(|| repo_root().join(rel));
+    assert!(p.exists(), "{} is missing: run scripts/test (it installs cosign and skopeo)", p.display());
+    p
+}
+
+fn cosign(d: &Path, args: &[&str]) -> Run {
+    run(Command::new(tool("RELBUNDLE_COSIGN", ".tools/bin/cosign"))
+        .current_dir(d)
+        .env("COSIGN_PASSWORD", "pw")
+        .env("HOME", d)
+        .env("TUF_ROOT", d.join("tuf"))
+        .args(args))
+}
+
+fn skopeo(d: &Path, args: &[&str]) -> Run {
+    run(Command::new(tool("RELBUNDLE_SKOPEO_SIGSTORE", ".tools/bin/skopeo-sigstore")).current_dir(d).env("HOME", d).args(args))
+}
+
+/// A small two-platform OCI image (linux/amd64, linux/arm64), each platform one gzip tar layer,
+/// written as an OCI layout with the tag `1.0`. Prints the index digest.
+const MAKE_IMAGE: &str = r#"
+import sys, os, io, json, gzip, hashlib, tarfile
+out, name = sys.argv[1], sys.argv[2]
+os.makedirs(os.path.join(out, 'blobs', 'sha256'), exist_ok=True)
+def put(b, mt):
+    h = hashlib.sha256(b).hexdigest()
+    open(os.path.join(out, 'blobs', 'sha256', h), 'wb').write(b)
+    return {'mediaType': mt, 'digest': 'sha256:' + h, 'size': len(b)}
+manifests = []
+for arch in ['amd64', 'arm64']:
+    data = (f'{name} for {arch}\n' * 4000).encode() + os.urandom(20000)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode='w', format=tarfile.USTAR_FORMAT) as t:
+        ti = tarfile.TarInfo(f'srv/{name}.txt'); ti.size = len(data); ti.mode = 0o644
+        t.addfile(ti, io.BytesIO(data))
+    raw = buf.getvalue()
+    layer = put(gzip.compress(raw, mtime=0), 'application/vnd.oci.image.layer.v1.tar+gzip')
+    cfg = {'architecture': arch, 'os': 'linux', 'config': {'Cmd': ['/bin/true']},
+           'rootfs': {'type': 'layers', 'diff_ids': ['sha256:' + hashlib.sha256(raw).hexdigest()]}}
+    c = put(json.dumps(cfg).encode(), 'application/vnd.oci.image.config.v1+json')
+    m = put(json.dumps({'schemaVersion': 2, 'mediaType': 'application/vnd.oci.image.manifest.v1+json', 'config': c, 'layers': [layer]}).encode(),
+            'application/vnd.oci.image.manifest.v1+json')
+    m['platform'] = {'architecture': arch, 'os': 'linux'}
+    manifests.append(m)
+i = put(json.dumps({'schemaVersion': 2, 'mediaType': 'application/vnd.oci.image.index.v1+json', 'manifests': manifests}).encode(),
+        'application/vnd.oci.image.index.v1+json')
+i['annotations'] = {'org.opencontainers.image.ref.name': '1.0'}
+open(os.path.join(out, 'oci-layout'), 'w').write('{"imageLayoutVersion":"1.0.0"}')
+open(os.path.join(out, 'index.json'), 'w').write(json.dumps({'schemaVersion': 2, 'manifests': [i]}))
+print(i['digest'])
+"#;
+
+/// Unpack an archive with Python's tarfile, read it with oras-py's OCI layout reader, and check
+/// every blob the release and each image need: present, and matching its digest.
+const ORAS_READS: &str = r#"
+import sys, tarfile, hashlib, json, tempfile, oras.layout.layout as L
+archive, tags = sys.argv[1], sys.argv[2:]
+d = tempfile.mkdtemp()
+with tarfile.open(archive) as t:
+    t.extractall(d, filter='data')
+lay = L.Layout(d)
+seen = 0
+for tag in tags:
+    for dg in lay.get_ordered_blobs(tag):
+        p = lay.digest_to_blob_path(dg)
+        assert hashlib.sha256(open(p, 'rb').read()).hexdigest() == dg.split(':')[1], dg
+        seen += 1
+print(seen)
+"#;
+
+struct World {
+    t: tempfile::TempDir,
+    reg1: Option<Registry>,
+    reg2: Registry,
+    /// component image name → index digest at reg1.
+    images: Vec<(String, String)>,
+    digest: String,
+}
+
+impl World {
+    fn d(&self) -> &Path {
+        self.t.path()
+    }
+    fn r1(&self) -> String {
+        self.reg1.as_ref().unwrap().addr.clone()
+    }
+    fn b(&self, args: &[&str]) -> Run {
+        run(bundle(self.d()).current_dir(self.d()).env("COSIGN_PASSWORD", "pw").env("RELBUNDLE_RETRY_BASE_MS", "2").args(args))
+    }
+}
+
+/// Two registries; two multi-platform images at reg1, pushed with skopeo, signed by cosign
+/// (`--recursive`: the index and each platform manifest, as containers-image checks each) with
+/// a legacy signature and an attestation (and one with a bundle-format attestation); a release
+/// using them (two components share one image), built, pushed to reg1 and signed.
+fn world() -> World {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path().to_path_buf();
+    let reg1 = Registry::plain(&d.join("reg1"));
+    let reg2 = Registry::plain(&d.join("reg2"));
+    let mut w = World { t, reg1: Some(reg1), reg2, images: Vec::new(), digest: String::new() };
+    w.b(&["keygen", "--output-prefix", "ci"]).ok();
+    std::fs::write(d.join("pred.json"), r#"{"buildType":"https://example.com/test","builder":{"id":"ci"}}"#).unwrap();
+    for name in ["ocr", "embed"] {
+        let dir = d.join(format!("img-{name}"));
+        let digest = py(MAKE_IMAGE, &[dir.to_str().unwrap(), name]).ok().stdout.trim().to_string();
+        let at = format!("{}/img/{name}", w.r1());
+        skopeo(
+            &d,
+            &[
+                "copy",
+                "-q",
+                "--all",
+                "--preserve-digests",
+                "--insecure-policy",
+                "--dest-tls-verify=false",
+                &format!("oci:{}:1.0", dir.display()),
+                &format!("docker://{at}:1.0"),
+            ],
+        )
+        .ok();
+        let pinned = format!("{at}@{digest}");
+        let reg = ["--allow-insecure-registry", "--allow-http-registry"];
+        cosign(&d, &[&["sign", "--recursive", "--key", "ci.key", "--tlog-upload=false"], &reg[..], &[&pinned]].concat()).ok();
+        cosign(
+            &d,
+            &[
+                &["attest", "--key", "ci.key", "--tlog-upload=false", "--type", "slsaprovenance", "--predicate", "pred.json"],
+                &reg[..],
+                &[&pinned],
+            ]
+            .concat(),
+        )
+        .ok();
+        if name == "ocr" {
+            cosign(
+                &d,
+                &[
+                    &[
+                        "attest",
+                        "--new-bundle-format",
+                        "--key",
+                        "ci.key",
+                        "--tlog-upload=false",
+                        "--type",
+                        "https://example.com/eval/v1",
+                        "--predicate",
+                        "pred.json",
+                    ],
+                    &reg[..],
+                    &[&pinned],
+                ]
+                .concat(),
+            )
+            .ok();
+        }
+        w.images.push((name.to_string(), digest));
+    }
+    let repo = fixture_repo(&d, &["docproc", "dvc-remote"]);
+    let (ocr, embed) = (&w.images[0].1, &w.images[1].1);
+    let r1 = w.r1();
+    let out = w
+        .b(&[
+            "build",
+            "--version",
+            "1.0.0",
+            "--output",
+            &format!("oci:{}", d.join("l").display()),
+            "--push",
+            &format!("{r1}/acme/docproc"),
+            "--sign",
+            "--key",
+            "ci.key",
+            "--check-images",
+            "--image",
+            &format!("ocr={r1}/img/ocr:1.0@{ocr}"),
+            "--image",
+            &format!("embedding={r1}/img/embed:1.0@{embed}"),
+            "--image",
+            &format!("summarizer={r1}/img/ocr:1.0@{ocr}"),
+            repo.join("docproc").to_str().unwrap(),
+        ])
+        .ok();
+    w.digest = built_digest(&out.stdout);
+    w
+}
+
+/// The raw manifest and each platform's digest, as skopeo sees them.
+fn raw(d: &Path, transport_ref: &str) -> (String, Vec<String>) {
+    let r = skopeo(d, &["inspect", "--raw", "--tls-verify=false", transport_ref]).ok();
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let platforms = v["manifests"].as_array().unwrap().iter().map(|m| m["digest"].as_str().unwrap().to_string()).collect();
+    (r.stdout, platforms)
+}
+
+/// skopeo 1.18, sigstoreSigned policy for ci.pub on the relocated image's repository, whose
+/// signatures must name the original repository (`exactRepository`, as for a mirror in
+/// containers-policy.json(5)): Ok when it accepts every platform of the image.
+fn skopeo_verifies(d: &Path, reg2: &str, original_repo: &str, image: &str) -> Run {
+    let rd = d.join("registries.d");
+    std::fs::create_dir_all(&rd).unwrap();
+    std::fs::write(rd.join("local.yaml"), format!("docker:\n  {reg2}:\n    use-sigstore-attachments: true\n")).unwrap();
+    let policy = d.join("policy.json");
+    let scope = image.split('@').next().unwrap();
+    std::fs::write(
+        &policy,
+        format!(
+            r#"{{"default":[{{"type":"reject"}}],"transports":{{"docker":{{"{scope}":[{{"type":"sigstoreSigned","keyPath":"{}","signedIdentity":{{"type":"exactRepository","dockerRepository":"{original_repo}"}}}}]}}}}}}"#,
+            d.join("ci.pub").display()
+        ),
+    )
+    .unwrap();
+    let out = d.join(format!("skopeo-out-{}", image.len() + fastrand()));
+    skopeo(
+        d,
+        &[
+            "--policy",
+            policy.to_str().unwrap(),
+            "--registries.d",
+            rd.to_str().unwrap(),
+            "copy",
+            "-q",
+            "--all",
+            "--src-tls-verify=false",
+            &format!("docker://{image}"),
+            &format!("dir:{}", out.display()),
+        ],
+    )
+}
+
+fn fastrand() -> usize {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as usize
+}
+
+#[test]
+fn registry_to_archive_to_registry_keeps_every_image_and_signature() {
+    let mut w = world();
+    let d = w.d().to_path_buf();
+    let (r1, r2) = (w.r1(), w.reg2.addr.clone());
+    let digest = w.digest.clone();
+    let src = format!("{r1}/acme/docproc:1.0.0");
+    let archive = d.join("docproc.tar");
+    let a = format!("oci-archive:{}", archive.display());
+
+    // Registry → archive, the relocation record signed.
+    let r = w.b(&["copy", &src, &a, "--with-images", "--key", "ci.key", "--json"]).ok();
+    let rep: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(rep["release"]["digest"], digest.as_str());
+    assert_eq!(rep["images"].as_array().unwrap().len(), 2, "two distinct images (summarizer shares ocr's): {rep}");
+    for i in rep["images"].as_array().unwrap() {
+        assert_eq!(i["manifests"], 3, "an index and two platforms: {i}");
+        // The index's and each platform's signature, and the attestation.
+        assert!(i["attached"]["signatures"].as_u64().unwrap() >= 3 && i["attached"]["attestations"].as_u64().unwrap() >= 1, "{i}");
+        assert!(i["relocated"].as_str().unwrap().starts_with(&format!("{a}@sha256:")), "{i}");
+    }
+    assert!(rep["attached"]["signatures"].as_u64().unwrap() >= 1 && rep["attached"]["referrers"].as_u64().unwrap() >= 1, "{rep}");
+    assert_eq!(rep["relocationSigned"], true);
+    let rel = &rep["relocation"];
+    assert_eq!(rel["source"], format!("{r1}/acme/docproc").as_str());
+    assert_eq!(rel["destination"], a.as_str());
+    assert!(rel.get("relocatedAt").is_none(), "no SOURCE_DATE_EPOCH, no time: {rel}");
+
+    // Reproducible: the same release copied again, into another archive, gives the same bytes;
+    // a second copy into the first archive changes nothing.
+    let bytes = std::fs::read(&archive).unwrap();
+    let again = w.b(&["copy", &src, &a, "--with-images", "--key", "ci.key", "--json"]).ok();
+    let again: serde_json::Value = serde_json::from_str(&again.stdout).unwrap();
+    assert_eq!(again["moved"]["uploadedBlobs"], 0, "nothing is missing the second time: {again}");
+    assert_eq!(std::fs::read(&archive).unwrap(), bytes, "a second copy into the archive changed its bytes");
+    // A fresh copy to the same place gives the same bytes. (Unsigned: an ECDSA signature is new
+    // each time it is made, so a freshly signed relocation record is the one thing that would
+    // differ; the record names its destination, so the place is the same.)
+    let u = d.join("u.tar");
+    let ua = format!("oci-archive:{}", u.display());
+    w.b(&["copy", &src, &ua, "--with-images"]).ok();
+    let first = std::fs::read(&u).unwrap();
+    std::fs::remove_file(&u).unwrap();
+    w.b(&["copy", &src, &ua, "--with-images"]).ok();
+    assert!(std::fs::read(&u).unwrap() == first, "the same release gave other archive bytes");
+    // The archive through our own commands (StoreRef): verify, inspect, pull.
+    w.b(&["verify", &format!("{a}:1.0.0"), "--key", "ci.pub", "--identity", &format!("{r1}/acme/docproc")]).ok();
+    let i = w.b(&["inspect", "--json", &format!("{a}:1.0.0")]).ok();
+    assert!(i.stdout.contains("\"docproc\""), "{}", i.stdout);
+    w.b(&[
+        "pull",
+        &format!("{a}:1.0.0"),
+        "-o",
+        d.join("pulled").to_str().unwrap(),
+        "--key",
+        "ci.pub",
+        "--identity",
+        &format!("{r1}/acme/docproc"),
+    ])
+    .ok();
+    assert!(d.join("pulled").join("bundle.yaml").exists());
+
+    // skopeo reads each image from the archive (by its entry name) as reg1 serves it; oras-py reads the layout.
+    for (name, dg) in &w.images {
+        let (raw1, p1) = raw(&d, &format!("docker://{r1}/img/{name}@{dg}"));
+        let (rawa, pa) = raw(&d, &format!("{a}:{}", dg.replace(':', "-") + ".image"));
+        assert_eq!(raw1, rawa, "image {name}: the archive holds other manifest bytes");
+        assert_eq!(p1, pa);
+        assert_eq!(p1.len(), 2);
+    }
+    let tags: Vec<String> =
+        std::iter::once("1.0.0".to_string()).chain(w.images.iter().map(|(_, g)| g.replace(':', "-") + ".image")).collect();
+    let mut args = vec![archive.to_str().unwrap()];
+    args.extend(tags.iter().map(|s| s.as_str()));
+    let n: usize = py(ORAS_READS, &args).ok().stdout.trim().parse().unwrap();
+    assert!(n >= 2 * 7 + 2, "oras-py read only {n} blobs");
+
+    // Archive → the second registry (no route to reg1 any more: it is stopped).
+    drop(w.reg1.take());
+    let dst = format!("{r2}/acme/docproc");
+    let r = w.b(&["copy", &format!("{a}:1.0.0"), &dst, "--with-images", "--key", "ci.key", "--json"]).ok();
+    let rep: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    for i in rep["images"].as_array().unwrap() {
+        let orig = i["original"].as_str().unwrap();
+        let want = orig.replace(&r1, &r2);
+        assert_eq!(i["relocated"], want.as_str(), "images keep their path at the destination registry");
+    }
+
+    for (name, dg) in &w.images {
+        // skopeo: same manifest bytes and platform digests; the legacy signature verifies (sigstoreSigned).
+        let (raw2, p2) = raw(&d, &format!("docker://{r2}/img/{name}@{dg}"));
+        let (rawa, _) = raw(&d, &format!("oci-archive:{}:{}", archive.display(), dg.replace(':', "-") + ".image"));
+        assert_eq!(raw2, rawa);
+        for p in &p2 {
+            skopeo(&d, &["inspect", "--raw", "--tls-verify=false", &format!("docker://{r2}/img/{name}@{p}")]).ok();
+        }
+        skopeo_verifies(&d, &r2, &format!("{r1}/img/{name}"), &format!("{r2}/img/{name}@{dg}")).ok();
+        // cosign 2.5: the image's signature and its attestation, at the new place.
+        let at = format!("{r2}/img/{name}@{dg}");
+        let flags = ["--key", "ci.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--allow-http-registry"];
+        cosign(&d, &[&["verify"], &flags[..], &[&at]].concat()).ok();
+        cosign(&d, &[&["verify-attestation", "--type", "slsaprovenance"], &flags[..], &[&at]].concat()).ok();
+        // The original tag travels when the destination has none.
+        skopeo(&d, &["inspect", "--raw", "--tls-verify=false", &format!("docker://{r2}/img/{name}:1.0")]).ok();
+    }
+    // skopeo refuses an image whose signature is not by the key (control: the policy is enforced).
+    let stranger = d.join("stranger");
+    std::fs::create_dir_all(&stranger).unwrap();
+    run(bundle(&stranger).current_dir(&stranger).env("COSIGN_PASSWORD", "pw").args(["keygen", "--output-prefix", "ci"])).ok();
+    let r = skopeo_verifies(&stranger, &r2, &format!("{r1}/img/ocr"), &format!("{r2}/img/ocr@{}", w.images[0].1));
+    assert_ne!(r.code, 0, "skopeo accepted a signature by another key");
+
+    // cosign 2.5: the release's signature and the signed relocation record at the new place.
+    let rel_at = format!("{dst}@{digest}");
+    let flags = ["--key", "ci.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--allow-http-registry"];
+    cosign(&d, &[&["verify"], &flags[..], &[&rel_at]].concat()).ok();
+    let r = cosign(&d, &[&["verify-attestation", "--type", "https://relbundle.dev/relocation/v1"], &flags[..], &[&rel_at]].concat()).ok();
+    assert!(r.stdout.contains("payload"), "{}", r.stdout);
+
+    // verify: the release verifies with the original identity; --check-images finds every image
+    // at its relocated place (reg1 is gone, so the original places could not be checked).
+    let id = format!("{r1}/acme/docproc");
+    let v = w.b(&["verify", &format!("{dst}:1.0.0"), "--key", "ci.pub", "--identity", &id, "--check-images", "--json"]).ok();
+    assert!(v.stdout.contains("at its relocated place"), "{}", v.stdout);
+
+    // values --relocated: the new places, from the verified record; plain values: the originals.
+    let vals = w.b(&["values", &format!("{dst}:1.0.0"), "--relocated", "--key", "ci.pub", "--identity", &id, "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&vals.stdout).unwrap();
+    for c in ["ocr", "embedding", "summarizer"] {
+        assert_eq!(v[c]["image"]["registry"], r2.as_str(), "{c}: {v}");
+    }
+    assert_eq!(v["ocr"]["image"]["repository"], "img/ocr");
+    assert_eq!(v["ocr"]["image"]["digest"], w.images[0].1.as_str());
+    assert_eq!(v["global"]["bundle"]["digest"], digest.as_str(), "the release digest is unchanged");
+    let plain = w.b(&["values", &format!("{dst}:1.0.0"), "--key", "ci.pub", "--identity", &id, "--json"]).ok();
+    let p: serde_json::Value = serde_json::from_str(&plain.stdout).unwrap();
+    assert_eq!(p["ocr"]["image"]["registry"], r1.as_str());
+
+    // An unsigned relocation record is refused under trust flags, and used (with a warning) without.
+    let dst_u = format!("{r2}/acme/unsigned");
+    w.b(&["copy", &format!("{a}:1.0.0"), &dst_u, "--with-images", "--images-to", &format!("{r2}/mirror")]).ok();
+    let r = w.b(&["values", &format!("{dst_u}:1.0.0"), "--relocated", "--key", "ci.pub", "--identity", &id]).code(1);
+    assert!(r.stderr.contains("no relocation record verified by the given trust flags for this place"), "{}", r.stderr);
+    let r = w.b(&["values", &format!("{dst_u}:1.0.0"), "--relocated", "--json"]).ok();
+    assert!(r.stderr.contains("NOT verified"), "{}", r.stderr);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(v["ocr"]["image"]["repository"], format!("mirror/{}", "img/ocr").as_str(), "--images-to keeps the path under the prefix");
+
+    // Within one registry the image blobs are mounted, not uploaded again.
+    let r = w
+        .b(&[
+            "copy",
+            &format!("{dst}:1.0.0"),
+            &format!("{r2}/acme/third"),
+            "--with-images",
+            "--images-to",
+            &format!("{r2}/third"),
+            "--json",
+        ])
+        .ok();
+    let rep: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(rep["moved"]["mountedBlobs"].as_u64().unwrap() >= 4, "{rep}");
+    assert_eq!(rep["moved"]["uploadedBlobs"], 0, "{rep}");
+}
+
+/// The blob digests a run uploaded through the proxy (monolithic uploads: `PUT …?digest=`).
+fn uploads(p: &Proxy) -> Vec<String> {
+    p.requests()
+        .iter()
+        .filter(|r| r.starts_with("PUT ") && r.contains("/blobs/uploads/"))
+        .filter_map(|r| r.split("digest=").nth(1).map(|s| s.split([' ', '&']).next().unwrap().replace("%3A", ":")))
+        .collect()
+}
+
+#[test]
+fn a_failed_copy_leaves_no_release_tag_and_a_second_run_uploads_only_what_is_missing() {
+    let w = world();
+    let d = w.d().to_path_buf();
+    let a = format!("oci-archive:{}", d.join("a.tar").display());
+    w.b(&["copy", &format!("{}/acme/docproc:1.0.0", w.r1()), &a, "--with-images"]).ok();
+    let proxy = Proxy::start(&w.reg2.addr);
+    let copy = |repo: &str| {
+        run(bundle(&d).env("RELBUNDLE_RETRY_BASE_MS", "2").env("RELBUNDLE_HTTP_TIMEOUT_SECS", "10").args([
+            "copy",
+            &format!("{a}:1.0.0"),
+            &format!("{}/{repo}", proxy.addr),
+            "--with-images",
+            "--images-to",
+            &format!("{}/{repo}-img", proxy.addr),
+        ]))
+    };
+    let tagged = |repo: &str| run(bundle(&d).args(["inspect", &format!("{}/{repo}:1.0.0", w.reg2.addr)])).code == 0;
+
+    // A clean copy, to count its steps and uploads.
+    proxy.plan(Plan::None);
+    copy("acme/clean").ok();
+    let steps = proxy.requests().len();
+    let all = uploads(&proxy);
+    assert!(all.len() >= 2 * 7, "{all:?}");
+
+    // One transient fault at any of several steps is retried away.
+    for k in [1, steps / 4, steps / 2, 3 * steps / 4] {
+        proxy.plan(Plan::At(k, Fault::Status(503)));
+        copy(&format!("acme/once-{k}")).ok();
+        assert!(tagged(&format!("acme/once-{k}")));
+    }
+
+    // A persistent fault half-way: the copy fails cleanly and leaves no release tag ...
+    proxy.plan(Plan::From(steps / 2, Fault::Status(500)));
+    let r = copy("acme/cut");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
+    assert!(!tagged("acme/cut"), "a failed copy left the release tag");
+    let first: Vec<String> = uploads(&proxy);
+    assert!(!first.is_empty() && first.len() < all.len(), "the fault should cut the uploads short: {} of {}", first.len(), all.len());
+
+    // ... and a second run uploads only what is missing, then tags.
+    proxy.plan(Plan::None);
+    copy("acme/cut").ok();
+    assert!(tagged("acme/cut"));
+    let second = uploads(&proxy);
+    for u in &second {
+        assert!(!first.contains(u), "blob {u} was uploaded again");
+    }
+    assert_eq!(first.len() + second.len(), all.len(), "first {first:?}\nsecond {second:?}\nall {all:?}");
+    // The relocated release verifies.
+    w.b(&[
+        "verify",
+        &format!("{}/acme/cut:1.0.0", w.reg2.addr),
+        "--key",
+        "ci.pub",
+        "--identity",
+        &format!("{}/acme/docproc", w.r1()),
+        "--check-images",
+    ])
+    .ok();
+}
