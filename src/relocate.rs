@@ -374,15 +374,44 @@ fn copy_image(
     })
 }
 
-/// Copy a manifest and everything below it, children before parents: an index's platform
-/// manifests (each with its blobs) before the index. Manifests the destination has are not
-/// uploaded again (nor their blobs looked at). Returns every manifest of the tree.
+/// Copy a manifest and everything below it: first every blob of every manifest the destination
+/// lacks, together (so a registry uploads them concurrently, across platforms), then the
+/// manifests, children before parents (an index's platform manifests before the index). A
+/// manifest the destination has is not uploaded again, nor are its blobs looked at. Returns every
+/// manifest of the tree.
 fn copy_tree(src: &Opened, src_ref: Option<&StoreRef>, top: &Descriptor, dst: &Opened, what: &str) -> Result<(Vec<Descriptor>, Moved)> {
-    let mut moved = Moved::default();
-    let mut all = vec![top.clone()];
+    let mut order: Vec<(Descriptor, Vec<u8>, bool)> = Vec::new();
+    let mut blobs: Vec<Descriptor> = Vec::new();
+    walk(src, top, dst, what, 0, &mut order, &mut blobs)?;
+    let moved = store::copy_blobs(src.store(), src_ref, &blobs.iter().collect::<Vec<_>>(), &[], dst)?;
+    for (d, bytes, missing) in &order {
+        if *missing {
+            dst.store().put_manifest(d, bytes)?;
+        }
+    }
+    Ok((order.into_iter().map(|(d, _, _)| d).collect(), moved))
+}
+
+/// Read `top` (and, for an index, its manifests), noting in `order` (children first) each
+/// manifest and whether the destination lacks it, and in `blobs` the blobs of those it lacks.
+fn walk(
+    src: &Opened,
+    top: &Descriptor,
+    dst: &Opened,
+    what: &str,
+    depth: usize,
+    order: &mut Vec<(Descriptor, Vec<u8>, bool)>,
+    blobs: &mut Vec<Descriptor>,
+) -> Result<()> {
+    if order.iter().any(|(d, _, _)| d.digest == top.digest) {
+        return Ok(());
+    }
     let bytes = src.store().blob(top)?;
-    let is_index = [crate::spec::OCI_INDEX, crate::spec::DOCKER_MANIFEST_LIST].contains(&top.media_type.as_str());
-    if is_index {
+    let missing = !has_manifest(dst, &top.digest)?;
+    if [crate::spec::OCI_INDEX, crate::spec::DOCKER_MANIFEST_LIST].contains(&top.media_type.as_str()) {
+        if depth > 0 {
+            bail!("{what}: index {} is nested in another index; only one level is copied", top.digest);
+        }
         let (_, children) = store::layout::parse_index(&bytes, what)?;
         if children.len() > crate::oci::MAX_LAYERS {
             bail!("{what}: the index lists {} manifests, over the {} limit", children.len(), crate::oci::MAX_LAYERS);
@@ -391,19 +420,18 @@ fn copy_tree(src: &Opened, src_ref: Option<&StoreRef>, top: &Descriptor, dst: &O
             if !crate::spec::MANIFEST_TYPES.contains(&c.media_type.as_str()) {
                 bail!("{what}: index entry {} is a {}, not a manifest", c.digest, c.media_type);
             }
-            let (sub, m) = copy_tree(src, src_ref, c, dst, what)?;
-            all.extend(sub);
-            moved.add(m);
+            walk(src, c, dst, what, depth + 1, order, blobs)?;
         }
-    } else if !has_manifest(dst, &top.digest)? {
+    } else if missing {
         let m = ImageManifest::from_bytes(&bytes, &format!("{what}: manifest {}", top.digest))?;
-        let blobs: Vec<&Descriptor> = std::iter::once(&m.config).chain(&m.layers).collect();
-        moved.add(store::copy_blobs(src.store(), src_ref, &blobs, &[], dst)?);
+        for b in std::iter::once(m.config).chain(m.layers) {
+            if !blobs.iter().any(|x| x.digest == b.digest) {
+                blobs.push(b);
+            }
+        }
     }
-    if is_index || !has_manifest(dst, &top.digest)? {
-        dst.store().put_manifest(top, &bytes)?;
-    }
-    Ok((all, moved))
+    order.push((top.clone(), bytes, missing));
+    Ok(())
 }
 
 /// Name a copied image where it went: in a layout or archive, an index.json entry

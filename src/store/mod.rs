@@ -372,8 +372,14 @@ pub fn copy_content(
     Ok(moved)
 }
 
+/// How many bytes of blobs a copy holds in memory at once, at most (beyond one larger blob).
+pub const COPY_BATCH_BYTES: u64 = 256 << 20;
+
 /// Copy blobs: skip those present, mount what we can (a registry source on the destination's
-/// registry), upload the rest together ([`Store::put_blobs`]: concurrently on a registry).
+/// registry), then fetch and upload the rest in batches of at most [`COPY_BATCH_BYTES`] (beyond
+/// one larger blob): a registry source fetches a batch concurrently ([`Store::blobs`]) and a
+/// registry destination uploads it concurrently ([`Store::put_blobs`]). Memory does not grow with
+/// the number or total size of the blobs.
 pub fn copy_blobs(
     src: &dyn Store,
     src_ref: Option<&StoreRef>,
@@ -383,9 +389,9 @@ pub fn copy_blobs(
 ) -> Result<Moved> {
     let d = dst.store();
     let mut moved = Moved::default();
-    let mut missing: Vec<(&Descriptor, std::sync::Arc<Vec<u8>>)> = Vec::new();
-    for b in blobs {
-        if missing.iter().any(|(m, _)| m.digest == b.digest) {
+    let mut todo: Vec<&Descriptor> = Vec::new();
+    for (i, b) in blobs.iter().enumerate() {
+        if blobs[..i].iter().any(|x| x.digest == b.digest) {
             continue;
         }
         if d.has_blob(b)? {
@@ -400,14 +406,31 @@ pub fn copy_blobs(
             moved.mounted_blobs += 1;
             continue;
         }
-        let bytes = match known.iter().find(|(k, _)| k.digest == b.digest) {
-            Some((_, bytes)) => bytes.clone(),
-            None => std::sync::Arc::new(src.blob(b)?),
-        };
-        moved.uploaded_blobs += 1;
-        moved.uploaded_bytes += bytes.len() as u64;
-        missing.push((b, bytes));
+        todo.push(b);
     }
-    d.put_blobs(&missing.iter().map(|(b, bytes)| (*b, bytes.as_slice())).collect::<Vec<_>>())?;
+    let mut start = 0;
+    while start < todo.len() {
+        let mut end = start + 1;
+        let mut bytes = todo[start].size;
+        while end < todo.len() && end - start < 8 && bytes + todo[end].size <= COPY_BATCH_BYTES {
+            bytes += todo[end].size;
+            end += 1;
+        }
+        let batch = &todo[start..end];
+        let fetch: Vec<&Descriptor> = batch.iter().copied().filter(|b| !known.iter().any(|(k, _)| k.digest == b.digest)).collect();
+        let mut fetched = src.blobs(&fetch).into_iter();
+        let mut data: Vec<(&Descriptor, std::sync::Arc<Vec<u8>>)> = Vec::new();
+        for b in batch {
+            let bytes = match known.iter().find(|(k, _)| k.digest == b.digest) {
+                Some((_, bytes)) => bytes.clone(),
+                None => std::sync::Arc::new(fetched.next().expect("one result per blob asked")?),
+            };
+            moved.uploaded_blobs += 1;
+            moved.uploaded_bytes += bytes.len() as u64;
+            data.push((b, bytes));
+        }
+        d.put_blobs(&data.iter().map(|(b, bytes)| (*b, bytes.as_slice())).collect::<Vec<_>>())?;
+        start = end;
+    }
     Ok(moved)
 }
