@@ -225,8 +225,9 @@ pub enum Command {
         #[command(flatten, next_help_heading = "Registry options")]
         registry: RegistryOpts,
     },
-    /// Copy a release with everything attached, and with --with-images its component images with
-    /// theirs, between registries, layouts and archives (the air-gap path).
+    /// Copy a release, every signature, and (--with-images) its images to another store.
+    ///
+    /// The air-gap path: between registries, layouts and archives, in any combination.
     ///
     /// SRC and DST are REGISTRY/REPO[:TAG], oci:DIR[:TAG] or oci-archive:FILE.tar[:TAG] (the
     /// layout as one reproducible tar, as skopeo names it). Every signature and attestation

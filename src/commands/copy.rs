@@ -21,6 +21,9 @@ pub fn run(source: &str, destination: &str, q: Request, t: &Transport) -> Result
     let src_ref = StoreRef::parse(source)?;
     let dst_ref = StoreRef::parse(destination)?;
     let images_to = q.images_to.as_deref().map(ImagesTo::parse).transpose()?;
+    if q.keyless.is_some() && !q.with_images {
+        anyhow::bail!("--keyless signs the relocation record, which only --with-images writes");
+    }
     if q.keyless.is_some() && !q.format.bundle() {
         anyhow::bail!("--keyless signs in the bundle format; --format legacy is for keys");
     }
