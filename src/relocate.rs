@@ -41,7 +41,7 @@ pub struct Relocation {
     pub source: String,
     /// Where it was copied to (same forms): the place whose images this mapping names.
     pub destination: String,
-    /// One entry per distinct image of the release record, sorted by `original`.
+    /// One entry per distinct image of the release record, in the record's order.
     pub images: Vec<Mapped>,
     /// SOURCE_DATE_EPOCH as RFC 3339, when set; otherwise omitted, so the record is reproducible.
     #[serde(skip_serializing_if = "Option::is_none", default)]

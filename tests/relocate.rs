@@ -74,6 +74,16 @@ archive, tags = sys.argv[1], sys.argv[2:]
 d = tempfile.mkdtemp()
 with tarfile.open(archive) as t:
     t.extractall(d, filter='data')
+# The archive's reproducible form (spec/relocation.md § 1): fixed order and metadata.
+with tarfile.open(archive) as t:
+    ms = t.getmembers()
+names = [m.name for m in ms]
+blobs = [n for n in names if n.startswith('blobs/sha256/') and n != 'blobs/sha256/']
+assert names[:4] == ['oci-layout', 'index.json', 'blobs', 'blobs/sha256'], names[:4]
+assert blobs == sorted(blobs) and len(names) == 4 + len(blobs), names
+for m in ms:
+    assert m.mtime == 0 and m.uid == 0 and m.gid == 0 and m.uname == '' and m.gname == '', m.name
+    assert m.mode == (0o755 if m.isdir() else 0o644), (m.name, oct(m.mode))
 lay = L.Layout(d)
 seen = 0
 for tag in tags:
@@ -275,6 +285,16 @@ fn registry_to_archive_to_registry_keeps_every_image_and_signature() {
     assert_eq!(rel["source"], format!("{r1}/acme/docproc").as_str());
     assert_eq!(rel["destination"], a.as_str());
     assert!(rel.get("relocatedAt").is_none(), "no SOURCE_DATE_EPOCH, no time: {rel}");
+    // The record is valid against spec/relocation.schema.json (Python's jsonschema).
+    let schema = repo_root().join("spec/relocation.schema.json");
+    py(
+        "import sys, json, jsonschema; jsonschema.Draft202012Validator(json.load(open(sys.argv[1]))).validate(json.loads(sys.argv[2]))",
+        &[schema.to_str().unwrap(), &rel.to_string()],
+    )
+    .ok();
+    let ocr = rel["images"].as_array().unwrap().iter().find(|i| i["original"].as_str().unwrap().contains("/img/ocr@")).unwrap();
+    let comps: Vec<&str> = ocr["components"].as_array().unwrap().iter().map(|c| c.as_str().unwrap()).collect();
+    assert_eq!(comps, ["ocr", "summarizer"], "{rel}");
 
     // Reproducible: the same release copied again, into another archive, gives the same bytes;
     // a second copy into the first archive changes nothing.

@@ -216,3 +216,23 @@ fn fixtures_validate_against_the_input_schemas() {
     }
     py(CHECK_DOCS, &a.iter().map(|s| s.as_str()).collect::<Vec<_>>()).ok();
 }
+
+/// spec/relocation.md and its schema name the code's relocation constants.
+#[test]
+fn relocation_constants_match_spec() {
+    use relbundle::relocate::*;
+    let text = std::fs::read_to_string(repo_root().join("spec/relocation.md")).unwrap();
+    for c in [PREDICATE_TYPE, ARTIFACT_TYPE, STATEMENT_MEDIA_TYPE, ANN_IMAGE_REF, "dev.relbundle.relocation.destination"] {
+        assert!(text.contains(c), "spec/relocation.md does not name {c}");
+    }
+    assert!(text.contains(&image_entry_name("sha256:<hex>")), "the layout entry name");
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo_root().join("spec/relocation.schema.json")).unwrap()).unwrap();
+    assert_eq!(schema["$id"], PREDICATE_TYPE);
+    let sample = Relocation { source: "a/b".into(), destination: "c/d".into(), images: Vec::new(), relocated_at: None };
+    let v = serde_json::to_value(&sample).unwrap();
+    let props = schema["properties"].as_object().unwrap();
+    for k in v.as_object().unwrap().keys() {
+        assert!(props.contains_key(k), "the schema lacks `{k}`");
+    }
+}
