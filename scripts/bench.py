@@ -8,9 +8,11 @@ ap.add_argument("--dvc", required=True)
 ap.add_argument("--size-mib", type=int, default=1024)
 ap.add_argument("--repeat", type=int, default=3)
 ap.add_argument("--gen", required=True, help="the gen_monorepo example binary")
-ap.add_argument("--section", choices=["all", "remotes"], default="all", help="remotes: only the DVC remote rows (S3 on moto)")
+ap.add_argument("--section", choices=["all", "remotes", "copy"], default="all", help="remotes: only the DVC remote rows (S3 on moto); copy: only the relocation row")
+ap.add_argument("--image-mib", type=int, default=200, help="size of each image in the copy row (two platforms, half each)")
 ap.add_argument("--objects", type=int, default=10000, help="objects in the presence row")
 ap.add_argument("--pull-mib", type=int, default=256, help="model size in the pull row")
+ap.add_argument("--cosign", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".tools/bin/cosign"))
 ap.add_argument("--skopeo", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".tools/bin/skopeo-sigstore"))
 a = ap.parse_args()
 BUNDLE = os.path.abspath(a.bundle)
@@ -153,6 +155,69 @@ def bench_remotes(work, benv):
     finally:
         moto.terminate(); moto.wait()
 
+
+MAKE_IMAGE = r"""
+import sys, os, io, json, hashlib, tarfile
+out, name, size = sys.argv[1], sys.argv[2], int(sys.argv[3])
+os.makedirs(os.path.join(out, 'blobs', 'sha256'), exist_ok=True)
+def put(b, mt):
+    h = hashlib.sha256(b).hexdigest()
+    open(os.path.join(out, 'blobs', 'sha256', h), 'wb').write(b)
+    return {'mediaType': mt, 'digest': 'sha256:' + h, 'size': len(b)}
+ms = []
+for arch in ['amd64', 'arm64']:
+    data = os.urandom(size // 2)
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode='w', format=tarfile.USTAR_FORMAT) as t:
+        ti = tarfile.TarInfo(f'{name}.bin'); ti.size = len(data); t.addfile(ti, io.BytesIO(data))
+    raw = buf.getvalue()
+    layer = put(raw, 'application/vnd.oci.image.layer.v1.tar')
+    cfg = put(json.dumps({'architecture': arch, 'os': 'linux', 'rootfs': {'type': 'layers', 'diff_ids': [layer['digest']]}}).encode(), 'application/vnd.oci.image.config.v1+json')
+    m = put(json.dumps({'schemaVersion': 2, 'mediaType': 'application/vnd.oci.image.manifest.v1+json', 'config': cfg, 'layers': [layer]}).encode(), 'application/vnd.oci.image.manifest.v1+json')
+    m['platform'] = {'architecture': arch, 'os': 'linux'}
+    ms.append(m)
+i = put(json.dumps({'schemaVersion': 2, 'mediaType': 'application/vnd.oci.image.index.v1+json', 'manifests': ms}).encode(), 'application/vnd.oci.image.index.v1+json')
+i['annotations'] = {'org.opencontainers.image.ref.name': '1.0'}
+open(os.path.join(out, 'oci-layout'), 'w').write('{"imageLayoutVersion":"1.0.0"}')
+open(os.path.join(out, 'index.json'), 'w').write(json.dumps({'schemaVersion': 2, 'manifests': [i]}))
+print(i['digest'])
+"""
+
+def bench_copy(work, benv, fx):
+    """8. Relocation, registry -> registry (two loopback registries): `bundle copy --with-images`
+    of a release whose three components use three images (~image-mib each, two platforms), with
+    their signatures, vs skopeo 1.18 `copy --all` of the same three images, one after another
+    (as scripts do), without signatures. Every repeat copies to fresh repositories."""
+    src, sport = start_registry(os.path.join(work, "copy-src"))
+    dst, dport = start_registry(os.path.join(work, "copy-dst"))
+    try:
+        keyenv = dict(benv, COSIGN_PASSWORD="bench")
+        key = os.path.join(work, "copy")
+        subprocess.run([BUNDLE, "keygen", "--output-prefix", key], env=keyenv, check=True, stdout=subprocess.DEVNULL)
+        images = []
+        for name in ("ocr", "embedding", "summarizer"):
+            lay = os.path.join(work, f"copy-img-{name}")
+            dg = subprocess.run([sys.executable, "-c", MAKE_IMAGE, lay, name, str(a.image_mib << 20)], check=True, capture_output=True, text=True).stdout.strip()
+            ref = f"127.0.0.1:{sport}/img/{name}"
+            subprocess.run([a.skopeo, "copy", "-q", "--all", "--preserve-digests", "--insecure-policy", "--dest-tls-verify=false", f"oci:{lay}:1.0", f"docker://{ref}:1.0"], check=True)
+            shutil.rmtree(lay)
+            images.append((name, ref, dg))
+        target = f"127.0.0.1:{sport}/bench/docproc"
+        cmd = [BUNDLE, "build", fx, "--version", "1.0.0", "--output", f"oci:{work}/copy-layout", "--push", target, "--sign", "--key", key + ".key"]
+        for name, ref, dg in images:
+            cmd += ["--image", f"{name}={ref}:1.0@{dg}"]
+            subprocess.run([a.cosign, "sign", "--recursive", "--key", key + ".key", "--tlog-upload=false", "--allow-http-registry", "--allow-insecure-registry", f"{ref}@{dg}"],
+                           env=dict(keyenv, HOME=work), check=True, capture_output=True)
+        subprocess.run(cmd, env=keyenv, check=True, stdout=subprocess.DEVNULL)
+        ours, rss = best(["sh", "-c", f'P=$(date +%s%N); exec {BUNDLE} copy {target}:1.0.0 127.0.0.1:{dport}/ours-$P/docproc --with-images --images-to 127.0.0.1:{dport}/ours-$P'], env=benv)
+        script = "; ".join(f'{a.skopeo} copy -q --all --insecure-policy --src-tls-verify=false --dest-tls-verify=false docker://{ref}@{dg} docker://127.0.0.1:{dport}/theirs-$P/img/{name}:1.0'
+                           for name, ref, dg in images)
+        theirs, _ = best(["sh", "-c", f'P=$(date +%s%N); {script}'], env=benv)
+        report(f"copy --with-images 3 x {a.image_mib} MiB (2 platforms) reg->reg vs skopeo copy --all x3", ours, theirs, "skopeo", f"(goal >= 1.5x; peak {rss:.0f} MiB; ours carries the signatures)")
+    finally:
+        for r in (src, dst):
+            r.terminate(); r.wait()
+
 print(f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; size {a.size_mib} MiB, median of {a.repeat}")
 work = tempfile.mkdtemp(prefix="relbundle-bench-")
 try:
@@ -171,6 +236,10 @@ try:
         shutil.copytree(os.path.join(ROOT, "fixtures", d), os.path.join(repo, d), symlinks=True)
     git(repo, "init", "-q"); git(repo, "add", "-Af", "."); git(repo, "commit", "-qm", "fx")
     fx = os.path.join(repo, "docproc")
+    if a.section in ("all", "copy"):
+        bench_copy(work, benv, fx)
+    if a.section == "copy":
+        raise SystemExit(0)
     out = os.path.join(work, "layout")
     ours, rss_build = best([BUNDLE, "build", fx, "--version", "1.0.0", "--output", f"oci:{out}"], env=benv)
     # `dvc status -q` exits 1 when it reports changes (here: objects only on the remote).
