@@ -136,12 +136,26 @@ pub fn copy(src_ref: &StoreRef, dst_ref: &StoreRef, o: &Options, t: &store::regi
     if dst_ref.digest().is_some() {
         bail!("`{dst_ref}`: a destination names a repository and optionally a tag, not a digest");
     }
+    // A bad SOURCE_DATE_EPOCH is refused before anything is written.
+    let at = relocated_at()?;
     let src = store::open(src_ref, t)?;
     let desc = store::resolve(src.store(), src_ref)?;
     let manifest = src.store().blob(&desc)?;
     let (_, record) = crate::artifact::read(src.store(), &desc)?;
     let tag = dst_ref.tag().or(src_ref.tag()).map(String::from).unwrap_or_else(|| record.version.clone());
     let dst = store::open(dst_ref, t)?;
+    // A tag that names another release is refused before anything is copied (as it would be last).
+    if let Some(d) = dst.store().find_tag(&tag)?
+        && d.digest != desc.digest
+        && !o.retag
+    {
+        return Err(crate::error::finding(format!(
+            "{}: tag `{tag}` already names {}; refusing to copy {} there (release tags are immutable; pass --retag to move it anyway)",
+            dst.store().describe(),
+            d.digest,
+            desc.digest
+        )));
+    }
     let mut moved = Moved::default();
     let mut images = Vec::new();
     if o.with_images {
@@ -155,34 +169,47 @@ pub fn copy(src_ref: &StoreRef, dst_ref: &StoreRef, o: &Options, t: &store::regi
     let m = store::copy_content(src.store(), Some(src_ref), &desc, &manifest, &[], &dst)?;
     moved.add(m);
     let attached = store::attached::copy_attached(src.store(), dst.store(), &desc.digest)?;
-    let mut relocation = None;
-    let mut signed = false;
-    if o.with_images {
-        let rel = Relocation {
-            source: src_ref.base(),
-            destination: dst_ref.base(),
-            images: images
-                .iter()
-                .map(|i| Mapped {
-                    original: i.original.clone(),
-                    relocated: i.relocated.clone(),
-                    components: comps_of(&record.components, &i.original),
-                })
-                .collect(),
-            relocated_at: relocated_at()?,
-        };
-        let identity = match &o.identity {
-            Some(i) => i.clone(),
-            None => signed_identity(src.store(), &desc.digest)?.unwrap_or_else(|| default_identity(dst_ref, &record.name)),
-        };
-        store_unsigned(dst.store(), &desc, &identity, &rel)?;
-        signed = sign_record(dst.store(), &desc, &identity, &rel, o)?;
-        relocation = Some(rel);
-    }
+    let (relocation, signed) = match o.with_images {
+        true => {
+            let rel = Relocation {
+                source: src_ref.base(),
+                destination: dst_ref.base(),
+                images: images.iter().map(|i| mapped(&record.components, i)).collect(),
+                relocated_at: at.clone(),
+            };
+            let signed = write_record(src.store(), dst.store(), &desc, dst_ref, &record.name, &rel, o)?;
+            (Some(rel), signed)
+        }
+        false => (None, false),
+    };
     let outcome = dst.store().tag(&tag, &desc, o.retag)?;
     dst.commit()?;
     let release = store::report(dst.store(), &desc, &tag, outcome, m);
     Ok(Report { name: record.name, version: record.version, release, attached, images, moved, relocation, relocation_signed: signed })
+}
+
+fn mapped(components: &[ComponentRecord], i: &ImageReport) -> Mapped {
+    Mapped { original: i.original.clone(), relocated: i.relocated.clone(), components: comps_of(components, &i.original) }
+}
+
+/// Store the relocation record at the destination (unsigned, and signed when asked), under
+/// `--identity`, else the identity the release's signatures name, else the destination's.
+/// Returns whether a signed attestation was written.
+fn write_record(
+    src: &dyn Store,
+    dst: &dyn Store,
+    desc: &Descriptor,
+    dst_ref: &StoreRef,
+    name: &str,
+    rel: &Relocation,
+    o: &Options,
+) -> Result<bool> {
+    let identity = match &o.identity {
+        Some(i) => i.clone(),
+        None => signed_identity(src, &desc.digest)?.unwrap_or_else(|| default_identity(dst_ref, name)),
+    };
+    store_unsigned(dst, desc, &identity, rel)?;
+    sign_record(dst, desc, &identity, rel, o)
 }
 
 /// The registry repository the release's own (legacy) signatures name, the first in order when

@@ -408,7 +408,25 @@ fn registry_to_archive_to_registry_keeps_every_image_and_signature() {
 
     // An unsigned relocation record is refused under trust flags, and used (with a warning) without.
     let dst_u = format!("{r2}/acme/unsigned");
-    w.b(&["copy", &format!("{a}:1.0.0"), &dst_u, "--with-images", "--images-to", &format!("{r2}/mirror")]).ok();
+    let r = run(bundle(&d).env("SOURCE_DATE_EPOCH", "1700000000").args([
+        "copy",
+        &format!("{a}:1.0.0"),
+        &dst_u,
+        "--with-images",
+        "--images-to",
+        &format!("{r2}/mirror"),
+        "--json",
+    ]))
+    .ok();
+    let rep: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(rep["relocation"]["relocatedAt"], "2023-11-14T22:13:20Z", "SOURCE_DATE_EPOCH dates the record");
+    assert_eq!(rep["relocationSigned"], false);
+    // Another release's tag is not overwritten: refused before anything is copied.
+    let other = format!("oci:{}", d.join("other").display());
+    w.b(&["build", "--version", "1.0.0", "--offline", "--output", &other, d.join("repo/docproc").to_str().unwrap()]).ok();
+    let r = w.b(&["copy", &format!("{other}:1.0.0"), &dst_u]).code(1);
+    assert!(r.stderr.contains("already names") && r.stderr.contains("--retag"), "{}", r.stderr);
+    assert!(w.b(&["inspect", "--json", &format!("{dst_u}:1.0.0")]).ok().stdout.contains(&w.images[0].1), "the tag still names the release");
     let r = w.b(&["values", &format!("{dst_u}:1.0.0"), "--relocated", "--key", "ci.pub", "--identity", &id]).code(1);
     assert!(r.stderr.contains("no relocation record verified by the given trust flags for this place"), "{}", r.stderr);
     let r = w.b(&["values", &format!("{dst_u}:1.0.0"), "--relocated", "--json"]).ok();
