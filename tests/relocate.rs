@@ -278,6 +278,9 @@ fn registry_to_archive_to_registry_keeps_every_image_and_signature() {
         // The index's and each platform's signature, and the attestation.
         assert!(i["attached"]["signatures"].as_u64().unwrap() >= 3 && i["attached"]["attestations"].as_u64().unwrap() >= 1, "{i}");
         assert!(i["relocated"].as_str().unwrap().starts_with(&format!("{a}@sha256:")), "{i}");
+        if i["original"].as_str().unwrap().contains("/img/ocr@") {
+            assert!(i["attached"]["referrers"].as_u64().unwrap() >= 1, "ocr's bundle attestation: {i}");
+        }
     }
     assert!(rep["attached"]["signatures"].as_u64().unwrap() >= 1 && rep["attached"]["referrers"].as_u64().unwrap() >= 1, "{rep}");
     assert_eq!(rep["relocationSigned"], true);
@@ -370,6 +373,12 @@ fn registry_to_archive_to_registry_keeps_every_image_and_signature() {
         let flags = ["--key", "ci.pub", "--insecure-ignore-tlog", "--allow-insecure-registry", "--allow-http-registry"];
         cosign(&d, &[&["verify"], &flags[..], &[&at]].concat()).ok();
         cosign(&d, &[&["verify-attestation", "--type", "slsaprovenance"], &flags[..], &[&at]].concat()).ok();
+        if name == "ocr" {
+            // The bundle-format attestation (a referrer, through the fallback tag) travelled too.
+            std::fs::write(d.join("root.json"), r#"{"mediaType":"application/vnd.dev.sigstore.trustedroot+json;version=0.1"}"#).unwrap();
+            let nb = ["verify-attestation", "--new-bundle-format", "--type", "https://example.com/eval/v1", "--trusted-root", "root.json"];
+            cosign(&d, &[&nb[..], &flags[..], &[&at]].concat()).ok();
+        }
         // The original tag travels when the destination has none.
         skopeo(&d, &["inspect", "--raw", "--tls-verify=false", &format!("docker://{r2}/img/{name}:1.0")]).ok();
     }
@@ -522,4 +531,43 @@ fn a_failed_copy_leaves_no_release_tag_and_a_second_run_uploads_only_what_is_mis
         "--check-images",
     ])
     .ok();
+}
+
+/// `oci-archive:` through every command that writes (build, sign, push) and reads (verify,
+/// history); skopeo reads what we wrote; a hostile archive is refused, naming its entry.
+#[test]
+fn archives_are_stores_for_every_command() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let b = |args: &[&str]| run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(args));
+    b(&["keygen", "--output-prefix", "ci"]).ok();
+    let repo = fixture_repo(d, &["docproc", "dvc-remote"]);
+    let a = format!("oci-archive:{}", d.join("b.tar").display());
+    b(&["build", "--version", "1.0.0", "--offline", "--output", &a, repo.join("docproc").to_str().unwrap()]).ok();
+    let unsigned = std::fs::read(d.join("b.tar")).unwrap();
+    b(&["sign", &format!("{a}:1.0.0"), "--key", "ci.key"]).ok();
+    assert_ne!(std::fs::read(d.join("b.tar")).unwrap(), unsigned, "sign wrote nothing into the archive");
+    b(&["verify", &format!("{a}:1.0.0"), "--key", "ci.pub", "--identity", "docproc"]).ok();
+    let c = format!("oci-archive:{}", d.join("c.tar").display());
+    b(&["push", &format!("{a}:1.0.0"), &c]).ok();
+    b(&["verify", &format!("{c}:1.0.0"), "--key", "ci.pub", "--identity", "docproc"]).ok();
+    assert!(b(&["history", &c]).ok().stdout.contains("1.0.0"));
+    skopeo(d, &["inspect", "--raw", &format!("{c}:1.0.0")]).ok();
+    // No working folders are left beside the archives.
+    let left: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with('.'))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+    // Hostile archives: a link, a path outside the layout.
+    for (name, script) in [
+        ("link.tar", "ti = tarfile.TarInfo('index.json'); ti.type = tarfile.SYMTYPE; ti.linkname = '/etc/passwd'; t.addfile(ti)"),
+        ("escape.tar", "ti = tarfile.TarInfo('../evil'); ti.size = 1; t.addfile(ti, io.BytesIO(b'x'))"),
+    ] {
+        let p = d.join(name);
+        py(&format!("import sys, io, tarfile\nwith tarfile.open(sys.argv[1], 'w') as t:\n    {script}"), &[p.to_str().unwrap()]).ok();
+        let r = b(&["inspect", &format!("oci-archive:{}", p.display())]).code(2);
+        assert!(r.stderr.contains("not a readable OCI archive") && r.stderr.contains("entry"), "{name}: {}", r.stderr);
+    }
 }
