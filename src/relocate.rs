@@ -30,6 +30,9 @@ pub const ARTIFACT_TYPE: &str = "application/vnd.relbundle.relocation.v1+json";
 pub const STATEMENT_MEDIA_TYPE: &str = "application/vnd.in-toto+json";
 /// The annotation a layout or archive puts on each image entry: the image's original reference.
 pub const ANN_IMAGE_REF: &str = "dev.relbundle.image.ref";
+/// How many images travel at once into registries (each with its own concurrent blob batches of
+/// at most [`store::COPY_BATCH_BYTES`]: this bounds memory too).
+pub const IMAGE_CONCURRENCY: usize = 3;
 /// The largest relocation statement read.
 const MAX_STATEMENT: u64 = 4 << 20;
 
@@ -160,8 +163,24 @@ pub fn copy(src_ref: &StoreRef, dst_ref: &StoreRef, o: &Options, t: &store::regi
     let mut images = Vec::new();
     if o.with_images {
         let here = records_unverified(src.store(), &desc.digest)?.into_iter().find(|r| r.destination == src_ref.base());
-        for (img, comps) in distinct_images(&record.components) {
-            let rep = copy_image(&img, &comps, &src, src_ref, here.as_ref(), &dst, dst_ref, o, t)?;
+        let list = distinct_images(&record.components);
+        let one = |(img, comps): &(ImageRecord, Vec<String>)| copy_image(img, comps, &src, src_ref, here.as_ref(), &dst, dst_ref, o, t);
+        // Into registries the images travel at once (each to its own repository); into a layout
+        // or archive one after another, so index.json is written in a fixed order.
+        let results: Vec<Result<ImageReport>> = if matches!(dst_ref, StoreRef::Registry { .. }) || o.images_to.is_some() {
+            list.chunks(IMAGE_CONCURRENCY)
+                .flat_map(|chunk| {
+                    std::thread::scope(|s| {
+                        let handles: Vec<_> = chunk.iter().map(|i| s.spawn(move || one(i))).collect();
+                        handles.into_iter().map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("an image copy panicked")))).collect::<Vec<_>>()
+                    })
+                })
+                .collect()
+        } else {
+            list.iter().map(one).collect()
+        };
+        for rep in results {
+            let rep = rep?;
             moved.add(rep.moved);
             images.push(rep);
         }

@@ -153,7 +153,8 @@ pub trait Store {
     /// Store a blob the caller found missing (`has_blob`); returns false when it turned out to be present.
     fn put_blob(&self, d: &Descriptor, bytes: &[u8]) -> Result<bool>;
     /// Store several blobs the caller found missing (one at a time unless the backend does better).
-    fn put_blobs(&self, blobs: &[(&Descriptor, &[u8])]) -> Result<()> {
+    /// The bytes are shared, not copied: a registry uploads them as they are.
+    fn put_blobs(&self, blobs: &[(&Descriptor, bytes::Bytes)]) -> Result<()> {
         for (d, b) in blobs {
             self.put_blob(d, b)?;
         }
@@ -372,8 +373,17 @@ pub fn copy_content(
     Ok(moved)
 }
 
+/// Bytes already in memory (a fresh build's), shared with an upload without a copy.
+struct Shared(std::sync::Arc<Vec<u8>>);
+
+impl AsRef<[u8]> for Shared {
+    fn as_ref(&self) -> &[u8] {
+        self.0.as_slice()
+    }
+}
+
 /// How many bytes of blobs a copy holds in memory at once, at most (beyond one larger blob).
-pub const COPY_BATCH_BYTES: u64 = 256 << 20;
+pub const COPY_BATCH_BYTES: u64 = 160 << 20;
 
 /// Copy blobs: skip those present, mount what we can (a registry source on the destination's
 /// registry), then fetch and upload the rest in batches of at most [`COPY_BATCH_BYTES`] (beyond
@@ -419,17 +429,17 @@ pub fn copy_blobs(
         let batch = &todo[start..end];
         let fetch: Vec<&Descriptor> = batch.iter().copied().filter(|b| !known.iter().any(|(k, _)| k.digest == b.digest)).collect();
         let mut fetched = src.blobs(&fetch).into_iter();
-        let mut data: Vec<(&Descriptor, std::sync::Arc<Vec<u8>>)> = Vec::new();
+        let mut data: Vec<(&Descriptor, bytes::Bytes)> = Vec::new();
         for b in batch {
             let bytes = match known.iter().find(|(k, _)| k.digest == b.digest) {
-                Some((_, bytes)) => bytes.clone(),
-                None => std::sync::Arc::new(fetched.next().expect("one result per blob asked")?),
+                Some((_, bytes)) => bytes::Bytes::from_owner(Shared(bytes.clone())),
+                None => bytes::Bytes::from(fetched.next().expect("one result per blob asked")?),
             };
             moved.uploaded_blobs += 1;
             moved.uploaded_bytes += bytes.len() as u64;
             data.push((b, bytes));
         }
-        d.put_blobs(&data.iter().map(|(b, bytes)| (*b, bytes.as_slice())).collect::<Vec<_>>())?;
+        d.put_blobs(&data)?;
         start = end;
     }
     Ok(moved)

@@ -719,13 +719,12 @@ impl Store for Registry {
     }
 
     /// Upload several blobs, at most [`UPLOAD_CONCURRENCY`] at a time, each with its own retries.
-    fn put_blobs(&self, blobs: &[(&Descriptor, &[u8])]) -> Result<()> {
+    fn put_blobs(&self, blobs: &[(&Descriptor, bytes::Bytes)]) -> Result<()> {
         use futures_util::{StreamExt, TryStreamExt};
         self.rt.block_on(async {
             self.client.store_auth_if_needed(&self.registry, &self.auth).await;
-            futures_util::stream::iter(blobs.iter().map(|(d, bytes)| async move {
+            futures_util::stream::iter(blobs.iter().map(|(d, data)| async move {
                 let r = self.reference(None, Some(&d.digest));
-                let data = bytes::Bytes::copy_from_slice(bytes);
                 self.retry(&format!("upload blob {}", d.digest), || self.client.push_blob(&r, data.clone(), &d.digest)).await
             }))
             .buffer_unordered(UPLOAD_CONCURRENCY)
