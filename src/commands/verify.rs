@@ -51,7 +51,7 @@ pub fn run(
                 None => String::new(),
             };
             let o = Options { policy: p, check_images, values, values_map, rules: Some(loaded), transport: t.clone() };
-            (o, (format!("{}#{env}", file.display()), digest))
+            (o, (format!("{}#{env}", crate::slsa::POLICY_FILE), digest))
         }
     };
     let st = store::open(&r, t)?;
