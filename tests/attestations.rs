@@ -196,6 +196,17 @@ fn cosign_and_bundle_read_each_others_attestations() {
     assert_eq!(lab.listed(&[&l4, "--identity", "docproc", "--key", "ours.pub", "--type", PROVENANCE]).0, 1);
     lab.b(&["build", "--version", "1.0.0", "--output", &l3, "--provenance", &lab.source()]).code(2);
 
+    // push carries the attestations (the .att tag and the bundle referrers) to another repository.
+    let mirror = format!("{}/acme/mirror", reg.addr);
+    let r = lab.b(&["push", &format!("{l}:1.0.0"), &mirror]).ok();
+    assert!(r.stderr.contains("1 legacy attestation(s)"), "{}", r.stderr);
+    let (code, v) = lab.listed(&[&format!("{mirror}:1.0.0"), "--key", "ours.pub", "--identity", "docproc", "--type", PROVENANCE]);
+    assert_eq!((code, statements_of(&v).len()), (0, 2), "{v}");
+    assert_eq!(cosign_verify(d, "ours.pub", "slsaprovenance1", &format!("{mirror}@{digest}"), false).0.code, 0);
+    // history counts signatures, not attestations: legacy and bundle, in the layout.
+    let h: serde_json::Value = serde_json::from_str(&lab.b(&["history", &l, "--json"]).ok().stdout).unwrap();
+    assert_eq!(h[0]["signatures"], 2, "{h}");
+
     // cosign verifies our provenance in both formats; the statements are valid in-toto / SLSA.
     let (r, legacy) = cosign_verify(d, "ours.pub", "slsaprovenance1", &image, false);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -378,11 +389,50 @@ fn attacker_cases_and_bad_input_in_a_layout() {
     });
     let (code, v) = lab.listed(&[&[&a_ref[..], "--type", EVAL][..], &trust[..]].concat());
     assert_eq!(code, 1, "{v}");
-    assert!(v["failures"][0].as_str().unwrap().contains("attestation 0: made by none of the given keys, or corrupted"), "{v}");
+    assert!(
+        v["failures"][0]
+            .as_str()
+            .unwrap()
+            .contains(&format!("layer {}: made by none of the given keys, or corrupted", m["layers"][0]["digest"].as_str().unwrap())),
+        "{v}"
+    );
     // Trusting both keys: other's two verify, our tampered one still does not.
     let (code, v) = lab.listed(&[&[&a_ref[..], "--type", EVAL, "--key", "other.pub"][..], &trust[..]].concat());
     assert_eq!((code, statements_of(&v).len()), (0, 2), "{v}");
     assert!(statements_of(&v).iter().all(|a| a["signer"]["key"] == "other.pub"), "{v}");
+
+    // verify --policy FILE --env ENV --attest-result: the summary names the policy file's digest.
+    let policy = "apiVersion: relbundle.dev/v1\nkind: ReleasePolicy\nenvironments:\n  staging:\n    signers:\n      keys: [ours.pub]\n    rules:\n      - name: three components\n        condition: record.components.size() == 3\n";
+    std::fs::write(d.join("policy.yaml"), policy).unwrap();
+    let gate = [
+        "verify",
+        &b_ref,
+        "--identity",
+        "docproc",
+        "--policy",
+        "policy.yaml",
+        "--env",
+        "staging",
+        "--attest-result",
+        "--attest-key",
+        "ours.key",
+    ];
+    lab.b(&gate).ok();
+    let (code, v) = lab.listed(&[&[&b_ref[..], "--type", VSA][..], &trust[..]].concat());
+    assert_eq!((code, statements_of(&v).len()), (0, 2), "{v}");
+    let p = &v["attestations"][0]["predicate"];
+    assert_eq!(p["policy"]["uri"], "https://relbundle.dev/policy/v1#staging");
+    assert_eq!(
+        format!("sha256:{}", p["policy"]["digest"]["sha256"].as_str().unwrap()),
+        relbundle::hashing::sha256_digest(policy.as_bytes())
+    );
+    assert_eq!(p["verifiedLevels"], serde_json::json!(["SLSA_BUILD_LEVEL_0"]), "no provenance: {p}");
+    assert_eq!(p["resourceUri"], format!("{l}@{b}"));
+    validate(&[serde_json::json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "docproc", "digest": {"sha256": b.trim_start_matches("sha256:")}}],
+        "predicateType": VSA, "predicate": p,
+    })]);
 
     // Bad input: exit 2, naming what is wrong; nothing written.
     let before = snapshot(&dir);
