@@ -149,10 +149,18 @@ impl Lab {
         self.repo.join("docproc").display().to_string()
     }
 
-    /// `attestations … --json`: (exit code, report).
+    /// `attestations … --json`: (exit code, report), the report checked against
+    /// spec/attestations-report.schema.json.
     fn listed(&self, args: &[&str]) -> (i32, serde_json::Value) {
         let r = self.b(&[&["attestations", "--json"][..], args].concat());
         let v = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}\n{}", r.stdout, r.stderr));
+        let code = "import json, sys, pathlib, jsonschema, referencing\n\
+            d = pathlib.Path(sys.argv[1])\n\
+            s = {p.name: json.loads(p.read_text()) for p in d.glob('*.schema.json')}\n\
+            reg = referencing.Registry().with_resources([(x['$id'], referencing.Resource.from_contents(x)) for x in s.values()])\n\
+            jsonschema.Draft202012Validator(s['attestations-report.schema.json'], registry=reg).validate(json.loads(sys.argv[2]))";
+        let check = py(code, &[repo_root().join("spec").to_str().unwrap(), &r.stdout]);
+        assert_eq!(check.code, 0, "attestations --json against its schema: {}", check.stderr);
         (r.code, v)
     }
 }

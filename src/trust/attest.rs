@@ -21,6 +21,13 @@
 //! what was not asked for; what is reported is what the verified statement says. A statement
 //! with the signature predicate (`https://sigstore.dev/cosign/sign/v1`) is a signature and never
 //! listed as an attestation; the policy's `-a` annotations are a signature rule and not applied.
+//!
+//! API as in the brief (attest-api.md), plus: [`Attached`] = {bundle, legacy: per format
+//! `Some(true)` stored / `Some(false)` there already / `None` not asked; keyless: the certificate's
+//! SAN and issuer; statement_digest}; [`predicate_type_uri`] (cosign's short names), [`att_tag`],
+//! [`MAX_ATTESTATION`]. `Attestation::signer` is the verifier's `Signer`, which gained
+//! `signed_digest` (not serialised) and `Signer::of` (one constructor for signatures and
+//! attestations). The predicates relbundle writes are built in [`crate::slsa`].
 
 use super::bundle::{self, SIGN_PREDICATE, Signed};
 use super::legacy;
