@@ -534,3 +534,52 @@ fn keyless_attestation_round_trip_and_sigstore_python() {
         "predicate": v["attestations"][0]["predicate"],
     })]);
 }
+
+#[test]
+fn provenance_names_the_github_run_or_a_local_builder_and_is_reproducible() {
+    let lab = Lab::new();
+    let d = &lab.d;
+    let github = [
+        ("CI", "true"),
+        ("GITHUB_ACTIONS", "true"),
+        ("GITHUB_SERVER_URL", "https://github.com"),
+        ("GITHUB_REPOSITORY", "acme/docproc"),
+        ("GITHUB_WORKFLOW_REF", "acme/docproc/.github/workflows/release.yml@refs/tags/docproc-v1.0.0"),
+        ("GITHUB_REF", "refs/tags/docproc-v1.0.0"),
+        ("GITHUB_RUN_ID", "9001"),
+        ("GITHUB_RUN_ATTEMPT", "2"),
+    ];
+    let provenance = |name: &str, env: &[(&str, &str)], extra: &[&str]| {
+        let l = format!("oci:{}", d.join(name).display());
+        lab.b_env(
+            &[&["build", "--version", "1.0.0", "--output", &l, "--sign", "--key", "ours.key"][..], extra, &[&lab.source()[..]]].concat(),
+            env,
+        )
+        .ok();
+        let (code, v) = lab.listed(&[&l, "--identity", "docproc", "--key", "ours.pub", "--type", PROVENANCE]);
+        assert_eq!((code, statements_of(&v).len()), (0, 2), "{v}");
+        let p = v["attestations"][0]["predicate"].clone();
+        assert_eq!(p, v["attestations"][1]["predicate"], "the legacy and bundle provenance differ");
+        p
+    };
+    let gh = provenance("gh", &github, &[]);
+    assert_eq!(gh["runDetails"]["builder"]["id"], "https://github.com/acme/docproc/.github/workflows/release.yml@refs/tags/docproc-v1.0.0");
+    assert_eq!(gh["runDetails"]["metadata"]["invocationId"], "https://github.com/acme/docproc/actions/runs/9001/attempts/2");
+    assert_eq!(gh["buildDefinition"]["internalParameters"]["ci"], "github-actions");
+    // Another run of the same commit: only the invocation differs.
+    let mut rerun = github;
+    rerun[6] = ("GITHUB_RUN_ID", "9002");
+    let mut gh2 = provenance("gh2", &rerun, &[]);
+    assert_ne!(gh2, gh);
+    gh2["runDetails"]["metadata"]["invocationId"] = gh["runDetails"]["metadata"]["invocationId"].clone();
+    assert_eq!(gh2, gh, "provenance holds more than the CI variables' differences");
+    // Outside CI, asked for: the local builder, no invocation, no timestamp; the same twice.
+    let local = provenance("local", &[], &["--provenance"]);
+    assert_eq!(local["runDetails"]["builder"]["id"], "https://relbundle.dev/builder/local/v1");
+    assert!(local["runDetails"].get("metadata").is_none(), "{local}");
+    assert_eq!(
+        provenance("local2", &[("SOURCE_DATE_EPOCH", "1767225600")], &["--provenance"])["buildDefinition"],
+        local["buildDefinition"]
+    );
+    assert_eq!(local["buildDefinition"]["externalParameters"]["source"]["path"], "docproc");
+}
