@@ -355,15 +355,18 @@ impl Format {
 }
 
 /// Sign a stored manifest in the Sigstore bundle format and list the bundle as a referrer of it
-/// (a registry's referrers API, else the referrers tag; a layout's index.json). Returns false when
-/// this key has a valid bundle signature of this digest naming this repository already.
+/// (a registry's referrers API, else the referrers tag; a layout's index.json). With `tlog` (the
+/// signing config of `--tlog-upload`) the DSSE envelope is first logged in its Rekor, and the
+/// bundle keeps the entry. Returns None when this key has a valid bundle signature of this digest
+/// naming this repository already (with a log entry, if one is asked for); else the log index.
 pub fn attach_bundle(
     st: &dyn crate::store::Store,
     subject: &crate::oci::Descriptor,
     identity: &str,
     annotations: &std::collections::BTreeMap<String, String>,
     signer: &Signer,
-) -> Result<bool> {
+    tlog: Option<&sigstore_sign::trust_root::SigningConfig>,
+) -> Result<Option<Option<u64>>> {
     use crate::trust::bundle;
     let digest = &subject.digest;
     let repository = repository_of(identity);
@@ -376,20 +379,44 @@ pub fn attach_bundle(
     // Re-signing is a no-op: a valid bundle by this key for this digest and repository exists.
     let found = crate::trust::referrers::find(st, digest)?;
     for r in found.referrers.iter().filter(|r| bundle::is_bundle(&r.manifest)) {
+        // The signature is what is compared; its log entry (whose trusted root is the
+        // verifier's to name) only has to be there when one is asked for.
         if let Ok(layer) = bundle::bundle_layer(&r.manifest)
             && let Ok(bytes) = st.blob(layer)
-            && bundle::check(&bytes, digest, &only_mine).is_ok()
+            && let Some((offline, logged)) = without_tlog(&bytes)
+            && (logged || tlog.is_none())
+            && bundle::check(&offline, digest, &only_mine).is_ok()
         {
             // Listed where this store lists referrers? (A copy may have left it only in one place.)
             st.add_referrer(digest, &referrer_descriptor(&r.manifest, &r.desc))?;
-            return Ok(false);
+            return Ok(None);
         }
     }
     let payload = bundle::statement(repository, digest, annotations);
     let signature = signer.sign_raw(&bundle::pae(&payload))?;
-    let json = bundle::bundle_json(&payload, &signature, &fingerprint)?;
+    let mut json = bundle::bundle_json(&payload, &signature, &fingerprint)?;
+    let mut index = None;
+    if let Some(config) = tlog {
+        json = crate::trust::keyless::tlog_upload(&json, &signer.public_pem, config)?;
+        index = without_tlog(&json).and(log_index(&json));
+    }
     store_bundle(st, subject, &json)?;
-    Ok(true)
+    Ok(Some(index))
+}
+
+/// Bundle JSON without its transparency-log entries, and whether it had any.
+fn without_tlog(bytes: &[u8]) -> Option<(Vec<u8>, bool)> {
+    let mut v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let vm = v.get_mut("verificationMaterial")?.as_object_mut()?;
+    let had = vm.remove("tlogEntries").is_some_and(|e| e.as_array().is_some_and(|a| !a.is_empty()));
+    Some((serde_json::to_vec(&v).ok()?, had))
+}
+
+/// The log index of a bundle's first transparency-log entry.
+fn log_index(bytes: &[u8]) -> Option<u64> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let i = v.pointer("/verificationMaterial/tlogEntries/0/logIndex")?;
+    i.as_u64().or_else(|| i.as_str()?.parse().ok())
 }
 
 /// Where a keyless signature's OIDC token and Sigstore services come from.
