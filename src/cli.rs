@@ -166,7 +166,8 @@ pub struct KeylessArgs {
     #[arg(long, value_name = "FILE", requires = "keyless")]
     pub identity_token: Option<PathBuf>,
     /// With --key: also record the signature in the transparency log (the signing config's Rekor)
-    /// and keep the log entry in the bundle (bundle format only). Never done by default.
+    /// and keep the entry with it (in the bundle; in the legacy layer's dev.sigstore.cosign/bundle
+    /// annotation, as cosign). Never done by default.
     #[arg(long, requires = "key", conflicts_with = "keyless")]
     pub tlog_upload: bool,
     /// The Sigstore signing config (Fulcio, Rekor, TSA URLs) for --keyless and --tlog-upload;

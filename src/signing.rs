@@ -296,7 +296,8 @@ fn write_signatures(st: &dyn crate::store::Store, digest: &str, layers: &[SigLay
 }
 
 /// Sign a stored manifest and append the signature to its `.sig` manifest (never replacing
-/// another signer's). Returns false when this key has a valid signature of this digest in this
+/// another signer's). With `tlog` (`--tlog-upload`) the signature is logged in the signing
+/// config's Rekor and the layer carries the entry as cosign does (`dev.sigstore.cosign/bundle`). Returns false when this key has a valid signature of this digest in this
 /// repository already (whatever its tag or annotations): re-signing is a no-op, by tag or by
 /// digest. A signature naming another repository (a layout's name, a mirror) does not count.
 pub fn attach(
@@ -305,14 +306,17 @@ pub fn attach(
     identity: &str,
     annotations: &std::collections::BTreeMap<String, String>,
     signer: &Signer,
+    tlog: Option<&sigstore_sign::trust_root::SigningConfig>,
 ) -> Result<bool> {
+    use crate::trust::keyless::COSIGN_BUNDLE_ANNOTATION;
     let payload = payload(identity, digest, annotations);
     let mine = crate::trust::TrustedKey::from_pem(&signer.public_pem, "the signing key")?;
     // Read, append and write back under the store's lock: a parallel signer waits, not overwrites.
     let _lock = st.lock()?;
     let mut layers = read_signatures(st, digest)?.map(|(_, l)| l).unwrap_or_default();
     let signed_already = layers.iter().any(|l| {
-        l.signature.as_deref().is_some_and(|sig| mine.verifies(&l.payload, sig))
+        (tlog.is_none() || l.desc.annotation(COSIGN_BUNDLE_ANNOTATION).is_some())
+            && l.signature.as_deref().is_some_and(|sig| mine.verifies(&l.payload, sig))
             && crate::trust::legacy::parse_payload(&l.payload)
                 .is_ok_and(|c| c.digest == digest && repository_of(&c.docker_reference) == repository_of(identity))
     });
@@ -321,7 +325,14 @@ pub fn attach(
     }
     let sig = signer.sign(&payload)?;
     let mut desc = crate::oci::Descriptor::new(SIMPLESIGNING_MEDIA_TYPE, &payload);
-    desc.annotations = Some(std::collections::BTreeMap::from([(SIGNATURE_ANNOTATION.to_string(), sig.clone())]));
+    let mut ann = std::collections::BTreeMap::from([(SIGNATURE_ANNOTATION.to_string(), sig.clone())]);
+    if let Some(config) = tlog {
+        ann.insert(
+            COSIGN_BUNDLE_ANNOTATION.to_string(),
+            crate::trust::keyless::tlog_upload_legacy(&payload, &sig, &signer.public_pem, config)?,
+        );
+    }
+    desc.annotations = Some(ann);
     layers.push(SigLayer { desc, payload, signature: Some(sig) });
     write_signatures(st, digest, &layers)?;
     Ok(true)

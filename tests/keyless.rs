@@ -663,7 +663,8 @@ fn history_diff_and_the_previous_baseline_take_keyless_identities() {
 }
 
 /// `sign --key … --tlog-upload`: the bundle's DSSE envelope is logged in the signing config's
-/// Rekor (the stand-in) and stored with its entry; never without the flag. Our verify checks the
+/// Rekor (the stand-in) and stored with its entry, and the legacy signature as cosign 2 logs it
+/// (`dev.sigstore.cosign/bundle`); never without the flag. cosign 2.5 `verify` checks the latter. Our verify checks the
 /// entry against the trusted root (a tampered SET or body, or an unknown log, is refused), and
 /// cosign 2.5 `verify-blob-attestation --new-bundle-format` (sigstore-go) verifies the stored
 /// bundle independently with the stand-ins' trusted root, its log entry required.
@@ -695,7 +696,8 @@ fn key_signing_with_tlog_upload_through_the_cli_and_cosign() {
         b(&[&["build", "--version", "1.0.0", "--output", &l2, "--sign", "--key", "rel.key"][..], &cfg[..], &[src.to_str().unwrap()]]
             .concat())
         .ok();
-    assert!(r2.stderr.contains("logged the bundle signature in the transparency log at index 0"), "{}", r2.stderr);
+    // Both formats are logged: the legacy signature first (index 0), then the bundle (index 1).
+    assert!(r2.stderr.contains("logged the bundle signature in the transparency log at index 1"), "{}", r2.stderr);
     let v =
         b(&["verify", &format!("{l2}:1.0.0"), "--key", "rel.pub", "--identity", "docproc", "--trusted-root", root.to_str().unwrap()]).ok();
     assert!(v.stdout.contains("PASS  signatures"), "{}", v.stdout);
@@ -704,14 +706,16 @@ fn key_signing_with_tlog_upload_through_the_cli_and_cosign() {
     let tagged = format!("{repo_ref}:1.0.0");
     let r = b(&[&["sign", &tagged, "--key", "rel.key", "--format", "bundle", "--json"][..], &cfg[..]].concat()).ok();
     let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert_eq!((out["bundle"]["added"].as_bool(), out["bundle"]["logIndex"].as_u64()), (Some(true), Some(1)), "{out}");
-    assert_eq!(entries(), 2);
+    assert_eq!((out["bundle"]["added"].as_bool(), out["bundle"]["logIndex"].as_u64()), (Some(true), Some(2)), "{out}");
+    assert_eq!(entries(), 3);
     let r = b(&[&["sign", &tagged, "--key", "rel.key", "--format", "bundle"][..], &cfg[..]].concat()).ok();
     assert!(r.stdout.contains("already signed"), "{}", r.stdout);
-    assert_eq!(entries(), 2);
-    // Legacy signatures are not logged: said, not silently skipped.
-    let r = b(&[&["sign", &tagged, "--key", "rel.key", "--format", "legacy"][..], &cfg[..]].concat()).code(2);
-    assert!(r.stderr.contains("bundle format"), "{}", r.stderr);
+    assert_eq!(entries(), 3);
+    // The legacy format is logged as cosign 2 logs it: a hashedrekord entry, its SET in the
+    // layer's dev.sigstore.cosign/bundle annotation.
+    let r = b(&[&["sign", &tagged, "--key", "rel.key", "--format", "legacy"][..], &cfg[..]].concat()).ok();
+    assert!(r.stdout.contains("(legacy, logged in the transparency log)"), "{}", r.stdout);
+    assert_eq!(entries(), 4);
     // --tlog-upload is for keys; --signing-config alone would be ignored.
     b(&["sign", &tagged, "--key", "rel.key", "--signing-config", config.to_str().unwrap()]).code(2);
     b(&["sign", &tagged, "--keyless", "--tlog-upload"]).code(2);
@@ -738,6 +742,31 @@ fn key_signing_with_tlog_upload_through_the_cli_and_cosign() {
     };
     let c = cosign_image(&root);
     assert_eq!(c.code, 0, "cosign refused the logged bundle:\n{}{}", c.stdout, c.stderr);
+    // cosign 2.5 `verify` (the legacy format) checks the SET of the annotation, the log required;
+    // for this format it takes the Rekor key from SIGSTORE_REKOR_PUBLIC_KEY (else TUF), so that
+    // names the key of the trusted root's log.
+    let rekor_pem = |root: &Path| {
+        let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(root).unwrap()).unwrap();
+        let f = d.join(format!("rekor-{}.pub", fastrand::u64(..)));
+        let pem = match r["tlogs"][0]["publicKey"]["rawBytes"].as_str() {
+            Some(der) => format!("-----BEGIN PUBLIC KEY-----\n{der}\n-----END PUBLIC KEY-----\n"),
+            None => std::fs::read_to_string(d.join("rel.pub")).unwrap(), // a key that is no log's
+        };
+        std::fs::write(&f, pem).unwrap();
+        f
+    };
+    let cosign_legacy = |root: &Path| {
+        run(Command::new(&cosign)
+            .current_dir(d)
+            .env("HOME", d)
+            .env("TUF_ROOT", d.join("tuf"))
+            .env("SIGSTORE_REKOR_PUBLIC_KEY", rekor_pem(root))
+            .args(["verify", "--key", "rel.pub", "--trusted-root"])
+            .arg(root)
+            .args(["--allow-insecure-registry", "--allow-http-registry", &by_digest]))
+    };
+    let c = cosign_legacy(&root);
+    assert_eq!(c.code, 0, "cosign refused the logged legacy signature:\n{}{}", c.stdout, c.stderr);
 
     // A tampered entry is refused by the very check verify runs (trust::bundle::check).
     let signer = relbundle::signing::load_private_key(&d.join("rel.key"), b"pw").unwrap();
@@ -780,6 +809,44 @@ fn key_signing_with_tlog_upload_through_the_cli_and_cosign() {
         eprintln!("{case}: {e}");
     }
 
+    // The legacy entry: the annotation's SET, time or body changed is refused; the untouched one
+    // verifies (trust::sigstore::verify_cosign_entry, what verify runs for a legacy layer).
+    let legacy_payload = relbundle::signing::payload(&repo_ref, &digest, &Default::default());
+    let legacy_sig = signer.sign(&legacy_payload).unwrap();
+    let entry = keyless::tlog_upload_legacy(&legacy_payload, &legacy_sig, &signer.public_pem, &cfg_loaded).unwrap();
+    let root_loaded = ss::trusted_root(Some(&root)).unwrap();
+    let der = relbundle::trust::TrustedKey::from_pem(&signer.public_pem, "rel.pub").unwrap().der;
+    let v = ss::verify_cosign_entry(&entry, &legacy_payload, &legacy_sig, &der, &root_loaded).unwrap();
+    assert!(v.tlog && v.signed_at.is_some(), "{v:?}");
+    let edit_entry = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v: serde_json::Value = serde_json::from_str(&entry).unwrap();
+        f(&mut v);
+        v.to_string()
+    };
+    let legacy_cases = [
+        (
+            "a legacy SET that does not verify",
+            edit_entry(&|v| {
+                let mut raw = common_b64_decode(v["SignedEntryTimestamp"].as_str().unwrap());
+                let n = raw.len();
+                raw[n - 5] ^= 1;
+                v["SignedEntryTimestamp"] = common_b64_encode(&raw).into();
+            }),
+        ),
+        (
+            "a legacy entry with another time",
+            edit_entry(&|v| v["Payload"]["integratedTime"] = (v["Payload"]["integratedTime"].as_i64().unwrap() - 60).into()),
+        ),
+        ("a legacy entry from another log", edit_entry(&|v| v["Payload"]["logID"] = "00".repeat(32).into())),
+    ];
+    for (case, e) in &legacy_cases {
+        let why = ss::verify_cosign_entry(e, &legacy_payload, &legacy_sig, &der, &root_loaded).expect_err(case);
+        eprintln!("{case}: {why:#}");
+    }
+    // The entry of another signature (the same payload signed again) does not vouch for this one.
+    let other_sig = signer.sign(&legacy_payload).unwrap();
+    assert!(ss::verify_cosign_entry(&entry, &legacy_payload, &other_sig, &der, &root_loaded).is_err());
+
     // cosign 2.5 `verify-blob-attestation` (sigstore-go) as well, with the controls: a trusted
     // root without the log, and a flipped SET, are refused by cosign too.
     let logged_file = d.join("logged.json");
@@ -805,6 +872,7 @@ fn key_signing_with_tlog_upload_through_the_cli_and_cosign() {
     let c = cosign_verify(&logged_file, &d.join("no-log-root.json"));
     assert_ne!(c.code, 0, "cosign verified without the log's key");
     assert_ne!(cosign_image(&d.join("no-log-root.json")).code, 0, "cosign verified the image without the log's key");
+    assert_ne!(cosign_legacy(&d.join("no-log-root.json")).code, 0, "cosign verified the legacy signature without the log's key");
     std::fs::write(d.join("flipped.json"), &bad_set).unwrap();
     let c = cosign_verify(&d.join("flipped.json"), &root);
     assert_ne!(c.code, 0, "cosign verified a flipped SET");

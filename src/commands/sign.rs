@@ -51,14 +51,9 @@ pub fn sign_in(
     format: signing::Format,
     tlog: Option<&sigstore_sign::trust_root::SigningConfig>,
 ) -> Result<Added> {
-    if tlog.is_some() && !format.bundle() {
-        anyhow::bail!(
-            "--tlog-upload logs the bundle format's signature; cosign's legacy `.sig` signatures are not logged (use --format bundle or both)"
-        );
-    }
     let mut added = Added::default();
     if format.legacy() {
-        added.legacy = Some(signing::attach(st.store(), &desc.digest, identity, annotations, signer)?);
+        added.legacy = Some(signing::attach(st.store(), &desc.digest, identity, annotations, signer, tlog)?);
     }
     if format.bundle() {
         let b = signing::attach_bundle(st.store(), desc, identity, annotations, signer, tlog)?;
@@ -139,7 +134,8 @@ pub fn run(
     }
     if let Some(a) = added.legacy {
         if a {
-            println!("signed {} as {identity} (legacy)\n{place}:{}", desc.digest, signing::sig_tag(&desc.digest));
+            let logged = if tlog.is_some() { ", logged in the transparency log" } else { "" };
+            println!("signed {} as {identity} (legacy{logged})\n{place}:{}", desc.digest, signing::sig_tag(&desc.digest));
         } else {
             println!("already signed by this key (legacy): {} as {identity}", desc.digest);
         }

@@ -34,7 +34,9 @@ impl Policy {
         if !s.given() {
             bail!("name who must have signed: --key PUB, or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]");
         }
-        let mut p = Policy::of_signers(s, identities(r, &s.identity)?)?;
+        // The signers first: a bad key file is named before a missing identity.
+        let mut p = Policy::of_signers(s, Vec::new())?;
+        p.identities = identities(r, &s.identity)?;
         let (n, given) = (t.min_signers, s.keys.len() + p.keyless.len());
         if n == 0 || n > given {
             bail!("--min-signers {n}: give a number from 1 to the number of --key files and keyless identities ({given})");
