@@ -26,7 +26,7 @@ pub fn run(
     let Checks { check_images, values, map: values_map, attest } = checks;
     // Load the summary's key first: a wrong password should cost nothing.
     let signer = match &attest {
-        Some(How::Key(key, pwf)) => Some(crate::signing::load_private_key(key, &crate::signing::password(pwf.as_deref(), key, false)?)?),
+        Some(How::Key(key, pwf, _)) => Some(crate::signing::load_private_key(key, &crate::signing::password(pwf.as_deref(), key, false)?)?),
         _ => None,
     };
     let (o, policy_ref) = match &policy {
@@ -38,14 +38,14 @@ pub fn run(
         Some((file, env)) => {
             // The policy names the signers; the trust flags still give identities and annotations.
             let loaded = crate::trust::policy_file::load(file, env)?;
-            let p = crate::trust::Policy {
-                keys: crate::trust::KeySet::load(&loaded.keys)?,
-                min_signers: loaded.threshold,
-                identities: crate::trust::policy::identities(&r, &trust.identity)?,
-                annotations: crate::trust::policy::annotations(&trust.annotations)?,
-                keyless: loaded.identities.clone(),
-                trusted_root: trust.trusted_root.clone(),
-            };
+            let mut p = crate::trust::Policy::of_keys(
+                crate::trust::KeySet::load(&loaded.keys)?,
+                crate::trust::policy::identities(&r, &trust.signers.identity)?,
+            );
+            p.min_signers = loaded.threshold;
+            p.annotations = crate::trust::policy::annotations(&trust.annotations)?;
+            p.keyless = loaded.identities.clone();
+            p.trusted_root = trust.signers.trusted_root.clone();
             let digest = match &attest {
                 Some(_) => crate::hashing::sha256_digest(&std::fs::read(file)?),
                 None => String::new(),

@@ -398,7 +398,7 @@ mod tests {
         let e = attach(&l, &s, "r.io/lab/app", SIGN_PREDICATE, &serde_json::json!({}), SignWith::Key(&ours), Format::Bundle);
         assert!(e.unwrap_err().to_string().contains("bundle sign"));
         // A signature (sign/v1) is not listed as an attestation.
-        signing::attach_bundle(&l, &s, "r.io/lab/app", &Default::default(), &ours).unwrap();
+        signing::attach_bundle(&l, &s, "r.io/lab/app", &Default::default(), &ours, None).unwrap();
         let f = find(&l, &s.digest, &policy, None).unwrap();
         assert!(f.attestations.is_empty() && f.failures.is_empty(), "{:?}", f.failures);
         // An envelope whose statement names another digest, in the .att tag of this one.
