@@ -7,7 +7,7 @@ pub fn run(
     input: &Input,
     output: Option<&str>,
     push: Option<&str>,
-    signing: Option<(std::path::PathBuf, Option<std::path::PathBuf>)>,
+    signing: Option<(std::path::PathBuf, Option<std::path::PathBuf>, Option<sigstore_sign::trust_root::SigningConfig>)>,
     keyless: Option<crate::signing::Keyless>,
     retag: bool,
     json: bool,
@@ -21,7 +21,7 @@ pub fn run(
     }
     // Load the signing key before any work: a wrong password should cost nothing.
     let signer = match &signing {
-        Some((key, pwf)) => {
+        Some((key, pwf, _)) => {
             let pw = crate::signing::password(pwf.as_deref(), key, false)?;
             Some(crate::signing::load_private_key(key, &pw)?)
         }
@@ -68,8 +68,13 @@ pub fn run(
         other => other.clone(),
     };
     let layout_identity = super::sign::default_identity(&with_tag, &c.release.name);
+    // --tlog-upload logs one signature, where the release is deployed from (as keyless signs).
+    let tlog = signing.as_ref().and_then(|(_, _, c)| c.as_ref());
     if let Some(s) = &signer {
-        super::sign::sign_in(&layout, &mdesc, &layout_identity, &Default::default(), s, crate::signing::DEFAULT_FORMAT)?;
+        let log_here = if push_ref.is_none() { tlog } else { None };
+        let added =
+            super::sign::sign_in(&layout, &mdesc, &layout_identity, &Default::default(), s, crate::signing::DEFAULT_FORMAT, log_here)?;
+        print_logged(&added);
     }
     // Keyless signs once, where the release is deployed from: the registry when pushing, else
     // the layout (a token is good for one certificate, and each signature is a Rekor entry).
@@ -88,14 +93,16 @@ pub fn run(
         }
         if let (Some(s), StoreRef::Registry { registry, repository, .. }) = (&signer, pr) {
             // Signed by tag, as skopeo's default policy (matchRepoDigestOrExact) expects.
-            super::sign::sign_in(
+            let added = super::sign::sign_in(
                 &dst,
                 &mdesc,
                 &format!("{registry}/{repository}:{ptag}"),
                 &Default::default(),
                 s,
                 crate::signing::DEFAULT_FORMAT,
+                tlog,
             )?;
+            print_logged(&added);
         }
     }
     for r in &reports {
@@ -120,4 +127,11 @@ pub fn run(
         }
     }
     Ok(())
+}
+
+/// Say where --tlog-upload logged the bundle signature.
+fn print_logged(added: &super::sign::Added) {
+    if let Some(i) = added.log_index {
+        eprintln!("logged the bundle signature in the transparency log at index {i}");
+    }
 }

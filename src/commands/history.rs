@@ -13,12 +13,12 @@ struct Row {
     name: String,
     /// Signature layers stored for the digest.
     signatures: usize,
-    /// With --key: the keys whose signatures verify for this digest.
+    /// With --key or --certificate-identity: the signers whose signatures verify for this digest.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     signers: Vec<String>,
 }
 
-/// The stored signatures of a digest, and which trusted keys made a valid one under the policy
+/// The stored signatures of a digest, and which trusted signers made a valid one under the policy
 /// (the verifier's own check: payload, digest, identity).
 fn signatures(st: &dyn crate::store::Store, digest: &str, policy: Option<&crate::trust::Policy>) -> Result<(usize, Vec<String>)> {
     let Some(p) = policy else {
@@ -29,17 +29,16 @@ fn signatures(st: &dyn crate::store::Store, digest: &str, policy: Option<&crate:
     Ok((o.stored, labels))
 }
 
-pub fn run(repository: &str, keys: &[std::path::PathBuf], identity: &[String], json: bool, t: &Transport) -> Result<()> {
+pub fn run(repository: &str, signers: &crate::cli::Signers, json: bool, t: &Transport) -> Result<()> {
     let r = StoreRef::parse(repository)?;
     if r.tag().is_some() || r.digest().is_some() {
         bail!("`{repository}`: history takes a repository ({}), without a tag or digest", r.base());
     }
-    let policy = if keys.is_empty() {
-        None
+    signers.check_named()?;
+    let policy = if signers.given() {
+        Some(crate::trust::Policy::of_signers(signers, crate::trust::policy::identities(&r, &signers.identity)?)?)
     } else {
-        let keys = crate::trust::KeySet::load(keys)?;
-        let identities = crate::trust::policy::identities(&r, identity)?;
-        Some(crate::trust::Policy::of_keys(keys, identities))
+        None
     };
     let st = store::open(&r, t)?;
     let mut rows = Vec::new();

@@ -24,24 +24,23 @@ pub fn run(cli: Cli) -> Result<()> {
     let t = |r: &RegistryOpts| transport(&top.merge(r));
     match cli.command {
         Command::Init { dir, force } => init::run(&dir, force),
-        Command::Build { input, output, retag, push, sign, key, keyless, password_file, json, registry } => {
-            let keyless = keyless.get();
+        Command::Build { input, output, retag, push, sign, key, keyless: keyless_args, password_file, json, registry } => {
+            let keyless = keyless_args.get();
             if sign && key.is_none() && keyless.is_none() {
                 anyhow::bail!("--sign needs --key FILE, or --keyless");
             }
             if !sign && (key.is_some() || keyless.is_some()) {
                 anyhow::bail!("--key and --keyless sign only with --sign");
             }
-            let signing = if sign { key.map(|k| (k, password_file)) } else { None };
+            let tlog = keyless_args.tlog()?;
+            let signing = if sign { key.map(|k| (k, password_file, tlog)) } else { None };
             build::run(&input, output.as_deref(), push.as_deref(), signing, keyless, retag, json, &t(&registry)?)
         }
-        Command::Diff { a, b, format, keys, identity, repo, registry } => {
-            diff::run(&a, &b, format, &keys, &identity, repo.as_deref(), &t(&registry)?)
-        }
+        Command::Diff { a, b, format, signers, repo, registry } => diff::run(&a, &b, format, &signers, repo.as_deref(), &t(&registry)?),
         Command::Keygen { output_prefix, force, password_file } => sign::keygen(&output_prefix, force, password_file.as_deref()),
         Command::Sign { reference, key, keyless, password_file, identity, annotations, format, json, registry } => {
             let how = match (key, keyless.get()) {
-                (Some(k), None) => sign::How::Key(k, password_file),
+                (Some(k), None) => sign::How::Key(k, password_file, keyless.tlog()?),
                 (None, Some(k)) => sign::How::Keyless(k),
                 _ => anyhow::bail!("give --key FILE or --keyless"),
             };
@@ -71,9 +70,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Values { reference, output, map, trust, json, registry } => {
             values::run(&reference, output.as_deref(), map.as_deref(), &trust, json, &t(&registry)?)
         }
-        Command::History { repository, keys, identity, json, registry } => {
-            history::run(&repository, &keys, &identity, json, &t(&registry)?)
-        }
+        Command::History { repository, signers, json, registry } => history::run(&repository, &signers, json, &t(&registry)?),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "bundle", &mut std::io::stdout());
@@ -263,9 +260,10 @@ pub(crate) fn highest_release(
     Ok(None)
 }
 
-/// Whether the previous release is signed by a trusted key: Ok(signers) or Err(why not). Its
-/// expected identity comes from the caller: the registry repository, or for a layout the release
-/// name in our own bundle.yaml (what `build --sign` signs a layout as).
+/// Whether the previous release is signed by a trusted signer (`--previous-key`, a
+/// `--previous-certificate-identity[-regexp]`, else the key `build --sign` signs with): Ok(signers)
+/// or Err(why not). Its expected identity comes from the caller: the registry repository, or for a
+/// layout the release name in our own bundle.yaml (what `build --sign` signs a layout as).
 fn previous_trust(
     st: &crate::store::Opened,
     r: &crate::store::StoreRef,
@@ -274,25 +272,25 @@ fn previous_trust(
     input: &crate::cli::Input,
     signing_key: Option<&str>,
 ) -> Result<std::result::Result<String, String>> {
-    let mut keys = crate::trust::KeySet::load(&input.previous_keys)?;
-    if keys.is_empty()
-        && let Some(pem) = signing_key
-    {
-        keys.add(crate::trust::TrustedKey::from_pem(pem, "the signing key")?);
-    }
-    if keys.is_empty() {
-        return Ok(Err("no --previous-key given to check its signatures".into()));
-    }
+    let signers = input.previous_signers.signers();
     let identities = match r {
         crate::store::StoreRef::Layout { .. } => vec![name.to_string()],
         other => crate::trust::policy::identities(other, &[])?,
     };
-    let policy = crate::trust::Policy::of_keys(keys, identities);
+    let mut policy = crate::trust::Policy::of_signers(&signers, identities)?;
+    if !signers.given()
+        && let Some(pem) = signing_key
+    {
+        policy.keys.add(crate::trust::TrustedKey::from_pem(pem, "the signing key")?);
+    }
+    if policy.keys.is_empty() && policy.keyless.is_empty() {
+        return Ok(Err("no --previous-key or --previous-certificate-identity[-regexp] given to check its signatures".into()));
+    }
     let o = crate::trust::verifier::check(st.store(), digest, &policy)?;
     if o.passes(&policy) {
         Ok(Ok(o.signers.iter().map(|s| s.short()).collect::<Vec<_>>().join(", ")))
     } else {
-        Ok(Err(format!("no valid signature by the given key(s): {}", o.failures.join("; "))))
+        Ok(Err(format!("no valid signature by the given signer(s): {}", o.failures.join("; "))))
     }
 }
 
@@ -314,14 +312,9 @@ pub(crate) fn verify_images(c: &mut crate::collect::Collected, input: &crate::cl
         let img = &comp.image;
         let repo = format!("{}/{}", img.registry, img.repository);
         let r = crate::store::StoreRef::parse(&format!("{repo}@{}", img.digest))?;
-        let policy = crate::trust::Policy {
-            keys: crate::trust::KeySet::load(&rule.keys)?,
-            min_signers: rule.threshold,
-            identities: vec![repo.clone()],
-            annotations: Default::default(),
-            keyless: rule.identities.clone(),
-            trusted_root: None,
-        };
+        let mut policy = crate::trust::Policy::of_keys(crate::trust::KeySet::load(&rule.keys)?, vec![repo.clone()]);
+        policy.min_signers = rule.threshold;
+        policy.keyless = rule.identities.clone();
         let st = crate::store::open(&r, t)?;
         let o = crate::trust::verifier::check(st.store(), &img.digest, &policy)?;
         if o.passes(&policy) {

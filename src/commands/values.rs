@@ -9,7 +9,7 @@ pub fn run(reference: &str, output: Option<&Path>, map: Option<&Path>, trust: &c
     // Resolve once: the values pin this digest, whatever the tag does later.
     let desc = store::resolve(st.store(), &r)?;
     let pinned = r.pinned(&desc.digest);
-    if !trust.given() {
+    if !trust.signers.given() {
         eprintln!("warning: the values were NOT verified (no --key): they come from an unchecked release record");
     } else {
         // The identity to check is the repository named (from `r`), even though we verify by digest.

@@ -20,14 +20,14 @@ pub fn run(
         Some((file, env)) => {
             // The policy names the signers; the trust flags still give identities and annotations.
             let loaded = crate::trust::policy_file::load(&file, &env)?;
-            let p = crate::trust::Policy {
-                keys: crate::trust::KeySet::load(&loaded.keys)?,
-                min_signers: loaded.threshold,
-                identities: crate::trust::policy::identities(&r, &trust.identity)?,
-                annotations: crate::trust::policy::annotations(&trust.annotations)?,
-                keyless: loaded.identities.clone(),
-                trusted_root: trust.trusted_root.clone(),
-            };
+            let mut p = crate::trust::Policy::of_keys(
+                crate::trust::KeySet::load(&loaded.keys)?,
+                crate::trust::policy::identities(&r, &trust.signers.identity)?,
+            );
+            p.min_signers = loaded.threshold;
+            p.annotations = crate::trust::policy::annotations(&trust.annotations)?;
+            p.keyless = loaded.identities.clone();
+            p.trusted_root = trust.signers.trusted_root.clone();
             Options { policy: p, check_images, values, values_map, rules: Some(loaded), transport: t.clone() }
         }
     };
