@@ -23,6 +23,7 @@ use crate::trust::{Policy, keys::Duplicate};
 use anyhow::Result;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
 use std::path::PathBuf;
 
 pub struct Options {
@@ -236,24 +237,35 @@ fn read_content(s: &dyn store::Store, desc: &Descriptor, integ: &mut Vec<String>
     };
     let problems = crate::artifact::problems(&m);
     integ.extend(problems.iter().map(|p| format!("manifest: {p}")));
-    if m.config.size <= crate::artifact::MAX_RECORD
-        && let Some(cb) = content(s.blob(&m.config), integ)?
-    {
-        match Release::from_bytes(&cb) {
-            Ok(rec) => {
-                integ.extend(validate_record(&rec));
-                got.record = Some(rec);
+    // A malformed manifest's layers are not fetched: it has failed already, and they could be up
+    // to 1,024 blobs of 512 MiB. A release's record and four layers are fetched concurrently, and
+    // the layers streamed.
+    let config_ok = m.config.size <= crate::artifact::MAX_RECORD;
+    let mut wanted: Vec<&Descriptor> = if config_ok { vec![&m.config] } else { Vec::new() };
+    if problems.is_empty() {
+        wanted.extend(m.layers.iter());
+    }
+    let mut readers = s.blob_readers(&wanted).into_iter();
+    if config_ok {
+        let config = readers.next().expect("one reader per blob").and_then(|mut r| {
+            let mut b = Vec::with_capacity(m.config.size as usize);
+            r.read_to_end(&mut b).map_err(crate::oci::io_error)?;
+            Ok(b)
+        });
+        if let Some(cb) = content(config, integ)? {
+            match Release::from_bytes(&cb) {
+                Ok(rec) => {
+                    integ.extend(validate_record(&rec));
+                    got.record = Some(rec);
+                }
+                Err(e) => integ.push(format!("{e:#}")),
             }
-            Err(e) => integ.push(format!("{e:#}")),
         }
     }
-    // A malformed manifest's layers are not fetched: it has failed already, and they could be up
-    // to 1,024 blobs of 512 MiB. A release's four layers are streamed (fetched concurrently).
     if !problems.is_empty() {
         return Ok(got);
     }
-    let layers: Vec<&Descriptor> = m.layers.iter().collect();
-    for (l, reader) in layers.iter().zip(s.blob_readers(&layers)) {
+    for (l, reader) in m.layers.iter().zip(readers) {
         let Some(mut reader) = content(reader, integ)? else { continue };
         let title = l.annotation(ANN_TITLE).unwrap_or("").to_string();
         if let Some(hashes) = read_layer(&mut reader, &title, &s.describe(), integ)? {

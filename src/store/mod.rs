@@ -116,7 +116,8 @@ pub enum TagOutcome {
     Moved(String),
 }
 
-pub trait Store {
+/// `Sync`: a signature check asks several places of one store at once (one thread each).
+pub trait Store: Sync {
     /// A human-readable name of the store, for messages.
     fn describe(&self) -> String;
     /// Resolve a tag (or the store's only release) to a manifest descriptor, once.

@@ -99,8 +99,15 @@ impl Outcome {
 /// Sigstore bundles and legacy payloads count; one valid signature per distinct key.
 pub fn check(s: &dyn crate::store::Store, digest: &str, p: &Policy) -> Result<Outcome> {
     let mut o = Outcome::default();
+    // The places are asked at once (each is a chain of round trips to a registry); their
+    // answers are taken in this order, so reports and errors do not depend on timing.
+    let (legacy_found, referrers_found) = std::thread::scope(|sc| {
+        let legacy = sc.spawn(|| legacy::read_signatures(s, digest));
+        let found = referrers::find(s, digest);
+        (legacy.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), found)
+    });
     // 1. The legacy tag.
-    if let Some(Some((_, layers))) = content(legacy::read_signatures(s, digest), &mut o.failures)? {
+    if let Some(Some((_, layers))) = content(legacy_found, &mut o.failures)? {
         o.stored += layers.len();
         let source = format!("{}:{}", s.describe(), signing::sig_tag(digest));
         for (i, l) in layers.iter().enumerate() {
@@ -108,21 +115,27 @@ pub fn check(s: &dyn crate::store::Store, digest: &str, p: &Policy) -> Result<Ou
             o.take(p, r, ("legacy", &source, &format!("signature {i}"), &l.desc.digest));
         }
     }
-    // 2. Referrers.
-    let found = referrers::find(s, digest)?;
+    // 2. Referrers. Their bundles are fetched together (concurrently), then checked in order.
+    let found = referrers_found?;
     o.failures.extend(found.notes);
-    for r in &found.referrers {
+    let layers: Vec<Option<&crate::oci::Descriptor>> = found
+        .referrers
+        .iter()
+        .map(|r| if bundle::is_bundle(&r.manifest) { bundle::bundle_layer(&r.manifest).ok() } else { None })
+        .collect();
+    let wanted: Vec<&crate::oci::Descriptor> = layers.iter().flatten().copied().collect();
+    let mut fetched = s.blobs(&wanted).into_iter();
+    for (r, layer) in found.referrers.iter().zip(&layers) {
         let source = format!("referrer {} in {}", r.desc.digest, r.place);
         if bundle::is_bundle(&r.manifest) {
             o.stored += 1;
-            let layer = match bundle::bundle_layer(&r.manifest) {
-                Ok(l) => l,
-                Err(why) => {
-                    o.failures.push(format!("bundle {source}: {why}"));
-                    continue;
-                }
+            let Some(layer) = layer else {
+                let why = bundle::bundle_layer(&r.manifest).err().unwrap_or_default();
+                o.failures.push(format!("bundle {source}: {why}"));
+                continue;
             };
-            let Some(bytes) = content(s.blob(layer), &mut o.failures)? else { continue };
+            let bytes = fetched.next().expect("one fetch per bundle layer");
+            let Some(bytes) = content(bytes, &mut o.failures)? else { continue };
             o.take(p, bundle::check(&bytes, digest, p), ("bundle", &source, &format!("bundle {source}"), &layer.digest));
         } else if !r.manifest.layers.is_empty() && r.manifest.layers.iter().all(|l| l.media_type == signing::SIMPLESIGNING_MEDIA_TYPE) {
             // A legacy payload stored as a referrer (cosign --registry-referrers-mode=oci-1-1).
