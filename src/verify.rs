@@ -149,26 +149,34 @@ fn policy_check(
 
 fn signatures_check(o: crate::trust::Outcome, p: &Policy, digest: &str) -> Check {
     let need = p.min_signers;
+    let given = p.keys.keys.len() + p.keyless.len();
+    // Name what was given: keys, keyless identities, or both.
+    let what = match (p.keys.keys.is_empty(), p.keyless.is_empty()) {
+        (false, true) => "distinct key(s)",
+        (true, false) => "keyless identit(y/ies)",
+        _ => "distinct signer(s) (keys and keyless identities)",
+    };
     let mut failures = Vec::new();
     if !o.passes(p) {
-        failures.push(format!("{} distinct trusted key(s) signed this digest; {need} required", o.signers.len()));
+        let trusted = what.replacen("distinct ", "distinct trusted ", 1).replacen("keyless", "trusted keyless", 1);
+        failures.push(format!("{} {trusted} signed this digest; {need} required", o.signers.len()));
         failures.extend(o.failures);
         for k in &p.keys.keys {
             if !o.signers.iter().any(|s| s.fingerprint == k.fingerprint) {
                 failures.push(format!("no valid signature by {}", k.label()));
             }
         }
+        for (i, id) in p.keyless.iter().enumerate() {
+            if !o.signers.iter().any(|s| s.fingerprint == format!("keyless:{i}")) {
+                failures.push(format!("no valid signature by {}", id.label()));
+            }
+        }
     }
     let dup = p.keys.duplicate_note().map(|n| format!("; {n}")).unwrap_or_default();
     let summary = if failures.is_empty() {
-        format!(
-            "{} of {} distinct key(s) signed {digest} as {} ({need} required){dup}",
-            o.signers.len(),
-            p.keys.keys.len(),
-            p.identity_list()
-        )
+        format!("{} of {given} {what} signed {digest} as {} ({need} required){dup}", o.signers.len(), p.identity_list())
     } else {
-        format!("fewer than {need} of {} distinct key(s) signed {digest} as {}{dup}", p.keys.keys.len(), p.identity_list())
+        format!("fewer than {need} of {given} {what} signed {digest} as {}{dup}", p.identity_list())
     };
     check("signatures", summary, failures)
 }

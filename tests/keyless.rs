@@ -484,12 +484,14 @@ fn sign_keyless_and_verify_the_pipeline_identity_through_the_cli() {
     assert_eq!(rep["signers"][0]["format"], "bundle");
     // A regexp over the repository's release workflow on any v* tag, with a required claim.
     let re = "^https://github\\.com/acme/docproc/\\.github/workflows/release\\.yml@refs/tags/v.*$";
-    b(&[
+    let r = b(&[
         &["verify", &format!("{l}:1.0.0"), "--certificate-identity-regexp", re, "--certificate-claim", "build-trigger=push"][..],
         &pin[..],
     ]
     .concat())
     .ok();
+    // The summary counts what was given: one keyless identity, no keys.
+    assert!(r.stdout.contains("PASS  signatures: 1 of 1 keyless identit(y/ies) signed"), "{}", r.stdout);
     // Another workflow, another issuer, the public-good root: refused.
     let other = GITHUB_SAN.replace("release.yml", "pr.yml");
     let r = b(&[&["verify", &format!("{l}:1.0.0"), "--certificate-identity", &other][..], &pin[..]].concat()).code(1);
