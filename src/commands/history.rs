@@ -29,18 +29,26 @@ fn signatures(st: &dyn crate::store::Store, digest: &str, policy: Option<&crate:
     Ok((o.stored, labels))
 }
 
-pub fn run(repository: &str, keys: &[std::path::PathBuf], identity: &[String], json: bool, t: &Transport) -> Result<()> {
+/// The repository named, without a tag or digest.
+fn repository_ref(repository: &str) -> Result<StoreRef> {
     let r = StoreRef::parse(repository)?;
     if r.tag().is_some() || r.digest().is_some() {
         bail!("`{repository}`: history takes a repository ({}), without a tag or digest", r.base());
     }
-    let policy = if keys.is_empty() {
-        None
-    } else {
-        let keys = crate::trust::KeySet::load(keys)?;
-        let identities = crate::trust::policy::identities(&r, identity)?;
-        Some(crate::trust::Policy::of_keys(keys, identities))
-    };
+    Ok(r)
+}
+
+/// The trust flags as a policy where one accepted signature is enough (history names signers;
+/// it decides nothing by a threshold).
+fn any_signer(r: &StoreRef, trust: &crate::cli::Trust) -> Result<crate::trust::Policy> {
+    let mut t = trust.clone();
+    t.min_signers = 1;
+    crate::trust::Policy::from_flags(r, &t)
+}
+
+pub fn run(repository: &str, trust: &crate::cli::Trust, json: bool, t: &Transport) -> Result<()> {
+    let r = repository_ref(repository)?;
+    let policy = if trust.given() { Some(any_signer(&r, trust)?) } else { None };
     let st = store::open(&r, t)?;
     let mut rows = Vec::new();
     let mut foreign = 0;
@@ -84,6 +92,80 @@ pub fn run(repository: &str, keys: &[std::path::PathBuf], identity: &[String], j
     }
     if foreign > 0 {
         eprintln!("note: {foreign} tag(s) name something that is not a relbundle release");
+    }
+    Ok(())
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvRow {
+    tag: String,
+    version: String,
+    digest: String,
+    /// `REPO@sha256:…`: what to deploy, or roll back to.
+    reference: String,
+    /// Its latest verified promotion to the environment.
+    promoted: String,
+    /// Every verified promotion of it to the environment: who and when.
+    promotions: Vec<Approval>,
+    current: bool,
+}
+
+#[derive(serde::Serialize)]
+struct Approval {
+    approver: String,
+    time: String,
+}
+
+/// `history --env ENV`: the releases promoted to ENV, oldest first; `--previous`: the reference of
+/// the one before the current one.
+pub fn run_env(repository: &str, trust: &crate::cli::Trust, env: &str, previous: bool, json: bool, t: &Transport) -> Result<()> {
+    use crate::trust::promotion;
+    let r = repository_ref(repository)?;
+    if !trust.given() {
+        bail!("--env {env}: name who may have promoted (--key PUB, or the keyless identity flags); unverified promotions do not count");
+    }
+    let policy = any_signer(&r, trust)?;
+    let st = store::open(&r, t)?;
+    let list = promotion::history(st.store(), &policy, env)?;
+    let n = list.len();
+    let rows: Vec<EnvRow> = list
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| EnvRow {
+            reference: format!("{}@{}", r.base(), p.digest),
+            promoted: promotion::rfc3339(&p.time()),
+            promotions: p.promotions.iter().map(|x| Approval { approver: x.approver(), time: promotion::rfc3339(&x.time) }).collect(),
+            current: i + 1 == n,
+            tag: p.tag,
+            version: p.version,
+            digest: p.digest,
+        })
+        .collect();
+    if previous {
+        let Some(prev) = rows.len().checked_sub(2).map(|i| &rows[i]) else {
+            return Err(crate::error::finding(format!(
+                "{}: {} release(s) promoted to {env} under the given keys; no previous one to roll back to",
+                st.store().describe(),
+                rows.len()
+            )));
+        };
+        println!("{}", prev.reference);
+        return Ok(());
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("{}: no release promoted to {env} under the given keys", st.store().describe());
+        return Ok(());
+    }
+    println!("{:<16} {:<12} {:<21} {:<72} PROMOTED BY", "TAG", "VERSION", "PROMOTED", "DIGEST");
+    for row in &rows {
+        let by: Vec<String> = row.promotions.iter().map(|a| format!("{} at {}", a.approver, a.time)).collect();
+        let mark = if row.current { "  (current)" } else { "" };
+        println!("{:<16} {:<12} {:<21} {:<72} {}{mark}", row.tag, row.version, row.promoted, row.digest, by.join(", "));
     }
     Ok(())
 }

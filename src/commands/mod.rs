@@ -6,6 +6,7 @@ pub mod diff;
 pub mod history;
 pub mod init;
 pub mod inspect;
+pub mod promote;
 pub mod pull;
 pub mod push;
 pub mod sign;
@@ -68,11 +69,22 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             pull::run(&reference, &req, &trust, &t(&registry)?)
         }
-        Command::Values { reference, output, map, trust, json, registry } => {
-            values::run(&reference, output.as_deref(), map.as_deref(), &trust, json, &t(&registry)?)
+        Command::Values { reference, output, map, trust, env, policy, json, registry } => {
+            let gate = values::Gate { env: env.as_deref(), policy: policy.as_deref() };
+            values::run(&reference, output.as_deref(), map.as_deref(), &trust, gate, json, &t(&registry)?)
         }
-        Command::History { repository, keys, identity, json, registry } => {
-            history::run(&repository, &keys, &identity, json, &t(&registry)?)
+        Command::History { repository, trust, env, previous, json, registry } => match env {
+            None => history::run(&repository, &trust, json, &t(&registry)?),
+            Some(env) => history::run_env(&repository, &trust, &env, previous, json, &t(&registry)?),
+        },
+        Command::Promote { reference, to, evidence, signing_key, keyless, password_file, trust, format, json, registry } => {
+            let how = match (signing_key, keyless.get()) {
+                (Some(k), None) => sign::How::Key(k, password_file),
+                (None, Some(k)) => sign::How::Keyless(k),
+                _ => anyhow::bail!("give --key FILE or --keyless"),
+            };
+            let req = promote::Request { env: &to, evidence: &evidence, format, json };
+            promote::run(&reference, how, &trust, &req, &t(&registry)?)
         }
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -164,6 +176,28 @@ pub(crate) fn verify_options(r: &crate::store::StoreRef, trust: &crate::cli::Tru
         rules: None,
         transport: t.clone(),
     })
+}
+
+/// Verify options from a release policy's environment (`--policy FILE --env ENV`): its signers
+/// and threshold, its required attestations and rules; the trust flags still give the
+/// identities, annotations and trusted root.
+pub(crate) fn policy_options(
+    r: &crate::store::StoreRef,
+    trust: &crate::cli::Trust,
+    file: &std::path::Path,
+    env: &str,
+    t: &Transport,
+) -> Result<crate::verify::Options> {
+    let loaded = crate::trust::policy_file::load(file, env)?;
+    let p = crate::trust::Policy {
+        keys: crate::trust::KeySet::load(&loaded.keys)?,
+        min_signers: loaded.threshold,
+        identities: crate::trust::policy::identities(r, &trust.identity)?,
+        annotations: crate::trust::policy::annotations(&trust.annotations)?,
+        keyless: loaded.identities.clone(),
+        trusted_root: trust.trusted_root.clone(),
+    };
+    Ok(crate::verify::Options { policy: p, check_images: false, values: None, values_map: None, rules: Some(loaded), transport: t.clone() })
 }
 
 /// What was found as the previous release, and whether its signatures were checked.

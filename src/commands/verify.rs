@@ -17,19 +17,7 @@ pub fn run(
     let r = StoreRef::parse(reference)?;
     let o = match policy {
         None => Options { check_images, values, values_map, ..super::verify_options(&r, trust, t)? },
-        Some((file, env)) => {
-            // The policy names the signers; the trust flags still give identities and annotations.
-            let loaded = crate::trust::policy_file::load(&file, &env)?;
-            let p = crate::trust::Policy {
-                keys: crate::trust::KeySet::load(&loaded.keys)?,
-                min_signers: loaded.threshold,
-                identities: crate::trust::policy::identities(&r, &trust.identity)?,
-                annotations: crate::trust::policy::annotations(&trust.annotations)?,
-                keyless: loaded.identities.clone(),
-                trusted_root: trust.trusted_root.clone(),
-            };
-            Options { policy: p, check_images, values, values_map, rules: Some(loaded), transport: t.clone() }
-        }
+        Some((file, env)) => Options { check_images, values, values_map, ..super::policy_options(&r, trust, &file, &env, t)? },
     };
     let st = store::open(&r, t)?;
     let report = verify::verify(&st, &r, &o)?;

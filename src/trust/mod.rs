@@ -15,11 +15,13 @@
 //!   `pull`, `values`, `history`, `diff` and the previous-release check of `build`/`check` all ask it.
 
 pub mod bundle;
+pub mod gate;
 pub mod keyless;
 pub mod keys;
 pub mod legacy;
 pub mod policy;
 pub mod policy_file;
+pub mod promotion;
 pub mod referrers;
 pub mod sigstore;
 pub mod verifier;
