@@ -267,6 +267,12 @@ pub fn sig_config(layer_digests: &[String]) -> Vec<u8> {
 
 /// Write a `.sig` manifest holding `layers` (payload blobs first, then config, manifest, tag).
 fn write_signatures(st: &dyn crate::store::Store, digest: &str, layers: &[SigLayer]) -> Result<()> {
+    write_tagged(st, &sig_tag(digest), layers)
+}
+
+/// Write a cosign tag-based attachment manifest (`.sig`, `.att`) holding `layers`: their blobs
+/// first, then cosign's config, the manifest, and the tag last.
+pub fn write_tagged(st: &dyn crate::store::Store, tag: &str, layers: &[SigLayer]) -> Result<()> {
     use crate::oci::{Descriptor, ImageManifest};
     for l in layers {
         if !st.has_blob(&l.desc)? {
@@ -290,8 +296,8 @@ fn write_signatures(st: &dyn crate::store::Store, digest: &str, layers: &[SigLay
     .to_bytes();
     let md = Descriptor::new(crate::spec::OCI_MANIFEST, &m);
     st.put_manifest(&md, &m)?;
-    // The `.sig` tag is mutable by design: every new signer moves it to a manifest with one more layer.
-    st.tag(&sig_tag(digest), &md, true)?;
+    // The tag is mutable by design: every new signer moves it to a manifest with one more layer.
+    st.tag(tag, &md, true)?;
     Ok(())
 }
 
@@ -388,7 +394,7 @@ pub fn attach_bundle(
     let payload = bundle::statement(repository, digest, annotations);
     let signature = signer.sign_raw(&bundle::pae(&payload))?;
     let json = bundle::bundle_json(&payload, &signature, &fingerprint)?;
-    store_bundle(st, subject, &json)?;
+    store_bundle(st, subject, &json, bundle::SIGN_PREDICATE)?;
     Ok(true)
 }
 
@@ -418,14 +424,14 @@ pub fn attach_keyless(
     let payload = bundle::statement(repository_of(identity), &subject.digest, annotations);
     let signed = keyless::sign_keyless(&payload, bundle::INTOTO_PAYLOAD_TYPE, token, services)?;
     let _lock = st.lock()?;
-    store_bundle(st, subject, &signed.bundle)?;
+    store_bundle(st, subject, &signed.bundle, bundle::SIGN_PREDICATE)?;
     Ok((signed.identity, signed.issuer))
 }
 
-/// Store bundle JSON as a referrer of `subject`: the empty config and the bundle layer, the
-/// manifest by digest (no tag), then its listing (the referrers API, the referrers tag, or a
-/// layout's index.json).
-fn store_bundle(st: &dyn crate::store::Store, subject: &crate::oci::Descriptor, json: &[u8]) -> Result<()> {
+/// Store bundle JSON (whose statement has `predicate_type`) as a referrer of `subject`: the empty
+/// config and the bundle layer, the manifest by digest (no tag), then its listing (the referrers
+/// API, the referrers tag, or a layout's index.json).
+pub fn store_bundle(st: &dyn crate::store::Store, subject: &crate::oci::Descriptor, json: &[u8], predicate_type: &str) -> Result<()> {
     use crate::oci::Descriptor;
     use crate::trust::bundle;
     let digest = &subject.digest;
@@ -436,7 +442,7 @@ fn store_bundle(st: &dyn crate::store::Store, subject: &crate::oci::Descriptor, 
             st.put_blob(d, b)?;
         }
     }
-    let m = bundle::referrer_manifest(subject, &layer);
+    let m = bundle::referrer_manifest_for(subject, &layer, predicate_type);
     let bytes = m.to_bytes();
     let desc = Descriptor::new(crate::spec::OCI_MANIFEST, &bytes);
     // By digest, no tag: the referrer is found from its subject.

@@ -65,9 +65,42 @@ pub enum By {
 /// What a valid bundle signature says: who made it, and the identity (the subject's name) it names.
 pub type Accepted = (By, String);
 
+/// A validly signed in-toto statement about a digest, whatever its predicate: who signed it, the
+/// identity (subject name) it names, its predicate type, and the statement itself.
+#[derive(Debug, Clone)]
+pub struct Signed {
+    pub by: By,
+    pub identity: String,
+    pub predicate_type: String,
+    /// The statement (JSON), as signed.
+    pub statement: serde_json::Value,
+    /// The annotations of the subject that names the digest (cosign `-a`).
+    pub annotations: serde_json::Map<String, serde_json::Value>,
+}
+
 /// Whether bundle JSON is a valid signature of `digest` under the policy; else why not. A
 /// validly signed statement with another predicate is an attestation, not a signature.
 pub fn check(bytes: &[u8], digest: &str, p: &Policy) -> Result<Accepted, String> {
+    let s = check_signed(bytes, digest, p)?;
+    if s.predicate_type != SIGN_PREDICATE {
+        return Err(format!("an attestation (predicate {}), not a signature (predicate {SIGN_PREDICATE})", s.predicate_type));
+    }
+    for (key, want) in &p.annotations {
+        let got = s.annotations.get(key).map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string()));
+        if got.as_deref() != Some(want.as_str()) {
+            return Err(format!(
+                "annotation {key}={want} required; the statement has {}",
+                got.map(|g| format!("{key}={g}")).unwrap_or("none".into())
+            ));
+        }
+    }
+    Ok((s.by, s.identity))
+}
+
+/// Whether bundle JSON holds an in-toto statement about `digest`, signed by a key or keyless
+/// identity the policy trusts, naming an accepted identity (any predicate); else why not. The one
+/// check behind signatures ([`check`]) and attestations ([`super::attest`]).
+pub fn check_signed(bytes: &[u8], digest: &str, p: &Policy) -> Result<Signed, String> {
     let text = std::str::from_utf8(bytes).map_err(|_| "the bundle is not UTF-8 JSON".to_string())?;
     let bundle = Bundle::from_json(text).map_err(|e| format!("not a Sigstore bundle: {e}"))?;
     let SignatureContent::DsseEnvelope(env) = &bundle.content else {
@@ -77,8 +110,7 @@ pub fn check(bytes: &[u8], digest: &str, p: &Policy) -> Result<Accepted, String>
         return Err(format!("DSSE payloadType `{}` is not `{INTOTO_PAYLOAD_TYPE}`", env.payload_type));
     }
     let by = if matches!(bundle.verification_material.content, VerificationMaterialContent::PublicKey(_)) {
-        let pae = sigstore_types::pae(&env.payload_type, env.payload.as_bytes());
-        By::Key(p.keys.signer_of_raw(&pae, env.signature.sig.as_bytes()).ok_or("made by none of the given keys, or corrupted")?)
+        by_key(env, p)?
     } else {
         // Keyless: the certificate chain, SCT, log entry and timestamps, offline, by sigstore-rust's
         // verifier against the trusted root, then the identities the caller trusts.
@@ -89,32 +121,59 @@ pub fn check(bytes: &[u8], digest: &str, p: &Policy) -> Result<Accepted, String>
         let (i, v) = super::sigstore::check_keyless(&bundle, digest, &p.keyless, &root)?;
         By::Identity(i, v)
     };
-    let (identity, annotations) = statement_claims(env.payload.as_bytes(), digest)?;
+    signed_statement(by, env.payload.as_bytes(), digest, p)
+}
+
+/// Whether a bare DSSE envelope (JSON, as cosign's `.att` layers hold it) is an in-toto statement
+/// about `digest` signed by a trusted key, naming an accepted identity; else why not.
+pub fn check_envelope(bytes: &[u8], digest: &str, p: &Policy) -> Result<Signed, String> {
+    let env: DsseEnvelope = serde_json::from_slice(bytes).map_err(|e| format!("not a DSSE envelope: {e}"))?;
+    if env.payload_type != INTOTO_PAYLOAD_TYPE {
+        return Err(format!("DSSE payloadType `{}` is not `{INTOTO_PAYLOAD_TYPE}`", env.payload_type));
+    }
+    let by = by_key(&env, p)?;
+    signed_statement(by, env.payload.as_bytes(), digest, p)
+}
+
+/// The trusted key whose signature over the envelope's PAE is valid (an envelope holds one).
+fn by_key(env: &DsseEnvelope, p: &Policy) -> Result<By, String> {
+    let pae = sigstore_types::pae(&env.payload_type, env.payload.as_bytes());
+    Ok(By::Key(p.keys.signer_of_raw(&pae, env.signature.sig.as_bytes()).ok_or("made by none of the given keys, or corrupted")?))
+}
+
+/// A bare DSSE envelope (JSON) over an in-toto `payload` with one DER `signature`, byte for byte
+/// as cosign writes it in a `.att` layer (empty `keyid`).
+pub fn envelope_json(payload: &[u8], signature: &[u8]) -> Vec<u8> {
+    use base64::Engine;
+    let b = base64::engine::general_purpose::STANDARD;
+    let q = |s: &str| serde_json::to_string(s).expect("a string serialises");
+    format!(
+        r#"{{"payloadType":{},"payload":{},"signatures":[{{"keyid":"","sig":{}}}]}}"#,
+        q(INTOTO_PAYLOAD_TYPE),
+        q(&b.encode(payload)),
+        q(&b.encode(signature))
+    )
+    .into_bytes()
+}
+
+fn signed_statement(by: By, payload: &[u8], digest: &str, p: &Policy) -> Result<Signed, String> {
+    let (identity, predicate_type, statement, annotations) = statement_claims(payload, digest)?;
     if !p.identity_matches(&identity) {
         return Err(format!("identity `{identity}` is not {} (pass --identity REPO to accept a mirror)", p.identity_list()));
     }
-    for (key, want) in &p.annotations {
-        let got = annotations.get(key).map(|v| v.as_str().map(String::from).unwrap_or_else(|| v.to_string()));
-        if got.as_deref() != Some(want.as_str()) {
-            return Err(format!(
-                "annotation {key}={want} required; the statement has {}",
-                got.map(|g| format!("{key}={g}")).unwrap_or("none".into())
-            ));
-        }
-    }
-    Ok((by, identity))
+    Ok(Signed { by, identity, predicate_type, statement, annotations })
 }
 
-/// The subject name and annotations of a signature statement for `digest`; else why it is not one.
-fn statement_claims(payload: &[u8], digest: &str) -> Result<(String, serde_json::Map<String, serde_json::Value>), String> {
+type Claims = (String, String, serde_json::Value, serde_json::Map<String, serde_json::Value>);
+
+/// The subject name, predicate type, statement and subject annotations of a statement about
+/// `digest`; else why it is not one.
+fn statement_claims(payload: &[u8], digest: &str) -> Result<Claims, String> {
     let v: serde_json::Value = serde_json::from_slice(payload).map_err(|e| format!("the DSSE payload is not JSON: {e}"))?;
     let st: sigstore_types::Statement =
         serde_json::from_value(v.clone()).map_err(|e| format!("the DSSE payload is not an in-toto statement: {e}"))?;
     if st.type_ != STATEMENT_V1 && st.type_ != STATEMENT_V01 {
         return Err(format!("statement type `{}` is not {STATEMENT_V1}", st.type_));
-    }
-    if st.predicate_type != SIGN_PREDICATE {
-        return Err(format!("an attestation (predicate {}), not a signature (predicate {SIGN_PREDICATE})", st.predicate_type));
     }
     let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
     let Some(i) = st.subject.iter().position(|s| s.digest.sha256.as_ref().is_some_and(|h| h.to_hex() == hex)) else {
@@ -130,7 +189,7 @@ fn statement_claims(payload: &[u8], digest: &str) -> Result<(String, serde_json:
         return Err("the statement's subject has no name (the repository it was signed in)".into());
     }
     let annotations = v.pointer(&format!("/subject/{i}/annotations")).and_then(|a| a.as_object()).cloned().unwrap_or_default();
-    Ok((name, annotations))
+    Ok((name, st.predicate_type, v, annotations))
 }
 
 /// The in-toto statement we sign: the manifest digest named by its repository (`identity`),
@@ -169,9 +228,15 @@ pub fn bundle_json(payload: &[u8], signature: &[u8], fingerprint: &str) -> anyho
     Ok(b.to_json()?.into_bytes())
 }
 
-/// The referrer manifest that stores a bundle for `subject`, as cosign v3 writes it (without a
-/// creation time, so one signature is one manifest).
+/// The referrer manifest that stores a signature bundle for `subject`, as cosign v3 writes it
+/// (without a creation time, so one signature is one manifest).
 pub fn referrer_manifest(subject: &Descriptor, bundle: &Descriptor) -> ImageManifest {
+    referrer_manifest_for(subject, bundle, SIGN_PREDICATE)
+}
+
+/// The referrer manifest that stores a bundle whose statement has `predicate_type` (named in the
+/// `dev.sigstore.bundle.predicateType` annotation, as cosign v3 does for `attest`).
+pub fn referrer_manifest_for(subject: &Descriptor, bundle: &Descriptor, predicate_type: &str) -> ImageManifest {
     ImageManifest {
         schema_version: 2,
         media_type: Some(crate::spec::OCI_MANIFEST.to_string()),
@@ -188,7 +253,7 @@ pub fn referrer_manifest(subject: &Descriptor, bundle: &Descriptor) -> ImageMani
         }),
         annotations: Some(std::collections::BTreeMap::from([
             (ANN_CONTENT.to_string(), "dsse-envelope".to_string()),
-            (ANN_PREDICATE.to_string(), SIGN_PREDICATE.to_string()),
+            (ANN_PREDICATE.to_string(), predicate_type.to_string()),
         ])),
     }
 }

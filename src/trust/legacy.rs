@@ -46,11 +46,17 @@ impl SigLayer {
 /// stay errors (a registry fault is never read as "unsigned"); payloads are digest-checked. A
 /// malformed signature manifest is a finding: whoever wrote it, it signs nothing.
 pub fn read_signatures(st: &dyn crate::store::Store, digest: &str) -> Result<Option<(crate::oci::Descriptor, Vec<SigLayer>)>> {
-    let Some(d) = st.find_tag(&sig_tag(digest))? else { return Ok(None) };
-    let what = format!("{}:{}", st.describe(), sig_tag(digest));
+    read_tagged(st, &sig_tag(digest), MAX_PAYLOAD)
+}
+
+/// The layers of a cosign tag-based attachment manifest (`.sig`, `.att`), each blob read once and
+/// at most `max_layer` bytes: None without the tag.
+pub fn read_tagged(st: &dyn crate::store::Store, tag: &str, max_layer: u64) -> Result<Option<(crate::oci::Descriptor, Vec<SigLayer>)>> {
+    let Some(d) = st.find_tag(tag)? else { return Ok(None) };
+    let what = format!("{}:{tag}", st.describe());
     let m = crate::oci::ImageManifest::from_bytes(&st.blob(&d)?, &what).map_err(|e| crate::error::finding(format!("{e:#}")))?;
     if m.layers.len() > MAX_SIGNATURES {
-        return Err(crate::error::finding(format!("{what}: {} signature layers, over the limit of {MAX_SIGNATURES}", m.layers.len())));
+        return Err(crate::error::finding(format!("{what}: {} layers, over the limit of {MAX_SIGNATURES}", m.layers.len())));
     }
     let mut out: Vec<SigLayer> = Vec::new();
     for l in m.layers {
@@ -61,12 +67,8 @@ pub fn read_signatures(st: &dyn crate::store::Store, digest: &str) -> Result<Opt
             out.push(SigLayer { desc: l, payload, signature });
             continue;
         }
-        if l.size > MAX_PAYLOAD {
-            return Err(crate::error::finding(format!(
-                "{what}: a signature payload is {} bytes, over the {} KiB limit",
-                l.size,
-                MAX_PAYLOAD >> 10
-            )));
+        if l.size > max_layer {
+            return Err(crate::error::finding(format!("{what}: a layer is {} bytes, over the {} KiB limit", l.size, max_layer >> 10)));
         }
         let payload = st.blob(&l)?;
         let signature = l.annotation(SIGNATURE_ANNOTATION).map(String::from);

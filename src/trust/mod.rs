@@ -6,6 +6,8 @@
 //!   what it is checked against: for a layout, whose content anyone who can write the folder
 //!   controls, the identity must be given (`--identity`).
 //! * [`legacy`]: cosign's tag-based signatures (`sha256-<hex>.sig`), read as signed entities.
+//! * [`attest`]: attestations (in-toto statements with any predicate) attached and verified with the
+//!   same machinery as signatures.
 //! * [`bundle`]: the Sigstore bundle format (cosign v3's default): DSSE in-toto statements with the
 //!   predicate `https://sigstore.dev/cosign/sign/v1`, stored as OCI 1.1 referrers.
 //! * [`referrers`]: the referrers of a digest, from every place they may be listed, each checked.
@@ -14,6 +16,7 @@
 //! * [`verifier`]: checks the signed entities stored for a digest against a policy; `verify`,
 //!   `pull`, `values`, `history`, `diff` and the previous-release check of `build`/`check` all ask it.
 
+pub mod attest;
 pub mod bundle;
 pub mod gate;
 pub mod keyless;

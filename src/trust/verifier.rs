@@ -40,6 +40,16 @@ pub struct Outcome {
 }
 
 impl Signer {
+    /// The signer a valid signature names: a trusted key (by its index in the policy) or a trusted
+    /// keyless identity (by its index, with the verified certificate's facts).
+    pub fn of(p: &Policy, by: bundle::By, identity: String, format: &'static str, source: &str) -> Signer {
+        let (key, fingerprint, certificate) = match by {
+            bundle::By::Key(k) => (p.keys.keys[k].name.clone(), p.keys.keys[k].fingerprint.clone(), None),
+            bundle::By::Identity(i, v) => (p.keyless[i].label(), format!("keyless:{i}"), Some(v)),
+        };
+        Signer { key, fingerprint, identity, format, source: source.to_string(), certificate }
+    }
+
     /// How the signer is named to people: `key <fingerprint> (<file>)`, or the keyless identity
     /// with the certificate's SAN.
     pub fn label(&self) -> String {
@@ -72,12 +82,9 @@ impl Outcome {
             Err(why) => return self.failures.push(format!("{what}: {why}")),
         };
         // One signer per distinct key, and per distinct trusted identity.
-        let (key, fingerprint, certificate) = match by {
-            bundle::By::Key(k) => (p.keys.keys[k].name.clone(), p.keys.keys[k].fingerprint.clone(), None),
-            bundle::By::Identity(i, v) => (p.keyless[i].label(), format!("keyless:{i}"), Some(v)),
-        };
-        if !self.signers.iter().any(|x| x.fingerprint == fingerprint) {
-            self.signers.push(Signer { key, fingerprint, identity, format, source: source.to_string(), certificate });
+        let s = Signer::of(p, by, identity, format, source);
+        if !self.signers.iter().any(|x| x.fingerprint == s.fingerprint) {
+            self.signers.push(s);
         }
     }
 }
