@@ -27,10 +27,10 @@ struct Evidence {
 fn evidence(list: &[String]) -> Result<Vec<Evidence>> {
     let mut out = Vec::new();
     for spec in list {
-        // A type is a URI (it has a scheme); `=` elsewhere may be part of the file name.
-        let (file, predicate_type) = match spec.rsplit_once('=') {
-            Some((f, t)) if t.contains("://") || t.starts_with("urn:") => (f, t.to_string()),
-            _ => (spec.as_str(), promotion::EVIDENCE_TYPE.to_string()),
+        // A type is a URI or one of cosign's names; an `=` before anything else is part of the name.
+        let (file, predicate_type) = match spec.rsplit_once('=').and_then(|(f, t)| attest::predicate_type_uri(t).ok().map(|t| (f, t))) {
+            Some((f, t)) => (f, t),
+            None => (spec.as_str(), promotion::EVIDENCE_TYPE.to_string()),
         };
         let path = PathBuf::from(file);
         let bytes = std::fs::read(&path).with_context(|| format!("--evidence {file}: cannot read"))?;
@@ -40,7 +40,8 @@ fn evidence(list: &[String]) -> Result<Vec<Evidence>> {
             bail!("--evidence {file}: a JSON object is needed (it becomes the attestation's predicate)");
         }
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| file.to_string());
-        let digest = BTreeMap::from([("sha256".to_string(), crate::hashing::sha256_digest(&bytes).trim_start_matches("sha256:").to_string())]);
+        let digest =
+            BTreeMap::from([("sha256".to_string(), crate::hashing::sha256_digest(&bytes).trim_start_matches("sha256:").to_string())]);
         out.push(Evidence { file: path, r#ref: EvidenceRef { name, predicate_type, digest }, predicate });
     }
     Ok(out)
@@ -66,7 +67,9 @@ fn approver(how: &How, key: Option<&signing::Signer>) -> Result<BTreeMap<String,
 pub fn run(reference: &str, how: How, trust: &crate::cli::Trust, req: &Request, t: &Transport) -> Result<()> {
     let r = StoreRef::parse(reference)?;
     if !trust.given() {
-        bail!("name who must have signed the release: --release-key PUB, or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]; an unverified release is never promoted");
+        bail!(
+            "name who must have signed the release: --release-key PUB, or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]; an unverified release is never promoted"
+        );
     }
     if !crate::reference::valid_tag(req.env) {
         bail!("--to `{}`: an environment is a name of letters, digits, `.`, `_` and `-`", req.env);

@@ -39,7 +39,9 @@ pub fn run(
         }
         (Some(env), None) => {
             if !trust.given() {
-                bail!("--env {env}: name who may have signed and promoted the release (--key PUB, keyless identity flags), or give --policy FILE");
+                bail!(
+                    "--env {env}: name who may have signed and promoted the release (--key PUB, keyless identity flags), or give --policy FILE"
+                );
             }
             super::require_verified(&st, &pinned, super::verify_options(&r, trust, t)?)?;
             require_promoted(st.store(), &r, &desc.digest, trust, env)?;

@@ -38,10 +38,11 @@ pub fn evaluate(l: &Loaded, i: &Input) -> Result<Vec<RuleOutcome>> {
                 Some(format!("no accepted {} attestation to check", req.predicate_type))
             } else {
                 accepted.0.iter().find_map(|(pred, signer)| {
-                    let extra =
-                        vec![("predicate", cel::to_value(pred).unwrap_or(Value::Null)), ("signer", signer_value(signer))];
+                    let extra = vec![("predicate", cel::to_value(pred).unwrap_or(Value::Null)), ("signer", signer_value(signer))];
                     match functions.context(i, extra) {
-                        Ok(ctx) => super::policy_file::run(program, &ctx).err().map(|w| format!("the attestation by {}: {w}", signer.short())),
+                        Ok(ctx) => {
+                            super::policy_file::run(program, &ctx).err().map(|w| format!("the attestation by {}: {w}", signer.short()))
+                        }
                         Err(e) => Some(e),
                     }
                 })
@@ -160,15 +161,13 @@ impl Functions {
             let (ps, _) = promotion::of_digest(i.store, i.digest, &policy(rule, i)?, Some(env))?;
             per_env.insert(env.clone(), ps);
         }
-        let promotions = per_env
-            .into_iter()
-            .filter_map(|(env, ps)| ps.last().map(|latest| (env, promotion::cel_value(latest, &ps, i.now))))
-            .collect();
+        let promotions =
+            per_env.into_iter().filter_map(|(env, ps)| ps.last().map(|latest| (env, promotion::cel_value(latest, &ps, i.now)))).collect();
         Ok(Functions { by_type: Arc::new(by_type), promotions: Arc::new(promotions) })
     }
 
     /// A context with the variables, `now`, `extra`, and the two functions.
-    fn context(&self, i: &Input, mut extra: Vec<(&str, Value)>) -> std::result::Result<cel::Context<'static>, String> {
+    fn context(&self, i: &Input, mut extra: Vec<(&str, Value)>) -> std::result::Result<cel::Context<'static, 'static>, String> {
         extra.push(("now", Value::Timestamp(i.now)));
         let mut ctx = super::policy_file::context(&i.vars, extra)?;
         let by_type = self.by_type.clone();
@@ -176,9 +175,10 @@ impl Functions {
         ctx.add_function("attestations", attestations).map_err(|e| format!("{e:?}"))?;
         let promotions = self.promotions.clone();
         let promotion = move |env: Arc<String>| -> std::result::Result<Value, ExecutionError> {
-            promotions.get(env.as_str()).cloned().ok_or_else(|| {
-                ExecutionError::function_error("promotion", format!("no verified promotion of this release to `{env}`"))
-            })
+            promotions
+                .get(env.as_str())
+                .cloned()
+                .ok_or_else(|| ExecutionError::function_error("promotion", format!("no verified promotion of this release to `{env}`")))
         };
         ctx.add_function("promotion", promotion).map_err(|e| format!("{e:?}"))?;
         Ok(ctx)

@@ -244,9 +244,8 @@ pub fn load(file: &Path, env: &str) -> Result<Loaded> {
 fn compile(rules: Vec<Rule>, file: &Path, field: &str) -> Result<Vec<(Rule, cel::Program)>> {
     let mut out = Vec::new();
     for (i, r) in rules.into_iter().enumerate() {
-        let program = cel::Program::compile(&r.condition).map_err(|err| {
-            anyhow!("{}: {field}[{i}].condition: `{}` is not a CEL expression: {err}", file.display(), r.condition)
-        })?;
+        let program = cel::Program::compile(&r.condition)
+            .map_err(|err| anyhow!("{}: {field}[{i}].condition: `{}` is not a CEL expression: {err}", file.display(), r.condition))?;
         out.push((r, program));
     }
     Ok(out)
@@ -294,7 +293,7 @@ pub fn not_run(rules: &[(Rule, cel::Program)], why: &str) -> Vec<RuleOutcome> {
 }
 
 /// A CEL context holding `vars` (a JSON object: each key a variable), plus `extra` CEL values.
-pub fn context(vars: &serde_json::Value, extra: Vec<(&str, cel::Value)>) -> Result<cel::Context<'static>, String> {
+pub fn context(vars: &serde_json::Value, extra: Vec<(&str, cel::Value)>) -> Result<cel::Context<'static, 'static>, String> {
     let mut ctx = cel::Context::default();
     if let serde_json::Value::Object(m) = vars {
         for (k, v) in m {
