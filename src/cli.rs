@@ -468,6 +468,84 @@ pub enum Command {
         #[command(flatten, next_help_heading = "Registry options")]
         registry: RegistryOpts,
     },
+    /// Attest a release: sign a statement about it (an in-toto attestation).
+    ///
+    /// An in-toto Statement v1 whose subject is the release's manifest digest (named by its
+    /// repository, as signatures are) with the predicate read from --predicate, signed as DSSE and
+    /// stored next to the release: a Sigstore bundle stored as an OCI 1.1 referrer (predicate type
+    /// in the `dev.sigstore.bundle.predicateType` annotation; cosign v3's format) and/or a layer
+    /// appended to cosign's `sha256-<hex>.att` manifest (cosign 2's format). Appends, never
+    /// replaces; the same statement by the same key again is a no-op. The release's integrity and
+    /// record checks must pass first.
+    ///
+    /// Examples:
+    ///   bundle attest registry.example.com/acme/docproc:1.4.0 --predicate eval.json \
+    ///       --type https://acme.example/eval/v1 --key cosign.key
+    ///   bundle attest REF --predicate sbom.spdx.json --type spdxjson --key cosign.key --format legacy
+    ///   bundle attest oci:out/docproc:1.4.0 --predicate p.json --type slsaprovenance1 --key k.key
+    ///   bundle attest REF --predicate eval.json --type https://acme.example/eval/v1 --keyless   # in CI
+    #[command(verbatim_doc_comment)]
+    Attest {
+        /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
+        reference: String,
+        /// The predicate: a file holding one JSON object (`-`: standard input).
+        #[arg(long, value_name = "FILE")]
+        predicate: PathBuf,
+        /// The predicate type: a URI, or one of cosign's names (slsaprovenance, slsaprovenance02,
+        /// slsaprovenance1, spdx, spdxjson, cyclonedx, link, vuln, openvex, custom).
+        #[arg(long = "type", value_name = "URI")]
+        predicate_type: String,
+        /// The cosign-format private key.
+        #[arg(long, value_name = "FILE", required_unless_present = "keyless", conflicts_with = "keyless")]
+        key: Option<PathBuf>,
+        #[command(flatten)]
+        keyless: KeylessArgs,
+        /// Read the key's password from this file (else COSIGN_PASSWORD, or a prompt).
+        #[arg(long, value_name = "FILE", requires = "key")]
+        password_file: Option<PathBuf>,
+        /// The repository the statement's subject names; default: the reference's repository (a
+        /// layout: the release name).
+        #[arg(long, value_name = "REPO")]
+        identity: Option<String>,
+        /// The format: bundle (a referrer; cosign v3), legacy (the `.att` tag; cosign 2
+        /// `verify-attestation`), or both (the default). Keyless: bundle only.
+        #[arg(long, value_enum, default_value = "both")]
+        format: crate::signing::Format,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
+    },
+    /// List a release's attestations, each verified, with its predicate.
+    ///
+    /// Every attestation stored for the manifest digest (bundle referrers and cosign's `.att`
+    /// tag) is checked as a signature is: made by a trusted key or keyless identity, its statement
+    /// naming this digest and an accepted repository. Those that pass are listed (type, signer,
+    /// format, where found) with their predicate; the others are listed as not verified, with why.
+    /// With --type: exit 1 when no attestation of that type verifies.
+    ///
+    /// Examples:
+    ///   bundle attestations registry.example.com/acme/docproc:1.4.0 --key cosign.pub
+    ///   bundle attestations REF --type slsaprovenance1 --key builder.pub --json
+    ///   bundle attestations REF --type https://slsa.dev/verification_summary/v1 \
+    ///       --certificate-identity-regexp '^https://gitlab.com/acme/docproc//' \
+    ///       --certificate-oidc-issuer https://gitlab.com
+    #[command(verbatim_doc_comment, mut_arg("keys", |a| a.required_unless_present_any(["certificate_identity", "certificate_identity_regexp"])))]
+    Attestations {
+        /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
+        reference: String,
+        /// Only attestations of this predicate type (a URI, or one of cosign's names).
+        #[arg(long = "type", value_name = "URI")]
+        predicate_type: Option<String>,
+        #[command(flatten)]
+        trust: Trust,
+        /// Print JSON: the digest, the verified attestations with their predicates, the failures.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
+    },
     /// Verify a release before deploying it.
     ///
     /// Signatures first, then integrity, the release's own checks, and optionally images and Helm

@@ -1,5 +1,7 @@
 //! One file per subcommand: thin orchestration over the library modules.
 
+pub mod attest;
+pub mod attestations;
 pub mod build;
 pub mod check;
 pub mod diff;
@@ -47,6 +49,18 @@ pub fn run(cli: Cli) -> Result<()> {
                 _ => anyhow::bail!("give --key FILE or --keyless"),
             };
             sign::run(&reference, how, identity.as_deref(), &annotations, format, json, &t(&registry)?)
+        }
+        Command::Attest { reference, predicate, predicate_type, key, keyless, password_file, identity, format, json, registry } => {
+            let how = match (key, keyless.get()) {
+                (Some(k), None) => sign::How::Key(k, password_file),
+                (None, Some(k)) => sign::How::Keyless(k),
+                _ => anyhow::bail!("give --key FILE or --keyless"),
+            };
+            let claim = attest::Claim { predicate: &predicate, predicate_type: &predicate_type };
+            attest::run(&reference, &claim, how, identity.as_deref(), format, json, &t(&registry)?)
+        }
+        Command::Attestations { reference, predicate_type, trust, json, registry } => {
+            attestations::run(&reference, predicate_type.as_deref(), &trust, json, &t(&registry)?)
         }
         Command::Verify { reference, trust, check_images, values, map, policy, env, json, registry } => {
             let gate = policy.zip(env);

@@ -58,6 +58,25 @@ pub fn sign_in(
     Ok(added)
 }
 
+/// Open the store of `r`, resolve the release once (what is signed or attested names this digest
+/// whatever the tag does later), and refuse one whose layers contradict its record: a signature
+/// or attestation vouches for the whole release.
+pub fn open_release(r: &StoreRef, t: &Transport, verb: &str) -> Result<(Opened, crate::oci::Descriptor, crate::release::Release)> {
+    let st = store::open(r, t)?;
+    let desc = store::resolve(st.store(), r)?;
+    let (_, record) = crate::artifact::read(st.store(), &desc)?;
+    let (integrity, own, _) = crate::verify::check_content(st.store(), &desc)?;
+    let failed: Vec<String> = [integrity, own]
+        .into_iter()
+        .filter(|c| c.status == "fail")
+        .flat_map(|c| c.failures.into_iter().map(move |f| format!("{}: {f}", c.name)))
+        .collect();
+    if !failed.is_empty() {
+        return Err(crate::error::finding(format!("refusing to {verb} {}: {}", desc.digest, failed.join("; "))));
+    }
+    Ok((st, desc, record))
+}
+
 /// How to sign: with a key file (and its password file), or keylessly.
 pub enum How {
     Key(std::path::PathBuf, Option<std::path::PathBuf>),
@@ -83,20 +102,7 @@ pub fn run(
         How::Keyless(_) if !format.bundle() => anyhow::bail!("--keyless signs in the bundle format; --format legacy is for keys"),
         How::Keyless(_) => None,
     };
-    let st = store::open(&r, t)?;
-    // Resolve once; the signature names this digest whatever the tag does later.
-    let desc = store::resolve(st.store(), &r)?;
-    let (_, record) = crate::artifact::read(st.store(), &desc)?;
-    // A signature vouches for the whole release: refuse one whose layers contradict its record.
-    let (integrity, own, _) = crate::verify::check_content(st.store(), &desc)?;
-    let failed: Vec<String> = [integrity, own]
-        .into_iter()
-        .filter(|c| c.status == "fail")
-        .flat_map(|c| c.failures.into_iter().map(move |f| format!("{}: {f}", c.name)))
-        .collect();
-    if !failed.is_empty() {
-        return Err(crate::error::finding(format!("refusing to sign {}: {}", desc.digest, failed.join("; "))));
-    }
+    let (st, desc, record) = open_release(&r, t, "sign")?;
     let identity = identity.map(String::from).unwrap_or_else(|| default_identity(&r, &record.name));
     let Some(signer) = signer else {
         let How::Keyless(k) = &how else { unreachable!("a key was loaded above") };
