@@ -89,8 +89,12 @@ pub fn run(reference: &str, how: How, trust: &crate::cli::Trust, req: &Request, 
     // Refuse to promote what does not verify: nothing is written then.
     super::require_verified(&st, &pinned, super::verify_options(&r, trust, t)?)?;
     let (_, record) = crate::artifact::read(st.store(), &desc)?;
+    // The previous release in ENV: promotions by the trust flags' signers, and by this key.
     let mut policy = crate::trust::Policy::from_flags(&r, trust)?;
     policy.min_signers = 1;
+    if let Some(k) = &key {
+        policy.keys.add(crate::trust::TrustedKey::from_pem(&k.public_pem, "the signing key")?);
+    }
     let supersedes = promotion::history(st.store(), &policy, req.env)?
         .into_iter()
         .rev()

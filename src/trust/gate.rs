@@ -68,7 +68,22 @@ fn accepted(predicate_type: &str, env: &str, policy: &Policy, i: &Input) -> Resu
         return Ok((list, failures));
     }
     let found = attest::find(i.store, i.digest, policy, Some(predicate_type))?;
-    Ok((found.attestations.into_iter().map(|a| (a.predicate, a.signer)).collect(), found.failures))
+    Ok((unique(found.attestations).into_iter().map(|a| (a.predicate, a.signer)).collect(), found.failures))
+}
+
+/// One of each statement: the same predicate by the same signer stored in both formats (a bundle
+/// referrer and the `.att` tag) counts once.
+fn unique(list: Vec<attest::Attestation>) -> Vec<attest::Attestation> {
+    let mut out: Vec<attest::Attestation> = Vec::new();
+    for a in list {
+        let same = |o: &attest::Attestation| {
+            o.signer.fingerprint == a.signer.fingerprint && o.predicate_type == a.predicate_type && o.predicate == a.predicate
+        };
+        if !out.iter().any(same) {
+            out.push(a);
+        }
+    }
+    out
 }
 
 /// A requirement's own outcome: enough distinct signers attested.
@@ -144,7 +159,7 @@ impl Functions {
         let all = policy(&everyone(l), i)?;
         let found = attest::find(i.store, i.digest, &all, None)?;
         let mut grouped: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-        for a in found.attestations {
+        for a in unique(found.attestations) {
             let mut m: HashMap<String, Value> = HashMap::new();
             m.insert("predicateType".into(), Value::String(Arc::new(a.predicate_type.clone())));
             m.insert("predicate".into(), cel::to_value(&a.predicate).unwrap_or(Value::Null));

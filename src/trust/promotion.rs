@@ -113,7 +113,11 @@ pub fn of_digest(st: &dyn crate::store::Store, digest: &str, p: &Policy, env: Op
                 continue;
             }
         };
-        if env.is_none_or(|e| e == pred.environment) {
+        // The same statement by the same signer in both formats (bundle and `.att`) is one promotion.
+        let same = |o: &Promotion| {
+            o.signer.fingerprint == a.signer.fingerprint && o.predicate.time == pred.time && o.predicate.environment == pred.environment
+        };
+        if env.is_none_or(|e| e == pred.environment) && !out.iter().any(same) {
             out.push(Promotion { predicate: pred, time, signer: a.signer });
         }
     }

@@ -1,0 +1,261 @@
+//! The promotion story, through the CLI, on a real registry (Debian's docker-registry): build and
+//! sign → promote to staging → staging values → the evaluation attaches its metrics → two
+//! approvers promote to production (with a change ticket as evidence) → the production policy
+//! passes → history in promotion order and the rollback one-liner. Then each way a release must
+//! be refused, with the rule named: a failing metric, a missing approval, a promotion by the
+//! wrong key, a stale approval, and too short a soak in staging.
+
+mod common;
+use common::registry::Registry;
+use common::*;
+use std::path::Path;
+
+const EVAL: &str = "https://acme.dev/eval/v1";
+const PROMOTION: &str = "https://relbundle.dev/promotion/v1";
+
+const POLICY: &str = r#"apiVersion: relbundle.dev/v1
+kind: ReleasePolicy
+environments:
+  staging:
+    signers: {keys: [release.pub]}
+    attestations:
+      - name: promoted to staging by CI
+        type: https://relbundle.dev/promotion/v1
+        signers: {keys: [ci.pub]}
+  production:
+    signers: {keys: [release.pub]}
+    attestations:
+      - name: promoted to production by two approvers
+        type: https://relbundle.dev/promotion/v1
+        signers: {threshold: 2, keys: [alice.pub, bob.pub]}
+      - name: golden-set evaluation by CI
+        type: https://acme.dev/eval/v1
+        signers: {keys: [ci.pub]}
+        rules:
+          - name: accuracy at least 0.92
+            condition: predicate.metrics.accuracy >= 0.92
+    rules:
+      - name: soaked in staging for an hour
+        condition: promotion("staging").age > duration("1h")
+      - name: production approval younger than a week
+        condition: promotion("production").age < duration("168h")
+      - name: not built with --allow-breaking
+        condition: '!has(record.allowBreaking)'
+      - name: evaluated on the golden set
+        condition: attestations("https://acme.dev/eval/v1").exists(a, a.predicate.dataset == "golden-v3")
+"#;
+
+fn now() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+}
+
+struct Story<'a> {
+    d: &'a Path,
+    repo: std::path::PathBuf,
+}
+
+impl Story<'_> {
+    /// `bundle ARGS` in the test folder (keys, evidence and the policy are there).
+    fn b(&self, args: &[&str]) -> Run {
+        run(bundle(self.d).current_dir(self.d).env("COSIGN_PASSWORD", "pw").args(args))
+    }
+
+    /// `bundle ARGS` with SOURCE_DATE_EPOCH: the promotion's recorded time.
+    fn at(&self, epoch: i64, args: &[&str]) -> Run {
+        run(bundle(self.d).current_dir(self.d).env("COSIGN_PASSWORD", "pw").env("SOURCE_DATE_EPOCH", epoch.to_string()).args(args))
+    }
+
+    /// Build, push and sign a version into `repo`; returns its digest.
+    fn release(&self, repo: &str, version: &str) -> String {
+        let push = format!("{repo}:{version}");
+        let out = format!("oci:{}", self.d.join("out").join(version).display());
+        let r = run(bundle(self.d)
+            .current_dir(self.d)
+            .env("COSIGN_PASSWORD", "pw")
+            .args(["build", "--version", version, "--output", &out, "--push", &push, "--sign", "--key", "release.key"])
+            .arg(self.repo.join("docproc")))
+        .ok();
+        built_digest(&r.stdout)
+    }
+
+    fn promote(&self, epoch: i64, reference: &str, env: &str, key: &str, extra: &[&str]) -> Run {
+        let base = ["promote", reference, "--to", env, "--key", key, "--release-key", "release.pub"];
+        self.at(epoch, &[&base[..], extra].concat())
+    }
+
+    fn eval(&self, reference: &str, accuracy: f64) {
+        let file = format!("eval-{accuracy}.json");
+        let body = serde_json::json!({"dataset": "golden-v3", "metrics": {"accuracy": accuracy, "f1": 0.9}, "run": "eval-42"});
+        std::fs::write(self.d.join(&file), body.to_string()).unwrap();
+        self.b(&["attest", reference, "--predicate", &file, "--type", EVAL, "--key", "ci.key"]).ok();
+    }
+
+    fn verify(&self, reference: &str, env: &[(&str, &str)]) -> Run {
+        let mut c = bundle(self.d);
+        c.current_dir(self.d).args(["verify", reference, "--policy", "policy.yaml", "--env", "production"]);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        run(&mut c)
+    }
+}
+
+#[test]
+fn promotion_story_and_every_refusal_names_its_rule() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let reg = Registry::plain(&d.join("reg"));
+    for k in ["release", "ci", "alice", "bob", "mallory"] {
+        run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(["keygen", "--output-prefix", k])).ok();
+    }
+    std::fs::write(d.join("policy.yaml"), POLICY).unwrap();
+    std::fs::write(d.join("CHG-1234.json"), r#"{"ticket": "CHG-1234", "approvedBy": "change board"}"#).unwrap();
+    let s = Story { d, repo: fixture_repo(d, &["docproc", "dvc-remote"]) };
+    let repo = format!("{}/acme/docproc", reg.addr);
+    let h = 3600;
+    let now = now();
+
+    // 1.0.0 went to staging and production four days ago.
+    let d100 = s.release(&repo, "1.0.0");
+    let r100 = format!("{repo}@{d100}");
+    s.promote(now - 100 * h, &r100, "staging", "ci.key", &[]).ok();
+    s.promote(now - 96 * h, &r100, "production", "alice.key", &[]).ok();
+    s.promote(now - 96 * h, &r100, "production", "bob.key", &[]).ok();
+
+    // 1.1.0: built and signed; not in staging yet, so no staging values.
+    let d110 = s.release(&repo, "1.1.0");
+    let r110 = format!("{repo}:1.1.0");
+    let staging_values = ["values", r110.as_str(), "--env", "staging", "--key", "release.pub", "--key", "ci.pub"];
+    let r = s.b(&staging_values).code(1);
+    assert!(r.stderr.contains("rule `promoted to staging` failed"), "{}", r.stderr);
+    let r = s.b(&["values", &r110, "--env", "staging", "--policy", "policy.yaml"]).code(1);
+    // The verify report goes to stderr when values refuse.
+    assert!(r.stderr.contains("rule `promoted to staging by CI`") && r.stderr.contains("0 of the 1 required"), "{}", r.stderr);
+    // Promoted to staging three hours ago by CI: staging values now.
+    let r = s.promote(now - 3 * h, &r110, "staging", "ci.key", &[]).ok();
+    assert!(r.stdout.contains("promoted docproc 1.1.0") && r.stdout.contains("supersedes 1.0.0"), "{}", r.stdout);
+    let r = s.b(&staging_values).ok();
+    assert!(r.stdout.contains(&d110) && r.stderr.contains("promoted to staging at"), "{}\n{}", r.stdout, r.stderr);
+    s.b(&["values", &r110, "--env", "staging", "--policy", "policy.yaml", "-o", "staging.yaml"]).ok();
+    assert!(std::fs::read_to_string(d.join("staging.yaml")).unwrap().contains(&d110));
+
+    // The evaluation job attaches its metrics; before the approvals, production refuses.
+    s.eval(&r110, 0.95);
+    let r = s.verify(&r110, &[]).code(1);
+    assert!(r.stdout.contains("promoted to production by two approvers") && r.stdout.contains("0 of the 2 required"), "{}", r.stdout);
+
+    // Two approvers promote to production; Alice attaches the change ticket as evidence.
+    let r = s.promote(now - 30 * 60, &r110, "production", "alice.key", &["--evidence", "CHG-1234.json", "--json"]).ok();
+    let p: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(p["predicateType"], PROMOTION);
+    assert_eq!(p["predicate"]["environment"], "production");
+    assert_eq!(p["predicate"]["supersedes"]["digest"], d100.as_str());
+    assert_eq!(p["predicate"]["release"]["digest"], d110.as_str());
+    assert!(p["predicate"]["approver"]["key"].as_str().unwrap().starts_with("sha256:"), "{p}");
+    let t0 = chrono_like(now - 30 * 60);
+    assert_eq!(p["predicate"]["time"], t0.as_str());
+    let ticket = relbundle::hashing::sha256_digest(&std::fs::read(d.join("CHG-1234.json")).unwrap());
+    assert_eq!(format!("sha256:{}", p["predicate"]["evidence"][0]["digest"]["sha256"].as_str().unwrap()), ticket);
+    assert_eq!(p["predicate"]["evidence"][0]["predicateType"], "https://relbundle.dev/evidence/v1");
+    // The evidence is its own attestation, verified like any other.
+    let r = s.b(&["attestations", &r110, "--type", "https://relbundle.dev/evidence/v1", "--key", "alice.pub", "--json"]).ok();
+    assert!(r.stdout.contains("CHG-1234"), "{}", r.stdout);
+    s.promote(now - 20 * 60, &r110, "production", "bob.key", &[]).ok();
+
+    // The production gate passes, every rule's outcome listed.
+    let r = s.verify(&r110, &[]).ok();
+    assert!(r.stdout.contains("PASS  policy: 7 rule(s) of policy.yaml for production hold"), "{}", r.stdout);
+    let j = s.b(&["verify", &r110, "--policy", "policy.yaml", "--env", "production", "--json"]).ok();
+    let v: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
+    let rules = v["policy"]["rules"].as_array().unwrap();
+    assert_eq!(rules.len(), 7, "{v}");
+    assert!(rules.iter().all(|r| r["passed"] == true), "{v}");
+    s.b(&["values", &r110, "--env", "production", "--policy", "policy.yaml", "-o", "prod.yaml"]).ok();
+    // Too short a soak: the same release judged at 30 minutes after its staging promotion.
+    let soon = chrono_like(now - 3 * h + 30 * 60);
+    let r = s.verify(&r110, &[("RELBUNDLE_NOW", soon.as_str())]).code(1);
+    assert!(
+        r.stdout.contains("rule `soaked in staging for an hour` (promotion(\"staging\").age > duration(\"1h\")): the condition is false"),
+        "{}",
+        r.stdout
+    );
+
+    // History: promotion order, who and when; --previous is the rollback target.
+    let hist = ["history", repo.as_str(), "--env", "production", "--key", "alice.pub", "--key", "bob.pub"];
+    let r = s.b(&[&hist[..], &["--json"]].concat()).ok();
+    let rows: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let versions: Vec<&str> = rows.as_array().unwrap().iter().map(|r| r["version"].as_str().unwrap()).collect();
+    assert_eq!(versions, ["1.0.0", "1.1.0"], "{rows}");
+    assert_eq!(rows[1]["current"], true);
+    assert_eq!(rows[1]["promotions"].as_array().unwrap().len(), 2, "{rows}");
+    let r = s.b(&hist).ok();
+    assert!(r.stdout.contains("1.1.0") && r.stdout.contains("(current)") && r.stdout.contains(&t0), "{}", r.stdout);
+    let prev = s.b(&[&hist[..], &["--previous"]].concat()).ok();
+    assert_eq!(prev.stdout.trim(), r100);
+    // The rollback one-liner of the README: values of the previous production release.
+    let rollback = format!(
+        "bundle values \"$(bundle history {repo} --env production --key alice.pub --key bob.pub --previous)\" --env production --key release.pub --key alice.pub -o rollback.yaml"
+    );
+    let r = run(std::process::Command::new("sh").arg("-ec").arg(&rollback).current_dir(d).env("RELBUNDLE_CACHE_DIR", d).env(
+        "PATH",
+        format!("{}:{}", Path::new(env!("CARGO_BIN_EXE_bundle")).parent().unwrap().display(), std::env::var("PATH").unwrap()),
+    ))
+    .ok();
+    assert!(r.stderr.contains("promoted to production at"), "{}", r.stderr);
+    assert!(std::fs::read_to_string(d.join("rollback.yaml")).unwrap().contains(&d100));
+    // Only one release in staging under CI's key: no previous one.
+    s.b(&["history", &repo, "--env", "staging", "--key", "ci.pub", "--previous"]).ok();
+    s.b(&["history", &repo, "--env", "qa", "--key", "ci.pub", "--previous"]).code(1);
+
+    // Refusals, each in a repository of its own: the rule named, and why.
+    let bad = format!("{}/acme/rejects", reg.addr);
+    let setup = |v: &str, accuracy: f64, approvers: &[&str], when: i64| {
+        let dg = s.release(&bad, v);
+        let r = format!("{bad}@{dg}");
+        s.promote(when - 3 * h, &r, "staging", "ci.key", &[]).ok();
+        s.eval(&r, accuracy);
+        for a in approvers {
+            s.promote(when, &r, "production", a, &[]).ok();
+        }
+        r
+    };
+    // A failing metric.
+    let r = s.verify(&setup("2.0.0", 0.90, &["alice.key", "bob.key"], now - 60), &[]).code(1);
+    assert!(
+        r.stdout.contains("rule `accuracy at least 0.92` (predicate.metrics.accuracy >= 0.92): the attestation by key"),
+        "{}",
+        r.stdout
+    );
+    assert!(r.stdout.contains("FAIL  policy: 1 of 7 rule(s)"), "{}", r.stdout);
+    // A missing approval.
+    let r = s.verify(&setup("2.1.0", 0.95, &["alice.key"], now - 60), &[]).code(1);
+    assert!(
+        r.stdout.contains("rule `promoted to production by two approvers`") && r.stdout.contains("1 of the 2 required signer(s) attested"),
+        "{}",
+        r.stdout
+    );
+    // The second approval by a key the policy does not trust.
+    let r = s.verify(&setup("2.2.0", 0.95, &["alice.key", "mallory.key"], now - 60), &[]).code(1);
+    assert!(r.stdout.contains("1 of the 2 required signer(s) attested") && r.stdout.contains("not accepted"), "{}", r.stdout);
+    // A stale approval: a month old.
+    let r = s.verify(&setup("2.3.0", 0.95, &["alice.key", "bob.key"], now - 30 * 24 * h), &[]).code(1);
+    assert!(
+        r.stdout.contains("rule `production approval younger than a week`") && r.stdout.contains("the condition is false"),
+        "{}",
+        r.stdout
+    );
+
+    // promote refuses a release that does not verify, and writes nothing.
+    let r =
+        s.promote(now, &format!("{bad}:2.3.0"), "production", "alice.key", &["--release-key", "mallory.pub", "--min-signers", "2"]).code(1);
+    assert!(r.stderr.contains("is not verified"), "{}", r.stderr);
+    // Bad evidence is an input error, before anything is signed.
+    std::fs::write(d.join("list.json"), "[1, 2]").unwrap();
+    let r = s.promote(now, &r110, "production", "alice.key", &["--evidence", "list.json"]).code(2);
+    assert!(r.stderr.contains("--evidence list.json: a JSON object is needed"), "{}", r.stderr);
+}
+
+/// RFC 3339 UTC of a Unix time, as promotions record it.
+fn chrono_like(epoch: i64) -> String {
+    chrono::DateTime::from_timestamp(epoch, 0).unwrap().format("%Y-%m-%dT%H:%M:%SZ").to_string()
+}
