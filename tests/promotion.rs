@@ -157,6 +157,12 @@ fn promotion_story_and_every_refusal_names_its_rule() {
     let ticket = relbundle::hashing::sha256_digest(&std::fs::read(d.join("CHG-1234.json")).unwrap());
     assert_eq!(format!("sha256:{}", p["predicate"]["evidence"][0]["digest"]["sha256"].as_str().unwrap()), ticket);
     assert_eq!(p["predicate"]["evidence"][0]["predicateType"], "https://relbundle.dev/evidence/v1");
+    // The predicate and the policy follow their schemas (Python's jsonschema).
+    std::fs::write(d.join("promotion.json"), p["predicate"].to_string()).unwrap();
+    let validate = "import json,sys,yaml,jsonschema; jsonschema.validate(yaml.safe_load(open(sys.argv[1])), json.load(open(sys.argv[2])))";
+    for (doc, schema) in [("promotion.json", "spec/promotion.schema.json"), ("policy.yaml", "spec/policy.schema.json")] {
+        py(validate, &[d.join(doc).to_str().unwrap(), repo_root().join(schema).to_str().unwrap()]).ok();
+    }
     // The evidence is its own attestation, verified like any other.
     let r = s.b(&["attestations", &r110, "--type", "https://relbundle.dev/evidence/v1", "--key", "alice.pub", "--json"]).ok();
     assert!(r.stdout.contains("CHG-1234"), "{}", r.stdout);
