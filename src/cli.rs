@@ -194,6 +194,14 @@ pub enum Command {
         /// The key's password, for --sign (else COSIGN_PASSWORD or a prompt).
         #[arg(long, value_name = "FILE")]
         password_file: Option<PathBuf>,
+        /// With --sign: also attest SLSA provenance v1 for the release (source commit, every
+        /// image, model, prompt and contract digest; the CI's builder and job). Default: on when
+        /// signing in CI (CI=true), off elsewhere.
+        #[arg(long, overrides_with = "no_provenance")]
+        provenance: bool,
+        /// Do not attest provenance, even when signing in CI.
+        #[arg(long, overrides_with = "provenance")]
+        no_provenance: bool,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -580,6 +588,20 @@ pub enum Command {
         /// The environment of --policy to apply (e.g. staging, production).
         #[arg(long, value_name = "ENV", requires = "policy")]
         env: Option<String>,
+        /// When the release verifies, attest the result: an SLSA verification summary
+        /// (https://slsa.dev/verification_summary/v1, PASSED) signed with --attest-key or
+        /// --keyless, stored next to the release for later gates. Never written on a failure.
+        #[arg(long)]
+        attest_result: bool,
+        /// The cosign-format private key that signs the --attest-result summary (--key stays the
+        /// trusted public key).
+        #[arg(long, value_name = "FILE", requires = "attest_result", conflicts_with = "keyless")]
+        attest_key: Option<PathBuf>,
+        #[command(flatten)]
+        keyless: KeylessArgs,
+        /// The --attest-key's password (else COSIGN_PASSWORD, or a prompt).
+        #[arg(long, value_name = "FILE", requires = "attest_key")]
+        password_file: Option<PathBuf>,
         /// Print the report as JSON (spec/verify-report.schema.json).
         #[arg(long)]
         json: bool,

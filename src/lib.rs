@@ -32,6 +32,7 @@ pub mod reference;
 pub mod release;
 pub mod remotes;
 pub mod signing;
+pub mod slsa;
 pub mod source;
 pub mod spec;
 pub mod store;

@@ -1,5 +1,5 @@
-//! The promotion story, through the CLI, on a real registry (Debian's docker-registry): build and
-//! sign → promote to staging → staging values → the evaluation attaches its metrics → two
+//! The promotion story, through the CLI, on a real registry (Debian's docker-registry): build,
+//! sign and attest SLSA provenance → promote to staging → staging values → the evaluation attaches its metrics → two
 //! approvers promote to production (with a change ticket as evidence) → the production policy
 //! passes → history in promotion order and the rollback one-liner. Then each way a release must
 //! be refused, with the rule named: a failing metric, a missing approval, a promotion by the
@@ -28,6 +28,14 @@ environments:
       - name: promoted to production by two approvers
         type: https://relbundle.dev/promotion/v1
         signers: {threshold: 2, keys: [alice.pub, bob.pub]}
+      - name: SLSA provenance by the release key
+        type: https://slsa.dev/provenance/v1
+        signers: {keys: [release.pub]}
+        rules:
+          - name: built by relbundle from a git commit
+            condition: >-
+              predicate.buildDefinition.buildType == "https://relbundle.dev/build/v1" &&
+              predicate.buildDefinition.resolvedDependencies.exists(d, has(d.digest.gitCommit))
       - name: golden-set evaluation by CI
         type: https://acme.dev/eval/v1
         signers: {keys: [ci.pub]}
@@ -72,7 +80,7 @@ impl Story<'_> {
         let r = run(bundle(self.d)
             .current_dir(self.d)
             .env("COSIGN_PASSWORD", "pw")
-            .args(["build", "--version", version, "--output", &out, "--push", &push, "--sign", "--key", "release.key"])
+            .args(["build", "--version", version, "--output", &out, "--push", &push, "--sign", "--key", "release.key", "--provenance"])
             .arg(self.repo.join("docproc")))
         .ok();
         built_digest(&r.stdout)
@@ -170,11 +178,11 @@ fn promotion_story_and_every_refusal_names_its_rule() {
 
     // The production gate passes, every rule's outcome listed.
     let r = s.verify(&r110, &[]).ok();
-    assert!(r.stdout.contains("PASS  policy: 7 rule(s) of policy.yaml for production hold"), "{}", r.stdout);
+    assert!(r.stdout.contains("PASS  policy: 9 rule(s) of policy.yaml for production hold"), "{}", r.stdout);
     let j = s.b(&["verify", &r110, "--policy", "policy.yaml", "--env", "production", "--json"]).ok();
     let v: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();
     let rules = v["policy"]["rules"].as_array().unwrap();
-    assert_eq!(rules.len(), 7, "{v}");
+    assert_eq!(rules.len(), 9, "{v}");
     assert!(rules.iter().all(|r| r["passed"] == true), "{v}");
     s.b(&["values", &r110, "--env", "production", "--policy", "policy.yaml", "-o", "prod.yaml"]).ok();
     // Too short a soak: the same release judged at 30 minutes after its staging promotion.
@@ -232,7 +240,7 @@ fn promotion_story_and_every_refusal_names_its_rule() {
         "{}",
         r.stdout
     );
-    assert!(r.stdout.contains("FAIL  policy: 1 of 7 rule(s)"), "{}", r.stdout);
+    assert!(r.stdout.contains("FAIL  policy: 1 of 9 rule(s)"), "{}", r.stdout);
     // A missing approval.
     let r = s.verify(&setup("2.1.0", 0.95, &["alice.key"], now - 60), &[]).code(1);
     assert!(

@@ -3,16 +3,33 @@ use crate::store::registry::Transport;
 use crate::store::{self, CopyReport, StoreRef};
 use anyhow::Result;
 
-pub fn run(
-    input: &Input,
-    output: Option<&str>,
-    push: Option<&str>,
-    signing: Option<(std::path::PathBuf, Option<std::path::PathBuf>)>,
-    keyless: Option<crate::signing::Keyless>,
-    retag: bool,
-    json: bool,
-    t: &Transport,
+/// How `build` signs: a key (and its password file) or keylessly, and whether it attests provenance.
+pub struct Signing {
+    pub key: Option<(std::path::PathBuf, Option<std::path::PathBuf>)>,
+    pub keyless: Option<crate::signing::Keyless>,
+    pub provenance: bool,
+}
+
+/// Attest `provenance` (when there is one) for the release in `st` as `identity`.
+fn attest_provenance(
+    st: &store::Opened,
+    desc: &crate::oci::Descriptor,
+    identity: &str,
+    provenance: Option<&serde_json::Value>,
+    with: crate::trust::attest::SignWith,
 ) -> Result<()> {
+    let Some(p) = provenance else { return Ok(()) };
+    let format = match with {
+        crate::trust::attest::SignWith::Key(_) => crate::signing::DEFAULT_FORMAT,
+        crate::trust::attest::SignWith::Keyless(_) => crate::signing::Format::Bundle,
+    };
+    crate::trust::attest::attach(st.store(), desc, identity, crate::slsa::PROVENANCE_V1, p, with, format)?;
+    eprintln!("attested SLSA provenance v1 in {} as {}", st.store().describe(), crate::signing::repository_of(identity));
+    Ok(())
+}
+
+pub fn run(input: &Input, output: Option<&str>, push: Option<&str>, how: Signing, retag: bool, json: bool, t: &Transport) -> Result<()> {
+    let Signing { key: signing, keyless, provenance } = how;
     // Parse the references before any work, so a typo costs nothing.
     let parsed = output.map(StoreRef::parse).transpose()?;
     let push_ref = push.map(StoreRef::parse).transpose()?;
@@ -57,6 +74,8 @@ pub fn run(
         }
     }
     let packed = crate::artifact::pack(&c)?;
+    let provenance = provenance.then(|| crate::slsa::provenance(&c.release, &crate::slsa::ci(&|v| std::env::var(v).ok())));
+    let provenance = provenance.as_ref();
     let mdesc = packed.descriptor();
     let mut reports: Vec<CopyReport> = Vec::new();
     // The layout first (the embedded default), then the registry, each with its tag last.
@@ -70,21 +89,24 @@ pub fn run(
     let layout_identity = super::sign::default_identity(&with_tag, &c.release.name);
     if let Some(s) = &signer {
         super::sign::sign_in(&layout, &mdesc, &layout_identity, &Default::default(), s, crate::signing::DEFAULT_FORMAT)?;
+        attest_provenance(&layout, &mdesc, &layout_identity, provenance, crate::trust::attest::SignWith::Key(s))?;
     }
     // Keyless signs once, where the release is deployed from: the registry when pushing, else
     // the layout (a token is good for one certificate, and each signature is a Rekor entry).
     if let (Some(k), None) = (&keyless, &push_ref) {
         let (san, issuer) = crate::signing::attach_keyless(layout.store(), &mdesc, &layout_identity, &Default::default(), k)?;
         eprintln!("signed keylessly as {san} ({issuer})");
+        attest_provenance(&layout, &mdesc, &layout_identity, provenance, crate::trust::attest::SignWith::Keyless(k))?;
     }
     if let Some(pr) = &push_ref {
         let dst = store::open(pr, t)?;
         let ptag = pr.tag().map(String::from).unwrap_or_else(|| c.release.version.clone());
         reports.push(store::copy(layout.store(), Some(&out), &mdesc, &packed.manifest, &packed.blobs, &dst, &ptag, retag)?);
         if let (Some(k), StoreRef::Registry { registry, repository, .. }) = (&keyless, pr) {
-            let (san, issuer) =
-                crate::signing::attach_keyless(dst.store(), &mdesc, &format!("{registry}/{repository}:{ptag}"), &Default::default(), k)?;
+            let identity = format!("{registry}/{repository}:{ptag}");
+            let (san, issuer) = crate::signing::attach_keyless(dst.store(), &mdesc, &identity, &Default::default(), k)?;
             eprintln!("signed keylessly as {san} ({issuer})");
+            attest_provenance(&dst, &mdesc, &identity, provenance, crate::trust::attest::SignWith::Keyless(k))?;
         }
         if let (Some(s), StoreRef::Registry { registry, repository, .. }) = (&signer, pr) {
             // Signed by tag, as skopeo's default policy (matchRepoDigestOrExact) expects.
@@ -96,6 +118,8 @@ pub fn run(
                 s,
                 crate::signing::DEFAULT_FORMAT,
             )?;
+            let identity = format!("{registry}/{repository}:{ptag}");
+            attest_provenance(&dst, &mdesc, &identity, provenance, crate::trust::attest::SignWith::Key(s))?;
         }
     }
     for r in &reports {

@@ -27,7 +27,7 @@ pub fn run(cli: Cli) -> Result<()> {
     let t = |r: &RegistryOpts| transport(&top.merge(r));
     match cli.command {
         Command::Init { dir, force } => init::run(&dir, force),
-        Command::Build { input, output, retag, push, sign, key, keyless, password_file, json, registry } => {
+        Command::Build { input, output, retag, push, sign, key, keyless, password_file, provenance, no_provenance, json, registry } => {
             let keyless = keyless.get();
             if sign && key.is_none() && keyless.is_none() {
                 anyhow::bail!("--sign needs --key FILE, or --keyless");
@@ -35,8 +35,14 @@ pub fn run(cli: Cli) -> Result<()> {
             if !sign && (key.is_some() || keyless.is_some()) {
                 anyhow::bail!("--key and --keyless sign only with --sign");
             }
+            if provenance && !sign {
+                anyhow::bail!("--provenance is attested by the release's signer: add --sign with --key FILE or --keyless");
+            }
+            // Provenance: asked for, or by default when signing in CI.
+            let provenance = sign && !no_provenance && (provenance || crate::slsa::in_ci(&|v| std::env::var(v).ok()));
             let signing = if sign { key.map(|k| (k, password_file)) } else { None };
-            build::run(&input, output.as_deref(), push.as_deref(), signing, keyless, retag, json, &t(&registry)?)
+            let how = build::Signing { key: signing, keyless, provenance };
+            build::run(&input, output.as_deref(), push.as_deref(), how, retag, json, &t(&registry)?)
         }
         Command::Diff { a, b, format, keys, identity, repo, registry } => {
             diff::run(&a, &b, format, &keys, &identity, repo.as_deref(), &t(&registry)?)
@@ -62,9 +68,31 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Attestations { reference, predicate_type, trust, json, registry } => {
             attestations::run(&reference, predicate_type.as_deref(), &trust, json, &t(&registry)?)
         }
-        Command::Verify { reference, trust, check_images, values, map, policy, env, json, registry } => {
+        Command::Verify {
+            reference,
+            trust,
+            check_images,
+            values,
+            map,
+            policy,
+            env,
+            attest_result,
+            attest_key,
+            keyless,
+            password_file,
+            json,
+            registry,
+        } => {
             let gate = policy.zip(env);
-            verify::run(&reference, &trust, check_images, values, map, gate, json, &t(&registry)?)
+            let attest = match (attest_result, attest_key, keyless.get()) {
+                (false, _, Some(_)) => anyhow::bail!("--keyless signs the --attest-result summary: add --attest-result"),
+                (false, ..) => None,
+                (true, Some(k), None) => Some(sign::How::Key(k, password_file)),
+                (true, None, Some(k)) => Some(sign::How::Keyless(k)),
+                (true, ..) => anyhow::bail!("--attest-result needs a signer: --attest-key FILE, or --keyless"),
+            };
+            let checks = verify::Checks { check_images, values, map, attest };
+            verify::run(&reference, &trust, checks, gate, json, &t(&registry)?)
         }
         Command::Check { input, output, push, json, registry } => {
             check::run(&input, output.as_deref(), push.as_deref(), json, &t(&registry)?)

@@ -223,6 +223,7 @@ pub struct Attestation {
     /// Who signed it (key or keyless identity), the identity it names, its format and where it was found.
     pub signer: Signer,
     /// `sha256:` of the DSSE envelope (legacy) or bundle JSON (bundle): a stable id.
+    #[serde(rename = "envelopeDigest")]
     pub envelope_digest: String,
 }
 
@@ -256,7 +257,7 @@ impl Found {
         self.attestations.push(Attestation {
             predicate_type: s.predicate_type,
             predicate,
-            signer: Signer::of(p, s.by, s.identity, format, source),
+            signer: Signer::of(p, s.by, s.identity, format, source, envelope_digest),
             envelope_digest: envelope_digest.to_string(),
         });
     }

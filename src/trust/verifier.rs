@@ -26,6 +26,10 @@ pub struct Signer {
     /// A keyless signature: the certificate's identity and issuer, the log index, the signing time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate: Option<super::sigstore::Verified>,
+    /// `sha256:` of what was signed as stored: the bundle JSON, the DSSE envelope, or the legacy
+    /// payload (a verification summary's `inputAttestations`).
+    #[serde(skip)]
+    pub signed_digest: String,
 }
 
 /// What the stored signatures of one digest say under a policy.
@@ -42,12 +46,12 @@ pub struct Outcome {
 impl Signer {
     /// The signer a valid signature names: a trusted key (by its index in the policy) or a trusted
     /// keyless identity (by its index, with the verified certificate's facts).
-    pub fn of(p: &Policy, by: bundle::By, identity: String, format: &'static str, source: &str) -> Signer {
+    pub fn of(p: &Policy, by: bundle::By, identity: String, format: &'static str, source: &str, signed_digest: &str) -> Signer {
         let (key, fingerprint, certificate) = match by {
             bundle::By::Key(k) => (p.keys.keys[k].name.clone(), p.keys.keys[k].fingerprint.clone(), None),
             bundle::By::Identity(i, v) => (p.keyless[i].label(), format!("keyless:{i}"), Some(v)),
         };
-        Signer { key, fingerprint, identity, format, source: source.to_string(), certificate }
+        Signer { key, fingerprint, identity, format, source: source.to_string(), certificate, signed_digest: signed_digest.to_string() }
     }
 
     /// How the signer is named to people: `key <fingerprint> (<file>)`, or the keyless identity
@@ -76,13 +80,14 @@ impl Outcome {
         self.signers.len() >= p.min_signers
     }
 
-    fn take(&mut self, p: &Policy, r: std::result::Result<(bundle::By, String), String>, format: &'static str, source: &str, what: &str) {
+    fn take(&mut self, p: &Policy, r: std::result::Result<(bundle::By, String), String>, at: (&'static str, &str, &str, &str)) {
+        let (format, source, what, signed_digest) = at;
         let (by, identity) = match r {
             Ok(v) => v,
             Err(why) => return self.failures.push(format!("{what}: {why}")),
         };
         // One signer per distinct key, and per distinct trusted identity.
-        let s = Signer::of(p, by, identity, format, source);
+        let s = Signer::of(p, by, identity, format, source, signed_digest);
         if !self.signers.iter().any(|x| x.fingerprint == s.fingerprint) {
             self.signers.push(s);
         }
@@ -99,7 +104,8 @@ pub fn check(s: &dyn crate::store::Store, digest: &str, p: &Policy) -> Result<Ou
         o.stored += layers.len();
         let source = format!("{}:{}", s.describe(), signing::sig_tag(digest));
         for (i, l) in layers.iter().enumerate() {
-            o.take(p, accept(l, digest, p).map(|(k, id)| (bundle::By::Key(k), id)), "legacy", &source, &format!("signature {i}"));
+            let r = accept(l, digest, p).map(|(k, id)| (bundle::By::Key(k), id));
+            o.take(p, r, ("legacy", &source, &format!("signature {i}"), &l.desc.digest));
         }
     }
     // 2. Referrers.
@@ -117,7 +123,7 @@ pub fn check(s: &dyn crate::store::Store, digest: &str, p: &Policy) -> Result<Ou
                 }
             };
             let Some(bytes) = content(s.blob(layer), &mut o.failures)? else { continue };
-            o.take(p, bundle::check(&bytes, digest, p), "bundle", &source, &format!("bundle {source}"));
+            o.take(p, bundle::check(&bytes, digest, p), ("bundle", &source, &format!("bundle {source}"), &layer.digest));
         } else if !r.manifest.layers.is_empty() && r.manifest.layers.iter().all(|l| l.media_type == signing::SIMPLESIGNING_MEDIA_TYPE) {
             // A legacy payload stored as a referrer (cosign --registry-referrers-mode=oci-1-1).
             if r.manifest.layers.len() > signing::MAX_SIGNATURES {
@@ -132,13 +138,8 @@ pub fn check(s: &dyn crate::store::Store, digest: &str, p: &Policy) -> Result<Ou
                 }
                 let Some(payload) = content(s.blob(l), &mut o.failures)? else { continue };
                 let sl = SigLayer { desc: l.clone(), payload, signature: l.annotation(signing::SIGNATURE_ANNOTATION).map(String::from) };
-                o.take(
-                    p,
-                    accept(&sl, digest, p).map(|(k, id)| (bundle::By::Key(k), id)),
-                    "legacy",
-                    &source,
-                    &format!("{source}: signature {i}"),
-                );
+                let r = accept(&sl, digest, p).map(|(k, id)| (bundle::By::Key(k), id));
+                o.take(p, r, ("legacy", &source, &format!("{source}: signature {i}"), &l.digest));
             }
         }
         // Other referrers (SBOMs, attestations in other formats) are not signatures.
