@@ -280,7 +280,7 @@ pub enum Command {
         #[command(flatten, next_help_heading = "Registry options")]
         registry: RegistryOpts,
     },
-    /// List a repository's releases, newest first; with --env, those promoted to an environment.
+    /// List a repository's releases (newest first), or an environment's (--env).
     ///
     /// Tag, version, digest, created, commit and signatures; with --key, who signed.
     ///
@@ -315,7 +315,7 @@ pub enum Command {
         #[command(flatten, next_help_heading = "Registry options")]
         registry: RegistryOpts,
     },
-    /// Record that a release moves to an environment: a signed promotion attestation.
+    /// Promote a release to an environment: a signed, verifiable record.
     ///
     /// The release is verified first under the trust flags (--release-key or the keyless identity
     /// flags), and nothing is written unless it passes. The promotion (predicate
