@@ -273,3 +273,127 @@ fn promotion_story_and_every_refusal_names_its_rule() {
 fn chrono_like(epoch: i64) -> String {
     chrono::DateTime::from_timestamp(epoch, 0).unwrap().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
+
+const GITLAB_SAN: &str = "https://gitlab.com/acme/docproc//.gitlab-ci.yml@refs/tags/v1.2.3";
+const GITLAB_ISSUER: &str = "https://gitlab.com";
+
+/// Keyless promotion through the CLI (local Fulcio/Rekor/TSA stand-ins), in a layout: the approver
+/// is the token's identity, `values --env` and `history --env` trust the pipeline's certificate
+/// identity and nothing else. Then what a writer of the layout, or a careless signer, cannot do:
+/// move a promotion to another release, name another release in a signed promotion, date one in
+/// the future.
+#[test]
+fn keyless_promotions_count_and_forged_ones_do_not() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let sig = common::standin::Standin::start(&d.join("sigstore"));
+    let token = d.join("token");
+    let claims = serde_json::json!({
+        "iss": GITLAB_ISSUER,
+        "sub": "project_path:acme/docproc:ref_type:tag:ref:v1.2.3",
+        "ci_config_ref_uri": "gitlab.com/acme/docproc//.gitlab-ci.yml@refs/tags/v1.2.3",
+        "project_path": "acme/docproc",
+        "ref": "v1.2.3",
+        "ref_type": "tag",
+        "sha": "0123456789abcdef0123456789abcdef01234567",
+        "pipeline_source": "push",
+    });
+    std::fs::write(&token, sig.token(&claims)).unwrap();
+    for k in ["release", "alice"] {
+        run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(["keygen", "--output-prefix", k])).ok();
+    }
+    let repo = fixture_repo(d, &["docproc", "dvc-remote"]);
+    let l = format!("oci:{}", d.join("l").display());
+    let b = |args: &[&str]| run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(args));
+    let mut digests = Vec::new();
+    for v in ["1.0.0", "1.1.0"] {
+        let r =
+            b(&["build", "--version", v, "--output", &l, "--sign", "--key", "release.key", repo.join("docproc").to_str().unwrap()]).ok();
+        digests.push(built_digest(&r.stdout));
+    }
+    let (r100, r110) = (format!("{l}:1.0.0"), format!("{l}:1.1.0"));
+    let root = sig.file("trusted_root.json");
+    let config = sig.file("signing_config.json");
+    let keyless = ["--keyless", "--identity-token", token.to_str().unwrap(), "--signing-config", config.to_str().unwrap()];
+    let release = ["--release-key", "release.pub", "--identity", "docproc"];
+    let r = b(&[&["promote", &r100, "--to", "staging", "--json"][..], &keyless[..], &release[..]].concat()).ok();
+    let p: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(p["predicate"]["approver"]["issuer"], GITLAB_ISSUER, "{p}");
+    assert_eq!(p["predicate"]["approver"]["subject"], claims["sub"], "{p}");
+
+    // The pipeline's certificate identity is what counts.
+    let pipeline =
+        ["--certificate-identity", GITLAB_SAN, "--certificate-oidc-issuer", GITLAB_ISSUER, "--trusted-root", root.to_str().unwrap()];
+    let trust = [&["--key", "release.pub", "--identity", "docproc"][..], &pipeline[..]].concat();
+    let r = b(&[&["values", &r100, "--env", "staging"][..], &trust[..]].concat()).ok();
+    assert!(
+        r.stderr.contains(&format!("promoted to staging at {} by {GITLAB_SAN}", p["predicate"]["time"].as_str().unwrap())),
+        "{}",
+        r.stderr
+    );
+    let other = GITLAB_SAN.replace("acme", "evil");
+    let wrong =
+        ["--key", "release.pub", "--identity", "docproc", "--certificate-identity", &other, "--certificate-oidc-issuer", GITLAB_ISSUER];
+    let r = b(&[&["values", &r100, "--env", "staging", "--trusted-root", root.to_str().unwrap()][..], &wrong[..]].concat()).code(1);
+    assert!(r.stderr.contains("rule `promoted to staging` failed"), "{}", r.stderr);
+    let h = b(&[&["history", &l, "--env", "staging", "--json"][..], &pipeline[..], &["--identity", "docproc"][..]].concat()).ok();
+    let rows: serde_json::Value = serde_json::from_str(&h.stdout).unwrap();
+    assert_eq!(rows[0]["promotions"][0]["approver"], GITLAB_SAN, "{rows}");
+    assert_eq!(rows[0]["digest"], digests[0].as_str());
+
+    // A writer of the layout moves Alice's promotion of 1.0.0 (cosign's .att tag) onto 1.1.0.
+    let alice = ["--key", "release.pub", "--key", "alice.pub", "--identity", "docproc"];
+    b(&[
+        "promote",
+        &r100,
+        "--to",
+        "production",
+        "--key",
+        "alice.key",
+        "--release-key",
+        "release.pub",
+        "--identity",
+        "docproc",
+        "--format",
+        "legacy",
+    ])
+    .ok();
+    b(&[&["values", &r100, "--env", "production"][..], &alice[..]].concat()).ok();
+    let att = |digest: &str| format!("{}.att", digest.replace(':', "-"));
+    common::craft::edit_index(&d.join("l"), |v| {
+        let list = v["manifests"].as_array_mut().unwrap();
+        let from =
+            list.iter().find(|m| m["annotations"]["org.opencontainers.image.ref.name"] == att(&digests[0]).as_str()).unwrap().clone();
+        let mut moved = from;
+        moved["annotations"]["org.opencontainers.image.ref.name"] = serde_json::json!(att(&digests[1]));
+        list.push(moved);
+    });
+    let r = b(&[&["values", &r110, "--env", "production"][..], &alice[..]].concat()).code(1);
+    assert!(r.stderr.contains("rule `promoted to production` failed") && r.stderr.contains(&digests[0]), "{}", r.stderr);
+    // A signed promotion (made with `attest`, not `promote`) whose predicate names another release.
+    let mut forged = p["predicate"].clone();
+    forged["environment"] = serde_json::json!("qa");
+    std::fs::write(d.join("forged.json"), forged.to_string()).unwrap();
+    b(&["attest", &r110, "--predicate", "forged.json", "--type", PROMOTION, "--key", "alice.key"]).ok();
+    let r = b(&[&["values", &r110, "--env", "qa"][..], &alice[..]].concat()).code(1);
+    assert!(r.stderr.contains(&format!("names release {}, not {}", digests[0], digests[1])), "{}", r.stderr);
+    // A promotion dated tomorrow has not happened yet.
+    let tomorrow = now() + 86400;
+    b(&["promote", &r110, "--to", "canary", "--key", "alice.key", "--release-key", "release.pub", "--identity", "docproc"]).ok();
+    run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").env("SOURCE_DATE_EPOCH", tomorrow.to_string()).args([
+        "promote",
+        &r110,
+        "--to",
+        "prod-eu",
+        "--key",
+        "alice.key",
+        "--release-key",
+        "release.pub",
+        "--identity",
+        "docproc",
+    ]))
+    .ok();
+    b(&[&["values", &r110, "--env", "canary"][..], &alice[..]].concat()).ok();
+    let r = b(&[&["values", &r110, "--env", "prod-eu"][..], &alice[..]].concat()).code(1);
+    assert!(r.stderr.contains("after now"), "{}", r.stderr);
+}

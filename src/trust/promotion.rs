@@ -15,6 +15,9 @@ pub const PREDICATE_TYPE: &str = "https://relbundle.dev/promotion/v1";
 /// The predicate type of an evidence file attached by `promote --evidence FILE` without `=TYPE`.
 pub const EVIDENCE_TYPE: &str = "https://relbundle.dev/evidence/v1";
 
+/// How far in the future a promotion's time may be (the signer's clock ahead of ours).
+pub const CLOCK_SKEW_MINUTES: i64 = 5;
+
 /// The promotion predicate (spec/promotion.schema.json).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -92,6 +95,10 @@ pub fn rfc3339(t: &DateTime<FixedOffset>) -> String {
 pub fn of_digest(st: &dyn crate::store::Store, digest: &str, p: &Policy, env: Option<&str>) -> Result<(Vec<Promotion>, Vec<String>)> {
     let found = attest::find(st, digest, p, Some(PREDICATE_TYPE))?;
     let mut failures = found.failures;
+    // A promotion dated after now (beyond clock skew) has not happened yet: with RELBUNDLE_NOW, a
+    // past decision is re-checked without what came later.
+    let now = super::gate::now()?;
+    let latest = now + chrono::Duration::minutes(CLOCK_SKEW_MINUTES);
     let mut out = Vec::new();
     for a in found.attestations {
         let what = format!("promotion {} by {}", a.envelope_digest, a.signer.short());
@@ -113,6 +120,10 @@ pub fn of_digest(st: &dyn crate::store::Store, digest: &str, p: &Policy, env: Op
                 continue;
             }
         };
+        if time > latest {
+            failures.push(format!("{what}: dated {}, after now ({}): not counted", pred.time, rfc3339(&now)));
+            continue;
+        }
         // The same statement by the same signer in both formats (bundle and `.att`) is one promotion.
         let same = |o: &Promotion| {
             o.signer.fingerprint == a.signer.fingerprint && o.predicate.time == pred.time && o.predicate.environment == pred.environment

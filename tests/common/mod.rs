@@ -6,6 +6,7 @@ pub mod craft;
 pub mod proxy;
 pub mod registry;
 pub mod servers;
+pub mod standin;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
