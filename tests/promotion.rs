@@ -175,6 +175,23 @@ fn promotion_story_and_every_refusal_names_its_rule() {
     let r = s.b(&["attestations", &r110, "--type", "https://relbundle.dev/evidence/v1", "--key", "alice.pub", "--json"]).ok();
     assert!(r.stdout.contains("CHG-1234"), "{}", r.stdout);
     s.promote(now - 20 * 60, &r110, "production", "bob.key", &[]).ok();
+    // cosign 2.5 verifies the promotion (cosign's .att format) with Bob's key, and its predicate.
+    let cosign =
+        std::env::var_os("RELBUNDLE_COSIGN").map(std::path::PathBuf::from).unwrap_or_else(|| repo_root().join(".tools/bin/cosign"));
+    let c = run(std::process::Command::new(&cosign)
+        .current_dir(d)
+        .env("HOME", d)
+        .env("TUF_ROOT", d.join("tuf"))
+        .args(["verify-attestation", "--type", PROMOTION, "--key", "bob.pub", "--insecure-ignore-tlog"])
+        .args(["--allow-insecure-registry", "--allow-http-registry", &format!("{repo}@{d110}")]))
+    .ok();
+    let envelope: serde_json::Value = serde_json::from_str(c.stdout.lines().next().unwrap()).unwrap();
+    use base64::Engine as _;
+    let payload = base64::engine::general_purpose::STANDARD.decode(envelope["payload"].as_str().unwrap()).unwrap();
+    let st: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    assert_eq!(st["predicateType"], PROMOTION);
+    assert_eq!(st["predicate"]["environment"], "production");
+    assert_eq!(st["subject"][0]["digest"]["sha256"], d110.trim_start_matches("sha256:"));
 
     // The production gate passes, every rule's outcome listed.
     let r = s.verify(&r110, &[]).ok();
