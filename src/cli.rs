@@ -566,7 +566,11 @@ pub enum Command {
     ///   bundle verify mirror.example.com/docproc:1.4.0 --key cosign.pub \
     ///       --identity registry.example.com/acme/docproc
     ///   bundle verify oci:out/docproc:1.4.0 --key cosign.pub --identity docproc
-    #[command(verbatim_doc_comment, mut_arg("keys", |a| a.required_unless_present_any(["certificate_identity", "certificate_identity_regexp", "policy"])))]
+    #[command(
+        verbatim_doc_comment,
+        mut_arg("keys", |a| a.required_unless_present_any(["certificate_identity", "certificate_identity_regexp", "policy"])),
+        mut_arg("keyless", |a| a.help("Sign the --attest-result summary keylessly (OIDC token, Fulcio, Rekor; bundle format)"))
+    )]
     Verify {
         /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
         reference: String,

@@ -21,6 +21,9 @@ pub const LOCAL_BUILDER: &str = "https://relbundle.dev/builder/local/v1";
 pub const VERIFIER: &str = "https://relbundle.dev/verifier/v1";
 /// The policy URI of a verify by trust flags (what is checked: spec/attestations.md).
 pub const VERIFY_POLICY: &str = "https://relbundle.dev/verify/v1";
+/// The policy URI of a verify by a release policy file (`--policy FILE --env ENV`): this, with
+/// `#ENV`; the digest is the file's.
+pub const POLICY_FILE: &str = "https://relbundle.dev/policy/v1";
 
 /// The CI a build or verify runs in, read from its variables.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,12 +4,12 @@
 //! trust config), and by our own `trust::sigstore::verify`. Then what each must refuse.
 
 mod common;
+use common::standin::Standin;
 use common::*;
 use relbundle::trust::keyless;
 use relbundle::trust::sigstore::{self as ss, Expected, Identity, Subject, Text};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
 
 const GITHUB_SAN: &str = "https://github.com/acme/docproc/.github/workflows/release.yml@refs/tags/v1.2.3";
 const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
@@ -41,54 +41,6 @@ fn gitlab_claims() -> serde_json::Value {
         "sha": SHA,
         "pipeline_source": "push",
     })
-}
-
-/// The stand-in services, stopped (by their process) when dropped.
-struct Standin {
-    dir: PathBuf,
-    url: String,
-    child: Child,
-}
-
-impl Standin {
-    fn start(dir: &Path, untrusted_log: bool) -> Standin {
-        let ready = dir.join(if untrusted_log { "url-untrusted" } else { "url" });
-        let mut c = Command::new(python());
-        c.arg(repo_root().join("scripts/sigstore-standin.py")).arg("serve").arg(dir);
-        if untrusted_log {
-            c.arg("--untrusted-log");
-        }
-        let log = std::fs::File::create(dir.with_extension(if untrusted_log { "untrusted.log" } else { "log" })).unwrap();
-        let child = c.stdout(Stdio::null()).stderr(Stdio::from(log)).spawn().unwrap();
-        let t0 = Instant::now();
-        while !ready.exists() {
-            assert!(t0.elapsed() < Duration::from_secs(30), "the Sigstore stand-ins did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let url = std::fs::read_to_string(&ready).unwrap();
-        Standin { dir: dir.to_path_buf(), url, child }
-    }
-
-    fn token(&self, claims: &serde_json::Value) -> String {
-        let r = run(Command::new(python())
-            .arg(repo_root().join("scripts/sigstore-standin.py"))
-            .arg("token")
-            .arg(&self.dir)
-            .arg(claims.to_string()))
-        .ok();
-        r.stdout.trim().to_string()
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-}
-
-impl Drop for Standin {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 /// What a release signature signs: the bundle format's in-toto statement naming the manifest digest.

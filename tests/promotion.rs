@@ -303,7 +303,7 @@ const GITLAB_ISSUER: &str = "https://gitlab.com";
 fn keyless_promotions_count_and_forged_ones_do_not() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
-    let sig = common::standin::Standin::start(&d.join("sigstore"));
+    let sig = common::standin::Standin::start(&d.join("sigstore"), false);
     let token = d.join("token");
     let claims = serde_json::json!({
         "iss": GITLAB_ISSUER,

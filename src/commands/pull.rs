@@ -81,18 +81,8 @@ pub fn run(reference: &str, req: &Request, trust: &crate::cli::Trust, t: &Transp
         };
         let s = crate::fetch::models(&record, &comps, output, dvc_remote)?;
         if json {
-            let v = serde_json::json!({
-                "digest": desc.digest,
-                "name": record.name,
-                "version": record.version,
-                "output": output.display().to_string(),
-                "models": s.models,
-                "files": s.files,
-                "fetched": s.fetched,
-                "fetchedBytes": s.fetched_bytes,
-                "kept": s.kept,
-            });
-            println!("{}", serde_json::to_string_pretty(&v)?);
+            let more = serde_json::json!({"models": s.models, "files": s.files, "fetched": s.fetched, "fetchedBytes": s.fetched_bytes, "kept": s.kept});
+            print_json(&desc, &record, output, more)?;
         } else {
             println!(
                 "{} model file(s) of {} {} ({}) in {}: {} fetched ({} bytes), {} already in place and verified",
@@ -146,16 +136,24 @@ pub fn run(reference: &str, req: &Request, trust: &crate::cli::Trust, t: &Transp
     cross_check(&record, &files, comp, &only)?;
     extract::write_tree(output, &files, force)?;
     if json {
-        let v = serde_json::json!({
-            "digest": desc.digest,
-            "name": record.name,
-            "version": record.version,
-            "output": output.display().to_string(),
-            "files": files.keys().collect::<Vec<_>>(),
-        });
-        println!("{}", serde_json::to_string_pretty(&v)?);
+        print_json(&desc, &record, output, serde_json::json!({"files": files.keys().collect::<Vec<_>>()}))?;
     } else {
         println!("wrote {} file(s) of {} {} ({}) to {}", files.len(), record.name, record.version, desc.digest, output.display());
     }
+    Ok(())
+}
+
+/// The `--json` report of a pull: which release went where, and what `more` says was written.
+fn print_json(desc: &crate::oci::Descriptor, record: &Release, output: &Path, more: serde_json::Value) -> Result<()> {
+    let mut v = serde_json::json!({
+        "digest": desc.digest,
+        "name": record.name,
+        "version": record.version,
+        "output": output.display().to_string(),
+    });
+    if let (Some(v), serde_json::Value::Object(m)) = (v.as_object_mut(), more) {
+        v.extend(m);
+    }
+    println!("{}", serde_json::to_string_pretty(&v)?);
     Ok(())
 }

@@ -41,7 +41,7 @@ pub fn run(
                 None => String::new(),
             };
             let o = Options { check_images, values, values_map, ..super::policy_options(&r, trust, file, env, t)? };
-            (o, (format!("{}#{env}", file.display()), digest))
+            (o, (format!("{}#{env}", crate::slsa::POLICY_FILE), digest))
         }
     };
     let st = store::open(&r, t)?;

@@ -21,6 +21,13 @@
 //! what was not asked for; what is reported is what the verified statement says. A statement
 //! with the signature predicate (`https://sigstore.dev/cosign/sign/v1`) is a signature and never
 //! listed as an attestation; the policy's `-a` annotations are a signature rule and not applied.
+//!
+//! API as in the brief (attest-api.md), plus: [`Attached`] = {bundle, legacy: per format
+//! `Some(true)` stored / `Some(false)` there already / `None` not asked; keyless: the certificate's
+//! SAN and issuer; statement_digest}; [`predicate_type_uri`] (cosign's short names), [`att_tag`],
+//! [`MAX_ATTESTATION`]. `Attestation::signer` is the verifier's `Signer`, which gained
+//! `signed_digest` (not serialised) and `Signer::of` (one constructor for signatures and
+//! attestations). The predicates relbundle writes are built in [`crate::slsa`].
 
 use super::bundle::{self, SIGN_PREDICATE, Signed};
 use super::legacy;
@@ -199,7 +206,7 @@ fn attach_legacy(
     only_mine: &Policy,
 ) -> Result<bool> {
     let tag = att_tag(digest);
-    let mut layers = legacy::read_tagged(st, &tag, MAX_ATTESTATION)?.map(|(_, l)| l).unwrap_or_default();
+    let mut layers = legacy::read_tagged(st, &tag, MAX_ATTESTATION, &|_| true)?.map(|(_, l)| l).unwrap_or_default();
     if layers.iter().any(|l| bundle::check_envelope(&l.payload, digest, only_mine).is_ok_and(|s| same_statement(&s, payload))) {
         return Ok(false);
     }
@@ -269,25 +276,23 @@ impl Found {
 pub fn find(st: &dyn Store, digest: &str, p: &Policy, predicate_type: Option<&str>) -> Result<Found> {
     let mut f = Found::default();
     let tag = att_tag(digest);
-    if let Some(Some((_, layers))) = content(legacy::read_tagged(st, &tag, MAX_ATTESTATION), &mut f.failures)? {
+    // Layers labelled with another type are not even fetched.
+    let keep = |d: &Descriptor| wanted(d.annotation(ANN_PREDICATE_TYPE), predicate_type);
+    if let Some(Some((_, layers))) = content(legacy::read_tagged(st, &tag, MAX_ATTESTATION, &keep), &mut f.failures)? {
         let source = format!("{}:{tag}", st.describe());
-        for (i, l) in layers.iter().enumerate() {
-            if !wanted(l.desc.annotation(ANN_PREDICATE_TYPE), predicate_type) {
-                continue;
-            }
+        for l in &layers {
             let r = if l.desc.media_type == DSSE_MEDIA_TYPE {
                 bundle::check_envelope(&l.payload, digest, p)
             } else {
                 Err(format!("layer type {} is not {DSSE_MEDIA_TYPE}", l.desc.media_type))
             };
-            f.take(p, r, predicate_type, ("legacy", &source, &format!("{source}: attestation {i}"), &l.desc.digest));
+            f.take(p, r, predicate_type, ("legacy", &source, &format!("{source}: layer {}", l.desc.digest), &l.desc.digest));
         }
     }
     let found = referrers::find(st, digest)?;
     f.failures.extend(found.notes);
     for r in found.referrers.iter().filter(|r| bundle::is_bundle(&r.manifest)) {
-        let label = r.manifest.annotations.as_ref().and_then(|a| a.get(bundle::ANN_PREDICATE)).map(String::as_str);
-        if !wanted(label, predicate_type) {
+        if !wanted(bundle::labelled_predicate(&r.manifest), predicate_type) {
             continue;
         }
         let source = format!("referrer {} in {}", r.desc.digest, r.place);

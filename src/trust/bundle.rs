@@ -45,6 +45,12 @@ pub fn is_bundle(m: &ImageManifest) -> bool {
         || (m.layers.len() == 1 && m.layers[0].media_type.starts_with(BUNDLE_MEDIA_PREFIX))
 }
 
+/// The predicate type a bundle referrer's manifest says it holds (an unverified label: good for
+/// counting and skipping, never for trusting).
+pub fn labelled_predicate(m: &ImageManifest) -> Option<&str> {
+    m.annotations.as_ref().and_then(|a| a.get(ANN_PREDICATE)).map(String::as_str)
+}
+
 /// The layer holding the bundle JSON.
 pub fn bundle_layer(m: &ImageManifest) -> Result<&Descriptor, String> {
     match m.layers.as_slice() {

@@ -154,12 +154,16 @@ pub fn check(s: &dyn crate::store::Store, digest: &str, p: &Policy) -> Result<Ou
     Ok(o)
 }
 
-/// How many signatures are stored for `digest` in every place (without checking them).
+/// How many signatures are stored for `digest` in every place (without checking them); bundles
+/// labelled as attestations (another predicate type) are not counted.
 pub fn stored(s: &dyn crate::store::Store, digest: &str) -> Result<usize> {
     let mut n = legacy::read_signatures(s, digest)?.map(|(_, l)| l.len()).unwrap_or(0);
     let found = referrers::find(s, digest)?;
     for r in &found.referrers {
         if bundle::is_bundle(&r.manifest) {
+            if bundle::labelled_predicate(&r.manifest).is_some_and(|t| t != bundle::SIGN_PREDICATE) {
+                continue;
+            }
             n += 1;
         } else if r.manifest.layers.iter().all(|l| l.media_type == signing::SIMPLESIGNING_MEDIA_TYPE) {
             n += r.manifest.layers.len();

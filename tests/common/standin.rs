@@ -1,7 +1,5 @@
-//! Local stand-ins for Fulcio, Rekor v1 and an RFC 3161 TSA (scripts/sigstore-standin.py,
-//! 127.0.0.1 only, test keys), for keyless signing through the CLI: `token` mints an OIDC token
-//! with the claims given; `file("signing_config.json")` and `file("trusted_root.json")` point
-//! `--signing-config` and `--trusted-root` at them.
+//! The local stand-ins for Fulcio, Rekor v1 and an RFC 3161 TSA (scripts/sigstore-standin.py,
+//! 127.0.0.1 only, test keys): started, waited for, asked for OIDC tokens, and killed when dropped.
 
 use super::{python, repo_root, run};
 use std::path::{Path, PathBuf};
@@ -16,17 +14,15 @@ pub struct Standin {
 }
 
 impl Standin {
-    pub fn start(dir: &Path) -> Standin {
-        let ready = dir.join("url");
-        let log = std::fs::File::create(dir.with_extension("log")).unwrap();
-        let child = Command::new(python())
-            .arg(repo_root().join("scripts/sigstore-standin.py"))
-            .arg("serve")
-            .arg(dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .unwrap();
+    pub fn start(dir: &Path, untrusted_log: bool) -> Standin {
+        let ready = dir.join(if untrusted_log { "url-untrusted" } else { "url" });
+        let mut c = Command::new(python());
+        c.arg(repo_root().join("scripts/sigstore-standin.py")).arg("serve").arg(dir);
+        if untrusted_log {
+            c.arg("--untrusted-log");
+        }
+        let log = std::fs::File::create(dir.with_extension(if untrusted_log { "untrusted.log" } else { "log" })).unwrap();
+        let child = c.stdout(Stdio::null()).stderr(Stdio::from(log)).spawn().unwrap();
         let t0 = Instant::now();
         while !ready.exists() {
             assert!(t0.elapsed() < Duration::from_secs(30), "the Sigstore stand-ins did not start");
@@ -36,7 +32,6 @@ impl Standin {
         Standin { dir: dir.to_path_buf(), url, child }
     }
 
-    /// An OIDC identity token (audience sigstore) carrying `claims`.
     pub fn token(&self, claims: &serde_json::Value) -> String {
         let r = run(Command::new(python())
             .arg(repo_root().join("scripts/sigstore-standin.py"))
