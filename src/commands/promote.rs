@@ -110,18 +110,18 @@ pub fn run(reference: &str, how: How, trust: &crate::cli::Trust, req: &Request, 
         supersedes,
     };
     let identity = signing::repository_of(&super::sign::default_identity(&r, &record.name)).to_string();
-    let with = match (&how, &key) {
+    let with = || match (&how, &key) {
         (_, Some(k)) => SignWith::Key(k),
         (How::Keyless(k), None) => SignWith::Keyless(k),
         (How::Key(..), None) => unreachable!("a key signer is loaded above"),
     };
     // The evidence first: a promotion is never stored without the evidence it names.
     for e in &evidence {
-        attest::attach(st.store(), &desc, &identity, &e.r#ref.predicate_type, &e.predicate, clone_with(&with), req.format)
+        attest::attach(st.store(), &desc, &identity, &e.r#ref.predicate_type, &e.predicate, with(), req.format)
             .with_context(|| format!("--evidence {}: cannot attach", e.file.display()))?;
     }
     let value = serde_json::to_value(&predicate)?;
-    attest::attach(st.store(), &desc, &identity, promotion::PREDICATE_TYPE, &value, with, req.format)?;
+    attest::attach(st.store(), &desc, &identity, promotion::PREDICATE_TYPE, &value, with(), req.format)?;
     if req.json {
         let v = serde_json::json!({"digest": desc.digest, "identity": identity, "predicateType": promotion::PREDICATE_TYPE, "predicate": value});
         println!("{}", serde_json::to_string_pretty(&v)?);
@@ -137,11 +137,4 @@ pub fn run(reference: &str, how: How, trust: &crate::cli::Trust, req: &Request, 
         None => println!("  the first release promoted to {} (under the given keys)", req.env),
     }
     Ok(())
-}
-
-fn clone_with<'a>(w: &SignWith<'a>) -> SignWith<'a> {
-    match w {
-        SignWith::Key(k) => SignWith::Key(k),
-        SignWith::Keyless(k) => SignWith::Keyless(k),
-    }
 }

@@ -34,19 +34,7 @@ pub fn evaluate(l: &Loaded, i: &Input) -> Result<Vec<RuleOutcome>> {
         let accepted = accepted(req.predicate_type.as_str(), &l.environment, &policy, i)?;
         out.push(requirement(req, &l.environment, &accepted));
         for (rule, program) in &req.rules {
-            let why = if accepted.0.is_empty() {
-                Some(format!("no accepted {} attestation to check", req.predicate_type))
-            } else {
-                accepted.0.iter().find_map(|(pred, signer)| {
-                    let extra = vec![("predicate", cel::to_value(pred).unwrap_or(Value::Null)), ("signer", signer_value(signer))];
-                    match functions.context(i, extra) {
-                        Ok(ctx) => {
-                            super::policy_file::run(program, &ctx).err().map(|w| format!("the attestation by {}: {w}", signer.short()))
-                        }
-                        Err(e) => Some(e),
-                    }
-                })
-            };
+            let why = attestation_rule(program, &req.predicate_type, &accepted.0, &functions, i);
             out.push(RuleOutcome { name: rule.name.clone(), condition: rule.condition.clone(), passed: why.is_none(), why });
         }
     }
@@ -55,6 +43,27 @@ pub fn evaluate(l: &Loaded, i: &Input) -> Result<Vec<RuleOutcome>> {
         Err(e) => out.extend(super::policy_file::not_run(&l.rules, &e)),
     }
     Ok(out)
+}
+
+/// An attestation's rule over every accepted attestation of its type: None when it holds for
+/// each, else why not for the first that fails (or that there is none).
+fn attestation_rule(
+    program: &cel::Program,
+    predicate_type: &str,
+    accepted: &[(serde_json::Value, super::Signer)],
+    functions: &Functions,
+    i: &Input,
+) -> Option<String> {
+    if accepted.is_empty() {
+        return Some(format!("no accepted {predicate_type} attestation to check"));
+    }
+    accepted.iter().find_map(|(pred, signer)| {
+        let extra = vec![("predicate", cel::to_value(pred).unwrap_or(Value::Null)), ("signer", signer_value(signer))];
+        match functions.context(i, extra) {
+            Ok(ctx) => super::policy_file::run(program, &ctx).err().map(|w| format!("the attestation by {}: {w}", signer.short())),
+            Err(e) => Some(e),
+        }
+    })
 }
 
 type Accepted = (Vec<(serde_json::Value, super::Signer)>, Vec<String>);
