@@ -137,8 +137,10 @@ fn policy_check(
         "reference": r.to_string(),
         "signers": serde_json::to_value(signers).unwrap_or_default(),
     });
+    // The requirements and functions read the same attestations: each once.
+    let memo = crate::store::memo::Memo::new(s);
     let input = crate::trust::gate::Input {
-        store: s,
+        store: &memo,
         digest,
         identities: p.identities.clone(),
         trusted_root: p.trusted_root.clone(),

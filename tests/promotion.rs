@@ -194,7 +194,16 @@ fn promotion_story_and_every_refusal_names_its_rule() {
     assert_eq!(st["subject"][0]["digest"]["sha256"], d110.trim_start_matches("sha256:"));
 
     // The production gate passes, every rule's outcome listed.
+    let requests = || reg.count("GET", "/v2/") + reg.count("HEAD", "/v2/");
+    let before = requests();
+    s.b(&["verify", &r110, "--key", "release.pub"]).ok();
+    let plain = requests() - before;
+    let before = requests();
     let r = s.verify(&r110, &[]).ok();
+    let gated = requests() - before;
+    eprintln!("MEASURE requests: verify --key {plain}, verify --policy (4 attestation requirements, 4 rules) {gated}");
+    // Every attestation is read once, whatever the number of requirements and functions that ask.
+    assert!(gated <= plain + 30, "verify --policy made {gated} requests, verify --key {plain}");
     assert!(r.stdout.contains("PASS  policy: 9 rule(s) of policy.yaml for production hold"), "{}", r.stdout);
     let j = s.b(&["verify", &r110, "--policy", "policy.yaml", "--env", "production", "--json"]).ok();
     let v: serde_json::Value = serde_json::from_str(&j.stdout).unwrap();

@@ -165,8 +165,20 @@ impl Functions {
     /// signers of env's promotion requirement when the policy has one, else every signer of this
     /// environment.
     fn collect(l: &Loaded, i: &Input) -> Result<Functions> {
+        // Read only what some rule may ask for (a name mentioned at all: never too little).
+        let conditions: Vec<&str> =
+            l.rules.iter().chain(l.attestations.iter().flat_map(|a| a.rules.iter())).map(|(r, _)| r.condition.as_str()).collect();
+        let mentions = |f: &str| conditions.iter().any(|c| c.contains(f));
+        let (types, envs) = (mentions("attestations"), mentions("promotion"));
         let all = policy(&everyone(l), i)?;
-        let found = attest::find(i.store, i.digest, &all, None)?;
+        let by_type = if types { Self::by_type(i, &all)? } else { HashMap::new() };
+        let promotions = if envs { Self::promotions(l, i, &all)? } else { HashMap::new() };
+        Ok(Functions { by_type: Arc::new(by_type), promotions: Arc::new(promotions) })
+    }
+
+    /// Predicate type → the verified attestations of that type, as a CEL list of maps.
+    fn by_type(i: &Input, all: &Policy) -> Result<HashMap<String, Value>> {
+        let found = attest::find(i.store, i.digest, all, None)?;
         let mut grouped: BTreeMap<String, Vec<Value>> = BTreeMap::new();
         for a in unique(found.attestations) {
             let mut m: HashMap<String, Value> = HashMap::new();
@@ -175,8 +187,12 @@ impl Functions {
             m.insert("signer".into(), signer_value(&a.signer));
             grouped.entry(a.predicate_type).or_default().push(Value::Map(Map::from(m)));
         }
-        let by_type = grouped.into_iter().map(|(k, v)| (k, Value::List(Arc::new(v)))).collect();
-        let (ps, _) = promotion::of_digest(i.store, i.digest, &all, None)?;
+        Ok(grouped.into_iter().map(|(k, v)| (k, Value::List(Arc::new(v)))).collect())
+    }
+
+    /// Environment → this release's latest verified promotion to it, as a CEL map.
+    fn promotions(l: &Loaded, i: &Input, all: &Policy) -> Result<HashMap<String, Value>> {
+        let (ps, _) = promotion::of_digest(i.store, i.digest, all, None)?;
         let mut per_env: BTreeMap<String, Vec<Promotion>> = BTreeMap::new();
         for p in ps {
             per_env.entry(p.predicate.environment.clone()).or_default().push(p);
@@ -185,9 +201,7 @@ impl Functions {
             let (ps, _) = promotion::of_digest(i.store, i.digest, &policy(rule, i)?, Some(env))?;
             per_env.insert(env.clone(), ps);
         }
-        let promotions =
-            per_env.into_iter().filter_map(|(env, ps)| ps.last().map(|latest| (env, promotion::cel_value(latest, &ps, i.now)))).collect();
-        Ok(Functions { by_type: Arc::new(by_type), promotions: Arc::new(promotions) })
+        Ok(per_env.into_iter().filter_map(|(env, ps)| ps.last().map(|latest| (env, promotion::cel_value(latest, &ps, i.now)))).collect())
     }
 
     /// A context with the variables, `now`, `extra`, and the two functions.

@@ -154,6 +154,9 @@ impl Promoted {
 /// The releases of a repository promoted to `env` under the policy, in promotion order (oldest
 /// first; a release's place is its latest promotion), each once whatever its tags.
 pub fn history(st: &dyn crate::store::Store, p: &Policy, env: &str) -> Result<Vec<Promoted>> {
+    // The `.att` tag, referrers and blobs are read once, however many tags name a release.
+    let memo = crate::store::memo::Memo::new(st);
+    let st: &dyn crate::store::Store = &memo;
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     let mut tags = st.tags()?;
