@@ -36,20 +36,28 @@ pub fn command() -> clap::Command {
 /// Which signatures make a release trusted (verify, values, pull).
 #[derive(Args, Debug, Clone, Default)]
 pub struct Trust {
+    #[command(flatten)]
+    pub signers: Signers,
+    /// How many of the given signers (distinct keys and keyless identities) must have signed.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub min_signers: usize,
+    /// An annotation every accepted signature must carry, as `cosign verify -a` (repeatable).
+    #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
+    pub annotations: Vec<String>,
+}
+
+/// Who may have signed: keys, keyless identities and the trusted root they chain to, and the
+/// repositories a signature may name (verify, values, pull, history, diff).
+#[derive(Args, Debug, Clone, Default)]
+pub struct Signers {
     /// A trusted public key, cosign's PEM format (repeatable).
     #[arg(long = "key", value_name = "PUB")]
     pub keys: Vec<PathBuf>,
-    /// How many of the given keys must have signed.
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub min_signers: usize,
     /// A repository the signatures may name (repeatable: a release signed in several
     /// repositories). Default: the reference's registry repository. Required for an oci: layout,
     /// which cannot vouch for its own name: give the name it was signed as.
     #[arg(long, value_name = "REPO")]
     pub identity: Vec<String>,
-    /// An annotation every accepted signature must carry, as `cosign verify -a` (repeatable).
-    #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
-    pub annotations: Vec<String>,
     /// A keyless signer: the certificate's SAN, exactly (repeatable; each pairs with the
     /// --certificate-oidc-issuer[-regexp] at the same position, or the only one given). A GitLab
     /// pipeline: https://gitlab.com/GROUP/PROJECT//.gitlab-ci.yml@refs/tags/v1.2.3
@@ -71,15 +79,106 @@ pub struct Trust {
     /// build-config-uri, build-trigger, runner-environment, run-invocation-uri.
     #[arg(long = "certificate-claim", value_name = "NAME=REGEX")]
     pub certificate_claims: Vec<String>,
-    /// The Sigstore trusted root for keyless signatures (a private Sigstore); default: the
-    /// public-good instance's, embedded. Nothing is fetched at verify time.
+    /// The Sigstore trusted root for keyless signatures and transparency-log entries (a private
+    /// Sigstore); default: the public-good instance's, embedded. Nothing is fetched at verify time.
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+}
+
+impl Signers {
+    /// Whether any signer (key or keyless identity) was named: the release is then verified.
+    pub fn given(&self) -> bool {
+        !self.keys.is_empty() || !self.certificate_identity.is_empty() || !self.certificate_identity_regexp.is_empty()
+    }
+
+    /// Refuse the flags that only narrow a signer check when no signer is named (history, diff).
+    pub fn check_named(&self) -> anyhow::Result<()> {
+        let narrowing = !self.identity.is_empty()
+            || !self.certificate_oidc_issuer.is_empty()
+            || !self.certificate_oidc_issuer_regexp.is_empty()
+            || !self.certificate_claims.is_empty()
+            || self.trusted_root.is_some();
+        if !self.given() && narrowing {
+            anyhow::bail!(
+                "--identity, --certificate-oidc-issuer[-regexp], --certificate-claim and --trusted-root narrow a signer check: name the signers with --key or --certificate-identity[-regexp]"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The previous release's signers (build, check): the verify flags, prefixed `previous-`.
+#[derive(Args, Debug, Clone, Default)]
+#[group(id = "previous_signers", multiple = true)]
+pub struct PreviousSigners {
+    /// Trust the previous release only if one of these public keys signed it (repeatable). Without
+    /// a --previous-key or --previous-certificate-identity the previous release is used
+    /// unverified, and the output says so.
+    #[arg(long = "previous-key", value_name = "PUB")]
+    pub previous_keys: Vec<PathBuf>,
+    /// Or a keyless signer of the previous release: the certificate's SAN, exactly (as verify's
+    /// --certificate-identity; repeatable).
+    #[arg(long, value_name = "SAN")]
+    pub previous_certificate_identity: Vec<String>,
+    /// The previous release's keyless signer's SAN as a regular expression (anchored).
+    #[arg(long, value_name = "REGEX")]
+    pub previous_certificate_identity_regexp: Vec<String>,
+    /// The OIDC issuer of the previous release's keyless signer.
+    #[arg(long, value_name = "URL")]
+    pub previous_certificate_oidc_issuer: Vec<String>,
+    /// That OIDC issuer as a regular expression (anchored).
+    #[arg(long, value_name = "REGEX")]
+    pub previous_certificate_oidc_issuer_regexp: Vec<String>,
+    /// A Fulcio claim the previous release's keyless signer must carry, NAME=REGEX (repeatable).
+    #[arg(long = "previous-certificate-claim", value_name = "NAME=REGEX")]
+    pub previous_certificate_claims: Vec<String>,
+    /// The Sigstore trusted root for the previous release's keyless signatures; default: the
+    /// public-good instance's, embedded.
+    #[arg(long, value_name = "FILE")]
+    pub previous_trusted_root: Option<PathBuf>,
+}
+
+impl PreviousSigners {
+    /// The same signers as verify's flags would name them (the repositories are the caller's).
+    pub fn signers(&self) -> Signers {
+        Signers {
+            keys: self.previous_keys.clone(),
+            identity: Vec::new(),
+            certificate_identity: self.previous_certificate_identity.clone(),
+            certificate_identity_regexp: self.previous_certificate_identity_regexp.clone(),
+            certificate_oidc_issuer: self.previous_certificate_oidc_issuer.clone(),
+            certificate_oidc_issuer_regexp: self.previous_certificate_oidc_issuer_regexp.clone(),
+            certificate_claims: self.previous_certificate_claims.clone(),
+            trusted_root: self.previous_trusted_root.clone(),
+        }
+    }
 }
 
 /// Keyless signing (sign, build --sign).
 #[derive(Args, Debug, Clone, Default)]
 pub struct KeylessArgs {
+    /// Sign keylessly, with an OIDC token and the Sigstore services of the signing config
+    /// (bundle format only).
+    #[arg(long)]
+    pub keyless: bool,
+    /// The OIDC token for --keyless, from this file (else SIGSTORE_ID_TOKEN, else GitHub
+    /// Actions' ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN, audience `sigstore`).
+    #[arg(long, value_name = "FILE", requires = "keyless")]
+    pub identity_token: Option<PathBuf>,
+    /// With --key: also record the signature in the transparency log (the signing config's Rekor)
+    /// and keep the entry with it (in the bundle; in the legacy layer's dev.sigstore.cosign/bundle
+    /// annotation, as cosign). Never done by default.
+    #[arg(long, requires = "key", conflicts_with = "keyless")]
+    pub tlog_upload: bool,
+    /// The Sigstore signing config (Fulcio, Rekor, TSA URLs) for --keyless and --tlog-upload;
+    /// default: the public-good instance's, embedded.
+    #[arg(long, value_name = "FILE")]
+    pub signing_config: Option<PathBuf>,
+}
+
+/// Keyless signing of an attestation (attest, verify --attest-result).
+#[derive(Args, Debug, Clone, Default)]
+pub struct KeylessAttest {
     /// Sign keylessly, with an OIDC token and the Sigstore services of the signing config
     /// (bundle format only).
     #[arg(long)]
@@ -94,16 +193,27 @@ pub struct KeylessArgs {
     pub signing_config: Option<PathBuf>,
 }
 
-impl KeylessArgs {
+impl KeylessAttest {
     pub fn get(&self) -> Option<crate::signing::Keyless> {
         self.keyless.then(|| crate::signing::Keyless { token: self.identity_token.clone(), config: self.signing_config.clone() })
     }
 }
 
-impl Trust {
-    /// Whether any signer (key or keyless identity) was named: the release is then verified.
-    pub fn given(&self) -> bool {
-        !self.keys.is_empty() || !self.certificate_identity.is_empty() || !self.certificate_identity_regexp.is_empty()
+impl KeylessArgs {
+    pub fn get(&self) -> Option<crate::signing::Keyless> {
+        self.keyless.then(|| crate::signing::Keyless { token: self.identity_token.clone(), config: self.signing_config.clone() })
+    }
+
+    /// The signing config for --tlog-upload (None: no upload asked for); a --signing-config
+    /// without --keyless or --tlog-upload is refused, as it would be ignored.
+    pub fn tlog(&self) -> anyhow::Result<Option<sigstore_sign::trust_root::SigningConfig>> {
+        if self.tlog_upload {
+            return crate::trust::keyless::signing_config(self.signing_config.as_deref()).map(Some);
+        }
+        if self.signing_config.is_some() && !self.keyless {
+            anyhow::bail!("--signing-config is for --keyless or --tlog-upload");
+        }
+        Ok(None)
     }
 }
 
@@ -298,10 +408,10 @@ pub enum Command {
     History {
         /// REGISTRY/REPO or oci:DIR
         repository: String,
-        /// Name the signers among these keys and identities; without them, signatures are only
-        /// counted. With --env: who may have promoted (one trusted signer makes a promotion).
+        /// Name the signers among these keys and keyless identities; without any, signatures are
+        /// only counted. With --env: who may have promoted (one trusted signer makes a promotion).
         #[command(flatten)]
-        trust: Trust,
+        signers: Signers,
         /// Only the releases promoted to this environment, in promotion order.
         #[arg(long, value_name = "ENV")]
         env: Option<String>,
@@ -352,7 +462,7 @@ pub enum Command {
         #[arg(long = "key", value_name = "FILE", required_unless_present = "keyless", conflicts_with = "keyless")]
         signing_key: Option<PathBuf>,
         #[command(flatten)]
-        keyless: KeylessArgs,
+        keyless: KeylessAttest,
         /// Read the key's password from this file (else COSIGN_PASSWORD, or a prompt).
         #[arg(long, value_name = "FILE", requires = "signing_key")]
         password_file: Option<PathBuf>,
@@ -508,7 +618,7 @@ pub enum Command {
         #[arg(long, value_name = "FILE", required_unless_present = "keyless", conflicts_with = "keyless")]
         key: Option<PathBuf>,
         #[command(flatten)]
-        keyless: KeylessArgs,
+        keyless: KeylessAttest,
         /// Read the key's password from this file (else COSIGN_PASSWORD, or a prompt).
         #[arg(long, value_name = "FILE", requires = "key")]
         password_file: Option<PathBuf>,
@@ -602,7 +712,7 @@ pub enum Command {
         #[arg(long, value_name = "FILE", requires = "attest_result", conflicts_with = "keyless")]
         attest_key: Option<PathBuf>,
         #[command(flatten)]
-        keyless: KeylessArgs,
+        keyless: KeylessAttest,
         /// The --attest-key's password (else COSIGN_PASSWORD, or a prompt).
         #[arg(long, value_name = "FILE", requires = "attest_key")]
         password_file: Option<PathBuf>,
@@ -631,13 +741,10 @@ pub enum Command {
         b: String,
         #[arg(long, value_enum, default_value = "text")]
         format: crate::commands::diff::Format,
-        /// Verify each side's signatures with these keys and list the signers (repeatable).
-        #[arg(long = "key", value_name = "PUB")]
-        keys: Vec<PathBuf>,
-        /// With --key: a repository the signatures may name (repeatable; default each side's
-        /// repository; required for an oci: layout).
-        #[arg(long, value_name = "REPO", requires = "keys")]
-        identity: Vec<String>,
+        /// Verify each side's signatures against these keys and keyless identities and list the
+        /// signers; --identity adds to each side's own registry repository.
+        #[command(flatten)]
+        signers: Signers,
         /// A git checkout of the source, to list the commits between the two releases.
         #[arg(long, value_name = "DIR")]
         repo: Option<PathBuf>,
@@ -744,17 +851,16 @@ pub struct Input {
     /// reason is recorded in the release and shown by verify and diff.
     #[arg(long, value_name = "REASON")]
     pub allow_breaking: Option<String>,
-    /// Trust the previous release only if one of these public keys signed it (repeatable). Without
-    /// it the previous release is used unverified, and the output says so.
-    #[arg(long = "previous-key", value_name = "PUB")]
-    pub previous_keys: Vec<PathBuf>,
+    #[command(flatten)]
+    pub previous_signers: PreviousSigners,
     /// Check every component image's own signature in its registry before anything is built,
     /// against the `images:` section of this release policy (spec/policy.schema.json), and record
     /// who signed each image.
     #[arg(long, value_name = "POLICY")]
     pub verify_images: Option<PathBuf>,
-    /// Fail unless the previous release (when there is one) is signed by a --previous-key: for
-    /// release pipelines, so a pushed tag cannot choose the baseline that hides a breaking change.
-    #[arg(long, requires = "previous_keys")]
+    /// Fail unless the previous release (when there is one) is signed by a --previous-key or a
+    /// --previous-certificate-identity[-regexp]: for release pipelines, so a pushed tag cannot
+    /// choose the baseline that hides a breaking change.
+    #[arg(long, requires = "previous_signers")]
     pub require_signed_previous: bool,
 }

@@ -46,7 +46,7 @@ pub fn run(
     let predicate_type = attest::predicate_type_uri(claim.predicate_type)?;
     let predicate = read_predicate(claim.predicate)?;
     let signer = match &how {
-        How::Key(key, pwf) => Some(signing::load_private_key(key, &signing::password(pwf.as_deref(), key, false)?)?),
+        How::Key(key, pwf, _) => Some(signing::load_private_key(key, &signing::password(pwf.as_deref(), key, false)?)?),
         How::Keyless(_) if !format.bundle() => bail!("--keyless attests in the bundle format; --format legacy is for keys"),
         How::Keyless(_) => None,
     };

@@ -3,9 +3,9 @@ use crate::store::registry::Transport;
 use crate::store::{self, CopyReport, StoreRef};
 use anyhow::Result;
 
-/// How `build` signs: a key (and its password file) or keylessly, and whether it attests provenance.
+/// How `build` signs: a key (its password file, and the signing config for --tlog-upload) or keylessly, and whether it attests provenance.
 pub struct Signing {
-    pub key: Option<(std::path::PathBuf, Option<std::path::PathBuf>)>,
+    pub key: Option<(std::path::PathBuf, Option<std::path::PathBuf>, Option<sigstore_sign::trust_root::SigningConfig>)>,
     pub keyless: Option<crate::signing::Keyless>,
     pub provenance: bool,
 }
@@ -38,7 +38,7 @@ pub fn run(input: &Input, output: Option<&str>, push: Option<&str>, how: Signing
     }
     // Load the signing key before any work: a wrong password should cost nothing.
     let signer = match &signing {
-        Some((key, pwf)) => {
+        Some((key, pwf, _)) => {
             let pw = crate::signing::password(pwf.as_deref(), key, false)?;
             Some(crate::signing::load_private_key(key, &pw)?)
         }
@@ -87,8 +87,13 @@ pub fn run(input: &Input, output: Option<&str>, push: Option<&str>, how: Signing
         other => other.clone(),
     };
     let layout_identity = super::sign::default_identity(&with_tag, &c.release.name);
+    // --tlog-upload logs one signature, where the release is deployed from (as keyless signs).
+    let tlog = signing.as_ref().and_then(|(_, _, c)| c.as_ref());
     if let Some(s) = &signer {
-        super::sign::sign_in(&layout, &mdesc, &layout_identity, &Default::default(), s, crate::signing::DEFAULT_FORMAT)?;
+        let log_here = if push_ref.is_none() { tlog } else { None };
+        let added =
+            super::sign::sign_in(&layout, &mdesc, &layout_identity, &Default::default(), s, crate::signing::DEFAULT_FORMAT, log_here)?;
+        print_logged(&added);
         attest_provenance(&layout, &mdesc, &layout_identity, provenance, crate::trust::attest::SignWith::Key(s))?;
     }
     // Keyless signs once, where the release is deployed from: the registry when pushing, else
@@ -110,14 +115,16 @@ pub fn run(input: &Input, output: Option<&str>, push: Option<&str>, how: Signing
         }
         if let (Some(s), StoreRef::Registry { registry, repository, .. }) = (&signer, pr) {
             // Signed by tag, as skopeo's default policy (matchRepoDigestOrExact) expects.
-            super::sign::sign_in(
+            let added = super::sign::sign_in(
                 &dst,
                 &mdesc,
                 &format!("{registry}/{repository}:{ptag}"),
                 &Default::default(),
                 s,
                 crate::signing::DEFAULT_FORMAT,
+                tlog,
             )?;
+            print_logged(&added);
             let identity = format!("{registry}/{repository}:{ptag}");
             attest_provenance(&dst, &mdesc, &identity, provenance, crate::trust::attest::SignWith::Key(s))?;
         }
@@ -144,4 +151,11 @@ pub fn run(input: &Input, output: Option<&str>, push: Option<&str>, how: Signing
         }
     }
     Ok(())
+}
+
+/// Say where --tlog-upload logged the bundle signature.
+fn print_logged(added: &super::sign::Added) {
+    if let Some(i) = added.log_index {
+        eprintln!("logged the bundle signature in the transparency log at index {i}");
+    }
 }

@@ -13,12 +13,12 @@ struct Row {
     name: String,
     /// Signature layers stored for the digest.
     signatures: usize,
-    /// With --key: the keys whose signatures verify for this digest.
+    /// With --key or --certificate-identity: the signers whose signatures verify for this digest.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     signers: Vec<String>,
 }
 
-/// The stored signatures of a digest, and which trusted keys made a valid one under the policy
+/// The stored signatures of a digest, and which trusted signers made a valid one under the policy
 /// (the verifier's own check: payload, digest, identity).
 fn signatures(st: &dyn crate::store::Store, digest: &str, policy: Option<&crate::trust::Policy>) -> Result<(usize, Vec<String>)> {
     let Some(p) = policy else {
@@ -29,26 +29,17 @@ fn signatures(st: &dyn crate::store::Store, digest: &str, policy: Option<&crate:
     Ok((o.stored, labels))
 }
 
-/// The repository named, without a tag or digest.
-fn repository_ref(repository: &str) -> Result<StoreRef> {
+pub fn run(repository: &str, signers: &crate::cli::Signers, json: bool, t: &Transport) -> Result<()> {
     let r = StoreRef::parse(repository)?;
     if r.tag().is_some() || r.digest().is_some() {
         bail!("`{repository}`: history takes a repository ({}), without a tag or digest", r.base());
     }
-    Ok(r)
-}
-
-/// The trust flags as a policy where one accepted signature is enough (history names signers;
-/// it decides nothing by a threshold).
-fn any_signer(r: &StoreRef, trust: &crate::cli::Trust) -> Result<crate::trust::Policy> {
-    let mut t = trust.clone();
-    t.min_signers = 1;
-    crate::trust::Policy::from_flags(r, &t)
-}
-
-pub fn run(repository: &str, trust: &crate::cli::Trust, json: bool, t: &Transport) -> Result<()> {
-    let r = repository_ref(repository)?;
-    let policy = if trust.given() { Some(any_signer(&r, trust)?) } else { None };
+    signers.check_named()?;
+    let policy = if signers.given() {
+        Some(crate::trust::Policy::of_signers(signers, crate::trust::policy::identities(&r, &signers.identity)?)?)
+    } else {
+        None
+    };
     let st = store::open(&r, t)?;
     let mut rows = Vec::new();
     let mut foreign = 0;
@@ -119,13 +110,17 @@ struct Approval {
 
 /// `history --env ENV`: the releases promoted to ENV, oldest first; `--previous`: the reference of
 /// the one before the current one.
-pub fn run_env(repository: &str, trust: &crate::cli::Trust, env: &str, previous: bool, json: bool, t: &Transport) -> Result<()> {
+pub fn run_env(repository: &str, signers: &crate::cli::Signers, env: &str, previous: bool, json: bool, t: &Transport) -> Result<()> {
     use crate::trust::promotion;
-    let r = repository_ref(repository)?;
-    if !trust.given() {
+    let r = StoreRef::parse(repository)?;
+    if r.tag().is_some() || r.digest().is_some() {
+        bail!("`{repository}`: history takes a repository ({}), without a tag or digest", r.base());
+    }
+    signers.check_named()?;
+    if !signers.given() {
         bail!("--env {env}: name who may have promoted (--key PUB, or the keyless identity flags); unverified promotions do not count");
     }
-    let policy = any_signer(&r, trust)?;
+    let policy = crate::trust::Policy::of_signers(signers, crate::trust::policy::identities(&r, &signers.identity)?)?;
     let st = store::open(&r, t)?;
     let list = promotion::history(st.store(), &policy, env)?;
     let n = list.len();

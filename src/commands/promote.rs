@@ -66,7 +66,7 @@ fn approver(how: &How, key: Option<&signing::Signer>) -> Result<BTreeMap<String,
 
 pub fn run(reference: &str, how: How, trust: &crate::cli::Trust, req: &Request, t: &Transport) -> Result<()> {
     let r = StoreRef::parse(reference)?;
-    if !trust.given() {
+    if !trust.signers.given() {
         bail!(
             "name who must have signed the release: --release-key PUB, or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]; an unverified release is never promoted"
         );
@@ -76,7 +76,7 @@ pub fn run(reference: &str, how: How, trust: &crate::cli::Trust, req: &Request, 
     }
     let evidence = evidence(req.evidence)?;
     let key = match &how {
-        How::Key(key, pwf) => {
+        How::Key(key, pwf, _) => {
             let pw = signing::password(pwf.as_deref(), key, false)?;
             Some(signing::load_private_key(key, &pw)?)
         }

@@ -31,6 +31,8 @@ pub fn default_identity(r: &StoreRef, release_name: &str) -> String {
 pub struct Added {
     pub legacy: Option<bool>,
     pub bundle: Option<bool>,
+    /// The transparency-log index of the bundle added with --tlog-upload.
+    pub log_index: Option<u64>,
 }
 
 impl Added {
@@ -47,13 +49,16 @@ pub fn sign_in(
     annotations: &std::collections::BTreeMap<String, String>,
     signer: &signing::Signer,
     format: signing::Format,
+    tlog: Option<&sigstore_sign::trust_root::SigningConfig>,
 ) -> Result<Added> {
     let mut added = Added::default();
     if format.legacy() {
-        added.legacy = Some(signing::attach(st.store(), &desc.digest, identity, annotations, signer)?);
+        added.legacy = Some(signing::attach(st.store(), &desc.digest, identity, annotations, signer, tlog)?);
     }
     if format.bundle() {
-        added.bundle = Some(signing::attach_bundle(st.store(), desc, identity, annotations, signer)?);
+        let b = signing::attach_bundle(st.store(), desc, identity, annotations, signer, tlog)?;
+        added.bundle = Some(b.is_some());
+        added.log_index = b.flatten();
     }
     Ok(added)
 }
@@ -77,9 +82,10 @@ pub fn open_release(r: &StoreRef, t: &Transport, verb: &str) -> Result<(Opened, 
     Ok((st, desc, record))
 }
 
-/// How to sign: with a key file (and its password file), or keylessly.
+/// How to sign: with a key file (and its password file, and the signing config whose Rekor logs
+/// the bundle with --tlog-upload), or keylessly.
 pub enum How {
-    Key(std::path::PathBuf, Option<std::path::PathBuf>),
+    Key(std::path::PathBuf, Option<std::path::PathBuf>, Option<sigstore_sign::trust_root::SigningConfig>),
     Keyless(signing::Keyless),
 }
 
@@ -95,7 +101,7 @@ pub fn run(
     let r = StoreRef::parse(reference)?;
     let annotations = crate::trust::policy::annotations(annotations)?;
     let signer = match &how {
-        How::Key(key, pwf) => {
+        How::Key(key, pwf, _) => {
             let pw = signing::password(pwf.as_deref(), key, false)?;
             Some(signing::load_private_key(key, &pw)?)
         }
@@ -115,7 +121,8 @@ pub fn run(
         }
         return Ok(());
     };
-    let added = sign_in(&st, &desc, &identity, &annotations, &signer, format)?;
+    let tlog = if let How::Key(_, _, c) = &how { c.as_ref() } else { None };
+    let added = sign_in(&st, &desc, &identity, &annotations, &signer, format, tlog)?;
     let place = st.store().describe();
     if json {
         let mut v = serde_json::json!({"digest": desc.digest, "identity": identity, "added": added.any()});
@@ -124,20 +131,25 @@ pub fn run(
         }
         if let Some(a) = added.bundle {
             v["bundle"] = serde_json::json!({"added": a, "referrersTag": crate::store::referrers::fallback_tag(&desc.digest)});
+            if let Some(i) = added.log_index {
+                v["bundle"]["logIndex"] = i.into();
+            }
         }
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     if let Some(a) = added.legacy {
         if a {
-            println!("signed {} as {identity} (legacy)\n{place}:{}", desc.digest, signing::sig_tag(&desc.digest));
+            let logged = if tlog.is_some() { ", logged in the transparency log" } else { "" };
+            println!("signed {} as {identity} (legacy{logged})\n{place}:{}", desc.digest, signing::sig_tag(&desc.digest));
         } else {
             println!("already signed by this key (legacy): {} as {identity}", desc.digest);
         }
     }
     if let Some(a) = added.bundle {
         if a {
-            println!("signed {} as {} (bundle, a referrer of the digest)", desc.digest, signing::repository_of(&identity));
+            let logged = added.log_index.map(|i| format!(", logged in the transparency log at index {i}")).unwrap_or_default();
+            println!("signed {} as {} (bundle, a referrer of the digest{logged})", desc.digest, signing::repository_of(&identity));
         } else {
             println!("already signed by this key (bundle): {} as {}", desc.digest, signing::repository_of(&identity));
         }

@@ -38,7 +38,7 @@ pub fn run(
             super::require_verified(&st, &pinned, o)?;
         }
         (Some(env), None) => {
-            if !trust.given() {
+            if !trust.signers.given() {
                 bail!(
                     "--env {env}: name who may have signed and promoted the release (--key PUB, keyless identity flags), or give --policy FILE"
                 );
@@ -46,7 +46,7 @@ pub fn run(
             super::require_verified(&st, &pinned, super::verify_options(&r, trust, t)?)?;
             require_promoted(st.store(), &r, &desc.digest, trust, env)?;
         }
-        (None, _) if !trust.given() => {
+        (None, _) if !trust.signers.given() => {
             eprintln!("warning: the values were NOT verified (no --key): they come from an unchecked release record");
         }
         (None, _) => {

@@ -26,7 +26,7 @@ pub fn run(
     let Checks { check_images, values, map: values_map, attest } = checks;
     // Load the summary's key first: a wrong password should cost nothing.
     let signer = match &attest {
-        Some(How::Key(key, pwf)) => Some(crate::signing::load_private_key(key, &crate::signing::password(pwf.as_deref(), key, false)?)?),
+        Some(How::Key(key, pwf, _)) => Some(crate::signing::load_private_key(key, &crate::signing::password(pwf.as_deref(), key, false)?)?),
         _ => None,
     };
     let (o, policy_ref) = match &policy {

@@ -136,15 +136,8 @@ pub fn attach(
             if !format.bundle() {
                 bail!("--keyless attests in the bundle format; --format legacy is for keys");
             }
-            use super::keyless;
-            let config = keyless::signing_config(k.config.as_deref())?;
-            let services = keyless::services(&config)?;
-            let token = keyless::identity_token(k.token.as_deref(), &|v| std::env::var(v).ok())?;
-            let signed = keyless::sign_keyless(&payload, bundle::INTOTO_PAYLOAD_TYPE, token, services)?;
-            let _lock = st.lock()?;
-            signing::store_bundle(st, subject, &signed.bundle, predicate_type)?;
+            out.keyless = Some(attach_keyless(st, subject, &payload, predicate_type, k)?);
             out.bundle = Some(true);
-            out.keyless = Some((signed.identity, signed.issuer));
         }
         SignWith::Key(signer) => {
             let mine = super::TrustedKey::from_pem(&signer.public_pem, "the signing key")?;
@@ -162,6 +155,25 @@ pub fn attach(
         }
     }
     Ok(out)
+}
+
+/// Sign `payload` keylessly and store the bundle as a referrer; returns the certificate's SAN and
+/// issuer. Every keyless signature is new (a new certificate and log entry): it always appends.
+fn attach_keyless(
+    st: &dyn Store,
+    subject: &Descriptor,
+    payload: &[u8],
+    predicate_type: &str,
+    k: &signing::Keyless,
+) -> Result<(String, String)> {
+    use super::keyless;
+    let config = keyless::signing_config(k.config.as_deref())?;
+    let services = keyless::services(&config)?;
+    let token = keyless::identity_token(k.token.as_deref(), &|v| std::env::var(v).ok())?;
+    let signed = keyless::sign_keyless(payload, bundle::INTOTO_PAYLOAD_TYPE, token, services)?;
+    let _lock = st.lock()?;
+    signing::store_bundle(st, subject, &signed.bundle, predicate_type)?;
+    Ok((signed.identity, signed.issuer))
 }
 
 /// Whether a verified statement is `payload` (compared as JSON, whatever its byte layout).
@@ -398,7 +410,7 @@ mod tests {
         let e = attach(&l, &s, "r.io/lab/app", SIGN_PREDICATE, &serde_json::json!({}), SignWith::Key(&ours), Format::Bundle);
         assert!(e.unwrap_err().to_string().contains("bundle sign"));
         // A signature (sign/v1) is not listed as an attestation.
-        signing::attach_bundle(&l, &s, "r.io/lab/app", &Default::default(), &ours).unwrap();
+        signing::attach_bundle(&l, &s, "r.io/lab/app", &Default::default(), &ours, None).unwrap();
         let f = find(&l, &s.digest, &policy, None).unwrap();
         assert!(f.attestations.is_empty() && f.failures.is_empty(), "{:?}", f.failures);
         // An envelope whose statement names another digest, in the .att tag of this one.

@@ -127,14 +127,10 @@ fn requirement(req: &super::policy_file::Required, env: &str, accepted: &Accepte
 
 /// A policy trusting exactly the signers of `rule` (any one of them per attestation).
 fn policy(rule: &SignerRule, i: &Input) -> Result<Policy> {
-    Ok(Policy {
-        keys: KeySet::load(&rule.keys)?,
-        min_signers: 1,
-        identities: i.identities.clone(),
-        annotations: Default::default(),
-        keyless: rule.identities.clone(),
-        trusted_root: i.trusted_root.clone(),
-    })
+    let mut p = Policy::of_keys(KeySet::load(&rule.keys)?, i.identities.clone());
+    p.keyless = rule.identities.clone();
+    p.trusted_root = i.trusted_root.clone();
+    Ok(p)
 }
 
 /// Every signer the environment names anywhere: its release signers and every requirement's.

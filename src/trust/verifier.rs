@@ -181,6 +181,13 @@ fn accept(l: &SigLayer, digest: &str, p: &Policy) -> std::result::Result<(usize,
     let claims = legacy::parse_payload(&l.payload).map_err(|e| format!("{e:#}"))?;
     let sig = l.signature.as_deref().ok_or_else(|| format!("no {} annotation", signing::SIGNATURE_ANNOTATION))?;
     let k = p.keys.signer_of(&l.payload, sig).ok_or("made by none of the given keys, or corrupted")?;
+    // No log entry is required of a key signature; one it carries (`sign --tlog-upload`, cosign's
+    // default) must verify against the trusted root.
+    if let Some(entry) = l.desc.annotation(crate::trust::keyless::COSIGN_BUNDLE_ANNOTATION) {
+        super::sigstore::verify_cosign_entry(entry, &l.payload, sig, &p.keys.keys[k].der, p.root()?).map_err(|e| {
+            format!("its transparency-log entry ({}) does not verify: {e:#}", crate::trust::keyless::COSIGN_BUNDLE_ANNOTATION)
+        })?;
+    }
     if claims.kind != signing::PAYLOAD_TYPE {
         return Err(format!("payload type `{}` is not `{}`", claims.kind, signing::PAYLOAD_TYPE));
     }
