@@ -390,22 +390,89 @@ pub enum Command {
         #[command(flatten, next_help_heading = "Registry options")]
         registry: RegistryOpts,
     },
-    /// List a repository's releases, newest first.
+    /// List a repository's releases (newest first), or an environment's (--env).
     ///
     /// Tag, version, digest, created, commit and signatures; with --key, who signed.
+    ///
+    /// With --env ENV: the releases promoted to ENV (`bundle promote`), oldest first, each with who
+    /// promoted it and when; only promotions whose attestations verify under the trust flags
+    /// count. --previous prints the reference of the release promoted before the current one:
+    /// the rollback target.
     ///
     /// Examples:
     ///   bundle history registry.example.com/acme/docproc
     ///   bundle history oci:out/docproc --json
+    ///   bundle history registry.example.com/acme/docproc --env production --key approver.pub
+    ///   bundle history registry.example.com/acme/docproc --env production --key approver.pub --previous
     #[command(verbatim_doc_comment)]
     History {
         /// REGISTRY/REPO or oci:DIR
         repository: String,
         /// Name the signers among these keys and keyless identities; without any, signatures are
-        /// only counted.
+        /// only counted. With --env: who may have promoted (one trusted signer makes a promotion).
         #[command(flatten)]
         signers: Signers,
+        /// Only the releases promoted to this environment, in promotion order.
+        #[arg(long, value_name = "ENV")]
+        env: Option<String>,
+        /// With --env: print only the reference (REPO@sha256:…) of the release promoted to ENV
+        /// before the current one (exit 1 when there is none): the rollback target.
+        #[arg(long, requires = "env")]
+        previous: bool,
         /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
+    },
+    /// Promote a release to an environment: a signed, verifiable record.
+    ///
+    /// The release is verified first under the trust flags (--release-key or the keyless identity
+    /// flags), and nothing is written unless it passes. The promotion (predicate
+    /// https://relbundle.dev/promotion/v1, spec/promotion.md) records the environment, the time
+    /// (SOURCE_DATE_EPOCH or now), the approver (the signer: the key's fingerprint, or the
+    /// keyless identity), the sha256 of every evidence file, and the release it supersedes in that
+    /// environment (the latest one promoted there before by a signer of the trust flags or by
+    /// the signing key). Each
+    /// evidence file (a JSON object: evaluation metrics, canary results, a change ticket) is also
+    /// attached as its own attestation, before the promotion.
+    ///
+    /// Examples:
+    ///   bundle promote registry.example.com/acme/docproc:1.4.0 --to staging --key ci.key \
+    ///       --release-key release.pub
+    ///   bundle promote REF --to production --key alice.key --release-key release.pub \
+    ///       --evidence eval.json=https://acme.dev/eval/v1 --evidence CHG-1234.json
+    ///   bundle promote REF --to production --keyless --certificate-identity-regexp '^https://…' \
+    ///       --certificate-oidc-issuer https://gitlab.com
+    #[command(verbatim_doc_comment, mut_arg("keys", |a| a.long("release-key").help(
+        "A public key the release must be signed by, cosign's PEM format (repeatable); promotions \
+         by these keys and identities (and by --key) are read for the release it supersedes.")))]
+    Promote {
+        /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
+        reference: String,
+        /// The environment promoted to (e.g. staging, production).
+        #[arg(long, value_name = "ENV")]
+        to: String,
+        /// An evidence file (JSON object), attached as its own attestation with predicate type
+        /// TYPE (default https://relbundle.dev/evidence/v1) and named in the promotion by its
+        /// sha256 (repeatable).
+        #[arg(long, value_name = "FILE[=TYPE]")]
+        evidence: Vec<String>,
+        /// The cosign-format private key that signs the promotion: the approver.
+        #[arg(long = "key", value_name = "FILE", required_unless_present = "keyless", conflicts_with = "keyless")]
+        signing_key: Option<PathBuf>,
+        #[command(flatten)]
+        keyless: KeylessAttest,
+        /// Read the key's password from this file (else COSIGN_PASSWORD, or a prompt).
+        #[arg(long, value_name = "FILE", requires = "signing_key")]
+        password_file: Option<PathBuf>,
+        #[command(flatten)]
+        trust: Trust,
+        /// The attestation format: bundle (a referrer: cosign v3), legacy (the `.att` tag:
+        /// cosign 2 verify-attestation), or both.
+        #[arg(long, value_enum, default_value = "both")]
+        format: crate::signing::Format,
+        /// Print the promotion as JSON.
         #[arg(long)]
         json: bool,
         #[command(flatten, next_help_heading = "Registry options")]
@@ -695,6 +762,9 @@ pub enum Command {
     ///   bundle values registry.example.com/acme/docproc:1.5.0 --key cosign.pub -o values.yaml
     ///   bundle values registry.example.com/acme/docproc:1.4.0 --key cosign.pub -o v.yaml  # rollback
     ///   bundle values REF --key cosign.pub --map chart-map.yaml -o values.yaml
+    ///   bundle values REF --env production --policy release-policy.yaml -o values.yaml
+    ///   bundle values "$(bundle history REPO --env production --key approver.pub --previous)" \
+    ///       --env production --key release.pub --key approver.pub -o values.yaml   # rollback
     #[command(verbatim_doc_comment)]
     Values {
         /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
@@ -708,6 +778,14 @@ pub enum Command {
         /// With --key: verify the release first; no values are written unless it passes.
         #[command(flatten)]
         trust: Trust,
+        /// Refuse (exit 1) a release not promoted to this environment: with the trust flags, a
+        /// verified promotion by one of them; with --policy, the environment's whole policy.
+        #[arg(long, value_name = "ENV")]
+        env: Option<String>,
+        /// A release policy (spec/policy.schema.json) to verify the release against for --env
+        /// (signers, required attestations, rules), instead of --key and the identity flags.
+        #[arg(long, value_name = "FILE", requires = "env", conflicts_with_all = ["keys", "certificate_identity", "certificate_identity_regexp"])]
+        policy: Option<PathBuf>,
         /// Print JSON instead of YAML.
         #[arg(long)]
         json: bool,

@@ -104,27 +104,33 @@ pub fn verify(st: &Opened, r: &StoreRef, o: &Options) -> Result<Report> {
     let images = images_check(record.as_ref(), o)?;
     let values = values_check(record.as_ref(), &digest, r, o)?;
     let mut checks = vec![signatures, integrity, record_check, images, values];
-    let policy = o.rules.as_ref().map(|l| {
-        let (check, report) = policy_check(l, record.as_ref(), &digest, r, &signers);
-        checks.push(check);
-        report
-    });
+    let policy = match o.rules.as_ref() {
+        None => None,
+        Some(l) => {
+            let (check, report) = policy_check(l, record.as_ref(), &digest, r, &signers, s, &o.policy)?;
+            checks.push(check);
+            Some(report)
+        }
+    };
     let verified = checks.iter().all(|c| c.status != "fail");
     Ok(Report { reference: r.to_string(), digest, verified, signers, duplicate_keys, checks, policy })
 }
 
-/// The policy's rules, in CEL, over the record, the digest, the reference and the signers.
+/// The policy's attestation requirements and rules, in CEL, over the record, the digest, the
+/// reference, the signers and the attestations stored for the digest (trust/gate.rs).
 fn policy_check(
     l: &crate::trust::policy_file::Loaded,
     record: Option<&Release>,
     digest: &str,
     r: &StoreRef,
     signers: &[crate::trust::Signer],
-) -> (Check, PolicyReport) {
+    s: &dyn store::Store,
+    p: &Policy,
+) -> Result<(Check, PolicyReport)> {
     let mut report = PolicyReport { file: l.file.display().to_string(), environment: l.environment.clone(), rules: Vec::new() };
     let Some(rec) = record else {
         let c = check("policy", "the rules were not run".into(), vec!["the release record could not be read (see integrity)".into()]);
-        return (c, report);
+        return Ok((c, report));
     };
     let vars = serde_json::json!({
         "record": serde_json::to_value(rec).unwrap_or_default(),
@@ -132,7 +138,17 @@ fn policy_check(
         "reference": r.to_string(),
         "signers": serde_json::to_value(signers).unwrap_or_default(),
     });
-    report.rules = crate::trust::policy_file::evaluate(l, &vars);
+    // The requirements and functions read the same attestations: each once.
+    let memo = crate::store::memo::Memo::new(s);
+    let input = crate::trust::gate::Input {
+        store: &memo,
+        digest,
+        identities: p.identities.clone(),
+        trusted_root: p.trusted_root.clone(),
+        vars,
+        now: crate::trust::gate::now()?,
+    };
+    report.rules = crate::trust::gate::evaluate(l, &input)?;
     let failures: Vec<String> = report
         .rules
         .iter()
@@ -144,7 +160,7 @@ fn policy_check(
     } else {
         format!("{} of {} rule(s) of {} for {} failed", failures.len(), report.rules.len(), l.file.display(), l.environment)
     };
-    (check("policy", summary, failures), report)
+    Ok((check("policy", summary, failures), report))
 }
 
 fn signatures_check(o: crate::trust::Outcome, p: &Policy, digest: &str) -> Check {

@@ -256,3 +256,18 @@ fn fixtures_validate_against_the_input_schemas() {
     }
     py(CHECK_DOCS, &a.iter().map(|s| s.as_str()).collect::<Vec<_>>()).ok();
 }
+
+/// spec/promotion.md and spec/promotion.schema.json name the predicate types the code writes.
+#[test]
+fn promotion_predicate_types_match_spec() {
+    use relbundle::trust::promotion::{EVIDENCE_TYPE, PREDICATE_TYPE};
+    let md = std::fs::read_to_string(repo_root().join("spec/promotion.md")).unwrap();
+    for t in [PREDICATE_TYPE, EVIDENCE_TYPE] {
+        assert!(md.contains(&format!("| `{t}` |")), "spec/promotion.md § 1 has no row for {t}");
+    }
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo_root().join("spec/promotion.schema.json")).unwrap()).unwrap();
+    assert!(schema["title"].as_str().unwrap().contains(PREDICATE_TYPE));
+    let skew = format!("{} minutes of clock skew", relbundle::trust::promotion::CLOCK_SKEW_MINUTES);
+    assert!(md.contains(&skew), "spec/promotion.md should say {skew}");
+}

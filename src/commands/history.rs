@@ -86,3 +86,81 @@ pub fn run(repository: &str, signers: &crate::cli::Signers, json: bool, t: &Tran
     }
     Ok(())
 }
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvRow {
+    tag: String,
+    version: String,
+    digest: String,
+    /// `REPO@sha256:…`: what to deploy, or roll back to.
+    reference: String,
+    /// Its latest verified promotion to the environment.
+    promoted: String,
+    /// Every verified promotion of it to the environment: who and when.
+    promotions: Vec<Approval>,
+    current: bool,
+}
+
+#[derive(serde::Serialize)]
+struct Approval {
+    approver: String,
+    time: String,
+}
+
+/// `history --env ENV`: the releases promoted to ENV, oldest first; `--previous`: the reference of
+/// the one before the current one.
+pub fn run_env(repository: &str, signers: &crate::cli::Signers, env: &str, previous: bool, json: bool, t: &Transport) -> Result<()> {
+    use crate::trust::promotion;
+    let r = StoreRef::parse(repository)?;
+    if r.tag().is_some() || r.digest().is_some() {
+        bail!("`{repository}`: history takes a repository ({}), without a tag or digest", r.base());
+    }
+    signers.check_named()?;
+    if !signers.given() {
+        bail!("--env {env}: name who may have promoted (--key PUB, or the keyless identity flags); unverified promotions do not count");
+    }
+    let policy = crate::trust::Policy::of_signers(signers, crate::trust::policy::identities(&r, &signers.identity)?)?;
+    let st = store::open(&r, t)?;
+    let list = promotion::history(st.store(), &policy, env)?;
+    let n = list.len();
+    let rows: Vec<EnvRow> = list
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| EnvRow {
+            reference: format!("{}@{}", r.base(), p.digest),
+            promoted: promotion::rfc3339(&p.time()),
+            promotions: p.promotions.iter().map(|x| Approval { approver: x.approver(), time: promotion::rfc3339(&x.time) }).collect(),
+            current: i + 1 == n,
+            tag: p.tag,
+            version: p.version,
+            digest: p.digest,
+        })
+        .collect();
+    if previous {
+        let Some(prev) = rows.len().checked_sub(2).map(|i| &rows[i]) else {
+            return Err(crate::error::finding(format!(
+                "{}: {} release(s) promoted to {env} under the given keys; no previous one to roll back to",
+                st.store().describe(),
+                rows.len()
+            )));
+        };
+        println!("{}", prev.reference);
+        return Ok(());
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("{}: no release promoted to {env} under the given keys", st.store().describe());
+        return Ok(());
+    }
+    println!("{:<16} {:<12} {:<21} {:<72} PROMOTED BY", "TAG", "VERSION", "PROMOTED", "DIGEST");
+    for row in &rows {
+        let by: Vec<String> = row.promotions.iter().map(|a| format!("{} at {}", a.approver, a.time)).collect();
+        let mark = if row.current { "  (current)" } else { "" };
+        println!("{:<16} {:<12} {:<21} {:<72} {}{mark}", row.tag, row.version, row.promoted, row.digest, by.join(", "));
+    }
+    Ok(())
+}

@@ -8,6 +8,7 @@ pub mod diff;
 pub mod history;
 pub mod init;
 pub mod inspect;
+pub mod promote;
 pub mod pull;
 pub mod push;
 pub mod sign;
@@ -122,10 +123,23 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             pull::run(&reference, &req, &trust, &t(&registry)?)
         }
-        Command::Values { reference, output, map, trust, json, registry } => {
-            values::run(&reference, output.as_deref(), map.as_deref(), &trust, json, &t(&registry)?)
+        Command::Values { reference, output, map, trust, env, policy, json, registry } => {
+            let gate = values::Gate { env: env.as_deref(), policy: policy.as_deref() };
+            values::run(&reference, output.as_deref(), map.as_deref(), &trust, gate, json, &t(&registry)?)
         }
-        Command::History { repository, signers, json, registry } => history::run(&repository, &signers, json, &t(&registry)?),
+        Command::History { repository, signers, env, previous, json, registry } => match env {
+            None => history::run(&repository, &signers, json, &t(&registry)?),
+            Some(env) => history::run_env(&repository, &signers, &env, previous, json, &t(&registry)?),
+        },
+        Command::Promote { reference, to, evidence, signing_key, keyless, password_file, trust, format, json, registry } => {
+            let how = match (signing_key, keyless.get()) {
+                (Some(k), None) => sign::How::Key(k, password_file, None),
+                (None, Some(k)) => sign::How::Keyless(k),
+                _ => anyhow::bail!("give --key FILE or --keyless"),
+            };
+            let req = promote::Request { env: &to, evidence: &evidence, format, json };
+            promote::run(&reference, how, &trust, &req, &t(&registry)?)
+        }
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "bundle", &mut std::io::stdout());
@@ -216,6 +230,28 @@ pub(crate) fn verify_options(r: &crate::store::StoreRef, trust: &crate::cli::Tru
         rules: None,
         transport: t.clone(),
     })
+}
+
+/// Verify options from a release policy's environment (`--policy FILE --env ENV`): its signers
+/// and threshold, its required attestations and rules; the trust flags still give the
+/// identities, annotations and trusted root.
+pub(crate) fn policy_options(
+    r: &crate::store::StoreRef,
+    trust: &crate::cli::Trust,
+    file: &std::path::Path,
+    env: &str,
+    t: &Transport,
+) -> Result<crate::verify::Options> {
+    let loaded = crate::trust::policy_file::load(file, env)?;
+    let mut p = crate::trust::Policy::of_keys(
+        crate::trust::KeySet::load(&loaded.keys)?,
+        crate::trust::policy::identities(r, &trust.signers.identity)?,
+    );
+    p.min_signers = loaded.threshold;
+    p.annotations = crate::trust::policy::annotations(&trust.annotations)?;
+    p.keyless = loaded.identities.clone();
+    p.trusted_root = trust.signers.trusted_root.clone();
+    Ok(crate::verify::Options { policy: p, check_images: false, values: None, values_map: None, rules: Some(loaded), transport: t.clone() })
 }
 
 /// What was found as the previous release, and whether its signatures were checked.

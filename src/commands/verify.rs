@@ -36,21 +36,11 @@ pub fn run(
             (o, (crate::slsa::VERIFY_POLICY.to_string(), crate::hashing::sha256_digest(&described)))
         }
         Some((file, env)) => {
-            // The policy names the signers; the trust flags still give identities and annotations.
-            let loaded = crate::trust::policy_file::load(file, env)?;
-            let mut p = crate::trust::Policy::of_keys(
-                crate::trust::KeySet::load(&loaded.keys)?,
-                crate::trust::policy::identities(&r, &trust.signers.identity)?,
-            );
-            p.min_signers = loaded.threshold;
-            p.annotations = crate::trust::policy::annotations(&trust.annotations)?;
-            p.keyless = loaded.identities.clone();
-            p.trusted_root = trust.signers.trusted_root.clone();
             let digest = match &attest {
                 Some(_) => crate::hashing::sha256_digest(&std::fs::read(file)?),
                 None => String::new(),
             };
-            let o = Options { policy: p, check_images, values, values_map, rules: Some(loaded), transport: t.clone() };
+            let o = Options { check_images, values, values_map, ..super::policy_options(&r, trust, file, env, t)? };
             (o, (format!("{}#{env}", crate::slsa::POLICY_FILE), digest))
         }
     };

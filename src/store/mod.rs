@@ -6,6 +6,7 @@
 pub mod attached;
 pub mod auth;
 pub mod layout;
+pub mod memo;
 pub mod referrers;
 pub mod registry;
 
