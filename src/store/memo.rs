@@ -7,14 +7,19 @@
 use super::{Store, StoreLock, TagOutcome, referrers::Listed};
 use crate::oci::Descriptor;
 use anyhow::Result;
-use std::cell::RefCell;
 use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
 
 pub struct Memo<'a> {
     inner: &'a dyn Store,
-    blobs: RefCell<HashMap<String, Vec<u8>>>,
-    tags: RefCell<HashMap<String, Option<Descriptor>>>,
-    listed: RefCell<HashMap<String, Vec<Listed>>>,
+    blobs: Mutex<HashMap<String, Vec<u8>>>,
+    tags: Mutex<HashMap<String, Option<Descriptor>>>,
+    listed: Mutex<HashMap<String, Vec<Listed>>>,
+}
+
+/// A memo's map, usable even after a panic elsewhere (it holds only copies of what was read).
+fn held<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl<'a> Memo<'a> {
@@ -31,21 +36,21 @@ impl Store for Memo<'_> {
         self.inner.resolve(tag)
     }
     fn blob(&self, d: &Descriptor) -> Result<Vec<u8>> {
-        if let Some(b) = self.blobs.borrow().get(&d.digest).filter(|b| b.len() as u64 == d.size) {
+        if let Some(b) = held(&self.blobs).get(&d.digest).filter(|b| b.len() as u64 == d.size) {
             return Ok(b.clone());
         }
         let b = self.inner.blob(d)?;
-        self.blobs.borrow_mut().insert(d.digest.clone(), b.clone());
+        held(&self.blobs).insert(d.digest.clone(), b.clone());
         Ok(b)
     }
     fn blobs(&self, ds: &[&Descriptor]) -> Vec<Result<Vec<u8>>> {
-        let missing: Vec<&Descriptor> = ds.iter().copied().filter(|d| !self.blobs.borrow().contains_key(&d.digest)).collect();
+        let missing: Vec<&Descriptor> = ds.iter().copied().filter(|d| !held(&self.blobs).contains_key(&d.digest)).collect();
         let mut fetched: HashMap<String, Result<Vec<u8>>> =
             missing.iter().map(|d| d.digest.clone()).zip(self.inner.blobs(&missing)).collect();
         ds.iter()
             .map(|d| match fetched.remove(&d.digest) {
                 Some(Ok(b)) => {
-                    self.blobs.borrow_mut().insert(d.digest.clone(), b.clone());
+                    held(&self.blobs).insert(d.digest.clone(), b.clone());
                     Ok(b)
                 }
                 Some(Err(e)) => Err(e),
@@ -66,7 +71,7 @@ impl Store for Memo<'_> {
         self.inner.put_manifest(d, bytes)
     }
     fn tag(&self, tag: &str, d: &Descriptor, retag: bool) -> Result<TagOutcome> {
-        self.tags.borrow_mut().remove(tag);
+        held(&self.tags).remove(tag);
         self.inner.tag(tag, d, retag)
     }
     fn tags(&self) -> Result<Vec<(String, Descriptor)>> {
@@ -76,26 +81,26 @@ impl Store for Memo<'_> {
         self.inner.tag_names()
     }
     fn find_tag(&self, tag: &str) -> Result<Option<Descriptor>> {
-        if let Some(d) = self.tags.borrow().get(tag) {
+        if let Some(d) = held(&self.tags).get(tag) {
             return Ok(d.clone());
         }
         let d = self.inner.find_tag(tag)?;
-        self.tags.borrow_mut().insert(tag.to_string(), d.clone());
+        held(&self.tags).insert(tag.to_string(), d.clone());
         Ok(d)
     }
     fn lock(&self) -> Result<StoreLock<'_>> {
         self.inner.lock()
     }
     fn referrers(&self, digest: &str) -> Result<Vec<Listed>> {
-        if let Some(l) = self.listed.borrow().get(digest) {
+        if let Some(l) = held(&self.listed).get(digest) {
             return Ok(l.clone());
         }
         let l = self.inner.referrers(digest)?;
-        self.listed.borrow_mut().insert(digest.to_string(), l.clone());
+        held(&self.listed).insert(digest.to_string(), l.clone());
         Ok(l)
     }
     fn add_referrer(&self, subject: &str, referrer: &Descriptor) -> Result<bool> {
-        self.listed.borrow_mut().remove(subject);
+        held(&self.listed).remove(subject);
         self.inner.add_referrer(subject, referrer)
     }
     fn resolve_digest(&self, digest: &str) -> Result<Descriptor> {
