@@ -10,6 +10,8 @@ One HTTP server speaks:
   * Rekor v1   POST /api/v1/log/entries   `dsse` 0.0.1 (certificate or public-key verifier) and
                `hashedrekord` 0.0.1 entries, signatures checked; a real RFC 6962 Merkle tree, the
                signed entry timestamp, the inclusion proof and a signed checkpoint.
+               Under /expired (a Fulcio URL of URL/expired): a certificate whose ten minutes of
+               validity ended ten minutes ago, before any log entry or timestamp made now.
   * TSA        POST /api/v1/timestamp     RFC 3161, answered by `openssl ts -reply` with the test TSA.
   * GitHub     GET  /github-token         the Actions token-request endpoint (bearer `test-request-token`).
 
@@ -324,7 +326,7 @@ def sct_for(keys, tbs, ts_ms):
     return b"\x04" + der_len(len(lst)) + lst  # the extension value: an OCTET STRING holding the TLS list
 
 
-def issue_certificate(keys, req, authorization):
+def issue_certificate(keys, req, authorization, expired=False):
     # The token: in the body (sigstore-rust, cosign) or as a bearer token (sigstore-python).
     token = req.get("credentials", {}).get("oidcIdentityToken") or (authorization or "").removeprefix("Bearer ")
     claims = check_token(keys, token)
@@ -343,6 +345,8 @@ def issue_certificate(keys, req, authorization):
             raise Refused("the proof of possession does not verify")
     san, ci = identity_of(claims)
     t = now().replace(microsecond=0)
+    if expired:  # valid for ten minutes that ended before the log entry and the timestamp
+        t -= dt.timedelta(minutes=20)
     builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([]))
@@ -594,8 +598,9 @@ def serve(d, untrusted_log):
             requests.write(f"POST {self.path}\n")
             data = self.rfile.read(int(self.headers.get("Content-Length", "0")))
             try:
-                if self.path == "/api/v2/signingCert":
-                    return self.reply(201, "application/json", canonical(issue_certificate(keys, json.loads(data), self.headers.get("Authorization"))))
+                if self.path in ("/api/v2/signingCert", "/expired/api/v2/signingCert"):
+                    cert = issue_certificate(keys, json.loads(data), self.headers.get("Authorization"), self.path.startswith("/expired/"))
+                    return self.reply(201, "application/json", canonical(cert))
                 if self.path == "/api/v1/log/entries":
                     return self.reply(201, "application/json", canonical(log.add(json.loads(data))))
                 if self.path == "/api/v1/timestamp":

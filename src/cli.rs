@@ -36,20 +36,28 @@ pub fn command() -> clap::Command {
 /// Which signatures make a release trusted (verify, values, pull).
 #[derive(Args, Debug, Clone, Default)]
 pub struct Trust {
+    #[command(flatten)]
+    pub signers: Signers,
+    /// How many of the given signers (distinct keys and keyless identities) must have signed.
+    #[arg(long, default_value_t = 1, value_name = "N")]
+    pub min_signers: usize,
+    /// An annotation every accepted signature must carry, as `cosign verify -a` (repeatable).
+    #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
+    pub annotations: Vec<String>,
+}
+
+/// Who may have signed: keys, keyless identities and the trusted root they chain to, and the
+/// repositories a signature may name (verify, values, pull, history, diff).
+#[derive(Args, Debug, Clone, Default)]
+pub struct Signers {
     /// A trusted public key, cosign's PEM format (repeatable).
     #[arg(long = "key", value_name = "PUB")]
     pub keys: Vec<PathBuf>,
-    /// How many of the given keys must have signed.
-    #[arg(long, default_value_t = 1, value_name = "N")]
-    pub min_signers: usize,
     /// A repository the signatures may name (repeatable: a release signed in several
     /// repositories). Default: the reference's registry repository. Required for an oci: layout,
     /// which cannot vouch for its own name: give the name it was signed as.
     #[arg(long, value_name = "REPO")]
     pub identity: Vec<String>,
-    /// An annotation every accepted signature must carry, as `cosign verify -a` (repeatable).
-    #[arg(short = 'a', long = "annotation", value_name = "KEY=VALUE")]
-    pub annotations: Vec<String>,
     /// A keyless signer: the certificate's SAN, exactly (repeatable; each pairs with the
     /// --certificate-oidc-issuer[-regexp] at the same position, or the only one given). A GitLab
     /// pipeline: https://gitlab.com/GROUP/PROJECT//.gitlab-ci.yml@refs/tags/v1.2.3
@@ -71,15 +79,106 @@ pub struct Trust {
     /// build-config-uri, build-trigger, runner-environment, run-invocation-uri.
     #[arg(long = "certificate-claim", value_name = "NAME=REGEX")]
     pub certificate_claims: Vec<String>,
-    /// The Sigstore trusted root for keyless signatures (a private Sigstore); default: the
-    /// public-good instance's, embedded. Nothing is fetched at verify time.
+    /// The Sigstore trusted root for keyless signatures and transparency-log entries (a private
+    /// Sigstore); default: the public-good instance's, embedded. Nothing is fetched at verify time.
     #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
+}
+
+impl Signers {
+    /// Whether any signer (key or keyless identity) was named: the release is then verified.
+    pub fn given(&self) -> bool {
+        !self.keys.is_empty() || !self.certificate_identity.is_empty() || !self.certificate_identity_regexp.is_empty()
+    }
+
+    /// Refuse the flags that only narrow a signer check when no signer is named (history, diff).
+    pub fn check_named(&self) -> anyhow::Result<()> {
+        let narrowing = !self.identity.is_empty()
+            || !self.certificate_oidc_issuer.is_empty()
+            || !self.certificate_oidc_issuer_regexp.is_empty()
+            || !self.certificate_claims.is_empty()
+            || self.trusted_root.is_some();
+        if !self.given() && narrowing {
+            anyhow::bail!(
+                "--identity, --certificate-oidc-issuer[-regexp], --certificate-claim and --trusted-root narrow a signer check: name the signers with --key or --certificate-identity[-regexp]"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The previous release's signers (build, check): the verify flags, prefixed `previous-`.
+#[derive(Args, Debug, Clone, Default)]
+#[group(id = "previous_signers", multiple = true)]
+pub struct PreviousSigners {
+    /// Trust the previous release only if one of these public keys signed it (repeatable). Without
+    /// a --previous-key or --previous-certificate-identity the previous release is used
+    /// unverified, and the output says so.
+    #[arg(long = "previous-key", value_name = "PUB")]
+    pub previous_keys: Vec<PathBuf>,
+    /// Or a keyless signer of the previous release: the certificate's SAN, exactly (as verify's
+    /// --certificate-identity; repeatable).
+    #[arg(long, value_name = "SAN")]
+    pub previous_certificate_identity: Vec<String>,
+    /// The previous release's keyless signer's SAN as a regular expression (anchored).
+    #[arg(long, value_name = "REGEX")]
+    pub previous_certificate_identity_regexp: Vec<String>,
+    /// The OIDC issuer of the previous release's keyless signer.
+    #[arg(long, value_name = "URL")]
+    pub previous_certificate_oidc_issuer: Vec<String>,
+    /// That OIDC issuer as a regular expression (anchored).
+    #[arg(long, value_name = "REGEX")]
+    pub previous_certificate_oidc_issuer_regexp: Vec<String>,
+    /// A Fulcio claim the previous release's keyless signer must carry, NAME=REGEX (repeatable).
+    #[arg(long = "previous-certificate-claim", value_name = "NAME=REGEX")]
+    pub previous_certificate_claims: Vec<String>,
+    /// The Sigstore trusted root for the previous release's keyless signatures; default: the
+    /// public-good instance's, embedded.
+    #[arg(long, value_name = "FILE")]
+    pub previous_trusted_root: Option<PathBuf>,
+}
+
+impl PreviousSigners {
+    /// The same signers as verify's flags would name them (the repositories are the caller's).
+    pub fn signers(&self) -> Signers {
+        Signers {
+            keys: self.previous_keys.clone(),
+            identity: Vec::new(),
+            certificate_identity: self.previous_certificate_identity.clone(),
+            certificate_identity_regexp: self.previous_certificate_identity_regexp.clone(),
+            certificate_oidc_issuer: self.previous_certificate_oidc_issuer.clone(),
+            certificate_oidc_issuer_regexp: self.previous_certificate_oidc_issuer_regexp.clone(),
+            certificate_claims: self.previous_certificate_claims.clone(),
+            trusted_root: self.previous_trusted_root.clone(),
+        }
+    }
 }
 
 /// Keyless signing (sign, build --sign).
 #[derive(Args, Debug, Clone, Default)]
 pub struct KeylessArgs {
+    /// Sign keylessly, with an OIDC token and the Sigstore services of the signing config
+    /// (bundle format only).
+    #[arg(long)]
+    pub keyless: bool,
+    /// The OIDC token for --keyless, from this file (else SIGSTORE_ID_TOKEN, else GitHub
+    /// Actions' ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN, audience `sigstore`).
+    #[arg(long, value_name = "FILE", requires = "keyless")]
+    pub identity_token: Option<PathBuf>,
+    /// With --key: also record the signature in the transparency log (the signing config's Rekor)
+    /// and keep the entry with it (in the bundle; in the legacy layer's dev.sigstore.cosign/bundle
+    /// annotation, as cosign). Never done by default.
+    #[arg(long, requires = "key", conflicts_with = "keyless")]
+    pub tlog_upload: bool,
+    /// The Sigstore signing config (Fulcio, Rekor, TSA URLs) for --keyless and --tlog-upload;
+    /// default: the public-good instance's, embedded.
+    #[arg(long, value_name = "FILE")]
+    pub signing_config: Option<PathBuf>,
+}
+
+/// Keyless signing of an attestation (attest, verify --attest-result).
+#[derive(Args, Debug, Clone, Default)]
+pub struct KeylessAttest {
     /// Sign keylessly, with an OIDC token and the Sigstore services of the signing config
     /// (bundle format only).
     #[arg(long)]
@@ -94,16 +193,27 @@ pub struct KeylessArgs {
     pub signing_config: Option<PathBuf>,
 }
 
-impl KeylessArgs {
+impl KeylessAttest {
     pub fn get(&self) -> Option<crate::signing::Keyless> {
         self.keyless.then(|| crate::signing::Keyless { token: self.identity_token.clone(), config: self.signing_config.clone() })
     }
 }
 
-impl Trust {
-    /// Whether any signer (key or keyless identity) was named: the release is then verified.
-    pub fn given(&self) -> bool {
-        !self.keys.is_empty() || !self.certificate_identity.is_empty() || !self.certificate_identity_regexp.is_empty()
+impl KeylessArgs {
+    pub fn get(&self) -> Option<crate::signing::Keyless> {
+        self.keyless.then(|| crate::signing::Keyless { token: self.identity_token.clone(), config: self.signing_config.clone() })
+    }
+
+    /// The signing config for --tlog-upload (None: no upload asked for); a --signing-config
+    /// without --keyless or --tlog-upload is refused, as it would be ignored.
+    pub fn tlog(&self) -> anyhow::Result<Option<sigstore_sign::trust_root::SigningConfig>> {
+        if self.tlog_upload {
+            return crate::trust::keyless::signing_config(self.signing_config.as_deref()).map(Some);
+        }
+        if self.signing_config.is_some() && !self.keyless {
+            anyhow::bail!("--signing-config is for --keyless or --tlog-upload");
+        }
+        Ok(None)
     }
 }
 
@@ -194,6 +304,14 @@ pub enum Command {
         /// The key's password, for --sign (else COSIGN_PASSWORD or a prompt).
         #[arg(long, value_name = "FILE")]
         password_file: Option<PathBuf>,
+        /// With --sign: also attest SLSA provenance v1 for the release (source commit, every
+        /// image, model, prompt and contract digest; the CI's builder and job). Default: on when
+        /// signing in CI (CI=true), off elsewhere.
+        #[arg(long, overrides_with = "no_provenance")]
+        provenance: bool,
+        /// Do not attest provenance, even when signing in CI.
+        #[arg(long, overrides_with = "provenance")]
+        no_provenance: bool,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -333,25 +451,89 @@ pub enum Command {
         #[command(flatten, next_help_heading = "Registry options")]
         registry: RegistryOpts,
     },
-    /// List a repository's releases, newest first.
+    /// List a repository's releases (newest first), or an environment's (--env).
     ///
     /// Tag, version, digest, created, commit and signatures; with --key, who signed.
+    ///
+    /// With --env ENV: the releases promoted to ENV (`bundle promote`), oldest first, each with who
+    /// promoted it and when; only promotions whose attestations verify under the trust flags
+    /// count. --previous prints the reference of the release promoted before the current one:
+    /// the rollback target.
     ///
     /// Examples:
     ///   bundle history registry.example.com/acme/docproc
     ///   bundle history oci:out/docproc --json
+    ///   bundle history registry.example.com/acme/docproc --env production --key approver.pub
+    ///   bundle history registry.example.com/acme/docproc --env production --key approver.pub --previous
     #[command(verbatim_doc_comment)]
     History {
         /// REGISTRY/REPO or oci:DIR
         repository: String,
-        /// Name the signers among these public keys (repeatable); without it, signatures are only counted.
-        #[arg(long = "key", value_name = "PUB")]
-        keys: Vec<PathBuf>,
-        /// With --key: a repository the signatures may name (repeatable; default the repository
-        /// listed; required for an oci: layout).
-        #[arg(long, value_name = "REPO", requires = "keys")]
-        identity: Vec<String>,
+        /// Name the signers among these keys and keyless identities; without any, signatures are
+        /// only counted. With --env: who may have promoted (one trusted signer makes a promotion).
+        #[command(flatten)]
+        signers: Signers,
+        /// Only the releases promoted to this environment, in promotion order.
+        #[arg(long, value_name = "ENV")]
+        env: Option<String>,
+        /// With --env: print only the reference (REPO@sha256:…) of the release promoted to ENV
+        /// before the current one (exit 1 when there is none): the rollback target.
+        #[arg(long, requires = "env")]
+        previous: bool,
         /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
+    },
+    /// Promote a release to an environment: a signed, verifiable record.
+    ///
+    /// The release is verified first under the trust flags (--release-key or the keyless identity
+    /// flags), and nothing is written unless it passes. The promotion (predicate
+    /// https://relbundle.dev/promotion/v1, spec/promotion.md) records the environment, the time
+    /// (SOURCE_DATE_EPOCH or now), the approver (the signer: the key's fingerprint, or the
+    /// keyless identity), the sha256 of every evidence file, and the release it supersedes in that
+    /// environment (the latest one promoted there before by a signer of the trust flags or by
+    /// the signing key). Each
+    /// evidence file (a JSON object: evaluation metrics, canary results, a change ticket) is also
+    /// attached as its own attestation, before the promotion.
+    ///
+    /// Examples:
+    ///   bundle promote registry.example.com/acme/docproc:1.4.0 --to staging --key ci.key \
+    ///       --release-key release.pub
+    ///   bundle promote REF --to production --key alice.key --release-key release.pub \
+    ///       --evidence eval.json=https://acme.dev/eval/v1 --evidence CHG-1234.json
+    ///   bundle promote REF --to production --keyless --certificate-identity-regexp '^https://…' \
+    ///       --certificate-oidc-issuer https://gitlab.com
+    #[command(verbatim_doc_comment, mut_arg("keys", |a| a.long("release-key").help(
+        "A public key the release must be signed by, cosign's PEM format (repeatable); promotions \
+         by these keys and identities (and by --key) are read for the release it supersedes.")))]
+    Promote {
+        /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
+        reference: String,
+        /// The environment promoted to (e.g. staging, production).
+        #[arg(long, value_name = "ENV")]
+        to: String,
+        /// An evidence file (JSON object), attached as its own attestation with predicate type
+        /// TYPE (default https://relbundle.dev/evidence/v1) and named in the promotion by its
+        /// sha256 (repeatable).
+        #[arg(long, value_name = "FILE[=TYPE]")]
+        evidence: Vec<String>,
+        /// The cosign-format private key that signs the promotion: the approver.
+        #[arg(long = "key", value_name = "FILE", required_unless_present = "keyless", conflicts_with = "keyless")]
+        signing_key: Option<PathBuf>,
+        #[command(flatten)]
+        keyless: KeylessAttest,
+        /// Read the key's password from this file (else COSIGN_PASSWORD, or a prompt).
+        #[arg(long, value_name = "FILE", requires = "signing_key")]
+        password_file: Option<PathBuf>,
+        #[command(flatten)]
+        trust: Trust,
+        /// The attestation format: bundle (a referrer: cosign v3), legacy (the `.att` tag:
+        /// cosign 2 verify-attestation), or both.
+        #[arg(long, value_enum, default_value = "both")]
+        format: crate::signing::Format,
+        /// Print the promotion as JSON.
         #[arg(long)]
         json: bool,
         #[command(flatten, next_help_heading = "Registry options")]
@@ -466,6 +648,84 @@ pub enum Command {
         #[command(flatten, next_help_heading = "Registry options")]
         registry: RegistryOpts,
     },
+    /// Attest a release: sign a statement about it (an in-toto attestation).
+    ///
+    /// An in-toto Statement v1 whose subject is the release's manifest digest (named by its
+    /// repository, as signatures are) with the predicate read from --predicate, signed as DSSE and
+    /// stored next to the release: a Sigstore bundle stored as an OCI 1.1 referrer (predicate type
+    /// in the `dev.sigstore.bundle.predicateType` annotation; cosign v3's format) and/or a layer
+    /// appended to cosign's `sha256-<hex>.att` manifest (cosign 2's format). Appends, never
+    /// replaces; the same statement by the same key again is a no-op. The release's integrity and
+    /// record checks must pass first.
+    ///
+    /// Examples:
+    ///   bundle attest registry.example.com/acme/docproc:1.4.0 --predicate eval.json \
+    ///       --type https://acme.example/eval/v1 --key cosign.key
+    ///   bundle attest REF --predicate sbom.spdx.json --type spdxjson --key cosign.key --format legacy
+    ///   bundle attest oci:out/docproc:1.4.0 --predicate p.json --type slsaprovenance1 --key k.key
+    ///   bundle attest REF --predicate eval.json --type https://acme.example/eval/v1 --keyless   # in CI
+    #[command(verbatim_doc_comment)]
+    Attest {
+        /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
+        reference: String,
+        /// The predicate: a file holding one JSON object (`-`: standard input).
+        #[arg(long, value_name = "FILE")]
+        predicate: PathBuf,
+        /// The predicate type: a URI, or one of cosign's names (slsaprovenance, slsaprovenance02,
+        /// slsaprovenance1, spdx, spdxjson, cyclonedx, link, vuln, openvex, custom).
+        #[arg(long = "type", value_name = "URI")]
+        predicate_type: String,
+        /// The cosign-format private key.
+        #[arg(long, value_name = "FILE", required_unless_present = "keyless", conflicts_with = "keyless")]
+        key: Option<PathBuf>,
+        #[command(flatten)]
+        keyless: KeylessAttest,
+        /// Read the key's password from this file (else COSIGN_PASSWORD, or a prompt).
+        #[arg(long, value_name = "FILE", requires = "key")]
+        password_file: Option<PathBuf>,
+        /// The repository the statement's subject names; default: the reference's repository (a
+        /// layout: the release name).
+        #[arg(long, value_name = "REPO")]
+        identity: Option<String>,
+        /// The format: bundle (a referrer; cosign v3), legacy (the `.att` tag; cosign 2
+        /// `verify-attestation`), or both (the default). Keyless: bundle only.
+        #[arg(long, value_enum, default_value = "both")]
+        format: crate::signing::Format,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
+    },
+    /// List a release's attestations, each verified, with its predicate.
+    ///
+    /// Every attestation stored for the manifest digest (bundle referrers and cosign's `.att`
+    /// tag) is checked as a signature is: made by a trusted key or keyless identity, its statement
+    /// naming this digest and an accepted repository. Those that pass are listed (type, signer,
+    /// format, where found) with their predicate; the others are listed as not verified, with why.
+    /// With --type: exit 1 when no attestation of that type verifies.
+    ///
+    /// Examples:
+    ///   bundle attestations registry.example.com/acme/docproc:1.4.0 --key cosign.pub
+    ///   bundle attestations REF --type slsaprovenance1 --key builder.pub --json
+    ///   bundle attestations REF --type https://slsa.dev/verification_summary/v1 \
+    ///       --certificate-identity-regexp '^https://gitlab.com/acme/docproc//' \
+    ///       --certificate-oidc-issuer https://gitlab.com
+    #[command(verbatim_doc_comment, mut_arg("keys", |a| a.required_unless_present_any(["certificate_identity", "certificate_identity_regexp"])))]
+    Attestations {
+        /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
+        reference: String,
+        /// Only attestations of this predicate type (a URI, or one of cosign's names).
+        #[arg(long = "type", value_name = "URI")]
+        predicate_type: Option<String>,
+        #[command(flatten)]
+        trust: Trust,
+        /// Print JSON: the digest, the verified attestations with their predicates, the failures.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten, next_help_heading = "Registry options")]
+        registry: RegistryOpts,
+    },
     /// Verify a release before deploying it.
     ///
     /// Signatures first, then integrity, the release's own checks, and optionally images and Helm
@@ -477,7 +737,11 @@ pub enum Command {
     ///   bundle verify mirror.example.com/docproc:1.4.0 --key cosign.pub \
     ///       --identity registry.example.com/acme/docproc
     ///   bundle verify oci:out/docproc:1.4.0 --key cosign.pub --identity docproc
-    #[command(verbatim_doc_comment, mut_arg("keys", |a| a.required_unless_present_any(["certificate_identity", "certificate_identity_regexp", "policy"])))]
+    #[command(
+        verbatim_doc_comment,
+        mut_arg("keys", |a| a.required_unless_present_any(["certificate_identity", "certificate_identity_regexp", "policy"])),
+        mut_arg("keyless", |a| a.help("Sign the --attest-result summary keylessly (OIDC token, Fulcio, Rekor; bundle format)"))
+    )]
     Verify {
         /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
         reference: String,
@@ -499,6 +763,20 @@ pub enum Command {
         /// The environment of --policy to apply (e.g. staging, production).
         #[arg(long, value_name = "ENV", requires = "policy")]
         env: Option<String>,
+        /// When the release verifies, attest the result: an SLSA verification summary
+        /// (https://slsa.dev/verification_summary/v1, PASSED) signed with --attest-key or
+        /// --keyless, stored next to the release for later gates. Never written on a failure.
+        #[arg(long)]
+        attest_result: bool,
+        /// The cosign-format private key that signs the --attest-result summary (--key stays the
+        /// trusted public key).
+        #[arg(long, value_name = "FILE", requires = "attest_result", conflicts_with = "keyless")]
+        attest_key: Option<PathBuf>,
+        #[command(flatten)]
+        keyless: KeylessAttest,
+        /// The --attest-key's password (else COSIGN_PASSWORD, or a prompt).
+        #[arg(long, value_name = "FILE", requires = "attest_key")]
+        password_file: Option<PathBuf>,
         /// Print the report as JSON (spec/verify-report.schema.json).
         #[arg(long)]
         json: bool,
@@ -524,13 +802,10 @@ pub enum Command {
         b: String,
         #[arg(long, value_enum, default_value = "text")]
         format: crate::commands::diff::Format,
-        /// Verify each side's signatures with these keys and list the signers (repeatable).
-        #[arg(long = "key", value_name = "PUB")]
-        keys: Vec<PathBuf>,
-        /// With --key: a repository the signatures may name (repeatable; default each side's
-        /// repository; required for an oci: layout).
-        #[arg(long, value_name = "REPO", requires = "keys")]
-        identity: Vec<String>,
+        /// Verify each side's signatures against these keys and keyless identities and list the
+        /// signers; --identity adds to each side's own registry repository.
+        #[command(flatten)]
+        signers: Signers,
         /// A git checkout of the source, to list the commits between the two releases.
         #[arg(long, value_name = "DIR")]
         repo: Option<PathBuf>,
@@ -548,6 +823,9 @@ pub enum Command {
     ///   bundle values registry.example.com/acme/docproc:1.5.0 --key cosign.pub -o values.yaml
     ///   bundle values registry.example.com/acme/docproc:1.4.0 --key cosign.pub -o v.yaml  # rollback
     ///   bundle values REF --key cosign.pub --map chart-map.yaml -o values.yaml
+    ///   bundle values REF --env production --policy release-policy.yaml -o values.yaml
+    ///   bundle values "$(bundle history REPO --env production --key approver.pub --previous)" \
+    ///       --env production --key release.pub --key approver.pub -o values.yaml   # rollback
     #[command(verbatim_doc_comment)]
     Values {
         /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
@@ -566,6 +844,14 @@ pub enum Command {
         /// With --key: verify the release first; no values are written unless it passes.
         #[command(flatten)]
         trust: Trust,
+        /// Refuse (exit 1) a release not promoted to this environment: with the trust flags, a
+        /// verified promotion by one of them; with --policy, the environment's whole policy.
+        #[arg(long, value_name = "ENV")]
+        env: Option<String>,
+        /// A release policy (spec/policy.schema.json) to verify the release against for --env
+        /// (signers, required attestations, rules), instead of --key and the identity flags.
+        #[arg(long, value_name = "FILE", requires = "env", conflicts_with_all = ["keys", "certificate_identity", "certificate_identity_regexp"])]
+        policy: Option<PathBuf>,
         /// Print JSON instead of YAML.
         #[arg(long)]
         json: bool,
@@ -631,17 +917,16 @@ pub struct Input {
     /// reason is recorded in the release and shown by verify and diff.
     #[arg(long, value_name = "REASON")]
     pub allow_breaking: Option<String>,
-    /// Trust the previous release only if one of these public keys signed it (repeatable). Without
-    /// it the previous release is used unverified, and the output says so.
-    #[arg(long = "previous-key", value_name = "PUB")]
-    pub previous_keys: Vec<PathBuf>,
+    #[command(flatten)]
+    pub previous_signers: PreviousSigners,
     /// Check every component image's own signature in its registry before anything is built,
     /// against the `images:` section of this release policy (spec/policy.schema.json), and record
     /// who signed each image.
     #[arg(long, value_name = "POLICY")]
     pub verify_images: Option<PathBuf>,
-    /// Fail unless the previous release (when there is one) is signed by a --previous-key: for
-    /// release pipelines, so a pushed tag cannot choose the baseline that hides a breaking change.
-    #[arg(long, requires = "previous_keys")]
+    /// Fail unless the previous release (when there is one) is signed by a --previous-key or a
+    /// --previous-certificate-identity[-regexp]: for release pipelines, so a pushed tag cannot
+    /// choose the baseline that hides a breaking change.
+    #[arg(long, requires = "previous_signers")]
     pub require_signed_previous: bool,
 }

@@ -33,6 +33,7 @@ pub mod release;
 pub mod relocate;
 pub mod remotes;
 pub mod signing;
+pub mod slsa;
 pub mod source;
 pub mod spec;
 pub mod store;

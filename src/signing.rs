@@ -302,7 +302,8 @@ pub fn write_tagged(st: &dyn crate::store::Store, tag: &str, layers: &[SigLayer]
 }
 
 /// Sign a stored manifest and append the signature to its `.sig` manifest (never replacing
-/// another signer's). Returns false when this key has a valid signature of this digest in this
+/// another signer's). With `tlog` (`--tlog-upload`) the signature is logged in the signing
+/// config's Rekor and the layer carries the entry as cosign does (`dev.sigstore.cosign/bundle`). Returns false when this key has a valid signature of this digest in this
 /// repository already (whatever its tag or annotations): re-signing is a no-op, by tag or by
 /// digest. A signature naming another repository (a layout's name, a mirror) does not count.
 pub fn attach(
@@ -311,14 +312,17 @@ pub fn attach(
     identity: &str,
     annotations: &std::collections::BTreeMap<String, String>,
     signer: &Signer,
+    tlog: Option<&sigstore_sign::trust_root::SigningConfig>,
 ) -> Result<bool> {
+    use crate::trust::keyless::COSIGN_BUNDLE_ANNOTATION;
     let payload = payload(identity, digest, annotations);
     let mine = crate::trust::TrustedKey::from_pem(&signer.public_pem, "the signing key")?;
     // Read, append and write back under the store's lock: a parallel signer waits, not overwrites.
     let _lock = st.lock()?;
     let mut layers = read_signatures(st, digest)?.map(|(_, l)| l).unwrap_or_default();
     let signed_already = layers.iter().any(|l| {
-        l.signature.as_deref().is_some_and(|sig| mine.verifies(&l.payload, sig))
+        (tlog.is_none() || l.desc.annotation(COSIGN_BUNDLE_ANNOTATION).is_some())
+            && l.signature.as_deref().is_some_and(|sig| mine.verifies(&l.payload, sig))
             && crate::trust::legacy::parse_payload(&l.payload)
                 .is_ok_and(|c| c.digest == digest && repository_of(&c.docker_reference) == repository_of(identity))
     });
@@ -327,7 +331,14 @@ pub fn attach(
     }
     let sig = signer.sign(&payload)?;
     let mut desc = crate::oci::Descriptor::new(SIMPLESIGNING_MEDIA_TYPE, &payload);
-    desc.annotations = Some(std::collections::BTreeMap::from([(SIGNATURE_ANNOTATION.to_string(), sig.clone())]));
+    let mut ann = std::collections::BTreeMap::from([(SIGNATURE_ANNOTATION.to_string(), sig.clone())]);
+    if let Some(config) = tlog {
+        ann.insert(
+            COSIGN_BUNDLE_ANNOTATION.to_string(),
+            crate::trust::keyless::tlog_upload_legacy(&payload, &sig, &signer.public_pem, config)?,
+        );
+    }
+    desc.annotations = Some(ann);
     layers.push(SigLayer { desc, payload, signature: Some(sig) });
     write_signatures(st, digest, &layers)?;
     Ok(true)
@@ -361,15 +372,18 @@ impl Format {
 }
 
 /// Sign a stored manifest in the Sigstore bundle format and list the bundle as a referrer of it
-/// (a registry's referrers API, else the referrers tag; a layout's index.json). Returns false when
-/// this key has a valid bundle signature of this digest naming this repository already.
+/// (a registry's referrers API, else the referrers tag; a layout's index.json). With `tlog` (the
+/// signing config of `--tlog-upload`) the DSSE envelope is first logged in its Rekor, and the
+/// bundle keeps the entry. Returns None when this key has a valid bundle signature of this digest
+/// naming this repository already (with a log entry, if one is asked for); else the log index.
 pub fn attach_bundle(
     st: &dyn crate::store::Store,
     subject: &crate::oci::Descriptor,
     identity: &str,
     annotations: &std::collections::BTreeMap<String, String>,
     signer: &Signer,
-) -> Result<bool> {
+    tlog: Option<&sigstore_sign::trust_root::SigningConfig>,
+) -> Result<Option<Option<u64>>> {
     use crate::trust::bundle;
     let digest = &subject.digest;
     let repository = repository_of(identity);
@@ -382,20 +396,44 @@ pub fn attach_bundle(
     // Re-signing is a no-op: a valid bundle by this key for this digest and repository exists.
     let found = crate::trust::referrers::find(st, digest)?;
     for r in found.referrers.iter().filter(|r| bundle::is_bundle(&r.manifest)) {
+        // The signature is what is compared; its log entry (whose trusted root is the
+        // verifier's to name) only has to be there when one is asked for.
         if let Ok(layer) = bundle::bundle_layer(&r.manifest)
             && let Ok(bytes) = st.blob(layer)
-            && bundle::check(&bytes, digest, &only_mine).is_ok()
+            && let Some((offline, logged)) = without_tlog(&bytes)
+            && (logged || tlog.is_none())
+            && bundle::check(&offline, digest, &only_mine).is_ok()
         {
             // Listed where this store lists referrers? (A copy may have left it only in one place.)
             st.add_referrer(digest, &referrer_descriptor(&r.manifest, &r.desc))?;
-            return Ok(false);
+            return Ok(None);
         }
     }
     let payload = bundle::statement(repository, digest, annotations);
     let signature = signer.sign_raw(&bundle::pae(&payload))?;
-    let json = bundle::bundle_json(&payload, &signature, &fingerprint)?;
+    let mut json = bundle::bundle_json(&payload, &signature, &fingerprint)?;
+    let mut index = None;
+    if let Some(config) = tlog {
+        json = crate::trust::keyless::tlog_upload(&json, &signer.public_pem, config)?;
+        index = without_tlog(&json).and(log_index(&json));
+    }
     store_bundle(st, subject, &json, bundle::SIGN_PREDICATE)?;
-    Ok(true)
+    Ok(Some(index))
+}
+
+/// Bundle JSON without its transparency-log entries, and whether it had any.
+fn without_tlog(bytes: &[u8]) -> Option<(Vec<u8>, bool)> {
+    let mut v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let vm = v.get_mut("verificationMaterial")?.as_object_mut()?;
+    let had = vm.remove("tlogEntries").is_some_and(|e| e.as_array().is_some_and(|a| !a.is_empty()));
+    Some((serde_json::to_vec(&v).ok()?, had))
+}
+
+/// The log index of a bundle's first transparency-log entry.
+fn log_index(bytes: &[u8]) -> Option<u64> {
+    let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+    let i = v.pointer("/verificationMaterial/tlogEntries/0/logIndex")?;
+    i.as_u64().or_else(|| i.as_str()?.parse().ok())
 }
 
 /// Where a keyless signature's OIDC token and Sigstore services come from.

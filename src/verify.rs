@@ -23,6 +23,7 @@ use crate::trust::{Policy, keys::Duplicate};
 use anyhow::Result;
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
 use std::path::PathBuf;
 
 pub struct Options {
@@ -103,27 +104,33 @@ pub fn verify(st: &Opened, r: &StoreRef, o: &Options) -> Result<Report> {
     let images = images_check(s, r, &digest, record.as_ref(), o)?;
     let values = values_check(record.as_ref(), &digest, r, o)?;
     let mut checks = vec![signatures, integrity, record_check, images, values];
-    let policy = o.rules.as_ref().map(|l| {
-        let (check, report) = policy_check(l, record.as_ref(), &digest, r, &signers);
-        checks.push(check);
-        report
-    });
+    let policy = match o.rules.as_ref() {
+        None => None,
+        Some(l) => {
+            let (check, report) = policy_check(l, record.as_ref(), &digest, r, &signers, s, &o.policy)?;
+            checks.push(check);
+            Some(report)
+        }
+    };
     let verified = checks.iter().all(|c| c.status != "fail");
     Ok(Report { reference: r.to_string(), digest, verified, signers, duplicate_keys, checks, policy })
 }
 
-/// The policy's rules, in CEL, over the record, the digest, the reference and the signers.
+/// The policy's attestation requirements and rules, in CEL, over the record, the digest, the
+/// reference, the signers and the attestations stored for the digest (trust/gate.rs).
 fn policy_check(
     l: &crate::trust::policy_file::Loaded,
     record: Option<&Release>,
     digest: &str,
     r: &StoreRef,
     signers: &[crate::trust::Signer],
-) -> (Check, PolicyReport) {
+    s: &dyn store::Store,
+    p: &Policy,
+) -> Result<(Check, PolicyReport)> {
     let mut report = PolicyReport { file: l.file.display().to_string(), environment: l.environment.clone(), rules: Vec::new() };
     let Some(rec) = record else {
         let c = check("policy", "the rules were not run".into(), vec!["the release record could not be read (see integrity)".into()]);
-        return (c, report);
+        return Ok((c, report));
     };
     let vars = serde_json::json!({
         "record": serde_json::to_value(rec).unwrap_or_default(),
@@ -131,7 +138,17 @@ fn policy_check(
         "reference": r.to_string(),
         "signers": serde_json::to_value(signers).unwrap_or_default(),
     });
-    report.rules = crate::trust::policy_file::evaluate(l, &vars);
+    // The requirements and functions read the same attestations: each once.
+    let memo = crate::store::memo::Memo::new(s);
+    let input = crate::trust::gate::Input {
+        store: &memo,
+        digest,
+        identities: p.identities.clone(),
+        trusted_root: p.trusted_root.clone(),
+        vars,
+        now: crate::trust::gate::now()?,
+    };
+    report.rules = crate::trust::gate::evaluate(l, &input)?;
     let failures: Vec<String> = report
         .rules
         .iter()
@@ -143,31 +160,39 @@ fn policy_check(
     } else {
         format!("{} of {} rule(s) of {} for {} failed", failures.len(), report.rules.len(), l.file.display(), l.environment)
     };
-    (check("policy", summary, failures), report)
+    Ok((check("policy", summary, failures), report))
 }
 
 fn signatures_check(o: crate::trust::Outcome, p: &Policy, digest: &str) -> Check {
     let need = p.min_signers;
+    let given = p.keys.keys.len() + p.keyless.len();
+    // Name what was given: keys, keyless identities, or both.
+    let what = match (p.keys.keys.is_empty(), p.keyless.is_empty()) {
+        (false, true) => "distinct key(s)",
+        (true, false) => "keyless identit(y/ies)",
+        _ => "distinct signer(s) (keys and keyless identities)",
+    };
     let mut failures = Vec::new();
     if !o.passes(p) {
-        failures.push(format!("{} distinct trusted key(s) signed this digest; {need} required", o.signers.len()));
+        let trusted = what.replacen("distinct ", "distinct trusted ", 1).replacen("keyless", "trusted keyless", 1);
+        failures.push(format!("{} {trusted} signed this digest; {need} required", o.signers.len()));
         failures.extend(o.failures);
         for k in &p.keys.keys {
             if !o.signers.iter().any(|s| s.fingerprint == k.fingerprint) {
                 failures.push(format!("no valid signature by {}", k.label()));
             }
         }
+        for (i, id) in p.keyless.iter().enumerate() {
+            if !o.signers.iter().any(|s| s.fingerprint == format!("keyless:{i}")) {
+                failures.push(format!("no valid signature by {}", id.label()));
+            }
+        }
     }
     let dup = p.keys.duplicate_note().map(|n| format!("; {n}")).unwrap_or_default();
     let summary = if failures.is_empty() {
-        format!(
-            "{} of {} distinct key(s) signed {digest} as {} ({need} required){dup}",
-            o.signers.len(),
-            p.keys.keys.len(),
-            p.identity_list()
-        )
+        format!("{} of {given} {what} signed {digest} as {} ({need} required){dup}", o.signers.len(), p.identity_list())
     } else {
-        format!("fewer than {need} of {} distinct key(s) signed {digest} as {}{dup}", p.keys.keys.len(), p.identity_list())
+        format!("fewer than {need} of {given} {what} signed {digest} as {}{dup}", p.identity_list())
     };
     check("signatures", summary, failures)
 }
@@ -236,24 +261,35 @@ fn read_content(s: &dyn store::Store, desc: &Descriptor, integ: &mut Vec<String>
     };
     let problems = crate::artifact::problems(&m);
     integ.extend(problems.iter().map(|p| format!("manifest: {p}")));
-    if m.config.size <= crate::artifact::MAX_RECORD
-        && let Some(cb) = content(s.blob(&m.config), integ)?
-    {
-        match Release::from_bytes(&cb) {
-            Ok(rec) => {
-                integ.extend(validate_record(&rec));
-                got.record = Some(rec);
+    // A malformed manifest's layers are not fetched: it has failed already, and they could be up
+    // to 1,024 blobs of 512 MiB. A release's record and four layers are fetched concurrently, and
+    // the layers streamed.
+    let config_ok = m.config.size <= crate::artifact::MAX_RECORD;
+    let mut wanted: Vec<&Descriptor> = if config_ok { vec![&m.config] } else { Vec::new() };
+    if problems.is_empty() {
+        wanted.extend(m.layers.iter());
+    }
+    let mut readers = s.blob_readers(&wanted).into_iter();
+    if config_ok {
+        let config = readers.next().expect("one reader per blob").and_then(|mut r| {
+            let mut b = Vec::with_capacity(m.config.size as usize);
+            r.read_to_end(&mut b).map_err(crate::oci::io_error)?;
+            Ok(b)
+        });
+        if let Some(cb) = content(config, integ)? {
+            match Release::from_bytes(&cb) {
+                Ok(rec) => {
+                    integ.extend(validate_record(&rec));
+                    got.record = Some(rec);
+                }
+                Err(e) => integ.push(format!("{e:#}")),
             }
-            Err(e) => integ.push(format!("{e:#}")),
         }
     }
-    // A malformed manifest's layers are not fetched: it has failed already, and they could be up
-    // to 1,024 blobs of 512 MiB. A release's four layers are streamed (fetched concurrently).
     if !problems.is_empty() {
         return Ok(got);
     }
-    let layers: Vec<&Descriptor> = m.layers.iter().collect();
-    for (l, reader) in layers.iter().zip(s.blob_readers(&layers)) {
+    for (l, reader) in m.layers.iter().zip(readers) {
         let Some(mut reader) = content(reader, integ)? else { continue };
         let title = l.annotation(ANN_TITLE).unwrap_or("").to_string();
         if let Some(hashes) = read_layer(&mut reader, &title, &s.describe(), integ)? {

@@ -179,7 +179,7 @@ fn help_reads_cleanly() {
             // One line per command: a summary never wraps onto a line of its own.
             assert!(l.starts_with("  ") && !l.starts_with("    "), "COLUMNS={cols}: a command summary wrapped: {l:?}\n{top}");
         }
-        for cmd in ["verify", "pull", "diff", "values", "sign", "push", "build", "copy"] {
+        for cmd in ["verify", "pull", "diff", "values", "sign", "push", "build", "promote", "history", "copy"] {
             let h = run(bundle(t.path()).env("COLUMNS", cols).args(["help", cmd])).ok().stdout;
             let examples = h.split("Examples:").nth(1).unwrap().split("Usage:").next().unwrap();
             for l in examples.lines().filter(|l| !l.trim().is_empty()) {

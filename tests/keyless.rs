@@ -4,12 +4,12 @@
 //! trust config), and by our own `trust::sigstore::verify`. Then what each must refuse.
 
 mod common;
+use common::standin::Standin;
 use common::*;
 use relbundle::trust::keyless;
 use relbundle::trust::sigstore::{self as ss, Expected, Identity, Subject, Text};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 const GITHUB_SAN: &str = "https://github.com/acme/docproc/.github/workflows/release.yml@refs/tags/v1.2.3";
 const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
@@ -43,54 +43,6 @@ fn gitlab_claims() -> serde_json::Value {
     })
 }
 
-/// The stand-in services, stopped (by their process) when dropped.
-struct Standin {
-    dir: PathBuf,
-    url: String,
-    child: Child,
-}
-
-impl Standin {
-    fn start(dir: &Path, untrusted_log: bool) -> Standin {
-        let ready = dir.join(if untrusted_log { "url-untrusted" } else { "url" });
-        let mut c = Command::new(python());
-        c.arg(repo_root().join("scripts/sigstore-standin.py")).arg("serve").arg(dir);
-        if untrusted_log {
-            c.arg("--untrusted-log");
-        }
-        let log = std::fs::File::create(dir.with_extension(if untrusted_log { "untrusted.log" } else { "log" })).unwrap();
-        let child = c.stdout(Stdio::null()).stderr(Stdio::from(log)).spawn().unwrap();
-        let t0 = Instant::now();
-        while !ready.exists() {
-            assert!(t0.elapsed() < Duration::from_secs(30), "the Sigstore stand-ins did not start");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let url = std::fs::read_to_string(&ready).unwrap();
-        Standin { dir: dir.to_path_buf(), url, child }
-    }
-
-    fn token(&self, claims: &serde_json::Value) -> String {
-        let r = run(Command::new(python())
-            .arg(repo_root().join("scripts/sigstore-standin.py"))
-            .arg("token")
-            .arg(&self.dir)
-            .arg(claims.to_string()))
-        .ok();
-        r.stdout.trim().to_string()
-    }
-
-    fn file(&self, name: &str) -> PathBuf {
-        self.dir.join(name)
-    }
-}
-
-impl Drop for Standin {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// What a release signature signs: the bundle format's in-toto statement naming the manifest digest.
 fn statement(digest_hex: &str) -> Vec<u8> {
     relbundle::trust::bundle::statement("registry.example/acme/docproc", digest_hex, &Default::default())
@@ -115,18 +67,28 @@ fn identity(san: &str, issuer: &str) -> Identity {
 
 /// Our verifier, with the stand-ins' trusted root.
 fn ours(s: &Standin, bundle: &[u8], digest_hex: &str, id: &Identity) -> anyhow::Result<ss::Verified> {
+    ours_with(&s.file("trusted_root.json"), bundle, digest_hex, id)
+}
+
+/// Our verifier, with the trusted root `root`.
+fn ours_with(root: &Path, bundle: &[u8], digest_hex: &str, id: &Identity) -> anyhow::Result<ss::Verified> {
     let b = ss::parse_bundle(std::str::from_utf8(bundle).unwrap(), "bundle")?;
-    let root = ss::trusted_root(Some(&s.file("trusted_root.json")))?;
+    let root = ss::trusted_root(Some(root))?;
     ss::verify(&b, Subject::Sha256(&format!("sha256:{digest_hex}")), &Expected::Identity(id), &root)
 }
 
 /// sigstore-python 4.x: `sigstore --trust-config TC verify identity --offline`.
 fn sigstore_python(s: &Standin, tmp: &Path, bundle: &[u8], digest_hex: &str, san: &str, issuer: &str) -> Run {
+    sigstore_python_with(&s.file("trust_config.json"), tmp, bundle, digest_hex, san, issuer)
+}
+
+/// sigstore-python with the trust config `tc` (a trusted root and a signing config).
+fn sigstore_python_with(tc: &Path, tmp: &Path, bundle: &[u8], digest_hex: &str, san: &str, issuer: &str) -> Run {
     let b = tmp.join(format!("b-{}.sigstore.json", fastrand::u64(..)));
     std::fs::write(&b, bundle).unwrap();
     run(Command::new(python())
         .args(["-m", "sigstore", "--trust-config"])
-        .arg(s.file("trust_config.json"))
+        .arg(tc)
         .args(["verify", "identity", "--offline", "--bundle"])
         .arg(&b)
         .args(["--cert-identity", san, "--cert-oidc-issuer", issuer])
@@ -291,6 +253,9 @@ fn tampered_keyless_bundles_are_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let s = Standin::start(&tmp.path().join("sigstore"), false);
     let digest = digest_of("release manifest 3");
+    // Not the log's first entry: a one-leaf tree's inclusion proof has no hashes, which cosign's
+    // Rekor model refuses ("nil value in transaction log entry"); a public log is never that small.
+    sign(&s, tmp.path(), &github_claims("release.yml"), "signing_config.json", &digest_of("first entry"));
     let good = sign(&s, tmp.path(), &github_claims("release.yml"), "signing_config.json", &digest);
     let id = identity(GITHUB_SAN, GITHUB_ISSUER);
     ours(&s, &good.bundle, &digest, &id).unwrap();
@@ -356,12 +321,82 @@ fn tampered_keyless_bundles_are_refused() {
         }
         verdicts.push(format!("{case}: ours: {e:#}; sigstore-python: {}", py.map_or("n/a".into(), |p| last_line(&p.stderr))));
     }
+    // An expired certificate with no timestamp inside its validity: the stand-in Fulcio's
+    // /expired certificates were valid for ten minutes that ended before the Rekor entry and the
+    // TSA's timestamp. Refused by both, ours for the certificate's validity at the signing time.
+    let mut sc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(s.file("signing_config.json")).unwrap()).unwrap();
+    sc["caUrls"][0]["url"] = format!("{}/expired", s.url).into();
+    std::fs::write(s.file("signing_config.expired.json"), sc.to_string()).unwrap();
+    let expired = sign(&s, tmp.path(), &github_claims("release.yml"), "signing_config.expired.json", &digest);
+    // cosign (sigstore-go) as a control: it accepts the good bundle with this root, and refuses this one.
+    let blob = "release manifest 3";
+    let root_file = s.file("trusted_root.json");
+    let c = cosign_keyless(tmp.path(), &root_file, &good.bundle, blob);
+    assert_eq!(c.code, 0, "cosign refused the good keyless bundle:\n{}{}", c.stdout, c.stderr);
+    let c = cosign_keyless(tmp.path(), &root_file, &expired.bundle, blob);
+    assert_ne!(c.code, 0, "cosign accepted an expired certificate");
+    let e = ours(&s, &expired.bundle, &digest, &id).expect_err("our verifier accepted an expired certificate");
+    let py = sigstore_python(&s, tmp.path(), &expired.bundle, &digest, GITHUB_SAN, GITHUB_ISSUER);
+    assert_ne!(py.code, 0, "sigstore-python accepted an expired certificate:\n{}", py.stdout);
+    let why = format!("{e:#}").to_lowercase();
+    assert!(why.contains("expired") || why.contains("valid"), "refused, but not for the certificate's validity: {why}");
+    verdicts.push(format!(
+        "an expired certificate with no timestamp inside its validity: ours: {e:#}; sigstore-python: {}; cosign: {}",
+        last_line(&py.stderr),
+        c.stderr.lines().last().unwrap_or("")
+    ));
+
+    // A trusted root whose log key's validity ended before the entry was made.
+    let mut root: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(s.file("trusted_root.json")).unwrap()).unwrap();
+    root["tlogs"][0]["publicKey"]["validFor"]["end"] = "2021-01-01T00:00:00Z".into();
+    let ended_root = tmp.path().join("trusted_root.log-ended.json");
+    std::fs::write(&ended_root, root.to_string()).unwrap();
+    let mut tc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(s.file("trust_config.json")).unwrap()).unwrap();
+    tc["trustedRoot"] = root;
+    let ended_tc = tmp.path().join("trust_config.log-ended.json");
+    std::fs::write(&ended_tc, tc.to_string()).unwrap();
+    let e = ours_with(&ended_root, &good.bundle, &digest, &id).expect_err("our verifier accepted an entry after its log's validity");
+    let py = sigstore_python_with(&ended_tc, tmp.path(), &good.bundle, &digest, GITHUB_SAN, GITHUB_ISSUER);
+    let why = format!("{e:#}").to_lowercase();
+    assert!(why.contains("log") || why.contains("tlog"), "refused, but not for the log: {why}");
+    // sigstore-python 4.5.1 keeps a log key whose validity ended for verification and does not
+    // compare the entry's time with it (sigstore/models.py `_get_tlog_keys`: `allow_expired` for
+    // KeyringPurpose.VERIFY), so it accepts this bundle: the control that nothing but the log's
+    // validity is wrong with it. cosign 2.5 (sigstore-go) refuses it, as we do.
+    assert_eq!(py.code, 0, "sigstore-python's verdict changed (it now checks the log's validity?):\n{}", py.stderr);
+    let c = cosign_keyless(tmp.path(), &ended_root, &good.bundle, blob);
+    assert_ne!(c.code, 0, "cosign accepted an entry after its log's validity");
+    verdicts.push(format!(
+        "a trusted root whose log validity ended before the entry: ours: {e:#}; sigstore-python: accepted (ignores validFor.end); cosign: {}",
+        c.stderr.lines().last().unwrap_or("")
+    ));
+
     // The good bundle against the public-good trusted root: another Sigstore instance.
     let b = ss::parse_bundle(std::str::from_utf8(&good.bundle).unwrap(), "bundle").unwrap();
     let public = ss::trusted_root(None).unwrap();
     let e = ss::verify(&b, Subject::Sha256(&format!("sha256:{digest}")), &Expected::Identity(&id), &public).unwrap_err();
     verdicts.push(format!("a bundle from another Sigstore instance: ours: {e:#}"));
     eprintln!("{}", verdicts.join("\n"));
+}
+
+/// cosign 2.5 (sigstore-go) `verify-blob-attestation` of a keyless bundle over `blob`, offline
+/// with the trusted root `root`, the signing workflow's identity pinned.
+fn cosign_keyless(tmp: &Path, root: &Path, bundle: &[u8], blob: &str) -> Run {
+    let cosign = std::env::var_os("RELBUNDLE_COSIGN").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".tools/bin/cosign"));
+    let n = fastrand::u64(..);
+    let (b, f) = (tmp.join(format!("cb-{n}.json")), tmp.join(format!("blob-{n}")));
+    std::fs::write(&b, bundle).unwrap();
+    std::fs::write(&f, blob).unwrap();
+    run(Command::new(cosign)
+        .current_dir(tmp)
+        .env("HOME", tmp)
+        .env("TUF_ROOT", tmp.join("tuf"))
+        .args(["verify-blob-attestation", "--new-bundle-format", "--type", "https://sigstore.dev/cosign/sign/v1"])
+        .args(["--certificate-identity", GITHUB_SAN, "--certificate-oidc-issuer", GITHUB_ISSUER, "--bundle"])
+        .arg(&b)
+        .arg("--trusted-root")
+        .arg(root)
+        .arg(&f))
 }
 
 /// sigstore-python's reason: the text after its `ERROR`/`FAIL` marker.
@@ -449,12 +484,14 @@ fn sign_keyless_and_verify_the_pipeline_identity_through_the_cli() {
     assert_eq!(rep["signers"][0]["format"], "bundle");
     // A regexp over the repository's release workflow on any v* tag, with a required claim.
     let re = "^https://github\\.com/acme/docproc/\\.github/workflows/release\\.yml@refs/tags/v.*$";
-    b(&[
+    let r = b(&[
         &["verify", &format!("{l}:1.0.0"), "--certificate-identity-regexp", re, "--certificate-claim", "build-trigger=push"][..],
         &pin[..],
     ]
     .concat())
     .ok();
+    // The summary counts what was given: one keyless identity, no keys.
+    assert!(r.stdout.contains("PASS  signatures: 1 of 1 keyless identit(y/ies) signed"), "{}", r.stdout);
     // Another workflow, another issuer, the public-good root: refused.
     let other = GITHUB_SAN.replace("release.yml", "pr.yml");
     let r = b(&[&["verify", &format!("{l}:1.0.0"), "--certificate-identity", &other][..], &pin[..]].concat()).code(1);
@@ -495,4 +532,302 @@ fn sign_keyless_and_verify_the_pipeline_identity_through_the_cli() {
     // --keyless cannot make a legacy signature, and --sign needs a way to sign.
     b(&[&["sign", &format!("{l}:1.0.0"), "--format", "legacy"][..], &keyless[..]].concat()).code(2);
     b(&["build", "--version", "1.0.1", "--output", &l2, "--sign", repo.join("docproc").to_str().unwrap()]).code(2);
+}
+
+/// Through the CLI: `history` and `diff` name keyless signers with verify's trust flags, and the
+/// previous-release baseline of `build` accepts a keyless identity (`--previous-certificate-*`).
+#[test]
+fn history_diff_and_the_previous_baseline_take_keyless_identities() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let s = Standin::start(&d.join("sigstore"), false);
+    let token = d.join("token");
+    std::fs::write(&token, s.token(&github_claims("release.yml"))).unwrap();
+    let repo = fixture_repo(d, &["docproc", "dvc-remote"]);
+    let src = repo.join("docproc");
+    let l = format!("oci:{}", d.join("l").display());
+    let b = |args: &[&str]| run(bundle(d).current_dir(d).args(args));
+    let config = s.file("signing_config.json");
+    let root = s.file("trusted_root.json");
+    let keyless = ["--keyless", "--identity-token", token.to_str().unwrap(), "--signing-config", config.to_str().unwrap()];
+    for v in ["1.0.0", "1.0.1"] {
+        b(&["build", "--version", v, "--output", &l, src.to_str().unwrap()]).ok();
+        b(&[&["sign", &format!("{l}:{v}")][..], &keyless[..]].concat()).ok();
+    }
+    let pin = ["--identity", "docproc", "--trusted-root", root.to_str().unwrap(), "--certificate-oidc-issuer", GITHUB_ISSUER];
+    let signer = format!("certificate for `{GITHUB_SAN}`");
+
+    // history: every release's keyless signer, by exact SAN or by regexp; another SAN signs none.
+    let h = b(&[&["history", &l, "--json", "--certificate-identity", GITHUB_SAN][..], &pin[..]].concat()).ok();
+    let rows: serde_json::Value = serde_json::from_str(&h.stdout).unwrap();
+    assert_eq!(rows.as_array().unwrap().len(), 2, "{rows}");
+    for row in rows.as_array().unwrap() {
+        assert!(row["signers"][0].as_str().unwrap().contains(&signer), "{row}");
+    }
+    let re = r"https://github\.com/acme/docproc/\.github/workflows/release\.yml@refs/tags/v.*";
+    let h = b(&[&["history", &l, "--certificate-identity-regexp", re, "--certificate-claim", "build-trigger=push"][..], &pin[..]].concat())
+        .ok();
+    assert!(h.stdout.contains(&format!("signed by identity /{re}/")), "{}", h.stdout);
+    let other = GITHUB_SAN.replace("release.yml", "pr.yml");
+    let h = b(&[&["history", &l, "--json", "--certificate-identity", &other][..], &pin[..]].concat()).ok();
+    let rows: serde_json::Value = serde_json::from_str(&h.stdout).unwrap();
+    assert!(rows.as_array().unwrap().iter().all(|r| r.get("signers").is_none() && r["signatures"] == 1), "{rows}");
+    // A narrowing flag without a signer named is a usage error, not silently ignored.
+    let r = b(&["history", &l, "--certificate-oidc-issuer", GITHUB_ISSUER]).code(2);
+    assert!(r.stderr.contains("name the signers"), "{}", r.stderr);
+
+    // diff: each side's keyless signer; a SAN that signed neither fails the signature check.
+    let r = b(&[
+        &["diff", &format!("{l}:1.0.0"), &format!("{l}:1.0.1"), "--format", "json", "--certificate-identity", GITHUB_SAN][..],
+        &pin[..],
+    ]
+    .concat());
+    let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", r.stdout, r.stderr));
+    for side in ["a", "b"] {
+        assert!(out[side]["signers"][0].as_str().unwrap().contains(&signer), "{out}");
+    }
+    assert_eq!(out["signersChanged"].as_bool().or(out["signers_changed"].as_bool()), Some(false), "{out}");
+    let r = b(&[&["diff", &format!("{l}:1.0.0"), &format!("{l}:1.0.1"), "--certificate-identity", &other][..], &pin[..]].concat());
+    assert_ne!(r.code, 0);
+    assert!(r.stderr.contains("signature check failed") && r.stderr.contains(GITHUB_SAN), "{}", r.stderr);
+
+    // The previous-release baseline, signed keylessly, trusted by its pipeline's identity.
+    let prev = |extra: &[&str]| {
+        let mut a = vec!["build", "--version", "1.1.0", "--output", &l, "--require-signed-previous"];
+        a.extend(extra);
+        a.push(src.to_str().unwrap());
+        b(&a)
+    };
+    let root_s = root.to_str().unwrap();
+    let trusted = ["--previous-certificate-oidc-issuer", GITHUB_ISSUER, "--previous-trusted-root", root_s];
+    let r = prev(&[&["--previous-certificate-identity", &other][..], &trusted[..]].concat()).code(1);
+    assert!(r.stderr.contains("not verified") && r.stderr.contains(GITHUB_SAN), "{}", r.stderr);
+    assert!(!d.join("l").join("index.json").exists() || !std::fs::read_to_string(d.join("l/index.json")).unwrap().contains("1.1.0"));
+    // Without the stand-ins' root, the public-good one does not know their CA: unverified.
+    let r = prev(&["--previous-certificate-identity", GITHUB_SAN, "--previous-certificate-oidc-issuer", GITHUB_ISSUER]).code(1);
+    assert!(r.stderr.contains("not verified"), "{}", r.stderr);
+    let r = prev(&[&["--previous-certificate-identity-regexp", re][..], &trusted[..]].concat()).ok();
+    assert!(
+        r.stderr.contains(&format!("previous release: {l}")) && r.stderr.contains(&format!("(signed by {GITHUB_SAN})")),
+        "{}",
+        r.stderr
+    );
+    // --require-signed-previous needs a previous signer of either kind.
+    b(&["build", "--version", "1.2.0", "--output", &l, "--require-signed-previous", src.to_str().unwrap()]).code(2);
+}
+
+/// `sign --key … --tlog-upload`: the bundle's DSSE envelope is logged in the signing config's
+/// Rekor (the stand-in) and stored with its entry, and the legacy signature as cosign 2 logs it
+/// (`dev.sigstore.cosign/bundle`); never without the flag. cosign 2.5 `verify` checks the latter. Our verify checks the
+/// entry against the trusted root (a tampered SET or body, or an unknown log, is refused), and
+/// cosign 2.5 `verify-blob-attestation --new-bundle-format` (sigstore-go) verifies the stored
+/// bundle independently with the stand-ins' trusted root, its log entry required.
+#[test]
+fn key_signing_with_tlog_upload_through_the_cli_and_cosign() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let s = Standin::start(&d.join("sigstore"), false);
+    let reg = common::registry::Registry::plain(&d.join("reg"));
+    let repo_ref = format!("{}/acme/docproc", reg.addr);
+    let fixtures = fixture_repo(d, &["docproc", "dvc-remote"]);
+    let src = fixtures.join("docproc");
+    let b = |args: &[&str]| run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(args));
+    b(&["keygen", "--output-prefix", "rel"]).ok();
+    let l = format!("oci:{}", d.join("l").display());
+    let r = b(&["build", "--version", "1.0.0", "--output", &l, "--push", &repo_ref, src.to_str().unwrap()]).ok();
+    let digest = built_digest(&r.stdout);
+    let config = s.file("signing_config.json");
+    let root = s.file("trusted_root.json");
+    let entries = || std::fs::read_to_string(s.file("requests.log")).unwrap_or_default().matches("POST /api/v1/log/entries").count();
+
+    // Not by default: a key signature (both formats) touches no log.
+    b(&["sign", &format!("{l}:1.0.0"), "--key", "rel.key"]).ok();
+    assert_eq!(entries(), 0);
+    let cfg = ["--tlog-upload", "--signing-config", config.to_str().unwrap()];
+    // build --sign --key --tlog-upload logs the signature where the release goes (here the layout).
+    let l2 = format!("oci:{}", d.join("l2").display());
+    let r2 =
+        b(&[&["build", "--version", "1.0.0", "--output", &l2, "--sign", "--key", "rel.key"][..], &cfg[..], &[src.to_str().unwrap()]]
+            .concat())
+        .ok();
+    // Both formats are logged: the legacy signature first (index 0), then the bundle (index 1).
+    assert!(r2.stderr.contains("logged the bundle signature in the transparency log at index 1"), "{}", r2.stderr);
+    let v =
+        b(&["verify", &format!("{l2}:1.0.0"), "--key", "rel.pub", "--identity", "docproc", "--trusted-root", root.to_str().unwrap()]).ok();
+    assert!(v.stdout.contains("PASS  signatures"), "{}", v.stdout);
+
+    // --tlog-upload: the bundle is logged and stored with its entry; signing again is a no-op.
+    let tagged = format!("{repo_ref}:1.0.0");
+    let r = b(&[&["sign", &tagged, "--key", "rel.key", "--format", "bundle", "--json"][..], &cfg[..]].concat()).ok();
+    let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!((out["bundle"]["added"].as_bool(), out["bundle"]["logIndex"].as_u64()), (Some(true), Some(2)), "{out}");
+    assert_eq!(entries(), 3);
+    let r = b(&[&["sign", &tagged, "--key", "rel.key", "--format", "bundle"][..], &cfg[..]].concat()).ok();
+    assert!(r.stdout.contains("already signed"), "{}", r.stdout);
+    assert_eq!(entries(), 3);
+    // The legacy format is logged as cosign 2 logs it: a hashedrekord entry, its SET in the
+    // layer's dev.sigstore.cosign/bundle annotation.
+    let r = b(&[&["sign", &tagged, "--key", "rel.key", "--format", "legacy"][..], &cfg[..]].concat()).ok();
+    assert!(r.stdout.contains("(legacy, logged in the transparency log)"), "{}", r.stdout);
+    assert_eq!(entries(), 4);
+    // --tlog-upload is for keys; --signing-config alone would be ignored.
+    b(&["sign", &tagged, "--key", "rel.key", "--signing-config", config.to_str().unwrap()]).code(2);
+    b(&["sign", &tagged, "--keyless", "--tlog-upload"]).code(2);
+
+    // Our verify: the logged bundle verifies with the stand-ins' root, its entry checked.
+    let by_digest = format!("{repo_ref}@{digest}");
+    let r = b(&["verify", &by_digest, "--key", "rel.pub", "--trusted-root", root.to_str().unwrap()]).ok();
+    assert!(r.stdout.contains("PASS  signatures"), "{}", r.stdout);
+    // With the public-good root the entry is from an unknown log: refused for it.
+    let r = b(&["verify", &by_digest, "--key", "rel.pub"]).code(1);
+    assert!(r.stdout.contains("transparency-log entry does not verify"), "{}", r.stdout);
+    // cosign 2.5 `verify-attestation --new-bundle-format` on the image, the log entry required
+    // (no --insecure-ignore-tlog), with a trusted root naming the stand-in Rekor's key.
+    let cosign = std::env::var_os("RELBUNDLE_COSIGN").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".tools/bin/cosign"));
+    let cosign_image = |root: &Path| {
+        run(Command::new(&cosign)
+            .current_dir(d)
+            .env("HOME", d)
+            .env("TUF_ROOT", d.join("tuf"))
+            .args(["verify-attestation", "--new-bundle-format", "--type", "https://sigstore.dev/cosign/sign/v1", "--key", "rel.pub"])
+            .arg("--trusted-root")
+            .arg(root)
+            .args(["--allow-insecure-registry", "--allow-http-registry", &by_digest]))
+    };
+    let c = cosign_image(&root);
+    assert_eq!(c.code, 0, "cosign refused the logged bundle:\n{}{}", c.stdout, c.stderr);
+    // cosign 2.5 `verify` (the legacy format) checks the SET of the annotation, the log required;
+    // for this format it takes the Rekor key from SIGSTORE_REKOR_PUBLIC_KEY (else TUF), so that
+    // names the key of the trusted root's log.
+    let rekor_pem = |root: &Path| {
+        let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(root).unwrap()).unwrap();
+        let f = d.join(format!("rekor-{}.pub", fastrand::u64(..)));
+        let pem = match r["tlogs"][0]["publicKey"]["rawBytes"].as_str() {
+            Some(der) => format!("-----BEGIN PUBLIC KEY-----\n{der}\n-----END PUBLIC KEY-----\n"),
+            None => std::fs::read_to_string(d.join("rel.pub")).unwrap(), // a key that is no log's
+        };
+        std::fs::write(&f, pem).unwrap();
+        f
+    };
+    let cosign_legacy = |root: &Path| {
+        run(Command::new(&cosign)
+            .current_dir(d)
+            .env("HOME", d)
+            .env("TUF_ROOT", d.join("tuf"))
+            .env("SIGSTORE_REKOR_PUBLIC_KEY", rekor_pem(root))
+            .args(["verify", "--key", "rel.pub", "--trusted-root"])
+            .arg(root)
+            .args(["--allow-insecure-registry", "--allow-http-registry", &by_digest]))
+    };
+    let c = cosign_legacy(&root);
+    assert_eq!(c.code, 0, "cosign refused the logged legacy signature:\n{}{}", c.stdout, c.stderr);
+
+    // A tampered entry is refused by the very check verify runs (trust::bundle::check).
+    let signer = relbundle::signing::load_private_key(&d.join("rel.key"), b"pw").unwrap();
+    let cfg_loaded = keyless::signing_config(Some(&config)).unwrap();
+    let payload = relbundle::trust::bundle::statement(&repo_ref, &digest, &Default::default());
+    let sig = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.decode(signer.sign(&relbundle::trust::bundle::pae(&payload)).unwrap()).unwrap()
+    };
+    let key = relbundle::trust::TrustedKey::from_pem(&signer.public_pem, "rel.pub").unwrap();
+    let offline = relbundle::trust::bundle::bundle_json(&payload, &sig, &key.fingerprint).unwrap();
+    let logged = keyless::tlog_upload(&offline, &signer.public_pem, &cfg_loaded).unwrap();
+    let mut keys = relbundle::trust::KeySet::default();
+    keys.add(key);
+    let mut policy = relbundle::trust::Policy::of_keys(keys, vec![repo_ref.clone()]);
+    policy.trusted_root = Some(root.clone());
+    relbundle::trust::bundle::check(&logged, &digest, &policy).unwrap();
+    let bad_set = edit(&logged, |b| {
+        let set = &mut b["verificationMaterial"]["tlogEntries"][0]["inclusionPromise"]["signedEntryTimestamp"];
+        let mut raw = common_b64_decode(set.as_str().unwrap());
+        let n = raw.len();
+        raw[n - 5] ^= 1;
+        *set = common_b64_encode(&raw).into();
+    });
+    let other_time = edit(&logged, |b| {
+        let t = &mut b["verificationMaterial"]["tlogEntries"][0]["integratedTime"];
+        let v: i64 = t.as_str().map(|s| s.parse().unwrap()).or(t.as_i64()).unwrap();
+        *t = (v - 3600).to_string().into();
+    });
+    let second = keyless::tlog_upload(&offline, &signer.public_pem, &cfg_loaded).unwrap();
+    let other_body = edit(&logged, |b| {
+        let s2: serde_json::Value = serde_json::from_slice(&second).unwrap();
+        b["verificationMaterial"]["tlogEntries"][0]["logIndex"] = s2["verificationMaterial"]["tlogEntries"][0]["logIndex"].clone();
+    });
+    for (case, bundle) in
+        [("a SET that does not verify", &bad_set), ("another integrated time", &other_time), ("another log index", &other_body)]
+    {
+        let e = relbundle::trust::bundle::check(bundle, &digest, &policy).expect_err(case);
+        assert!(e.contains("transparency-log entry does not verify"), "{case}: {e}");
+        eprintln!("{case}: {e}");
+    }
+
+    // The legacy entry: the annotation's SET, time or body changed is refused; the untouched one
+    // verifies (trust::sigstore::verify_cosign_entry, what verify runs for a legacy layer).
+    let legacy_payload = relbundle::signing::payload(&repo_ref, &digest, &Default::default());
+    let legacy_sig = signer.sign(&legacy_payload).unwrap();
+    let entry = keyless::tlog_upload_legacy(&legacy_payload, &legacy_sig, &signer.public_pem, &cfg_loaded).unwrap();
+    let root_loaded = ss::trusted_root(Some(&root)).unwrap();
+    let der = relbundle::trust::TrustedKey::from_pem(&signer.public_pem, "rel.pub").unwrap().der;
+    let v = ss::verify_cosign_entry(&entry, &legacy_payload, &legacy_sig, &der, &root_loaded).unwrap();
+    assert!(v.tlog && v.signed_at.is_some(), "{v:?}");
+    let edit_entry = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v: serde_json::Value = serde_json::from_str(&entry).unwrap();
+        f(&mut v);
+        v.to_string()
+    };
+    let legacy_cases = [
+        (
+            "a legacy SET that does not verify",
+            edit_entry(&|v| {
+                let mut raw = common_b64_decode(v["SignedEntryTimestamp"].as_str().unwrap());
+                let n = raw.len();
+                raw[n - 5] ^= 1;
+                v["SignedEntryTimestamp"] = common_b64_encode(&raw).into();
+            }),
+        ),
+        (
+            "a legacy entry with another time",
+            edit_entry(&|v| v["Payload"]["integratedTime"] = (v["Payload"]["integratedTime"].as_i64().unwrap() - 60).into()),
+        ),
+        ("a legacy entry from another log", edit_entry(&|v| v["Payload"]["logID"] = "00".repeat(32).into())),
+    ];
+    for (case, e) in &legacy_cases {
+        let why = ss::verify_cosign_entry(e, &legacy_payload, &legacy_sig, &der, &root_loaded).expect_err(case);
+        eprintln!("{case}: {why:#}");
+    }
+    // The entry of another signature (the same payload signed again) does not vouch for this one.
+    let other_sig = signer.sign(&legacy_payload).unwrap();
+    assert!(ss::verify_cosign_entry(&entry, &legacy_payload, &other_sig, &der, &root_loaded).is_err());
+
+    // cosign 2.5 `verify-blob-attestation` (sigstore-go) as well, with the controls: a trusted
+    // root without the log, and a flipped SET, are refused by cosign too.
+    let logged_file = d.join("logged.json");
+    std::fs::write(&logged_file, &logged).unwrap();
+    let manifest = d.join("l/blobs/sha256").join(digest.trim_start_matches("sha256:"));
+    let cosign_verify = |bundle: &Path, root: &Path| {
+        run(Command::new(&cosign)
+            .current_dir(d)
+            .env("HOME", d)
+            .env("TUF_ROOT", d.join("tuf"))
+            .args(["verify-blob-attestation", "--new-bundle-format", "--type", "https://sigstore.dev/cosign/sign/v1", "--key", "rel.pub"])
+            .arg("--bundle")
+            .arg(bundle)
+            .arg("--trusted-root")
+            .arg(root)
+            .arg(&manifest))
+    };
+    let c = cosign_verify(&logged_file, &root);
+    assert_eq!(c.code, 0, "cosign refused the logged bundle:\n{}{}", c.stdout, c.stderr);
+    let mut no_log: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&root).unwrap()).unwrap();
+    no_log["tlogs"] = serde_json::json!([]);
+    std::fs::write(d.join("no-log-root.json"), no_log.to_string()).unwrap();
+    let c = cosign_verify(&logged_file, &d.join("no-log-root.json"));
+    assert_ne!(c.code, 0, "cosign verified without the log's key");
+    assert_ne!(cosign_image(&d.join("no-log-root.json")).code, 0, "cosign verified the image without the log's key");
+    assert_ne!(cosign_legacy(&d.join("no-log-root.json")).code, 0, "cosign verified the legacy signature without the log's key");
+    std::fs::write(d.join("flipped.json"), &bad_set).unwrap();
+    let c = cosign_verify(&d.join("flipped.json"), &root);
+    assert_ne!(c.code, 0, "cosign verified a flipped SET");
 }

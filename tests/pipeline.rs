@@ -1,10 +1,14 @@
-//! The reference pipelines (.gitlab-ci.yml, examples/github-actions/release.yml) parse as YAML,
-//! and every `bundle` command line in them is accepted by the CLI's own argument parser.
+//! The reference pipelines (.gitlab-ci.yml, examples/github-actions/release.yml) and the GitLab
+//! CI/CD components (templates/*.yml) parse as YAML, every `bundle` command line in them (the
+//! components rendered with the inputs .gitlab-ci.yml gives them, else their defaults) is accepted
+//! by the CLI's own argument parser, every `$[[ inputs.NAME ]]` names a declared input, and every
+//! `include: component:` names a template and gives it only inputs it declares, and all it needs.
 //! Nothing here contacts a cluster or a registry.
 
 mod common;
 use clap::Parser;
 use common::*;
+use serde::Deserialize as _;
 
 /// Every string in the document that is (part of) a shell script.
 fn scripts(v: &serde_norway::Value, in_script: bool, out: &mut Vec<String>) {
@@ -116,8 +120,95 @@ fn value_for(var: &str) -> String {
 fn bundle_commands(file: &str) -> Vec<Vec<String>> {
     let text = std::fs::read_to_string(repo_root().join(file)).unwrap();
     let doc: serde_norway::Value = serde_norway::from_str(&text).unwrap_or_else(|e| panic!("{file} is not valid YAML: {e}"));
+    let mut cmds = commands_in(&doc);
+    // The components it includes, rendered with the inputs it gives them.
+    for (name, inputs) in components(&doc) {
+        let (spec, _) = template(&name);
+        for k in inputs.keys() {
+            assert!(spec.contains_key(k), "{file}: component {name}: input `{k}` is not declared in templates/{name}.yml");
+        }
+        for (k, default) in &spec {
+            assert!(default.is_some() || inputs.contains_key(k), "{file}: component {name}: required input `{k}` is not given");
+        }
+        cmds.extend(commands_in(&render(&name, &inputs)));
+    }
+    cmds
+}
+
+/// The `include: component:` entries of a pipeline: (template name, inputs).
+fn components(doc: &serde_norway::Value) -> Vec<(String, std::collections::BTreeMap<String, String>)> {
+    let Some(list) = doc.get("include").and_then(|i| i.as_sequence()) else { return Vec::new() };
+    let mut out = Vec::new();
+    for inc in list {
+        let Some(c) = inc.get("component").and_then(|c| c.as_str()) else { continue };
+        let name = c.rsplit('/').next().unwrap().split('@').next().unwrap().to_string();
+        assert!(c.contains('@'), "component {c}: pin a version, commit or ~latest with @");
+        let mut inputs = std::collections::BTreeMap::new();
+        if let Some(m) = inc.get("inputs").and_then(|i| i.as_mapping()) {
+            for (k, v) in m {
+                let v = v.as_str().map(String::from).unwrap_or_else(|| serde_norway::to_string(v).unwrap().trim().to_string());
+                inputs.insert(k.as_str().unwrap().to_string(), v);
+            }
+        }
+        out.push((name, inputs));
+    }
+    out
+}
+
+/// A component: its declared inputs (name → default) and its text after the `---`.
+fn template(name: &str) -> (Inputs, String) {
+    let path = repo_root().join("templates").join(format!("{name}.yml"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let mut docs = serde_norway::Deserializer::from_str(&text);
+    let header = serde_norway::Value::deserialize(docs.next().expect("a spec document")).unwrap();
+    let spec = header.get("spec").and_then(|s| s.get("inputs")).and_then(|i| i.as_mapping());
+    let spec = spec.unwrap_or_else(|| panic!("templates/{name}.yml: the first document must be `spec: inputs:`"));
+    let inputs = spec
+        .iter()
+        .map(|(k, v)| {
+            let d = v
+                .get("default")
+                .map(|d| d.as_str().map(String::from).unwrap_or_else(|| serde_norway::to_string(d).unwrap().trim().to_string()));
+            assert!(v.get("description").is_some(), "templates/{name}.yml: input {k:?} has no description");
+            (k.as_str().unwrap().to_string(), d)
+        })
+        .collect();
+    let body = text.split("\n---\n").nth(1).unwrap_or_else(|| panic!("templates/{name}.yml: no `---` before the jobs")).to_string();
+    (inputs, body)
+}
+
+/// The jobs of a component with `$[[ inputs.NAME ]]` replaced by the input given, else its
+/// default, else a plausible value; an undeclared name fails.
+fn render(name: &str, given: &std::collections::BTreeMap<String, String>) -> serde_norway::Value {
+    let (spec, body) = template(name);
+    let out = interpolate(name, &spec, &body, given);
+    serde_norway::from_str(&out).unwrap_or_else(|e| panic!("templates/{name}.yml rendered is not valid YAML: {e}\n{out}"))
+}
+
+type Inputs = std::collections::BTreeMap<String, Option<String>>;
+
+fn interpolate(name: &str, spec: &Inputs, body: &str, given: &std::collections::BTreeMap<String, String>) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some(i) = rest.find("$[[") {
+        out.push_str(&rest[..i]);
+        let end = rest[i..].find("]]").unwrap_or_else(|| panic!("templates/{name}.yml: unclosed $[[")) + i;
+        let expr = rest[i + 3..end].trim();
+        let input = expr.strip_prefix("inputs.").unwrap_or_else(|| panic!("templates/{name}.yml: `{expr}` is not inputs.NAME"));
+        let input = input.split('|').next().unwrap().trim();
+        let default =
+            spec.get(input).unwrap_or_else(|| panic!("templates/{name}.yml: $[[ inputs.{input} ]] is not declared in spec.inputs"));
+        out.push_str(&given.get(input).cloned().or_else(|| default.clone()).unwrap_or_else(|| value_for(input)));
+        rest = &rest[end + 2..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Every `bundle` command line in a pipeline document's scripts.
+fn commands_in(doc: &serde_norway::Value) -> Vec<Vec<String>> {
     let mut lines = Vec::new();
-    scripts(&doc, false, &mut lines);
+    scripts(doc, false, &mut lines);
     let mut cmds = Vec::new();
     for script in lines {
         for line in script.lines() {
@@ -143,21 +234,32 @@ fn every_bundle_command_in_the_pipelines_parses() {
         (
             ".gitlab-ci.yml",
             vec![
-                "build --version --push --sign --key",
+                "build --version --push --sign --key --provenance",
                 "diff --format --key --repo",
                 "values --key -o",
-                "verify --key --check-images --values",
-                "verify --key --key --min-signers --check-images --values",
                 "history --json",
+                "attest --predicate --type --keyless",
+                "promote --to --keyless --certificate-identity-regexp --certificate-oidc-issuer",
+                "promote --to --key --evidence",
+                "values --env --policy -o",
+                "verify --policy --env --check-images --values",
+                "history --env --key --previous",
+                "values --env --key --certificate-identity-regexp --certificate-oidc-issuer -o",
             ],
         ),
         (
             "examples/github-actions/release.yml",
             vec![
-                "build --version --push --sign --key",
+                "build --version --push --sign --key --provenance",
                 "diff --format --key --repo",
                 "values --key -o",
-                "verify --key --check-images --values",
+                "promote --to --keyless",
+                "attest --predicate --type --keyless",
+                "promote --to --key --release-key",
+                "values --env --policy -o",
+                "verify --policy --env --check-images --values",
+                "history --env --key --previous",
+                "values --env --key --key -o",
             ],
         ),
     ] {
@@ -185,4 +287,45 @@ fn a_broken_command_line_would_be_caught() {
     // The check above can fail: an unknown flag is rejected by the same parser.
     assert!(relbundle::cli::Cli::try_parse_from(["bundle", "verify", "r.example.com/x:1", "--key", "k", "--no-such-flag"]).is_err());
     assert!(relbundle::cli::Cli::try_parse_from(["bundle", "verify", "r.example.com/x:1"]).is_err(), "--key is required");
+}
+
+#[test]
+fn every_component_renders_with_its_defaults_and_parses() {
+    let mut names: Vec<String> = std::fs::read_dir(repo_root().join("templates"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter_map(|n| n.strip_suffix(".yml").map(String::from))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["deploy", "promote", "release", "rollback"]);
+    for name in &names {
+        let cmds = commands_in(&render(name, &Default::default()));
+        assert!(!cmds.is_empty(), "templates/{name}.yml has no bundle command");
+        for c in &cmds {
+            if let Err(e) = relbundle::cli::Cli::try_parse_from(c) {
+                panic!("templates/{name}.yml: `{}` is rejected by the CLI parser:\n{e}", c.join(" "));
+            }
+        }
+    }
+    // A misspelt input is caught.
+    let (spec, _) = template("deploy");
+    let typo = std::panic::catch_unwind(|| interpolate("deploy", &spec, "x: $[[ inputs.enviroment ]]", &Default::default()));
+    assert!(typo.is_err(), "an undeclared input must fail");
+    assert_eq!(interpolate("deploy", &spec, "x: $[[ inputs.policy ]]", &Default::default()), "x: release-policy.yaml");
+}
+
+#[test]
+fn the_example_policy_loads_for_every_environment() {
+    // Every CEL condition compiles and every field is known (policy_file::load), and the file
+    // follows spec/policy.schema.json (Python's jsonschema).
+    let file = repo_root().join("examples/release-policy.yaml");
+    for env in ["staging", "production"] {
+        let l = relbundle::trust::policy_file::load(&file, env).unwrap_or_else(|e| panic!("{env}: {e:#}"));
+        assert!(l.attestations.iter().any(|a| a.predicate_type == relbundle::trust::promotion::PREDICATE_TYPE), "{env}");
+    }
+    py(
+        "import json,sys,yaml,jsonschema; jsonschema.validate(yaml.safe_load(open(sys.argv[1])), json.load(open(sys.argv[2])))",
+        &[file.to_str().unwrap(), repo_root().join("spec/policy.schema.json").to_str().unwrap()],
+    )
+    .ok();
 }

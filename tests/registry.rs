@@ -305,3 +305,38 @@ fn bad_references_exit_2_and_push_nothing() {
     let r = run(bundle(t.path()).args(["inspect", &format!("{}/acme/none:1.0.0", reg.addr)])).code(2);
     assert!(r.stderr.contains("no tag `1.0.0`"), "{}", r.stderr);
 }
+
+/// `verify` from a plain-HTTP registry reads no system CA store (with none installed it still
+/// works: it used to panic building a TLS client it never used), asks each signature place once,
+/// and reads a tag with one GET (no HEAD first).
+#[test]
+fn verify_from_a_plain_http_registry_needs_no_ca_store_and_asks_each_place_once() {
+    let t = tempfile::tempdir().unwrap();
+    let reg = Registry::plain(&t.path().join("reg"));
+    let (_, layout, digest) = signed_fixture(t.path());
+    let target = format!("{}/acme/docproc", reg.addr);
+    run(bundle(t.path()).args(["push", &format!("oci:{}:1.0.0", layout.display()), &target])).ok();
+    let hex = digest.trim_start_matches("sha256:");
+    let asked = || {
+        [
+            reg.count("HEAD", "/manifests/"),
+            reg.count("GET", "/v2/ "),
+            reg.count("GET", "/manifests/1.0.0 "),
+            reg.count("GET", &format!("/manifests/sha256-{hex}.sig ")),
+            reg.count("GET", &format!("/manifests/sha256-{hex} ")),
+            reg.count("GET", &format!("/referrers/{digest} ")),
+        ]
+    };
+    let before = asked();
+    let key = t.path().join("trusted.pub");
+    let r = run(bundle(t.path())
+        .env("SSL_CERT_FILE", t.path().join("no-such-ca.pem"))
+        .env("SSL_CERT_DIR", t.path().join("no-such-certs"))
+        .args(["verify", &format!("{target}:1.0.0"), "--key", key.to_str().unwrap(), "--identity", "docproc"]))
+    .ok();
+    assert!(r.stdout.contains("PASS  integrity") && r.stdout.ends_with("verified\n"), "{}", r.stdout);
+    let after = asked();
+    let delta: Vec<usize> = after.iter().zip(before).map(|(a, b)| a - b).collect();
+    // No HEAD; one probe; the tag, the .sig tag, the referrers tag and the referrers API once each.
+    assert_eq!(delta, [0, 1, 1, 1, 1, 1], "HEAD, probe, tag, .sig, referrers tag, referrers API");
+}

@@ -25,6 +25,7 @@ fn limits_match_spec() {
         ("a release record", vec![mib(artifact::MAX_RECORD)]),
         ("a blob (its descriptor's size claim)", vec![mib(oci::MAX_BLOB)]),
         ("signatures", vec![signing::MAX_SIGNATURES.to_string(), format!("{} KiB", signing::MAX_PAYLOAD >> 10)]),
+        ("attestations", vec![signing::MAX_SIGNATURES.to_string(), mib(trust::attest::MAX_ATTESTATION)]),
         ("a layer's tar", vec![format!("{},{:03} entries", t.max_entries / 1000, t.max_entries % 1000), mib(t.max_file), "1 GiB".into()]),
         ("a file packed into a layer", vec![mib(files::MAX_FILE)]),
         ("`$ref` chains", vec![format!("{} deep", compat::MAX_DEPTH)]),
@@ -62,6 +63,45 @@ fn constants_match_spec() {
     assert_eq!(s["tar"]["mode"], format!("{TAR_FILE_MODE:04o}"));
     let req: Vec<&str> = s["manifestAnnotations"]["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
     assert_eq!(req, [ANN_VERSION, ANN_CREATED, ANN_TITLE, ANN_RELEASE_NAME]);
+}
+
+/// spec/artifact.json `attestations` (and spec/attestations.md, which names the same URIs) state
+/// the code's attestation constants.
+#[test]
+fn attestation_constants_match_spec() {
+    use relbundle::slsa;
+    use relbundle::trust::{attest, bundle};
+    let a = &spec()["attestations"];
+    let doc = std::fs::read_to_string(repo_root().join("spec/attestations.md")).unwrap();
+    let pairs = [
+        (&a["statementType"], bundle::STATEMENT_V1),
+        (&a["payloadType"], bundle::INTOTO_PAYLOAD_TYPE),
+        (&a["legacyLayerMediaType"], attest::DSSE_MEDIA_TYPE),
+        (&a["legacyPredicateAnnotation"], attest::ANN_PREDICATE_TYPE),
+        (&a["bundlePredicateAnnotation"], bundle::ANN_PREDICATE),
+        (&a["signaturePredicate"], bundle::SIGN_PREDICATE),
+        (&a["provenance"]["predicateType"], slsa::PROVENANCE_V1),
+        (&a["provenance"]["buildType"], slsa::BUILD_TYPE),
+        (&a["provenance"]["localBuilderId"], slsa::LOCAL_BUILDER),
+        (&a["verificationSummary"]["predicateType"], slsa::VSA_V1),
+        (&a["verificationSummary"]["verifierId"], slsa::VERIFIER),
+        (&a["verificationSummary"]["flagsPolicyUri"], slsa::VERIFY_POLICY),
+        (&a["verificationSummary"]["policyFileUri"], slsa::POLICY_FILE),
+    ];
+    for (spec, code) in pairs {
+        assert_eq!(spec, code);
+        assert!(doc.contains(code), "spec/attestations.md does not name {code}");
+    }
+    assert_eq!(a["maxSizeMiB"], attest::MAX_ATTESTATION >> 20);
+    let names: Vec<(String, String)> =
+        a["cosignTypeNames"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect();
+    let code: Vec<(String, String)> = attest::SHORT_NAMES.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    assert_eq!(names.len(), code.len());
+    for (k, v) in &code {
+        assert!(names.contains(&(k.clone(), v.clone())), "spec/artifact.json cosignTypeNames lacks {k} = {v}");
+        assert!(doc.contains(&format!("`{k}`")), "spec/attestations.md does not name cosign's `{k}`");
+        assert_eq!(&attest::predicate_type_uri(k).unwrap(), v);
+    }
 }
 
 /// Build the docproc fixture into a layout; returns (tempdir, layout path, manifest digest).
@@ -235,4 +275,19 @@ fn relocation_constants_match_spec() {
     for k in v.as_object().unwrap().keys() {
         assert!(props.contains_key(k), "the schema lacks `{k}`");
     }
+}
+
+/// spec/promotion.md and spec/promotion.schema.json name the predicate types the code writes.
+#[test]
+fn promotion_predicate_types_match_spec() {
+    use relbundle::trust::promotion::{EVIDENCE_TYPE, PREDICATE_TYPE};
+    let md = std::fs::read_to_string(repo_root().join("spec/promotion.md")).unwrap();
+    for t in [PREDICATE_TYPE, EVIDENCE_TYPE] {
+        assert!(md.contains(&format!("| `{t}` |")), "spec/promotion.md § 1 has no row for {t}");
+    }
+    let schema: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(repo_root().join("spec/promotion.schema.json")).unwrap()).unwrap();
+    assert!(schema["title"].as_str().unwrap().contains(PREDICATE_TYPE));
+    let skew = format!("{} minutes of clock skew", relbundle::trust::promotion::CLOCK_SKEW_MINUTES);
+    assert!(md.contains(&skew), "spec/promotion.md should say {skew}");
 }

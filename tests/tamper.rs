@@ -293,7 +293,7 @@ fn tamper_matrix() {
         let dir = fx.copy(&format!("crafted-{i}"));
         let digest = craft(&dir, er, em);
         // `bundle sign` refuses to sign an invalid release; an attacker holding the key would not.
-        signing::attach(&Layout::new(dir.clone()), &digest, "docproc:1.0.0", &Default::default(), &signer).unwrap();
+        signing::attach(&Layout::new(dir.clone()), &digest, "docproc:1.0.0", &Default::default(), &signer, None).unwrap();
         rejected(fx.verify(&dir, ":1.0.0", &[]), check, reason, name);
         cases += 1;
     }

@@ -3,16 +3,33 @@ use crate::store::registry::Transport;
 use crate::store::{self, CopyReport, StoreRef};
 use anyhow::Result;
 
-pub fn run(
-    input: &Input,
-    output: Option<&str>,
-    push: Option<&str>,
-    signing: Option<(std::path::PathBuf, Option<std::path::PathBuf>)>,
-    keyless: Option<crate::signing::Keyless>,
-    retag: bool,
-    json: bool,
-    t: &Transport,
+/// How `build` signs: a key (its password file, and the signing config for --tlog-upload) or keylessly, and whether it attests provenance.
+pub struct Signing {
+    pub key: Option<(std::path::PathBuf, Option<std::path::PathBuf>, Option<sigstore_sign::trust_root::SigningConfig>)>,
+    pub keyless: Option<crate::signing::Keyless>,
+    pub provenance: bool,
+}
+
+/// Attest `provenance` (when there is one) for the release in `st` as `identity`.
+fn attest_provenance(
+    st: &store::Opened,
+    desc: &crate::oci::Descriptor,
+    identity: &str,
+    provenance: Option<&serde_json::Value>,
+    with: crate::trust::attest::SignWith,
 ) -> Result<()> {
+    let Some(p) = provenance else { return Ok(()) };
+    let format = match with {
+        crate::trust::attest::SignWith::Key(_) => crate::signing::DEFAULT_FORMAT,
+        crate::trust::attest::SignWith::Keyless(_) => crate::signing::Format::Bundle,
+    };
+    crate::trust::attest::attach(st.store(), desc, identity, crate::slsa::PROVENANCE_V1, p, with, format)?;
+    eprintln!("attested SLSA provenance v1 in {} as {}", st.store().describe(), crate::signing::repository_of(identity));
+    Ok(())
+}
+
+pub fn run(input: &Input, output: Option<&str>, push: Option<&str>, how: Signing, retag: bool, json: bool, t: &Transport) -> Result<()> {
+    let Signing { key: signing, keyless, provenance } = how;
     // Parse the references before any work, so a typo costs nothing.
     let parsed = output.map(StoreRef::parse).transpose()?;
     let push_ref = push.map(StoreRef::parse).transpose()?;
@@ -21,7 +38,7 @@ pub fn run(
     }
     // Load the signing key before any work: a wrong password should cost nothing.
     let signer = match &signing {
-        Some((key, pwf)) => {
+        Some((key, pwf, _)) => {
             let pw = crate::signing::password(pwf.as_deref(), key, false)?;
             Some(crate::signing::load_private_key(key, &pw)?)
         }
@@ -57,6 +74,8 @@ pub fn run(
         }
     }
     let packed = crate::artifact::pack(&c)?;
+    let provenance = provenance.then(|| crate::slsa::provenance(&c.release, &crate::slsa::ci(&|v| std::env::var(v).ok())));
+    let provenance = provenance.as_ref();
     let mdesc = packed.descriptor();
     let mut reports: Vec<CopyReport> = Vec::new();
     // The layout first (the embedded default), then the registry, each with its tag last.
@@ -70,14 +89,21 @@ pub fn run(
         other => other.clone(),
     };
     let layout_identity = super::sign::default_identity(&with_tag, &c.release.name);
+    // --tlog-upload logs one signature, where the release is deployed from (as keyless signs).
+    let tlog = signing.as_ref().and_then(|(_, _, c)| c.as_ref());
     if let Some(s) = &signer {
-        super::sign::sign_in(&layout, &mdesc, &layout_identity, &Default::default(), s, crate::signing::DEFAULT_FORMAT)?;
+        let log_here = if push_ref.is_none() { tlog } else { None };
+        let added =
+            super::sign::sign_in(&layout, &mdesc, &layout_identity, &Default::default(), s, crate::signing::DEFAULT_FORMAT, log_here)?;
+        print_logged(&added);
+        attest_provenance(&layout, &mdesc, &layout_identity, provenance, crate::trust::attest::SignWith::Key(s))?;
     }
     // Keyless signs once, where the release is deployed from: the registry when pushing, else
     // the layout (a token is good for one certificate, and each signature is a Rekor entry).
     if let (Some(k), None) = (&keyless, &push_ref) {
         let (san, issuer) = crate::signing::attach_keyless(layout.store(), &mdesc, &layout_identity, &Default::default(), k)?;
         eprintln!("signed keylessly as {san} ({issuer})");
+        attest_provenance(&layout, &mdesc, &layout_identity, provenance, crate::trust::attest::SignWith::Keyless(k))?;
     }
     layout.commit()?;
     if let Some(pr) = &push_ref {
@@ -85,20 +111,25 @@ pub fn run(
         let ptag = pr.tag().map(String::from).unwrap_or_else(|| c.release.version.clone());
         reports.push(store::copy(layout.store(), Some(&out), &mdesc, &packed.manifest, &packed.blobs, &dst, &ptag, retag)?);
         if let (Some(k), StoreRef::Registry { registry, repository, .. }) = (&keyless, pr) {
-            let (san, issuer) =
-                crate::signing::attach_keyless(dst.store(), &mdesc, &format!("{registry}/{repository}:{ptag}"), &Default::default(), k)?;
+            let identity = format!("{registry}/{repository}:{ptag}");
+            let (san, issuer) = crate::signing::attach_keyless(dst.store(), &mdesc, &identity, &Default::default(), k)?;
             eprintln!("signed keylessly as {san} ({issuer})");
+            attest_provenance(&dst, &mdesc, &identity, provenance, crate::trust::attest::SignWith::Keyless(k))?;
         }
         if let (Some(s), StoreRef::Registry { registry, repository, .. }) = (&signer, pr) {
             // Signed by tag, as skopeo's default policy (matchRepoDigestOrExact) expects.
-            super::sign::sign_in(
+            let added = super::sign::sign_in(
                 &dst,
                 &mdesc,
                 &format!("{registry}/{repository}:{ptag}"),
                 &Default::default(),
                 s,
                 crate::signing::DEFAULT_FORMAT,
+                tlog,
             )?;
+            print_logged(&added);
+            let identity = format!("{registry}/{repository}:{ptag}");
+            attest_provenance(&dst, &mdesc, &identity, provenance, crate::trust::attest::SignWith::Key(s))?;
         }
     }
     for r in &reports {
@@ -123,4 +154,11 @@ pub fn run(
         }
     }
     Ok(())
+}
+
+/// Say where --tlog-upload logged the bundle signature.
+fn print_logged(added: &super::sign::Added) {
+    if let Some(i) = added.log_index {
+        eprintln!("logged the bundle signature in the transparency log at index {i}");
+    }
 }

@@ -1,7 +1,7 @@
 use crate::store::registry::Transport;
 use crate::store::{self, StoreRef};
 use anyhow::Result;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum Format {
@@ -10,19 +10,20 @@ pub enum Format {
     Markdown,
 }
 
-pub fn run(a: &str, b: &str, format: Format, keys: &[PathBuf], identity: &[String], repo: Option<&Path>, t: &Transport) -> Result<()> {
+pub fn run(a: &str, b: &str, format: Format, signers: &crate::cli::Signers, repo: Option<&Path>, t: &Transport) -> Result<()> {
     let (ra, rb) = (StoreRef::parse(a)?, StoreRef::parse(b)?);
-    // With --key, each side is checked against identities the caller gave: its own registry
-    // repository, and any --identity (which a layout needs); never against its own record.
+    signers.check_named()?;
+    // With signers named, each side is checked against identities the caller gave: its own
+    // registry repository, and any --identity (which a layout needs); never against its own record.
     let policy = |r: &StoreRef| -> Result<Option<crate::trust::Policy>> {
-        if keys.is_empty() {
+        if !signers.given() {
             return Ok(None);
         }
-        let mut identities = identity.to_vec();
+        let mut identities = signers.identity.clone();
         if matches!(r, StoreRef::Registry { .. }) || identities.is_empty() {
             identities.extend(crate::trust::policy::identities(r, &[])?);
         }
-        Ok(Some(crate::trust::Policy::of_keys(crate::trust::KeySet::load(keys)?, identities)))
+        Ok(Some(crate::trust::Policy::of_signers(signers, identities)?))
     };
     let (pa, pb) = (policy(&ra)?, policy(&rb)?);
     let la = crate::diff::load(&store::open(&ra, t)?, &ra, pa.as_ref())?;

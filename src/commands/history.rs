@@ -13,12 +13,12 @@ struct Row {
     name: String,
     /// Signature layers stored for the digest.
     signatures: usize,
-    /// With --key: the keys whose signatures verify for this digest.
+    /// With --key or --certificate-identity: the signers whose signatures verify for this digest.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     signers: Vec<String>,
 }
 
-/// The stored signatures of a digest, and which trusted keys made a valid one under the policy
+/// The stored signatures of a digest, and which trusted signers made a valid one under the policy
 /// (the verifier's own check: payload, digest, identity).
 fn signatures(st: &dyn crate::store::Store, digest: &str, policy: Option<&crate::trust::Policy>) -> Result<(usize, Vec<String>)> {
     let Some(p) = policy else {
@@ -29,17 +29,16 @@ fn signatures(st: &dyn crate::store::Store, digest: &str, policy: Option<&crate:
     Ok((o.stored, labels))
 }
 
-pub fn run(repository: &str, keys: &[std::path::PathBuf], identity: &[String], json: bool, t: &Transport) -> Result<()> {
+pub fn run(repository: &str, signers: &crate::cli::Signers, json: bool, t: &Transport) -> Result<()> {
     let r = StoreRef::parse(repository)?;
     if r.tag().is_some() || r.digest().is_some() {
         bail!("`{repository}`: history takes a repository ({}), without a tag or digest", r.base());
     }
-    let policy = if keys.is_empty() {
-        None
+    signers.check_named()?;
+    let policy = if signers.given() {
+        Some(crate::trust::Policy::of_signers(signers, crate::trust::policy::identities(&r, &signers.identity)?)?)
     } else {
-        let keys = crate::trust::KeySet::load(keys)?;
-        let identities = crate::trust::policy::identities(&r, identity)?;
-        Some(crate::trust::Policy::of_keys(keys, identities))
+        None
     };
     let st = store::open(&r, t)?;
     let mut rows = Vec::new();
@@ -84,6 +83,84 @@ pub fn run(repository: &str, keys: &[std::path::PathBuf], identity: &[String], j
     }
     if foreign > 0 {
         eprintln!("note: {foreign} tag(s) name something that is not a relbundle release");
+    }
+    Ok(())
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EnvRow {
+    tag: String,
+    version: String,
+    digest: String,
+    /// `REPO@sha256:…`: what to deploy, or roll back to.
+    reference: String,
+    /// Its latest verified promotion to the environment.
+    promoted: String,
+    /// Every verified promotion of it to the environment: who and when.
+    promotions: Vec<Approval>,
+    current: bool,
+}
+
+#[derive(serde::Serialize)]
+struct Approval {
+    approver: String,
+    time: String,
+}
+
+/// `history --env ENV`: the releases promoted to ENV, oldest first; `--previous`: the reference of
+/// the one before the current one.
+pub fn run_env(repository: &str, signers: &crate::cli::Signers, env: &str, previous: bool, json: bool, t: &Transport) -> Result<()> {
+    use crate::trust::promotion;
+    let r = StoreRef::parse(repository)?;
+    if r.tag().is_some() || r.digest().is_some() {
+        bail!("`{repository}`: history takes a repository ({}), without a tag or digest", r.base());
+    }
+    signers.check_named()?;
+    if !signers.given() {
+        bail!("--env {env}: name who may have promoted (--key PUB, or the keyless identity flags); unverified promotions do not count");
+    }
+    let policy = crate::trust::Policy::of_signers(signers, crate::trust::policy::identities(&r, &signers.identity)?)?;
+    let st = store::open(&r, t)?;
+    let list = promotion::history(st.store(), &policy, env)?;
+    let n = list.len();
+    let rows: Vec<EnvRow> = list
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| EnvRow {
+            reference: format!("{}@{}", r.base(), p.digest),
+            promoted: promotion::rfc3339(&p.time()),
+            promotions: p.promotions.iter().map(|x| Approval { approver: x.approver(), time: promotion::rfc3339(&x.time) }).collect(),
+            current: i + 1 == n,
+            tag: p.tag,
+            version: p.version,
+            digest: p.digest,
+        })
+        .collect();
+    if previous {
+        let Some(prev) = rows.len().checked_sub(2).map(|i| &rows[i]) else {
+            return Err(crate::error::finding(format!(
+                "{}: {} release(s) promoted to {env} under the given keys; no previous one to roll back to",
+                st.store().describe(),
+                rows.len()
+            )));
+        };
+        println!("{}", prev.reference);
+        return Ok(());
+    }
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+        return Ok(());
+    }
+    if rows.is_empty() {
+        println!("{}: no release promoted to {env} under the given keys", st.store().describe());
+        return Ok(());
+    }
+    println!("{:<16} {:<12} {:<21} {:<72} PROMOTED BY", "TAG", "VERSION", "PROMOTED", "DIGEST");
+    for row in &rows {
+        let by: Vec<String> = row.promotions.iter().map(|a| format!("{} at {}", a.approver, a.time)).collect();
+        let mark = if row.current { "  (current)" } else { "" };
+        println!("{:<16} {:<12} {:<21} {:<72} {}{mark}", row.tag, row.version, row.promoted, row.digest, by.join(", "));
     }
     Ok(())
 }

@@ -1,5 +1,7 @@
 //! One file per subcommand: thin orchestration over the library modules.
 
+pub mod attest;
+pub mod attestations;
 pub mod build;
 pub mod check;
 pub mod copy;
@@ -7,6 +9,7 @@ pub mod diff;
 pub mod history;
 pub mod init;
 pub mod inspect;
+pub mod promote;
 pub mod pull;
 pub mod push;
 pub mod sign;
@@ -25,32 +28,84 @@ pub fn run(cli: Cli) -> Result<()> {
     let t = |r: &RegistryOpts| transport(&top.merge(r));
     match cli.command {
         Command::Init { dir, force } => init::run(&dir, force),
-        Command::Build { input, output, retag, push, sign, key, keyless, password_file, json, registry } => {
-            let keyless = keyless.get();
+        Command::Build {
+            input,
+            output,
+            retag,
+            push,
+            sign,
+            key,
+            keyless: keyless_args,
+            password_file,
+            provenance,
+            no_provenance,
+            json,
+            registry,
+        } => {
+            let keyless = keyless_args.get();
             if sign && key.is_none() && keyless.is_none() {
                 anyhow::bail!("--sign needs --key FILE, or --keyless");
             }
             if !sign && (key.is_some() || keyless.is_some()) {
                 anyhow::bail!("--key and --keyless sign only with --sign");
             }
-            let signing = if sign { key.map(|k| (k, password_file)) } else { None };
-            build::run(&input, output.as_deref(), push.as_deref(), signing, keyless, retag, json, &t(&registry)?)
+            if provenance && !sign {
+                anyhow::bail!("--provenance is attested by the release's signer: add --sign with --key FILE or --keyless");
+            }
+            // Provenance: asked for, or by default when signing in CI.
+            let provenance = sign && !no_provenance && (provenance || crate::slsa::in_ci(&|v| std::env::var(v).ok()));
+            let tlog = keyless_args.tlog()?;
+            let signing = if sign { key.map(|k| (k, password_file, tlog)) } else { None };
+            let how = build::Signing { key: signing, keyless, provenance };
+            build::run(&input, output.as_deref(), push.as_deref(), how, retag, json, &t(&registry)?)
         }
-        Command::Diff { a, b, format, keys, identity, repo, registry } => {
-            diff::run(&a, &b, format, &keys, &identity, repo.as_deref(), &t(&registry)?)
-        }
+        Command::Diff { a, b, format, signers, repo, registry } => diff::run(&a, &b, format, &signers, repo.as_deref(), &t(&registry)?),
         Command::Keygen { output_prefix, force, password_file } => sign::keygen(&output_prefix, force, password_file.as_deref()),
         Command::Sign { reference, key, keyless, password_file, identity, annotations, format, json, registry } => {
             let how = match (key, keyless.get()) {
-                (Some(k), None) => sign::How::Key(k, password_file),
+                (Some(k), None) => sign::How::Key(k, password_file, keyless.tlog()?),
                 (None, Some(k)) => sign::How::Keyless(k),
                 _ => anyhow::bail!("give --key FILE or --keyless"),
             };
             sign::run(&reference, how, identity.as_deref(), &annotations, format, json, &t(&registry)?)
         }
-        Command::Verify { reference, trust, check_images, values, map, policy, env, json, registry } => {
+        Command::Attest { reference, predicate, predicate_type, key, keyless, password_file, identity, format, json, registry } => {
+            let how = match (key, keyless.get()) {
+                (Some(k), None) => sign::How::Key(k, password_file, None),
+                (None, Some(k)) => sign::How::Keyless(k),
+                _ => anyhow::bail!("give --key FILE or --keyless"),
+            };
+            let claim = attest::Claim { predicate: &predicate, predicate_type: &predicate_type };
+            attest::run(&reference, &claim, how, identity.as_deref(), format, json, &t(&registry)?)
+        }
+        Command::Attestations { reference, predicate_type, trust, json, registry } => {
+            attestations::run(&reference, predicate_type.as_deref(), &trust, json, &t(&registry)?)
+        }
+        Command::Verify {
+            reference,
+            trust,
+            check_images,
+            values,
+            map,
+            policy,
+            env,
+            attest_result,
+            attest_key,
+            keyless,
+            password_file,
+            json,
+            registry,
+        } => {
             let gate = policy.zip(env);
-            verify::run(&reference, &trust, check_images, values, map, gate, json, &t(&registry)?)
+            let attest = match (attest_result, attest_key, keyless.get()) {
+                (false, _, Some(_)) => anyhow::bail!("--keyless signs the --attest-result summary: add --attest-result"),
+                (false, ..) => None,
+                (true, Some(k), None) => Some(sign::How::Key(k, password_file, None)),
+                (true, None, Some(k)) => Some(sign::How::Keyless(k)),
+                (true, ..) => anyhow::bail!("--attest-result needs a signer: --attest-key FILE, or --keyless"),
+            };
+            let checks = verify::Checks { check_images, values, map, attest };
+            verify::run(&reference, &trust, checks, gate, json, &t(&registry)?)
         }
         Command::Check { input, output, push, json, registry } => {
             check::run(&input, output.as_deref(), push.as_deref(), json, &t(&registry)?)
@@ -69,8 +124,9 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             pull::run(&reference, &req, &trust, &t(&registry)?)
         }
-        Command::Values { reference, output, map, relocated, trust, json, registry } => {
-            values::run(&reference, output.as_deref(), map.as_deref(), relocated, &trust, json, &t(&registry)?)
+        Command::Values { reference, output, map, relocated, trust, env, policy, json, registry } => {
+            let gate = values::Gate { env: env.as_deref(), policy: policy.as_deref() };
+            values::run(&reference, output.as_deref(), map.as_deref(), relocated, &trust, gate, json, &t(&registry)?)
         }
         Command::Copy {
             source,
@@ -89,8 +145,18 @@ pub fn run(cli: Cli) -> Result<()> {
             let req = copy::Request { with_images, images_to, key, keyless: keyless.get(), password_file, identity, format, retag, json };
             copy::run(&source, &destination, req, &t(&registry)?)
         }
-        Command::History { repository, keys, identity, json, registry } => {
-            history::run(&repository, &keys, &identity, json, &t(&registry)?)
+        Command::History { repository, signers, env, previous, json, registry } => match env {
+            None => history::run(&repository, &signers, json, &t(&registry)?),
+            Some(env) => history::run_env(&repository, &signers, &env, previous, json, &t(&registry)?),
+        },
+        Command::Promote { reference, to, evidence, signing_key, keyless, password_file, trust, format, json, registry } => {
+            let how = match (signing_key, keyless.get()) {
+                (Some(k), None) => sign::How::Key(k, password_file, None),
+                (None, Some(k)) => sign::How::Keyless(k),
+                _ => anyhow::bail!("give --key FILE or --keyless"),
+            };
+            let req = promote::Request { env: &to, evidence: &evidence, format, json };
+            promote::run(&reference, how, &trust, &req, &t(&registry)?)
         }
         Command::Completions { shell } => {
             use clap::CommandFactory;
@@ -182,6 +248,28 @@ pub(crate) fn verify_options(r: &crate::store::StoreRef, trust: &crate::cli::Tru
         rules: None,
         transport: t.clone(),
     })
+}
+
+/// Verify options from a release policy's environment (`--policy FILE --env ENV`): its signers
+/// and threshold, its required attestations and rules; the trust flags still give the
+/// identities, annotations and trusted root.
+pub(crate) fn policy_options(
+    r: &crate::store::StoreRef,
+    trust: &crate::cli::Trust,
+    file: &std::path::Path,
+    env: &str,
+    t: &Transport,
+) -> Result<crate::verify::Options> {
+    let loaded = crate::trust::policy_file::load(file, env)?;
+    let mut p = crate::trust::Policy::of_keys(
+        crate::trust::KeySet::load(&loaded.keys)?,
+        crate::trust::policy::identities(r, &trust.signers.identity)?,
+    );
+    p.min_signers = loaded.threshold;
+    p.annotations = crate::trust::policy::annotations(&trust.annotations)?;
+    p.keyless = loaded.identities.clone();
+    p.trusted_root = trust.signers.trusted_root.clone();
+    Ok(crate::verify::Options { policy: p, check_images: false, values: None, values_map: None, rules: Some(loaded), transport: t.clone() })
 }
 
 /// What was found as the previous release, and whether its signatures were checked.
@@ -281,9 +369,10 @@ pub(crate) fn highest_release(
     Ok(None)
 }
 
-/// Whether the previous release is signed by a trusted key: Ok(signers) or Err(why not). Its
-/// expected identity comes from the caller: the registry repository, or for a layout the release
-/// name in our own bundle.yaml (what `build --sign` signs a layout as).
+/// Whether the previous release is signed by a trusted signer (`--previous-key`, a
+/// `--previous-certificate-identity[-regexp]`, else the key `build --sign` signs with): Ok(signers)
+/// or Err(why not). Its expected identity comes from the caller: the registry repository, or for a
+/// layout the release name in our own bundle.yaml (what `build --sign` signs a layout as).
 fn previous_trust(
     st: &crate::store::Opened,
     r: &crate::store::StoreRef,
@@ -292,25 +381,25 @@ fn previous_trust(
     input: &crate::cli::Input,
     signing_key: Option<&str>,
 ) -> Result<std::result::Result<String, String>> {
-    let mut keys = crate::trust::KeySet::load(&input.previous_keys)?;
-    if keys.is_empty()
-        && let Some(pem) = signing_key
-    {
-        keys.add(crate::trust::TrustedKey::from_pem(pem, "the signing key")?);
-    }
-    if keys.is_empty() {
-        return Ok(Err("no --previous-key given to check its signatures".into()));
-    }
+    let signers = input.previous_signers.signers();
     let identities = match r {
         crate::store::StoreRef::Layout { .. } => vec![name.to_string()],
         other => crate::trust::policy::identities(other, &[])?,
     };
-    let policy = crate::trust::Policy::of_keys(keys, identities);
+    let mut policy = crate::trust::Policy::of_signers(&signers, identities)?;
+    if !signers.given()
+        && let Some(pem) = signing_key
+    {
+        policy.keys.add(crate::trust::TrustedKey::from_pem(pem, "the signing key")?);
+    }
+    if policy.keys.is_empty() && policy.keyless.is_empty() {
+        return Ok(Err("no --previous-key or --previous-certificate-identity[-regexp] given to check its signatures".into()));
+    }
     let o = crate::trust::verifier::check(st.store(), digest, &policy)?;
     if o.passes(&policy) {
         Ok(Ok(o.signers.iter().map(|s| s.short()).collect::<Vec<_>>().join(", ")))
     } else {
-        Ok(Err(format!("no valid signature by the given key(s): {}", o.failures.join("; "))))
+        Ok(Err(format!("no valid signature by the given signer(s): {}", o.failures.join("; "))))
     }
 }
 
@@ -332,14 +421,9 @@ pub(crate) fn verify_images(c: &mut crate::collect::Collected, input: &crate::cl
         let img = &comp.image;
         let repo = format!("{}/{}", img.registry, img.repository);
         let r = crate::store::StoreRef::parse(&format!("{repo}@{}", img.digest))?;
-        let policy = crate::trust::Policy {
-            keys: crate::trust::KeySet::load(&rule.keys)?,
-            min_signers: rule.threshold,
-            identities: vec![repo.clone()],
-            annotations: Default::default(),
-            keyless: rule.identities.clone(),
-            trusted_root: None,
-        };
+        let mut policy = crate::trust::Policy::of_keys(crate::trust::KeySet::load(&rule.keys)?, vec![repo.clone()]);
+        policy.min_signers = rule.threshold;
+        policy.keyless = rule.identities.clone();
         let st = crate::store::open(&r, t)?;
         let o = crate::trust::verifier::check(st.store(), &img.digest, &policy)?;
         if o.passes(&policy) {

@@ -59,7 +59,7 @@ pub fn run(reference: &str, req: &Request, trust: &crate::cli::Trust, t: &Transp
     let st = store::open(&r, t)?;
     // Resolve once; with --key, verify that digest and pull exactly it.
     let desc = store::resolve(st.store(), &r)?;
-    if trust.given() {
+    if trust.signers.given() {
         // Verify exactly this digest; the signatures must name the repository given (from `r`).
         let o = super::verify_options(&r, trust, t)?;
         super::require_verified(&st, &r.pinned(&desc.digest), o)?;

@@ -31,6 +31,8 @@ pub fn default_identity(r: &StoreRef, release_name: &str) -> String {
 pub struct Added {
     pub legacy: Option<bool>,
     pub bundle: Option<bool>,
+    /// The transparency-log index of the bundle added with --tlog-upload.
+    pub log_index: Option<u64>,
 }
 
 impl Added {
@@ -47,20 +49,43 @@ pub fn sign_in(
     annotations: &std::collections::BTreeMap<String, String>,
     signer: &signing::Signer,
     format: signing::Format,
+    tlog: Option<&sigstore_sign::trust_root::SigningConfig>,
 ) -> Result<Added> {
     let mut added = Added::default();
     if format.legacy() {
-        added.legacy = Some(signing::attach(st.store(), &desc.digest, identity, annotations, signer)?);
+        added.legacy = Some(signing::attach(st.store(), &desc.digest, identity, annotations, signer, tlog)?);
     }
     if format.bundle() {
-        added.bundle = Some(signing::attach_bundle(st.store(), desc, identity, annotations, signer)?);
+        let b = signing::attach_bundle(st.store(), desc, identity, annotations, signer, tlog)?;
+        added.bundle = Some(b.is_some());
+        added.log_index = b.flatten();
     }
     Ok(added)
 }
 
-/// How to sign: with a key file (and its password file), or keylessly.
+/// Open the store of `r`, resolve the release once (what is signed or attested names this digest
+/// whatever the tag does later), and refuse one whose layers contradict its record: a signature
+/// or attestation vouches for the whole release.
+pub fn open_release(r: &StoreRef, t: &Transport, verb: &str) -> Result<(Opened, crate::oci::Descriptor, crate::release::Release)> {
+    let st = store::open(r, t)?;
+    let desc = store::resolve(st.store(), r)?;
+    let (_, record) = crate::artifact::read(st.store(), &desc)?;
+    let (integrity, own, _) = crate::verify::check_content(st.store(), &desc)?;
+    let failed: Vec<String> = [integrity, own]
+        .into_iter()
+        .filter(|c| c.status == "fail")
+        .flat_map(|c| c.failures.into_iter().map(move |f| format!("{}: {f}", c.name)))
+        .collect();
+    if !failed.is_empty() {
+        return Err(crate::error::finding(format!("refusing to {verb} {}: {}", desc.digest, failed.join("; "))));
+    }
+    Ok((st, desc, record))
+}
+
+/// How to sign: with a key file (and its password file, and the signing config whose Rekor logs
+/// the bundle with --tlog-upload), or keylessly.
 pub enum How {
-    Key(std::path::PathBuf, Option<std::path::PathBuf>),
+    Key(std::path::PathBuf, Option<std::path::PathBuf>, Option<sigstore_sign::trust_root::SigningConfig>),
     Keyless(signing::Keyless),
 }
 
@@ -76,27 +101,14 @@ pub fn run(
     let r = StoreRef::parse(reference)?;
     let annotations = crate::trust::policy::annotations(annotations)?;
     let signer = match &how {
-        How::Key(key, pwf) => {
+        How::Key(key, pwf, _) => {
             let pw = signing::password(pwf.as_deref(), key, false)?;
             Some(signing::load_private_key(key, &pw)?)
         }
         How::Keyless(_) if !format.bundle() => anyhow::bail!("--keyless signs in the bundle format; --format legacy is for keys"),
         How::Keyless(_) => None,
     };
-    let st = store::open(&r, t)?;
-    // Resolve once; the signature names this digest whatever the tag does later.
-    let desc = store::resolve(st.store(), &r)?;
-    let (_, record) = crate::artifact::read(st.store(), &desc)?;
-    // A signature vouches for the whole release: refuse one whose layers contradict its record.
-    let (integrity, own, _) = crate::verify::check_content(st.store(), &desc)?;
-    let failed: Vec<String> = [integrity, own]
-        .into_iter()
-        .filter(|c| c.status == "fail")
-        .flat_map(|c| c.failures.into_iter().map(move |f| format!("{}: {f}", c.name)))
-        .collect();
-    if !failed.is_empty() {
-        return Err(crate::error::finding(format!("refusing to sign {}: {}", desc.digest, failed.join("; "))));
-    }
+    let (st, desc, record) = open_release(&r, t, "sign")?;
     let identity = identity.map(String::from).unwrap_or_else(|| default_identity(&r, &record.name));
     let Some(signer) = signer else {
         let How::Keyless(k) = &how else { unreachable!("a key was loaded above") };
@@ -110,7 +122,8 @@ pub fn run(
         }
         return Ok(());
     };
-    let added = sign_in(&st, &desc, &identity, &annotations, &signer, format)?;
+    let tlog = if let How::Key(_, _, c) = &how { c.as_ref() } else { None };
+    let added = sign_in(&st, &desc, &identity, &annotations, &signer, format, tlog)?;
     st.commit()?;
     let place = st.store().describe();
     if json {
@@ -120,20 +133,25 @@ pub fn run(
         }
         if let Some(a) = added.bundle {
             v["bundle"] = serde_json::json!({"added": a, "referrersTag": crate::store::referrers::fallback_tag(&desc.digest)});
+            if let Some(i) = added.log_index {
+                v["bundle"]["logIndex"] = i.into();
+            }
         }
         println!("{}", serde_json::to_string_pretty(&v)?);
         return Ok(());
     }
     if let Some(a) = added.legacy {
         if a {
-            println!("signed {} as {identity} (legacy)\n{place}:{}", desc.digest, signing::sig_tag(&desc.digest));
+            let logged = if tlog.is_some() { ", logged in the transparency log" } else { "" };
+            println!("signed {} as {identity} (legacy{logged})\n{place}:{}", desc.digest, signing::sig_tag(&desc.digest));
         } else {
             println!("already signed by this key (legacy): {} as {identity}", desc.digest);
         }
     }
     if let Some(a) = added.bundle {
         if a {
-            println!("signed {} as {} (bundle, a referrer of the digest)", desc.digest, signing::repository_of(&identity));
+            let logged = added.log_index.map(|i| format!(", logged in the transparency log at index {i}")).unwrap_or_default();
+            println!("signed {} as {} (bundle, a referrer of the digest{logged})", desc.digest, signing::repository_of(&identity));
         } else {
             println!("already signed by this key (bundle): {} as {}", desc.digest, signing::repository_of(&identity));
         }

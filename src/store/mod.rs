@@ -7,6 +7,7 @@ pub mod archive;
 pub mod attached;
 pub mod auth;
 pub mod layout;
+pub mod memo;
 pub mod referrers;
 pub mod registry;
 
@@ -129,7 +130,8 @@ pub enum TagOutcome {
     Moved(String),
 }
 
-pub trait Store {
+/// `Sync`: a signature check asks several places of one store at once (one thread each).
+pub trait Store: Sync {
     /// A human-readable name of the store, for messages.
     fn describe(&self) -> String;
     /// Resolve a tag (or the store's only release) to a manifest descriptor, once.

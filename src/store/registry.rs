@@ -25,6 +25,8 @@ use std::time::Duration;
 const MAX_ATTEMPTS: u32 = 5;
 /// Blob uploads in flight at once.
 pub const UPLOAD_CONCURRENCY: usize = 4;
+/// Blob downloads in flight at once (a release's record and layers, a digest's bundles).
+pub const DOWNLOAD_CONCURRENCY: usize = 8;
 
 /// How to reach registries: TLS roots, plain-HTTP hosts, explicit login.
 #[derive(Clone, Debug, Default)]
@@ -599,16 +601,32 @@ impl Registry {
         if got != digest {
             bail!("{}@{digest}: the registry served a manifest whose sha256 is {got}", self.name());
         }
-        let media_type = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .and_then(|v| v.get("mediaType").and_then(|m| m.as_str()).map(String::from))
-            .unwrap_or_else(|| OCI_MANIFEST.to_string());
-        let mut d = Descriptor::new(&media_type, &bytes);
-        d.artifact_type = serde_json::from_slice::<serde_json::Value>(&bytes)
-            .ok()
-            .and_then(|v| v.get("artifactType").and_then(|m| m.as_str()).map(String::from));
+        Ok(Some(self.remember(digest, &bytes)))
+    }
+
+    /// Read a tag's manifest in one request (GET by tag): its digest is the sha256 of the bytes
+    /// received, computed here, never the registry's word. None when there is no such tag.
+    pub fn fetch_tag(&self, tag: &str) -> Result<Option<Descriptor>> {
+        let r = self.reference(Some(tag), None);
+        let Some((bytes, _)) =
+            self.call_opt(&format!("fetch tag {tag}"), || self.client.pull_manifest_raw(&r, &self.auth, &MANIFEST_TYPES))?
+        else {
+            return Ok(None);
+        };
+        if bytes.len() as u64 > MAX_MANIFEST {
+            bail!("{}:{tag}: manifest is {} bytes, over the 4 MiB limit", self.name(), bytes.len());
+        }
+        Ok(Some(self.remember(crate::hashing::sha256_digest(&bytes), &bytes)))
+    }
+
+    /// The descriptor of manifest bytes whose digest was checked, kept for later reads by digest.
+    fn remember(&self, digest: String, bytes: &[u8]) -> Descriptor {
+        let v = serde_json::from_slice::<serde_json::Value>(bytes).ok();
+        let field = |k: &str| v.as_ref().and_then(|v| v.get(k)).and_then(|m| m.as_str()).map(String::from);
+        let mut d = Descriptor::new(&field("mediaType").unwrap_or_else(|| OCI_MANIFEST.to_string()), bytes);
+        d.artifact_type = field("artifactType");
         self.manifests.lock().unwrap().insert(digest, bytes.to_vec());
-        Ok(Some(d))
+        d
     }
 
     /// Mount a blob from another repository of the same registry. False when the registry declined.
@@ -662,7 +680,7 @@ impl Store for Registry {
         let Some(t) = tag else {
             bail!("{}: name a tag or a digest ({}:TAG or {}@sha256:…)", self.name(), self.name(), self.name());
         };
-        self.describe_ref(Some(t), None)?
+        self.fetch_tag(t)?
             .ok_or_else(|| anyhow!("{}: no tag `{t}`; run `bundle history {}` to list the releases", self.name(), self.name()))
     }
 
@@ -677,9 +695,9 @@ impl Store for Registry {
         if ds.iter().any(|d| MANIFEST_TYPES.contains(&d.media_type.as_str())) {
             return ds.iter().map(|d| self.blob(d)).collect();
         }
-        // At most 4 at a time, results in the order asked, each with its own retries.
+        // At most DOWNLOAD_CONCURRENCY at a time, results in the order asked, each with its own retries.
         use futures_util::StreamExt;
-        self.rt.block_on(futures_util::stream::iter(ds.iter().map(|d| self.fetch_blob(d))).buffered(4).collect())
+        self.rt.block_on(futures_util::stream::iter(ds.iter().map(|d| self.fetch_blob(d))).buffered(DOWNLOAD_CONCURRENCY).collect())
     }
 
     fn blob_reader(&self, d: &Descriptor) -> Result<Box<dyn std::io::Read + Send + '_>> {
@@ -695,7 +713,7 @@ impl Store for Registry {
         }
         use futures_util::StreamExt;
         let files: Vec<Result<std::fs::File>> =
-            self.rt.block_on(futures_util::stream::iter(ds.iter().map(|d| self.spool_blob(d))).buffered(4).collect());
+            self.rt.block_on(futures_util::stream::iter(ds.iter().map(|d| self.spool_blob(d))).buffered(DOWNLOAD_CONCURRENCY).collect());
         files.into_iter().map(|f| f.map(|f| Box::new(f) as Box<dyn std::io::Read + Send>)).collect()
     }
 
@@ -781,7 +799,7 @@ impl Store for Registry {
     }
 
     fn find_tag(&self, tag: &str) -> Result<Option<Descriptor>> {
-        self.describe_ref(Some(tag), None)
+        self.fetch_tag(tag)
     }
 
     fn tag_names(&self) -> Result<Vec<String>> {
@@ -807,7 +825,7 @@ impl Store for Registry {
     fn tags(&self) -> Result<Vec<(String, Descriptor)>> {
         let mut out = Vec::new();
         for t in self.list_tags()? {
-            if let Some(d) = self.describe_ref(Some(&t), None)? {
+            if let Some(d) = self.fetch_tag(&t)? {
                 out.push((t, d));
             }
         }

@@ -21,6 +21,13 @@
 //! what was not asked for; what is reported is what the verified statement says. A statement
 //! with the signature predicate (`https://sigstore.dev/cosign/sign/v1`) is a signature and never
 //! listed as an attestation; the policy's `-a` annotations are a signature rule and not applied.
+//!
+//! API as in the brief (attest-api.md), plus: [`Attached`] = {bundle, legacy: per format
+//! `Some(true)` stored / `Some(false)` there already / `None` not asked; keyless: the certificate's
+//! SAN and issuer; statement_digest}; [`predicate_type_uri`] (cosign's short names), [`att_tag`],
+//! [`MAX_ATTESTATION`]. `Attestation::signer` is the verifier's `Signer`, which gained
+//! `signed_digest` (not serialised) and `Signer::of` (one constructor for signatures and
+//! attestations). The predicates relbundle writes are built in [`crate::slsa`].
 
 use super::bundle::{self, SIGN_PREDICATE, Signed};
 use super::legacy;
@@ -129,15 +136,8 @@ pub fn attach(
             if !format.bundle() {
                 bail!("--keyless attests in the bundle format; --format legacy is for keys");
             }
-            use super::keyless;
-            let config = keyless::signing_config(k.config.as_deref())?;
-            let services = keyless::services(&config)?;
-            let token = keyless::identity_token(k.token.as_deref(), &|v| std::env::var(v).ok())?;
-            let signed = keyless::sign_keyless(&payload, bundle::INTOTO_PAYLOAD_TYPE, token, services)?;
-            let _lock = st.lock()?;
-            signing::store_bundle(st, subject, &signed.bundle, predicate_type)?;
+            out.keyless = Some(attach_keyless(st, subject, &payload, predicate_type, k)?);
             out.bundle = Some(true);
-            out.keyless = Some((signed.identity, signed.issuer));
         }
         SignWith::Key(signer) => {
             let mine = super::TrustedKey::from_pem(&signer.public_pem, "the signing key")?;
@@ -155,6 +155,25 @@ pub fn attach(
         }
     }
     Ok(out)
+}
+
+/// Sign `payload` keylessly and store the bundle as a referrer; returns the certificate's SAN and
+/// issuer. Every keyless signature is new (a new certificate and log entry): it always appends.
+fn attach_keyless(
+    st: &dyn Store,
+    subject: &Descriptor,
+    payload: &[u8],
+    predicate_type: &str,
+    k: &signing::Keyless,
+) -> Result<(String, String)> {
+    use super::keyless;
+    let config = keyless::signing_config(k.config.as_deref())?;
+    let services = keyless::services(&config)?;
+    let token = keyless::identity_token(k.token.as_deref(), &|v| std::env::var(v).ok())?;
+    let signed = keyless::sign_keyless(payload, bundle::INTOTO_PAYLOAD_TYPE, token, services)?;
+    let _lock = st.lock()?;
+    signing::store_bundle(st, subject, &signed.bundle, predicate_type)?;
+    Ok((signed.identity, signed.issuer))
 }
 
 /// Whether a verified statement is `payload` (compared as JSON, whatever its byte layout).
@@ -199,7 +218,7 @@ fn attach_legacy(
     only_mine: &Policy,
 ) -> Result<bool> {
     let tag = att_tag(digest);
-    let mut layers = legacy::read_tagged(st, &tag, MAX_ATTESTATION)?.map(|(_, l)| l).unwrap_or_default();
+    let mut layers = legacy::read_tagged(st, &tag, MAX_ATTESTATION, &|_| true)?.map(|(_, l)| l).unwrap_or_default();
     if layers.iter().any(|l| bundle::check_envelope(&l.payload, digest, only_mine).is_ok_and(|s| same_statement(&s, payload))) {
         return Ok(false);
     }
@@ -223,6 +242,7 @@ pub struct Attestation {
     /// Who signed it (key or keyless identity), the identity it names, its format and where it was found.
     pub signer: Signer,
     /// `sha256:` of the DSSE envelope (legacy) or bundle JSON (bundle): a stable id.
+    #[serde(rename = "envelopeDigest")]
     pub envelope_digest: String,
 }
 
@@ -256,7 +276,7 @@ impl Found {
         self.attestations.push(Attestation {
             predicate_type: s.predicate_type,
             predicate,
-            signer: Signer::of(p, s.by, s.identity, format, source),
+            signer: Signer::of(p, s.by, s.identity, format, source, envelope_digest),
             envelope_digest: envelope_digest.to_string(),
         });
     }
@@ -268,25 +288,23 @@ impl Found {
 pub fn find(st: &dyn Store, digest: &str, p: &Policy, predicate_type: Option<&str>) -> Result<Found> {
     let mut f = Found::default();
     let tag = att_tag(digest);
-    if let Some(Some((_, layers))) = content(legacy::read_tagged(st, &tag, MAX_ATTESTATION), &mut f.failures)? {
+    // Layers labelled with another type are not even fetched.
+    let keep = |d: &Descriptor| wanted(d.annotation(ANN_PREDICATE_TYPE), predicate_type);
+    if let Some(Some((_, layers))) = content(legacy::read_tagged(st, &tag, MAX_ATTESTATION, &keep), &mut f.failures)? {
         let source = format!("{}:{tag}", st.describe());
-        for (i, l) in layers.iter().enumerate() {
-            if !wanted(l.desc.annotation(ANN_PREDICATE_TYPE), predicate_type) {
-                continue;
-            }
+        for l in &layers {
             let r = if l.desc.media_type == DSSE_MEDIA_TYPE {
                 bundle::check_envelope(&l.payload, digest, p)
             } else {
                 Err(format!("layer type {} is not {DSSE_MEDIA_TYPE}", l.desc.media_type))
             };
-            f.take(p, r, predicate_type, ("legacy", &source, &format!("{source}: attestation {i}"), &l.desc.digest));
+            f.take(p, r, predicate_type, ("legacy", &source, &format!("{source}: layer {}", l.desc.digest), &l.desc.digest));
         }
     }
     let found = referrers::find(st, digest)?;
     f.failures.extend(found.notes);
     for r in found.referrers.iter().filter(|r| bundle::is_bundle(&r.manifest)) {
-        let label = r.manifest.annotations.as_ref().and_then(|a| a.get(bundle::ANN_PREDICATE)).map(String::as_str);
-        if !wanted(label, predicate_type) {
+        if !wanted(bundle::labelled_predicate(&r.manifest), predicate_type) {
             continue;
         }
         let source = format!("referrer {} in {}", r.desc.digest, r.place);
@@ -392,7 +410,7 @@ mod tests {
         let e = attach(&l, &s, "r.io/lab/app", SIGN_PREDICATE, &serde_json::json!({}), SignWith::Key(&ours), Format::Bundle);
         assert!(e.unwrap_err().to_string().contains("bundle sign"));
         // A signature (sign/v1) is not listed as an attestation.
-        signing::attach_bundle(&l, &s, "r.io/lab/app", &Default::default(), &ours).unwrap();
+        signing::attach_bundle(&l, &s, "r.io/lab/app", &Default::default(), &ours, None).unwrap();
         let f = find(&l, &s.digest, &policy, None).unwrap();
         assert!(f.attestations.is_empty() && f.failures.is_empty(), "{:?}", f.failures);
         // An envelope whose statement names another digest, in the .att tag of this one.

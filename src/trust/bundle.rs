@@ -4,9 +4,10 @@
 //!   Statement (v1; cosign 2.5 labels it v0.1) whose subject is the manifest digest, named by its
 //!   repository, with the `-a` annotations; predicateType [`SIGN_PREDICATE`], predicate `{}`.
 //! * Wrapper: a Sigstore bundle (v0.1, v0.2 or v0.3 JSON read; v0.3 written). Key-based:
-//!   `verificationMaterial.publicKey.hint` = base64(sha256(DER SPKI)), no transparency-log entry
-//!   (tlog entries and timestamps are not checked here, as with cosign `--insecure-ignore-tlog`;
-//!   a certificate (keyless) bundle is not accepted by a key).
+//!   `verificationMaterial.publicKey.hint` = base64(sha256(DER SPKI)); a transparency-log entry is
+//!   not required (as with cosign `--insecure-ignore-tlog`), but one that is present
+//!   (`sign --tlog-upload`) must verify against the trusted root; a certificate (keyless) bundle
+//!   is not accepted by a key.
 //! * Storage: an image manifest with `artifactType` = the bundle media type, the empty config, one
 //!   layer holding the bundle JSON, `subject` = the signed manifest, and the annotations
 //!   `dev.sigstore.bundle.content` / `dev.sigstore.bundle.predicateType`; found as a referrer.
@@ -43,6 +44,12 @@ pub const MAX_BUNDLE: u64 = 256 << 10;
 pub fn is_bundle(m: &ImageManifest) -> bool {
     m.artifact_type.as_deref().is_some_and(|t| t.starts_with(BUNDLE_MEDIA_PREFIX))
         || (m.layers.len() == 1 && m.layers[0].media_type.starts_with(BUNDLE_MEDIA_PREFIX))
+}
+
+/// The predicate type a bundle referrer's manifest says it holds (an unverified label: good for
+/// counting and skipping, never for trusting).
+pub fn labelled_predicate(m: &ImageManifest) -> Option<&str> {
+    m.annotations.as_ref().and_then(|a| a.get(ANN_PREDICATE)).map(String::as_str)
 }
 
 /// The layer holding the bundle JSON.
@@ -110,15 +117,23 @@ pub fn check_signed(bytes: &[u8], digest: &str, p: &Policy) -> Result<Signed, St
         return Err(format!("DSSE payloadType `{}` is not `{INTOTO_PAYLOAD_TYPE}`", env.payload_type));
     }
     let by = if matches!(bundle.verification_material.content, VerificationMaterialContent::PublicKey(_)) {
-        by_key(env, p)?
+        let k = key_index(env, p)?;
+        // A key signature needs no log entry; one it carries (`sign --tlog-upload`) must verify:
+        // the entry names this key and envelope, its SET and inclusion proof, by a log of the
+        // trusted root valid at the entry's time.
+        if !bundle.verification_material.tlog_entries.is_empty() {
+            let key = super::sigstore::Expected::Key { der: &p.keys.keys[k].der, require_tlog: true };
+            super::sigstore::verify(&bundle, super::sigstore::Subject::Sha256(digest), &key, p.root()?)
+                .map_err(|e| format!("its transparency-log entry does not verify: {e:#}"))?;
+        }
+        By::Key(k)
     } else {
         // Keyless: the certificate chain, SCT, log entry and timestamps, offline, by sigstore-rust's
         // verifier against the trusted root, then the identities the caller trusts.
         if p.keyless.is_empty() {
             return Err("a keyless (certificate) bundle, and no --certificate-identity is trusted".into());
         }
-        let root = super::sigstore::trusted_root(p.trusted_root.as_deref()).map_err(|e| format!("{e:#}"))?;
-        let (i, v) = super::sigstore::check_keyless(&bundle, digest, &p.keyless, &root)?;
+        let (i, v) = super::sigstore::check_keyless(&bundle, digest, &p.keyless, p.root()?)?;
         By::Identity(i, v)
     };
     signed_statement(by, env.payload.as_bytes(), digest, p)
@@ -131,14 +146,14 @@ pub fn check_envelope(bytes: &[u8], digest: &str, p: &Policy) -> Result<Signed, 
     if env.payload_type != INTOTO_PAYLOAD_TYPE {
         return Err(format!("DSSE payloadType `{}` is not `{INTOTO_PAYLOAD_TYPE}`", env.payload_type));
     }
-    let by = by_key(&env, p)?;
+    let by = By::Key(key_index(&env, p)?);
     signed_statement(by, env.payload.as_bytes(), digest, p)
 }
 
 /// The trusted key whose signature over the envelope's PAE is valid (an envelope holds one).
-fn by_key(env: &DsseEnvelope, p: &Policy) -> Result<By, String> {
+fn key_index(env: &DsseEnvelope, p: &Policy) -> Result<usize, String> {
     let pae = sigstore_types::pae(&env.payload_type, env.payload.as_bytes());
-    Ok(By::Key(p.keys.signer_of_raw(&pae, env.signature.sig.as_bytes()).ok_or("made by none of the given keys, or corrupted")?))
+    Ok(p.keys.signer_of_raw(&pae, env.signature.sig.as_bytes()).ok_or("made by none of the given keys, or corrupted")?)
 }
 
 /// A bare DSSE envelope (JSON) over an in-toto `payload` with one DER `signature`, byte for byte

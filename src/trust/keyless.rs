@@ -1,7 +1,9 @@
 //! Keyless signing (Sigstore): an OIDC identity token from the CI job, an ephemeral key, a
 //! short-lived Fulcio certificate naming the job, a Rekor entry, an RFC 3161 timestamp when the
 //! signing config lists a TSA, all in one Sigstore bundle v0.3 around a DSSE envelope. Also the
-//! transparency-log upload of a key-signed DSSE bundle (`--tlog-upload`, never by default).
+//! transparency-log upload of key signatures (`--tlog-upload`, never by default): a DSSE bundle's
+//! envelope ([`tlog_upload`]), and a legacy simple-signing payload as cosign 2 logs it
+//! ([`tlog_upload_legacy`]).
 //!
 //! The protocol is sigstore-rust's signer (`sigstore-sign`, same family and version as the verifier
 //! in [`super::sigstore`]): its `Signer::sign_raw_statement` makes the key, asks Fulcio
@@ -22,7 +24,7 @@
 use anyhow::{Context, Result, anyhow, bail};
 use base64::Engine;
 use sigstore_sign::oidc::IdentityToken;
-use sigstore_sign::rekor::{DsseEntry, RekorClient};
+use sigstore_sign::rekor::{DsseEntry, HashedRekord, RekorClient};
 use sigstore_sign::reqwest;
 use sigstore_sign::trust_root::SigningConfig;
 use sigstore_sign::types::{Bundle, DerCertificate, KindVersion};
@@ -196,8 +198,6 @@ pub fn tlog_upload(bundle_json: &[u8], public_key_pem: &str, config: &SigningCon
         sigstore_sign::types::SignatureContent::DsseEnvelope(e) => e.clone(),
         _ => bail!("--tlog-upload uploads DSSE bundles; this bundle holds a message signature"),
     };
-    let rekor = config.rekor_url(Some(1)).ok_or_else(|| anyhow!("the signing config names no valid Rekor v1 log (rekorTlogUrls)"))?;
-    check_url(&rekor.url)?;
     let request: DsseEntry = serde_json::from_value(serde_json::json!({
         "apiVersion": "0.0.1",
         "kind": "dsse",
@@ -207,11 +207,57 @@ pub fn tlog_upload(bundle_json: &[u8], public_key_pem: &str, config: &SigningCon
         }},
     }))
     .context("the Rekor dsse request")?;
-    let client = RekorClient::builder(&rekor.url).with_http_client(http()?).build().map_err(|e| anyhow!("Rekor client: {e}"))?;
+    let client = rekor_client(config)?;
     let entry = runtime()?
         .block_on(client.create_dsse_entry(request))
-        .map_err(|e| anyhow!("the transparency-log upload to {} failed: {e}", rekor.url))?;
+        .map_err(|e| anyhow!("the transparency-log upload to {} failed: {e}", client.url()))?;
     let entry = entry.to_bundle_entry(KindVersion::DsseV001).map_err(|e| anyhow!("Rekor's answer: {e}"))?;
     bundle.verification_material.tlog_entries.push(entry);
     Ok(bundle.to_json().map_err(|e| anyhow!("cannot write the bundle: {e}"))?.into_bytes())
+}
+
+/// A client of the signing config's Rekor v1 log (https, or http to the loopback).
+fn rekor_client(config: &SigningConfig) -> Result<RekorClient> {
+    let rekor = config.rekor_url(Some(1)).ok_or_else(|| anyhow!("the signing config names no valid Rekor v1 log (rekorTlogUrls)"))?;
+    check_url(&rekor.url)?;
+    RekorClient::builder(&rekor.url).with_http_client(http()?).build().map_err(|e| anyhow!("Rekor client: {e}"))
+}
+
+/// The annotation cosign puts on a legacy signature layer for its transparency-log entry.
+pub const COSIGN_BUNDLE_ANNOTATION: &str = "dev.sigstore.cosign/bundle";
+
+/// `--tlog-upload` for a legacy (simple-signing) signature, as cosign 2 does: a `hashedrekord`
+/// 0.0.1 entry (the payload's sha256, the signature `signature_b64`, the public key) in the
+/// signing config's Rekor v1 log. Returns the value of the layer's [`COSIGN_BUNDLE_ANNOTATION`]:
+/// `{"SignedEntryTimestamp", "Payload": {"body", "integratedTime", "logIndex", "logID"}}`.
+pub fn tlog_upload_legacy(payload: &[u8], signature_b64: &str, public_key_pem: &str, config: &SigningConfig) -> Result<String> {
+    use sha2::Digest;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let request: HashedRekord = serde_json::from_value(serde_json::json!({
+        "apiVersion": "0.0.1",
+        "kind": "hashedrekord",
+        "spec": {
+            "data": {"hash": {"algorithm": "sha256", "value": crate::hashing::hex(&sha2::Sha256::digest(payload))}},
+            "signature": {"content": signature_b64, "publicKey": {"content": b64.encode(public_key_pem.replace("\r\n", "\n"))}},
+        },
+    }))
+    .context("the Rekor hashedrekord request")?;
+    let client = rekor_client(config)?;
+    let entry = runtime()?
+        .block_on(client.create_entry(request))
+        .map_err(|e| anyhow!("the transparency-log upload to {} failed: {e}", client.url()))?;
+    let e = serde_json::to_value(entry.to_bundle_entry(KindVersion::HashedRekordV001).map_err(|e| anyhow!("Rekor's answer: {e}"))?)?;
+    let int = |p: &str| e.pointer(p).and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()));
+    let log_id =
+        e.pointer("/logId/keyId").and_then(|v| b64.decode(v.as_str()?).ok()).ok_or_else(|| anyhow!("Rekor's answer has no log id"))?;
+    let v = serde_json::json!({
+        "SignedEntryTimestamp": e.pointer("/inclusionPromise/signedEntryTimestamp").ok_or_else(|| anyhow!("Rekor's answer has no SET"))?,
+        "Payload": {
+            "body": e["canonicalizedBody"],
+            "integratedTime": int("/integratedTime").ok_or_else(|| anyhow!("Rekor's answer has no integrated time"))?,
+            "logIndex": int("/logIndex").ok_or_else(|| anyhow!("Rekor's answer has no log index"))?,
+            "logID": crate::hashing::hex(&log_id),
+        },
+    });
+    Ok(v.to_string())
 }

@@ -17,6 +17,8 @@ pub struct TrustedKey {
     pub name: String,
     /// `sha256:<hex>` of the canonical SubjectPublicKeyInfo DER.
     pub fingerprint: String,
+    /// The canonical SubjectPublicKeyInfo DER (what a transparency-log entry names).
+    pub der: Vec<u8>,
     key: CosignVerificationKey,
 }
 
@@ -36,7 +38,7 @@ impl TrustedKey {
         }
         let canonical = canonical_spki(&der);
         let key = CosignVerificationKey::try_from_der(&canonical).map_err(|e| anyhow!("{name}: not a usable public key: {e}"))?;
-        Ok(TrustedKey { name: name.to_string(), fingerprint: crate::hashing::sha256_digest(&canonical), key })
+        Ok(TrustedKey { name: name.to_string(), fingerprint: crate::hashing::sha256_digest(&canonical), der: canonical, key })
     }
 
     /// Whether `signature_b64` (base64 DER) is this key's signature over `payload`.

@@ -46,12 +46,17 @@ impl SigLayer {
 /// stay errors (a registry fault is never read as "unsigned"); payloads are digest-checked. A
 /// malformed signature manifest is a finding: whoever wrote it, it signs nothing.
 pub fn read_signatures(st: &dyn crate::store::Store, digest: &str) -> Result<Option<(crate::oci::Descriptor, Vec<SigLayer>)>> {
-    read_tagged(st, &sig_tag(digest), MAX_PAYLOAD)
+    read_tagged(st, &sig_tag(digest), MAX_PAYLOAD, &|_| true)
 }
 
-/// The layers of a cosign tag-based attachment manifest (`.sig`, `.att`), each blob read once and
-/// at most `max_layer` bytes: None without the tag.
-pub fn read_tagged(st: &dyn crate::store::Store, tag: &str, max_layer: u64) -> Result<Option<(crate::oci::Descriptor, Vec<SigLayer>)>> {
+/// The layers of a cosign tag-based attachment manifest (`.sig`, `.att`) that `keep` selects by
+/// descriptor, each blob read once and at most `max_layer` bytes: None without the tag.
+pub fn read_tagged(
+    st: &dyn crate::store::Store,
+    tag: &str,
+    max_layer: u64,
+    keep: &dyn Fn(&crate::oci::Descriptor) -> bool,
+) -> Result<Option<(crate::oci::Descriptor, Vec<SigLayer>)>> {
     let Some(d) = st.find_tag(tag)? else { return Ok(None) };
     let what = format!("{}:{tag}", st.describe());
     let m = crate::oci::ImageManifest::from_bytes(&st.blob(&d)?, &what).map_err(|e| crate::error::finding(format!("{e:#}")))?;
@@ -59,7 +64,7 @@ pub fn read_tagged(st: &dyn crate::store::Store, tag: &str, max_layer: u64) -> R
         return Err(crate::error::finding(format!("{what}: {} layers, over the limit of {MAX_SIGNATURES}", m.layers.len())));
     }
     let mut out: Vec<SigLayer> = Vec::new();
-    for l in m.layers {
+    for l in m.layers.into_iter().filter(|l| keep(l)) {
         // Signers of the same identity share a payload: fetch each payload blob once.
         if let Some(prev) = out.iter().find(|p| p.desc.digest == l.digest && p.desc.size == l.size) {
             let payload = prev.payload.clone();

@@ -18,11 +18,13 @@
 
 pub mod attest;
 pub mod bundle;
+pub mod gate;
 pub mod keyless;
 pub mod keys;
 pub mod legacy;
 pub mod policy;
 pub mod policy_file;
+pub mod promotion;
 pub mod referrers;
 pub mod sigstore;
 pub mod verifier;

@@ -3,7 +3,9 @@
 use super::KeySet;
 use crate::store::StoreRef;
 use anyhow::{Result, bail};
+use sigstore_verify::trust_root::TrustedRoot;
 use std::collections::BTreeMap;
+use std::sync::OnceLock;
 
 pub struct Policy {
     /// The distinct trusted keys.
@@ -16,8 +18,11 @@ pub struct Policy {
     pub annotations: BTreeMap<String, String>,
     /// Keyless signers the caller trusts (certificate SAN, OIDC issuer, Fulcio claims).
     pub keyless: Vec<super::sigstore::Identity>,
-    /// `--trusted-root`, for keyless signatures (None: the embedded public-good root).
+    /// `--trusted-root`, for keyless signatures and transparency-log entries (None: the embedded
+    /// public-good root).
     pub trusted_root: Option<std::path::PathBuf>,
+    /// The trusted root, read once per policy when a bundle first needs it (or why it cannot be).
+    root: OnceLock<std::result::Result<TrustedRoot, String>>,
 }
 
 impl Policy {
@@ -25,29 +30,52 @@ impl Policy {
     /// `--identity` (repeatable), else the registry repository of `r`; a layout has no identity
     /// of its own the caller controls, so it needs `--identity`.
     pub fn from_flags(r: &StoreRef, t: &crate::cli::Trust) -> Result<Policy> {
-        let keys = KeySet::load(&t.keys)?;
-        let keyless = keyless(t)?;
-        let n = t.min_signers;
-        let given = t.keys.len() + keyless.len();
-        if given == 0 {
+        let s = &t.signers;
+        if !s.given() {
             bail!("name who must have signed: --key PUB, or --certificate-identity[-regexp] with --certificate-oidc-issuer[-regexp]");
         }
+        // The signers first: a bad key file is named before a missing identity.
+        let mut p = Policy::of_signers(s, Vec::new())?;
+        p.identities = identities(r, &s.identity)?;
+        let (n, given) = (t.min_signers, s.keys.len() + p.keyless.len());
         if n == 0 || n > given {
             bail!("--min-signers {n}: give a number from 1 to the number of --key files and keyless identities ({given})");
         }
-        Ok(Policy {
-            keys,
-            min_signers: n,
-            identities: identities(r, &t.identity)?,
-            annotations: annotations(&t.annotations)?,
-            keyless,
-            trusted_root: t.trusted_root.clone(),
-        })
+        p.min_signers = n;
+        p.annotations = annotations(&t.annotations)?;
+        Ok(p)
     }
 
-    /// A policy of keys alone (history, diff, the previous-release baseline).
+    /// The signers named by the flags (keys, keyless identities, their trusted root), any one of
+    /// which suffices, for signatures naming one of `identities` (history, diff, the
+    /// previous-release baseline, and [`Policy::from_flags`]).
+    pub fn of_signers(s: &crate::cli::Signers, identities: Vec<String>) -> Result<Policy> {
+        let mut p = Policy::of_keys(KeySet::load(&s.keys)?, identities);
+        p.keyless = keyless(s)?;
+        p.trusted_root = s.trusted_root.clone();
+        Ok(p)
+    }
+
+    /// A policy of keys alone (one signer suffices), with nothing else required.
     pub fn of_keys(keys: KeySet, identities: Vec<String>) -> Policy {
-        Policy { keys, min_signers: 1, identities, annotations: BTreeMap::new(), keyless: Vec::new(), trusted_root: None }
+        Policy {
+            keys,
+            min_signers: 1,
+            identities,
+            annotations: BTreeMap::new(),
+            keyless: Vec::new(),
+            trusted_root: None,
+            root: OnceLock::new(),
+        }
+    }
+
+    /// The trusted root for keyless signatures and log entries: `--trusted-root`, else the
+    /// embedded one; read on first use and kept, so each bundle checked does not read it again.
+    pub fn root(&self) -> std::result::Result<&TrustedRoot, String> {
+        self.root
+            .get_or_init(|| super::sigstore::trusted_root(self.trusted_root.as_deref()).map_err(|e| format!("{e:#}")))
+            .as_ref()
+            .map_err(Clone::clone)
     }
 
     /// Whether a signature naming `docker_reference` names one of the expected repositories.
@@ -92,7 +120,7 @@ pub fn annotations(list: &[String]) -> Result<BTreeMap<String, String>> {
 
 /// The keyless signers from the flags: each SAN (exact or regexp) with the issuer at the same
 /// position (or the only issuer given), and the claims every one of them must carry.
-pub fn keyless(t: &crate::cli::Trust) -> Result<Vec<super::sigstore::Identity>> {
+pub fn keyless(t: &crate::cli::Signers) -> Result<Vec<super::sigstore::Identity>> {
     use super::sigstore::{CLAIMS, Identity, Text};
     let mut sans: Vec<Text> = t.certificate_identity.iter().map(|s| Text::Exact(s.clone())).collect();
     for r in &t.certificate_identity_regexp {

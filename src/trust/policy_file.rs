@@ -19,8 +19,32 @@
 //!         condition: '!has(record.allowBreaking)'
 //! ```
 //!
-//! A rule's variables: `record` (the release record), `digest`, `reference`, and `signers` (one
-//! map per accepted signer: `key`, `fingerprint`, `identity`, `source`).
+//! An environment may also require attestations (in-toto statements attached with `bundle attest`
+//! or `bundle promote`): of which predicate type, signed by whom (threshold), each one satisfying
+//! its own CEL rules over `predicate` and `signer`:
+//!
+//! ```yaml
+//!     attestations:
+//!       - name: promoted to production by two approvers
+//!         type: https://relbundle.dev/promotion/v1     # counts only promotions to this environment
+//!         signers: {threshold: 2, keys: [keys/alice.pub, keys/bob.pub]}
+//!       - name: golden-set evaluation
+//!         type: https://acme.dev/eval/v1
+//!         signers: {keys: [keys/ci.pub]}
+//!         rules:
+//!           - name: accuracy at least 0.92
+//!             condition: predicate.metrics.accuracy >= 0.92
+//!     rules:
+//!       - name: soaked in staging for an hour
+//!         condition: promotion("staging").age > duration("1h")
+//! ```
+//!
+//! A rule's variables: `record` (the release record), `digest`, `reference`, `now` (a timestamp),
+//! and `signers` (one map per accepted signer: `key`, `fingerprint`, `identity`, `source`); an
+//! attestation's rules also see `predicate` and `signer`. Functions: `attestations(type)` (the
+//! verified attestations of that type: `predicateType`, `predicate`, `signer`) and `promotion(env)`
+//! (this release's latest verified promotion to `env`: `environment`, `time`, `age`, `approver`,
+//! `approvers`, `evidence`, `supersedes`; an error, so a failed rule, when there is none).
 
 use super::sigstore::{Identity, Text};
 use anyhow::{Context as _, Result, anyhow, bail};
@@ -52,6 +76,20 @@ struct Images {
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Environment {
+    signers: Signers,
+    #[serde(default)]
+    attestations: Vec<AttestationSpec>,
+    #[serde(default)]
+    rules: Vec<Rule>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AttestationSpec {
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(rename = "type")]
+    predicate_type: String,
     signers: Signers,
     #[serde(default)]
     rules: Vec<Rule>,
@@ -103,9 +141,24 @@ pub struct Loaded {
     pub identities: Vec<Identity>,
     pub threshold: usize,
     pub rules: Vec<(Rule, cel::Program)>,
+    /// The attestations this environment requires.
+    pub attestations: Vec<Required>,
+    /// Per environment of the file, who may promote to it: the signers of its promotion
+    /// requirement (for `promotion(env)`); environments without one are absent.
+    pub promoters: BTreeMap<String, SignerRule>,
+}
+
+/// An attestation an environment requires: its predicate type, who must have signed one (each
+/// distinct signer counts once), and the rules every accepted one must satisfy.
+pub struct Required {
+    pub name: String,
+    pub predicate_type: String,
+    pub signers: SignerRule,
+    pub rules: Vec<(Rule, cel::Program)>,
 }
 
 /// Who must have signed something: keys, keyless identities, and how many of them.
+#[derive(Clone)]
 pub struct SignerRule {
     pub keys: Vec<PathBuf>,
     pub identities: Vec<Identity>,
@@ -148,19 +201,32 @@ pub fn load_images(file: &Path) -> Result<SignerRule> {
 /// mistake in the policy is an input error (exit 2), never a rule that silently passes.
 pub fn load(file: &Path, env: &str) -> Result<Loaded> {
     let f = read(file)?;
-    let at = |field: &str| format!("{}: {field}", file.display());
     let names: Vec<String> = f.environments.keys().cloned().collect();
+    let mut promoters = BTreeMap::new();
+    for (name, e) in &f.environments {
+        if let Some(a) = e.attestations.iter().find(|a| a.predicate_type == super::promotion::PREDICATE_TYPE) {
+            let at = format!("environments.{name}.attestations[type={}].signers", a.predicate_type);
+            promoters.insert(name.clone(), signer_rule(&a.signers, file, &at)?);
+        }
+    }
     let mut environments = f.environments;
     let Some(e) = environments.remove(env) else {
         bail!("{}: no environment `{env}` (the policy has {})", file.display(), crate::yaml::list(&names, 8));
     };
     let signers = signer_rule(&e.signers, file, &format!("environments.{env}.signers"))?;
-    let mut rules = Vec::new();
-    for (i, r) in e.rules.into_iter().enumerate() {
-        let program = cel::Program::compile(&r.condition).map_err(|err| {
-            anyhow!("{}: `{}` is not a CEL expression: {err}", at(&format!("environments.{env}.rules[{i}].condition")), r.condition)
-        })?;
-        rules.push((r, program));
+    let rules = compile(e.rules, file, &format!("environments.{env}.rules"))?;
+    let mut attestations = Vec::new();
+    for (i, a) in e.attestations.into_iter().enumerate() {
+        let at = format!("environments.{env}.attestations[{i}]");
+        if a.predicate_type.is_empty() || !a.predicate_type.contains(':') {
+            bail!("{}: {at}.type: `{}` is not a predicate type URI", file.display(), a.predicate_type);
+        }
+        attestations.push(Required {
+            name: a.name.unwrap_or_else(|| format!("attestation {}", a.predicate_type)),
+            signers: signer_rule(&a.signers, file, &format!("{at}.signers"))?,
+            rules: compile(a.rules, file, &format!("{at}.rules"))?,
+            predicate_type: a.predicate_type,
+        });
     }
     Ok(Loaded {
         file: file.to_path_buf(),
@@ -169,7 +235,20 @@ pub fn load(file: &Path, env: &str) -> Result<Loaded> {
         identities: signers.identities,
         threshold: signers.threshold,
         rules,
+        attestations,
+        promoters,
     })
+}
+
+/// Compile every rule's condition: one that does not compile is an input error naming its field.
+fn compile(rules: Vec<Rule>, file: &Path, field: &str) -> Result<Vec<(Rule, cel::Program)>> {
+    let mut out = Vec::new();
+    for (i, r) in rules.into_iter().enumerate() {
+        let program = cel::Program::compile(&r.condition)
+            .map_err(|err| anyhow!("{}: {field}[{i}].condition: `{}` is not a CEL expression: {err}", file.display(), r.condition))?;
+        out.push((r, program));
+    }
+    Ok(out)
 }
 
 fn identity(id: &IdentitySpec, field: &str) -> Result<Identity> {
@@ -205,38 +284,46 @@ pub struct RuleOutcome {
     pub why: Option<String>,
 }
 
-/// Evaluate every rule against what verify established. An evaluation error fails the rule.
-pub fn evaluate(l: &Loaded, vars: &serde_json::Value) -> Vec<RuleOutcome> {
+/// The outcome of a rule that was not run (its inputs are missing), failed with `why`.
+pub fn not_run(rules: &[(Rule, cel::Program)], why: &str) -> Vec<RuleOutcome> {
+    rules
+        .iter()
+        .map(|(r, _)| RuleOutcome { name: r.name.clone(), condition: r.condition.clone(), passed: false, why: Some(why.to_string()) })
+        .collect()
+}
+
+/// A CEL context holding `vars` (a JSON object: each key a variable), plus `extra` CEL values.
+pub fn context(vars: &serde_json::Value, extra: Vec<(&str, cel::Value)>) -> Result<cel::Context<'static, 'static>, String> {
     let mut ctx = cel::Context::default();
     if let serde_json::Value::Object(m) = vars {
         for (k, v) in m {
-            match cel::to_value(v) {
-                Ok(v) => ctx.add_variable_from_value(k.clone(), v),
-                Err(e) => {
-                    return l
-                        .rules
-                        .iter()
-                        .map(|(r, _)| RuleOutcome {
-                            name: r.name.clone(),
-                            condition: r.condition.clone(),
-                            passed: false,
-                            why: Some(format!("variable {k}: {e}")),
-                        })
-                        .collect();
-                }
-            }
+            let v = cel::to_value(v).map_err(|e| format!("variable {k}: {e}"))?;
+            ctx.add_variable_from_value(k.clone(), v);
         }
     }
-    l.rules
+    for (k, v) in extra {
+        ctx.add_variable_from_value(k, v);
+    }
+    Ok(ctx)
+}
+
+/// Run one rule in a context: true, or why not (false, not a boolean, an evaluation error).
+pub fn run(program: &cel::Program, ctx: &cel::Context) -> std::result::Result<(), String> {
+    match program.execute(ctx) {
+        Ok(cel::Value::Bool(true)) => Ok(()),
+        Ok(cel::Value::Bool(false)) => Err("the condition is false".to_string()),
+        Ok(other) => Err(format!("the condition gave {other:?}, not a boolean")),
+        Err(e) => Err(format!("cannot evaluate: {e}")),
+    }
+}
+
+/// Evaluate every rule in `ctx`. An evaluation error fails the rule.
+pub fn evaluate(rules: &[(Rule, cel::Program)], ctx: &cel::Context) -> Vec<RuleOutcome> {
+    rules
         .iter()
         .map(|(r, p)| {
-            let (passed, why) = match p.execute(&ctx) {
-                Ok(cel::Value::Bool(true)) => (true, None),
-                Ok(cel::Value::Bool(false)) => (false, Some("the condition is false".to_string())),
-                Ok(other) => (false, Some(format!("the condition gave {other:?}, not a boolean"))),
-                Err(e) => (false, Some(format!("cannot evaluate: {e}"))),
-            };
-            RuleOutcome { name: r.name.clone(), condition: r.condition.clone(), passed, why }
+            let why = run(p, ctx).err();
+            RuleOutcome { name: r.name.clone(), condition: r.condition.clone(), passed: why.is_none(), why }
         })
         .collect()
 }

@@ -26,22 +26,40 @@ pub struct Found {
     pub notes: Vec<String>,
 }
 
+/// Listed manifests fetched at once (one thread each).
+const CHECK_AT_ONCE: usize = 8;
+
 /// Every referrer of `digest` in `st`, each listed manifest checked once.
 pub fn find(st: &dyn Store, digest: &str) -> Result<Found> {
     let mut found = Found::default();
-    let mut listed: Vec<Listed> = st.referrers(digest)?;
-    if let Some(l) = crate::error::content(fallback_listing(st, digest), &mut found.notes)? {
+    // Both places at once; the store's own listing is taken first.
+    let (own, fallback) = std::thread::scope(|sc| {
+        let fallback = sc.spawn(|| fallback_listing(st, digest));
+        let own = st.referrers(digest);
+        (own, fallback.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+    });
+    let mut listed: Vec<Listed> = own?;
+    if let Some(l) = crate::error::content(fallback, &mut found.notes)? {
         listed.extend(l);
     }
+    // The same manifest listed twice (in two places, or twice in one) is one referrer.
     let mut seen: Vec<String> = Vec::new();
-    for l in listed {
-        // The same manifest listed twice (in two places, or twice in one) is one referrer.
-        if seen.contains(&l.desc.digest) {
-            continue;
-        }
+    listed.retain(|l| {
+        let new = !seen.contains(&l.desc.digest);
         seen.push(l.desc.digest.clone());
-        if let Some(r) = crate::error::content(check_one(st, digest, &l), &mut found.notes)? {
-            found.referrers.push(r);
+        new
+    });
+    // Each listed manifest is fetched and checked; up to CHECK_AT_ONCE at a time, taken in order.
+    for group in listed.chunks(CHECK_AT_ONCE) {
+        let checked: Vec<Result<Referrer>> = std::thread::scope(|sc| {
+            let handles: Vec<_> = group.iter().skip(1).map(|l| sc.spawn(move || check_one(st, digest, l))).collect();
+            let first = group.first().map(|l| check_one(st, digest, l));
+            first.into_iter().chain(handles.into_iter().map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))).collect()
+        });
+        for c in checked {
+            if let Some(r) = crate::error::content(c, &mut found.notes)? {
+                found.referrers.push(r);
+            }
         }
     }
     Ok(found)

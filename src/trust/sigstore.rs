@@ -159,6 +159,48 @@ pub fn verify(bundle: &Bundle, subject: Subject, expected: &Expected, root: &Tru
     })
 }
 
+/// A legacy signature's transparency-log entry (cosign's `dev.sigstore.cosign/bundle` annotation:
+/// the SET and the `hashedrekord` entry it signs), checked as the v0.1 Sigstore bundle it amounts
+/// to: a message signature over `payload` by the key `der`, with its inclusion promise, against
+/// the trusted root (the log key by log id, valid at the integrated time; the entry's hash,
+/// signature and key those of this signature).
+pub fn verify_cosign_entry(annotation: &str, payload: &[u8], signature_b64: &str, der: &[u8], root: &TrustedRoot) -> Result<Verified> {
+    use base64::Engine;
+    use sha2::Digest;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let a: serde_json::Value = serde_json::from_str(annotation).map_err(|e| crate::error::finding(format!("not JSON: {e}")))?;
+    let p = &a["Payload"];
+    let log_id = p["logID"].as_str().filter(|h| h.len() % 2 == 0 && h.bytes().all(|c| c.is_ascii_hexdigit()));
+    let log_id: Vec<u8> = log_id
+        .map(|h| (0..h.len()).step_by(2).map(|i| u8::from_str_radix(&h[i..i + 2], 16).unwrap_or_default()).collect())
+        .ok_or_else(|| crate::error::finding("no hex Payload.logID"))?;
+    let (Some(index), Some(time)) = (p["logIndex"].as_i64(), p["integratedTime"].as_i64()) else {
+        return Err(crate::error::finding("no Payload.logIndex or Payload.integratedTime"));
+    };
+    let bundle = serde_json::json!({
+        "mediaType": "application/vnd.dev.sigstore.bundle+json;version=0.1",
+        "verificationMaterial": {
+            "publicKey": {"hint": ""},
+            "tlogEntries": [{
+                "logIndex": index.to_string(),
+                "logId": {"keyId": b64.encode(log_id)},
+                "kindVersion": {"kind": "hashedrekord", "version": "0.0.1"},
+                "integratedTime": time.to_string(),
+                "inclusionPromise": {"signedEntryTimestamp": a["SignedEntryTimestamp"]},
+                "canonicalizedBody": p["body"],
+            }],
+        },
+        "messageSignature": {
+            "messageDigest": {"algorithm": "SHA2_256", "digest": b64.encode(sha2::Sha256::digest(payload))},
+            "signature": signature_b64,
+        },
+    });
+    let b = parse_bundle(&bundle.to_string(), COSIGN_ENTRY)?;
+    verify(&b, Subject::Bytes(payload), &Expected::Key { der, require_tlog: true }, root)
+}
+
+const COSIGN_ENTRY: &str = "the dev.sigstore.cosign/bundle annotation";
+
 /// A keyless (certificate) bundle over `digest`, against each trusted identity in turn: the index
 /// of the first it satisfies and what it says, or why none matched (the last reason).
 pub fn check_keyless(

@@ -26,6 +26,10 @@ pub struct Signer {
     /// A keyless signature: the certificate's identity and issuer, the log index, the signing time.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub certificate: Option<super::sigstore::Verified>,
+    /// `sha256:` of what was signed as stored: the bundle JSON, the DSSE envelope, or the legacy
+    /// payload (a verification summary's `inputAttestations`).
+    #[serde(skip)]
+    pub signed_digest: String,
 }
 
 /// What the stored signatures of one digest say under a policy.
@@ -42,12 +46,12 @@ pub struct Outcome {
 impl Signer {
     /// The signer a valid signature names: a trusted key (by its index in the policy) or a trusted
     /// keyless identity (by its index, with the verified certificate's facts).
-    pub fn of(p: &Policy, by: bundle::By, identity: String, format: &'static str, source: &str) -> Signer {
+    pub fn of(p: &Policy, by: bundle::By, identity: String, format: &'static str, source: &str, signed_digest: &str) -> Signer {
         let (key, fingerprint, certificate) = match by {
             bundle::By::Key(k) => (p.keys.keys[k].name.clone(), p.keys.keys[k].fingerprint.clone(), None),
             bundle::By::Identity(i, v) => (p.keyless[i].label(), format!("keyless:{i}"), Some(v)),
         };
-        Signer { key, fingerprint, identity, format, source: source.to_string(), certificate }
+        Signer { key, fingerprint, identity, format, source: source.to_string(), certificate, signed_digest: signed_digest.to_string() }
     }
 
     /// How the signer is named to people: `key <fingerprint> (<file>)`, or the keyless identity
@@ -76,13 +80,14 @@ impl Outcome {
         self.signers.len() >= p.min_signers
     }
 
-    fn take(&mut self, p: &Policy, r: std::result::Result<(bundle::By, String), String>, format: &'static str, source: &str, what: &str) {
+    fn take(&mut self, p: &Policy, r: std::result::Result<(bundle::By, String), String>, at: (&'static str, &str, &str, &str)) {
+        let (format, source, what, signed_digest) = at;
         let (by, identity) = match r {
             Ok(v) => v,
             Err(why) => return self.failures.push(format!("{what}: {why}")),
         };
         // One signer per distinct key, and per distinct trusted identity.
-        let s = Signer::of(p, by, identity, format, source);
+        let s = Signer::of(p, by, identity, format, source, signed_digest);
         if !self.signers.iter().any(|x| x.fingerprint == s.fingerprint) {
             self.signers.push(s);
         }
@@ -94,30 +99,44 @@ impl Outcome {
 /// Sigstore bundles and legacy payloads count; one valid signature per distinct key.
 pub fn check(s: &dyn crate::store::Store, digest: &str, p: &Policy) -> Result<Outcome> {
     let mut o = Outcome::default();
+    // The places are asked at once (each is a chain of round trips to a registry); their
+    // answers are taken in this order, so reports and errors do not depend on timing.
+    let (legacy_found, referrers_found) = std::thread::scope(|sc| {
+        let legacy = sc.spawn(|| legacy::read_signatures(s, digest));
+        let found = referrers::find(s, digest);
+        (legacy.join().unwrap_or_else(|p| std::panic::resume_unwind(p)), found)
+    });
     // 1. The legacy tag.
-    if let Some(Some((_, layers))) = content(legacy::read_signatures(s, digest), &mut o.failures)? {
+    if let Some(Some((_, layers))) = content(legacy_found, &mut o.failures)? {
         o.stored += layers.len();
         let source = format!("{}:{}", s.describe(), signing::sig_tag(digest));
         for (i, l) in layers.iter().enumerate() {
-            o.take(p, accept(l, digest, p).map(|(k, id)| (bundle::By::Key(k), id)), "legacy", &source, &format!("signature {i}"));
+            let r = accept(l, digest, p).map(|(k, id)| (bundle::By::Key(k), id));
+            o.take(p, r, ("legacy", &source, &format!("signature {i}"), &l.desc.digest));
         }
     }
-    // 2. Referrers.
-    let found = referrers::find(s, digest)?;
+    // 2. Referrers. Their bundles are fetched together (concurrently), then checked in order.
+    let found = referrers_found?;
     o.failures.extend(found.notes);
-    for r in &found.referrers {
+    let layers: Vec<Option<&crate::oci::Descriptor>> = found
+        .referrers
+        .iter()
+        .map(|r| if bundle::is_bundle(&r.manifest) { bundle::bundle_layer(&r.manifest).ok() } else { None })
+        .collect();
+    let wanted: Vec<&crate::oci::Descriptor> = layers.iter().flatten().copied().collect();
+    let mut fetched = s.blobs(&wanted).into_iter();
+    for (r, layer) in found.referrers.iter().zip(&layers) {
         let source = format!("referrer {} in {}", r.desc.digest, r.place);
         if bundle::is_bundle(&r.manifest) {
             o.stored += 1;
-            let layer = match bundle::bundle_layer(&r.manifest) {
-                Ok(l) => l,
-                Err(why) => {
-                    o.failures.push(format!("bundle {source}: {why}"));
-                    continue;
-                }
+            let Some(layer) = layer else {
+                let why = bundle::bundle_layer(&r.manifest).err().unwrap_or_default();
+                o.failures.push(format!("bundle {source}: {why}"));
+                continue;
             };
-            let Some(bytes) = content(s.blob(layer), &mut o.failures)? else { continue };
-            o.take(p, bundle::check(&bytes, digest, p), "bundle", &source, &format!("bundle {source}"));
+            let bytes = fetched.next().expect("one fetch per bundle layer");
+            let Some(bytes) = content(bytes, &mut o.failures)? else { continue };
+            o.take(p, bundle::check(&bytes, digest, p), ("bundle", &source, &format!("bundle {source}"), &layer.digest));
         } else if !r.manifest.layers.is_empty() && r.manifest.layers.iter().all(|l| l.media_type == signing::SIMPLESIGNING_MEDIA_TYPE) {
             // A legacy payload stored as a referrer (cosign --registry-referrers-mode=oci-1-1).
             if r.manifest.layers.len() > signing::MAX_SIGNATURES {
@@ -132,13 +151,8 @@ pub fn check(s: &dyn crate::store::Store, digest: &str, p: &Policy) -> Result<Ou
                 }
                 let Some(payload) = content(s.blob(l), &mut o.failures)? else { continue };
                 let sl = SigLayer { desc: l.clone(), payload, signature: l.annotation(signing::SIGNATURE_ANNOTATION).map(String::from) };
-                o.take(
-                    p,
-                    accept(&sl, digest, p).map(|(k, id)| (bundle::By::Key(k), id)),
-                    "legacy",
-                    &source,
-                    &format!("{source}: signature {i}"),
-                );
+                let r = accept(&sl, digest, p).map(|(k, id)| (bundle::By::Key(k), id));
+                o.take(p, r, ("legacy", &source, &format!("{source}: signature {i}"), &l.digest));
             }
         }
         // Other referrers (SBOMs, attestations in other formats) are not signatures.
@@ -153,12 +167,16 @@ pub fn check(s: &dyn crate::store::Store, digest: &str, p: &Policy) -> Result<Ou
     Ok(o)
 }
 
-/// How many signatures are stored for `digest` in every place (without checking them).
+/// How many signatures are stored for `digest` in every place (without checking them); bundles
+/// labelled as attestations (another predicate type) are not counted.
 pub fn stored(s: &dyn crate::store::Store, digest: &str) -> Result<usize> {
     let mut n = legacy::read_signatures(s, digest)?.map(|(_, l)| l.len()).unwrap_or(0);
     let found = referrers::find(s, digest)?;
     for r in &found.referrers {
         if bundle::is_bundle(&r.manifest) {
+            if bundle::labelled_predicate(&r.manifest).is_some_and(|t| t != bundle::SIGN_PREDICATE) {
+                continue;
+            }
             n += 1;
         } else if r.manifest.layers.iter().all(|l| l.media_type == signing::SIMPLESIGNING_MEDIA_TYPE) {
             n += r.manifest.layers.len();
@@ -176,6 +194,13 @@ fn accept(l: &SigLayer, digest: &str, p: &Policy) -> std::result::Result<(usize,
     let claims = legacy::parse_payload(&l.payload).map_err(|e| format!("{e:#}"))?;
     let sig = l.signature.as_deref().ok_or_else(|| format!("no {} annotation", signing::SIGNATURE_ANNOTATION))?;
     let k = p.keys.signer_of(&l.payload, sig).ok_or("made by none of the given keys, or corrupted")?;
+    // No log entry is required of a key signature; one it carries (`sign --tlog-upload`, cosign's
+    // default) must verify against the trusted root.
+    if let Some(entry) = l.desc.annotation(crate::trust::keyless::COSIGN_BUNDLE_ANNOTATION) {
+        super::sigstore::verify_cosign_entry(entry, &l.payload, sig, &p.keys.keys[k].der, p.root()?).map_err(|e| {
+            format!("its transparency-log entry ({}) does not verify: {e:#}", crate::trust::keyless::COSIGN_BUNDLE_ANNOTATION)
+        })?;
+    }
     if claims.kind != signing::PAYLOAD_TYPE {
         return Err(format!("payload type `{}` is not `{}`", claims.kind, signing::PAYLOAD_TYPE));
     }

@@ -134,5 +134,5 @@ pub fn replace_layer(dir: &Path, tag: &str, i: usize, bytes: &[u8], new_tag: &st
 /// attacker holding a key, or a release signed before the check existed, could have it.
 pub fn sign_digest(dir: &Path, digest: &str, key: &Path, identity: &str) {
     let signer = signing::load_private_key(key, b"pw").unwrap();
-    signing::attach(&Layout::new(dir.to_path_buf()), digest, identity, &Default::default(), &signer).unwrap();
+    signing::attach(&Layout::new(dir.to_path_buf()), digest, identity, &Default::default(), &signer, None).unwrap();
 }

@@ -6,6 +6,7 @@ pub mod craft;
 pub mod proxy;
 pub mod registry;
 pub mod servers;
+pub mod standin;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -14,10 +15,28 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// A `bundle` command with a private hash cache and no inherited SOURCE_DATE_EPOCH.
+/// The CI variables `bundle` reads (provenance by default when signing in CI, the builder and
+/// invocation ids): the tests run as outside CI unless they set them.
+pub const CI_VARS: [&str; 9] = [
+    "CI",
+    "GITLAB_CI",
+    "CI_SERVER_URL",
+    "CI_PROJECT_PATH",
+    "CI_JOB_URL",
+    "GITHUB_ACTIONS",
+    "GITHUB_SERVER_URL",
+    "GITHUB_REPOSITORY",
+    "GITHUB_WORKFLOW_REF",
+];
+
+/// A `bundle` command with a private hash cache, no inherited SOURCE_DATE_EPOCH, and none of
+/// the CI's variables.
 pub fn bundle(cache: &Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_bundle"));
     c.env("RELBUNDLE_CACHE_DIR", cache).env_remove("SOURCE_DATE_EPOCH").env("NO_COLOR", "1");
+    for v in CI_VARS {
+        c.env_remove(v);
+    }
     c
 }
 

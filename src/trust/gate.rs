@@ -1,0 +1,230 @@
+//! One environment of a release policy applied to a verified release: the attestations it requires
+//! (type, signers, threshold, per-attestation CEL rules) and its CEL rules, with the functions
+//! `attestations(type)` and `promotion(env)`. Every requirement and rule has an outcome.
+
+use super::policy_file::{Loaded, RuleOutcome, SignerRule};
+use super::promotion::{self, Promotion};
+use super::{KeySet, Policy, attest};
+use anyhow::Result;
+use cel::objects::Map;
+use cel::{ExecutionError, Value};
+use chrono::{DateTime, FixedOffset};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+/// What the rules run over.
+pub struct Input<'a> {
+    pub store: &'a dyn crate::store::Store,
+    pub digest: &'a str,
+    /// The identities (repositories) an attestation's subject may name.
+    pub identities: Vec<String>,
+    pub trusted_root: Option<std::path::PathBuf>,
+    /// `record`, `digest`, `reference`, `signers`.
+    pub vars: serde_json::Value,
+    pub now: DateTime<FixedOffset>,
+}
+
+/// Every requirement's and rule's outcome, in the policy's order: the attestation requirements
+/// (each, then its rules), then the environment's rules.
+pub fn evaluate(l: &Loaded, i: &Input) -> Result<Vec<RuleOutcome>> {
+    let functions = Functions::collect(l, i)?;
+    let mut out = Vec::new();
+    for req in &l.attestations {
+        let policy = policy(&req.signers, i)?;
+        let accepted = accepted(req.predicate_type.as_str(), &l.environment, &policy, i)?;
+        out.push(requirement(req, &l.environment, &accepted));
+        for (rule, program) in &req.rules {
+            let why = attestation_rule(program, &req.predicate_type, &accepted.0, &functions, i);
+            out.push(RuleOutcome { name: rule.name.clone(), condition: rule.condition.clone(), passed: why.is_none(), why });
+        }
+    }
+    match functions.context(i, Vec::new()) {
+        Ok(ctx) => out.extend(super::policy_file::evaluate(&l.rules, &ctx)),
+        Err(e) => out.extend(super::policy_file::not_run(&l.rules, &e)),
+    }
+    Ok(out)
+}
+
+/// An attestation's rule over every accepted attestation of its type: None when it holds for
+/// each, else why not for the first that fails (or that there is none).
+fn attestation_rule(
+    program: &cel::Program,
+    predicate_type: &str,
+    accepted: &[(serde_json::Value, super::Signer)],
+    functions: &Functions,
+    i: &Input,
+) -> Option<String> {
+    if accepted.is_empty() {
+        return Some(format!("no accepted {predicate_type} attestation to check"));
+    }
+    accepted.iter().find_map(|(pred, signer)| {
+        let extra = vec![("predicate", cel::to_value(pred).unwrap_or(Value::Null)), ("signer", signer_value(signer))];
+        match functions.context(i, extra) {
+            Ok(ctx) => super::policy_file::run(program, &ctx).err().map(|w| format!("the attestation by {}: {w}", signer.short())),
+            Err(e) => Some(e),
+        }
+    })
+}
+
+type Accepted = (Vec<(serde_json::Value, super::Signer)>, Vec<String>);
+
+/// The attestations of a type accepted under `policy` (for the promotion type: only promotions to
+/// `env`), and why others were not.
+fn accepted(predicate_type: &str, env: &str, policy: &Policy, i: &Input) -> Result<Accepted> {
+    if predicate_type == promotion::PREDICATE_TYPE {
+        let (ps, failures) = promotion::of_digest(i.store, i.digest, policy, Some(env))?;
+        let list = ps.into_iter().map(|p| (serde_json::to_value(&p.predicate).unwrap_or_default(), p.signer)).collect();
+        return Ok((list, failures));
+    }
+    let found = attest::find(i.store, i.digest, policy, Some(predicate_type))?;
+    Ok((unique(found.attestations).into_iter().map(|a| (a.predicate, a.signer)).collect(), found.failures))
+}
+
+/// One of each statement: the same predicate by the same signer stored in both formats (a bundle
+/// referrer and the `.att` tag) counts once.
+fn unique(list: Vec<attest::Attestation>) -> Vec<attest::Attestation> {
+    let mut out: Vec<attest::Attestation> = Vec::new();
+    for a in list {
+        let same = |o: &attest::Attestation| {
+            o.signer.fingerprint == a.signer.fingerprint && o.predicate_type == a.predicate_type && o.predicate == a.predicate
+        };
+        if !out.iter().any(same) {
+            out.push(a);
+        }
+    }
+    out
+}
+
+/// A requirement's own outcome: enough distinct signers attested.
+fn requirement(req: &super::policy_file::Required, env: &str, accepted: &Accepted) -> RuleOutcome {
+    let mut signers: Vec<String> = Vec::new();
+    for (_, s) in &accepted.0 {
+        if !signers.contains(&s.fingerprint) {
+            signers.push(s.fingerprint.clone());
+        }
+    }
+    let mut labels: Vec<String> = Vec::new();
+    for l in accepted.0.iter().map(|(_, s)| s.short()) {
+        if !labels.contains(&l) {
+            labels.push(l);
+        }
+    }
+    let need = req.signers.threshold;
+    let of = req.signers.keys.len() + req.signers.identities.len();
+    let scope = if req.predicate_type == promotion::PREDICATE_TYPE { format!(" to {env}") } else { String::new() };
+    let condition = format!("{need} of {of} signer(s) attest {}{scope}", req.predicate_type);
+    let why = (signers.len() < need).then(|| {
+        let by = if labels.is_empty() { "none".to_string() } else { labels.join(", ") };
+        let mut w = format!("{} of the {need} required signer(s) attested (by {by})", signers.len());
+        if !accepted.1.is_empty() {
+            let shown: Vec<&String> = accepted.1.iter().take(4).collect();
+            w.push_str(&format!("; not accepted: {}", shown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("; ")));
+        }
+        w
+    });
+    RuleOutcome { name: req.name.clone(), condition, passed: why.is_none(), why }
+}
+
+/// A policy trusting exactly the signers of `rule` (any one of them per attestation).
+fn policy(rule: &SignerRule, i: &Input) -> Result<Policy> {
+    let mut p = Policy::of_keys(KeySet::load(&rule.keys)?, i.identities.clone());
+    p.keyless = rule.identities.clone();
+    p.trusted_root = i.trusted_root.clone();
+    Ok(p)
+}
+
+/// Every signer the environment names anywhere: its release signers and every requirement's.
+fn everyone(l: &Loaded) -> SignerRule {
+    let mut keys = l.keys.clone();
+    let mut identities = l.identities.clone();
+    for r in &l.attestations {
+        keys.extend(r.signers.keys.iter().cloned());
+        identities.extend(r.signers.identities.iter().cloned());
+    }
+    SignerRule { keys, identities, threshold: 1 }
+}
+
+fn signer_value(s: &super::Signer) -> Value {
+    cel::to_value(serde_json::to_value(s).unwrap_or_default()).unwrap_or(Value::Null)
+}
+
+/// The data behind `attestations(type)` and `promotion(env)`, collected once.
+struct Functions {
+    /// Predicate type → its verified attestations, as CEL maps.
+    by_type: Arc<HashMap<String, Value>>,
+    /// Environment → this release's latest verified promotion to it.
+    promotions: Arc<HashMap<String, Value>>,
+}
+
+impl Functions {
+    /// `attestations(type)` trusts every signer of this environment; `promotion(env)` trusts the
+    /// signers of env's promotion requirement when the policy has one, else every signer of this
+    /// environment.
+    fn collect(l: &Loaded, i: &Input) -> Result<Functions> {
+        // Read only what some rule may ask for (a name mentioned at all: never too little).
+        let conditions: Vec<&str> =
+            l.rules.iter().chain(l.attestations.iter().flat_map(|a| a.rules.iter())).map(|(r, _)| r.condition.as_str()).collect();
+        let mentions = |f: &str| conditions.iter().any(|c| c.contains(f));
+        let (types, envs) = (mentions("attestations"), mentions("promotion"));
+        let all = policy(&everyone(l), i)?;
+        let by_type = if types { Self::by_type(i, &all)? } else { HashMap::new() };
+        let promotions = if envs { Self::promotions(l, i, &all)? } else { HashMap::new() };
+        Ok(Functions { by_type: Arc::new(by_type), promotions: Arc::new(promotions) })
+    }
+
+    /// Predicate type → the verified attestations of that type, as a CEL list of maps.
+    fn by_type(i: &Input, all: &Policy) -> Result<HashMap<String, Value>> {
+        let found = attest::find(i.store, i.digest, all, None)?;
+        let mut grouped: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+        for a in unique(found.attestations) {
+            let mut m: HashMap<String, Value> = HashMap::new();
+            m.insert("predicateType".into(), Value::String(Arc::new(a.predicate_type.clone())));
+            m.insert("predicate".into(), cel::to_value(&a.predicate).unwrap_or(Value::Null));
+            m.insert("signer".into(), signer_value(&a.signer));
+            grouped.entry(a.predicate_type).or_default().push(Value::Map(Map::from(m)));
+        }
+        Ok(grouped.into_iter().map(|(k, v)| (k, Value::List(Arc::new(v)))).collect())
+    }
+
+    /// Environment → this release's latest verified promotion to it, as a CEL map.
+    fn promotions(l: &Loaded, i: &Input, all: &Policy) -> Result<HashMap<String, Value>> {
+        let (ps, _) = promotion::of_digest(i.store, i.digest, all, None)?;
+        let mut per_env: BTreeMap<String, Vec<Promotion>> = BTreeMap::new();
+        for p in ps {
+            per_env.entry(p.predicate.environment.clone()).or_default().push(p);
+        }
+        for (env, rule) in &l.promoters {
+            let (ps, _) = promotion::of_digest(i.store, i.digest, &policy(rule, i)?, Some(env))?;
+            per_env.insert(env.clone(), ps);
+        }
+        Ok(per_env.into_iter().filter_map(|(env, ps)| ps.last().map(|latest| (env, promotion::cel_value(latest, &ps, i.now)))).collect())
+    }
+
+    /// A context with the variables, `now`, `extra`, and the two functions.
+    fn context(&self, i: &Input, mut extra: Vec<(&str, Value)>) -> std::result::Result<cel::Context<'static, 'static>, String> {
+        extra.push(("now", Value::Timestamp(i.now)));
+        let mut ctx = super::policy_file::context(&i.vars, extra)?;
+        let by_type = self.by_type.clone();
+        let attestations = move |t: Arc<String>| -> Value { by_type.get(t.as_str()).cloned().unwrap_or(Value::List(Arc::new(Vec::new()))) };
+        ctx.add_function("attestations", attestations).map_err(|e| format!("{e:?}"))?;
+        let promotions = self.promotions.clone();
+        let promotion = move |env: Arc<String>| -> std::result::Result<Value, ExecutionError> {
+            promotions
+                .get(env.as_str())
+                .cloned()
+                .ok_or_else(|| ExecutionError::function_error("promotion", format!("no verified promotion of this release to `{env}`")))
+        };
+        ctx.add_function("promotion", promotion).map_err(|e| format!("{e:?}"))?;
+        Ok(ctx)
+    }
+}
+
+/// The time the rules run at (`now`, and every promotion's `age`): RELBUNDLE_NOW (RFC 3339), to
+/// re-check a past decision as it was made, else the clock.
+pub fn now() -> Result<DateTime<FixedOffset>> {
+    match std::env::var("RELBUNDLE_NOW") {
+        Ok(s) => DateTime::parse_from_rfc3339(s.trim())
+            .map_err(|e| anyhow::anyhow!("RELBUNDLE_NOW `{s}` is not an RFC 3339 time (2026-11-30T15:00:00Z): {e}")),
+        Err(_) => Ok(chrono::Utc::now().fixed_offset()),
+    }
+}
