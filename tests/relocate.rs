@@ -577,3 +577,77 @@ fn archives_are_stores_for_every_command() {
         assert!(r.stderr.contains("not a readable OCI archive") && r.stderr.contains("entry"), "{name}: {}", r.stderr);
     }
 }
+
+/// Registry → registry, each blob streamed from one to the other: faults at either end (a
+/// status, a reset, a body cut short in either direction) are retried away by restarting the
+/// blob, and a persistent fault at the source fails the copy cleanly, with no release tag.
+#[test]
+fn registry_to_registry_streams_survive_faults_at_either_end() {
+    let w = world();
+    let d = w.d().to_path_buf();
+    let r2 = w.reg2.addr.clone();
+    let up = Proxy::start(&r2);
+    // Into reg2 through a proxy (faults at the destination); the record names the proxy.
+    let to_reg2 = |repo: &str| {
+        run(bundle(&d).env("RELBUNDLE_RETRY_BASE_MS", "2").env("RELBUNDLE_HTTP_TIMEOUT_SECS", "10").args([
+            "copy",
+            &format!("{}/acme/docproc:1.0.0", w.r1()),
+            &format!("{}/{repo}", up.addr),
+            "--with-images",
+            "--images-to",
+            &format!("{}/{repo}-img", up.addr),
+            "--json",
+        ]))
+    };
+    let tagged = |at: &str| run(bundle(&d).args(["inspect", &format!("{at}:1.0.0")])).code == 0;
+    up.plan(Plan::None);
+    let r = to_reg2("acme/clean").ok();
+    let rep: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(rep["moved"]["uploadedBlobs"].as_u64().unwrap() >= 8, "{rep}");
+    let steps = up.requests().len();
+    for (i, f) in [Fault::TruncateRequest, Fault::Reset, Fault::Status(503), Fault::TruncateRequest].into_iter().enumerate() {
+        let k = steps * (i + 1) / 5;
+        up.plan(Plan::At(k, f));
+        to_reg2(&format!("acme/up-{i}")).ok();
+        assert!(tagged(&format!("{r2}/acme/up-{i}")), "fault {f:?} at {k}");
+    }
+
+    // Out of reg2 through the proxy (faults at the source): the record of `up/acme/clean` sends
+    // every image fetch through the proxy.
+    let back = |repo: &str| {
+        run(bundle(&d).env("RELBUNDLE_RETRY_BASE_MS", "2").env("RELBUNDLE_HTTP_TIMEOUT_SECS", "10").args([
+            "copy",
+            &format!("{}/acme/clean:1.0.0", up.addr),
+            &format!("{}/{repo}", w.r1()),
+            "--with-images",
+            "--images-to",
+            &format!("{}/{repo}-img", w.r1()),
+        ]))
+    };
+    up.plan(Plan::None);
+    back("back/clean").ok();
+    let steps = up.requests().len();
+    assert!(up.requests().iter().any(|r| r.starts_with("GET ") && r.contains("/acme/clean-img/") && r.contains("/blobs/")));
+    for (i, f) in [Fault::TruncateResponse, Fault::Reset, Fault::Status(500), Fault::TruncateResponse].into_iter().enumerate() {
+        let k = steps * (i + 1) / 5;
+        up.plan(Plan::At(k, f));
+        back(&format!("back/src-{i}")).ok();
+        assert!(tagged(&format!("{}/back/src-{i}", w.r1())), "fault {f:?} at {k}");
+    }
+    up.plan(Plan::From(steps / 2, Fault::Status(500)));
+    let r = back("back/cut");
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(r.stderr.starts_with("error: "), "{}", r.stderr);
+    assert!(!tagged(&format!("{}/back/cut", w.r1())), "a failed copy left the release tag");
+    up.plan(Plan::None);
+    w.b(&[
+        "verify",
+        &format!("{}/back/src-3:1.0.0", w.r1()),
+        "--key",
+        "ci.pub",
+        "--identity",
+        &format!("{}/acme/docproc", w.r1()),
+        "--check-images",
+    ])
+    .ok();
+}

@@ -162,6 +162,11 @@ pub trait Store: Sync {
         }
         Ok(())
     }
+    /// The registry behind this store, when it is one: registry-to-registry copies stream each
+    /// blob from one to the other ([`registry::Registry::stream_blobs_from`]).
+    fn as_registry(&self) -> Option<&registry::Registry> {
+        None
+    }
     /// Store manifest bytes under their digest.
     fn put_manifest(&self, d: &Descriptor, bytes: &[u8]) -> Result<()>;
     /// Point `tag` at the manifest. Refuses to move an existing tag unless `retag`.
@@ -419,6 +424,12 @@ pub fn copy_blobs(
             continue;
         }
         todo.push(b);
+    }
+    if let (Opened::Registry(r), Some(from), true) = (dst, src.as_registry(), known.is_empty()) {
+        r.stream_blobs_from(from, &todo)?;
+        moved.uploaded_blobs += todo.len() as u64;
+        moved.uploaded_bytes += todo.iter().map(|b| b.size).sum::<u64>();
+        return Ok(moved);
     }
     let mut start = 0;
     while start < todo.len() {

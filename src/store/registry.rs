@@ -25,6 +25,10 @@ use std::time::Duration;
 const MAX_ATTEMPTS: u32 = 5;
 /// Blob uploads in flight at once.
 pub const UPLOAD_CONCURRENCY: usize = 4;
+/// Blobs streamed registry to registry at once (per image; images travel three at a time).
+pub const STREAM_CONCURRENCY: usize = 8;
+/// Chunks buffered between a blob's fetch and its upload.
+const STREAM_CHUNKS: usize = 16;
 /// Blob downloads in flight at once (a release's record and layers, a digest's bundles).
 pub const DOWNLOAD_CONCURRENCY: usize = 8;
 
@@ -202,6 +206,8 @@ impl Registry {
                 read_timeout: Some(t.timeout.unwrap_or(Duration::from_secs(60))),
                 connect_timeout: Some(connect),
                 max_concurrent_upload: 4,
+                // One request per blob (`PUT …?digest=` with the whole body): no chunk round trips.
+                use_monolithic_push: true,
                 user_agent: concat!("relbundle/", env!("CARGO_PKG_VERSION")),
                 ..Default::default()
             };
@@ -717,6 +723,10 @@ impl Store for Registry {
         files.into_iter().map(|f| f.map(|f| Box::new(f) as Box<dyn std::io::Read + Send>)).collect()
     }
 
+    fn as_registry(&self) -> Option<&Registry> {
+        Some(self)
+    }
+
     fn has_blob(&self, d: &Descriptor) -> Result<bool> {
         let r = self.reference(None, Some(&d.digest));
         self.call(&format!("check blob {}", d.digest), || async {
@@ -830,6 +840,164 @@ impl Store for Registry {
             }
         }
         Ok(out)
+    }
+}
+
+/// Bytes of a blob on their way from one registry to another, or why the fetch stopped.
+type Piece = std::result::Result<bytes::Bytes, OciDistributionError>;
+
+/// One attempt's request to the fetching side: stream this blob into this channel.
+struct Feed {
+    d: Descriptor,
+    tx: tokio::sync::mpsc::Sender<Piece>,
+}
+
+/// Why one streamed attempt failed: at the source (fetch) or at the destination (upload).
+enum Failed {
+    Fetch(OciDistributionError),
+    Upload(OciDistributionError),
+}
+
+impl Registry {
+    /// Copy blobs this registry lacks from another registry, each streamed: the source's GET
+    /// body is forwarded chunk by chunk as the body of a monolithic upload (`PUT …?digest=`), at
+    /// most [`STREAM_CONCURRENCY`] blobs at once. The source's bytes are hashed on the way and
+    /// capped at the descriptor's size; a mismatch (or a short body) fails the upload before
+    /// its last byte, and the registry itself refuses to commit bytes whose sha256 is not the
+    /// digest named. A failed attempt (either side) restarts that blob from its first byte.
+    /// Memory holds a few chunks per blob in flight, whatever the blob sizes.
+    pub fn stream_blobs_from(&self, src: &Registry, blobs: &[&Descriptor]) -> Result<()> {
+        for d in blobs {
+            crate::oci::check_claim(&src.name(), d)?;
+            if !crate::reference::is_sha256_digest(&d.digest) {
+                return Err(crate::error::finding(format!("{}: blob digest `{}` is not sha256", src.name(), d.digest)));
+            }
+        }
+        if blobs.is_empty() {
+            return Ok(());
+        }
+        // The source's connections live on its own runtime: a thread drives its fetches.
+        let (req_tx, req_rx) = tokio::sync::mpsc::unbounded_channel::<Feed>();
+        std::thread::scope(|s| {
+            s.spawn(move || src.rt.block_on(src.serve_feeds(req_rx)));
+            let out = self.rt.block_on(async {
+                use futures_util::{StreamExt, TryStreamExt};
+                self.client.store_auth_if_needed(&self.registry, &self.auth).await;
+                futures_util::stream::iter(blobs.iter().map(|d| self.stream_one(src, d, &req_tx)))
+                    .buffer_unordered(STREAM_CONCURRENCY)
+                    .try_collect::<Vec<_>>()
+                    .await
+                    .map(|_| ())
+            });
+            drop(req_tx); // ends the fetching thread
+            out
+        })
+    }
+
+    /// Answer fetch requests until every sender is gone, each fetch concurrently.
+    async fn serve_feeds(&self, rx: tokio::sync::mpsc::UnboundedReceiver<Feed>) {
+        use futures_util::StreamExt;
+        self.client.store_auth_if_needed(&self.registry, &self.auth).await;
+        let feeds = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|f| (f, rx)) });
+        feeds.for_each_concurrent(None, |f| self.feed(f)).await;
+    }
+
+    /// Stream one blob into its channel: the bytes (at most the descriptor's size, digest
+    /// checked by the transport at the end), then an error if the fetch failed or came up short.
+    async fn feed(&self, f: Feed) {
+        use futures_util::StreamExt;
+        let r = self.reference(None, Some(&f.d.digest));
+        let layer = oci_client::manifest::OciDescriptor {
+            media_type: f.d.media_type.clone(),
+            digest: f.d.digest.clone(),
+            size: f.d.size as i64,
+            ..Default::default()
+        };
+        let cap = f.d.size;
+        let sent = async {
+            let mut s = self.client.pull_blob_stream(&r, &layer).await?;
+            let mut n = 0u64;
+            while let Some(chunk) = s.stream.next().await {
+                let chunk = chunk?;
+                n += chunk.len() as u64;
+                if n > cap {
+                    return Err(OciDistributionError::GenericError(Some(format!("blob is larger than its descriptor's {cap} bytes"))));
+                }
+                if f.tx.send(Ok(chunk)).await.is_err() {
+                    return Ok(()); // the upload gave up
+                }
+            }
+            if n != cap {
+                return Err(OciDistributionError::GenericError(Some(format!("blob has {n} bytes, its descriptor says {cap}"))));
+            }
+            Ok(())
+        };
+        if let Err(e) = sent.await {
+            let _ = f.tx.send(Err(e)).await;
+        }
+    }
+
+    /// Stream one blob from `src`, with bounded retries; each attempt starts afresh at both ends.
+    async fn stream_one(&self, src: &Registry, d: &Descriptor, req: &tokio::sync::mpsc::UnboundedSender<Feed>) -> Result<()> {
+        let mut attempt = 0;
+        loop {
+            let e = match self.stream_attempt(d, req).await {
+                Ok(()) => return Ok(()),
+                Err(e) => e,
+            };
+            let (inner, at_source) = match &e {
+                Failed::Fetch(x) => (x, true),
+                Failed::Upload(x) => (x, false),
+            };
+            if attempt + 1 < MAX_ATTEMPTS && retryable(inner) {
+                let wait = backoff(attempt);
+                if self.verbose {
+                    let side = if at_source { format!("fetch from {}", src.registry) } else { "upload".into() };
+                    eprintln!(
+                        "registry {}: copy blob {}: attempt {} failed ({side}: {inner}); retrying in {} ms",
+                        self.registry,
+                        d.digest,
+                        attempt + 1,
+                        wait.as_millis()
+                    );
+                }
+                tokio::time::sleep(wait).await;
+                attempt += 1;
+                continue;
+            }
+            return Err(match e {
+                Failed::Fetch(x) => src.explain(&format!("fetch blob {}", d.digest), x, attempt + 1),
+                Failed::Upload(x) => self.explain(&format!("upload blob {}", d.digest), x, attempt + 1),
+            });
+        }
+    }
+
+    /// One attempt: ask the source for the blob and upload what arrives. A fetch error is
+    /// reported as such (the upload only sees its body end early).
+    async fn stream_attempt(&self, d: &Descriptor, req: &tokio::sync::mpsc::UnboundedSender<Feed>) -> std::result::Result<(), Failed> {
+        let (tx, rx) = tokio::sync::mpsc::channel::<Piece>(STREAM_CHUNKS);
+        let gone = || Failed::Fetch(OciDistributionError::GenericError(Some("the fetching side stopped".into())));
+        req.send(Feed { d: d.clone(), tx }).map_err(|_| gone())?;
+        let fetch_error = std::sync::Arc::new(Mutex::new(None::<OciDistributionError>));
+        let slot = fetch_error.clone();
+        let body = futures_util::stream::unfold(rx, move |mut rx| {
+            let slot = slot.clone();
+            async move {
+                match rx.recv().await? {
+                    Ok(chunk) => Some((Ok(chunk), rx)),
+                    Err(e) => {
+                        *slot.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                        Some((Err(OciDistributionError::GenericError(Some("the source's body failed".into()))), rx))
+                    }
+                }
+            }
+        });
+        let r = self.reference(None, Some(&d.digest));
+        let pushed = self.client.push_blob_stream(&r, body, &d.digest, Some(d.size)).await;
+        if let Some(e) = fetch_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            return Err(Failed::Fetch(e));
+        }
+        pushed.map(|_| ()).map_err(Failed::Upload)
     }
 }
 
