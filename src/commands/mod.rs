@@ -417,13 +417,15 @@ pub(crate) fn verify_images(c: &mut crate::collect::Collected, input: &crate::cl
     let Some(file) = &input.verify_images else { return Ok(()) };
     let rule = crate::trust::policy_file::load_images(file)?;
     let mut failures = Vec::new();
+    // One policy (keys read once, the trusted root at most once); only the identity differs per image.
+    let mut policy = crate::trust::Policy::of_keys(crate::trust::KeySet::load(&rule.keys)?, Vec::new());
+    policy.min_signers = rule.threshold;
+    policy.keyless = rule.identities.clone();
     for comp in &mut c.release.components {
         let img = &comp.image;
         let repo = format!("{}/{}", img.registry, img.repository);
         let r = crate::store::StoreRef::parse(&format!("{repo}@{}", img.digest))?;
-        let mut policy = crate::trust::Policy::of_keys(crate::trust::KeySet::load(&rule.keys)?, vec![repo.clone()]);
-        policy.min_signers = rule.threshold;
-        policy.keyless = rule.identities.clone();
+        policy.identities = vec![repo.clone()];
         let st = crate::store::open(&r, t)?;
         let o = crate::trust::verifier::check(st.store(), &img.digest, &policy)?;
         if o.passes(&policy) {
