@@ -22,6 +22,17 @@ pub(super) struct CloudCheck {
     models: BTreeSet<String>,
 }
 
+/// A model's pin, as its pointer file states it.
+struct Pinned<'a> {
+    path: &'a str,
+    file: &'a str,
+    md5: &'a str,
+    kind: Md5Kind,
+    size: u64,
+    /// Files in a directory model (None for a file).
+    nfiles: Option<u64>,
+}
+
 impl Ctx<'_> {
     /// The models of a component: its dvc.yaml `artifacts:` name them, then each bundle.yaml entry is pinned.
     pub(super) fn models(&mut self, cpath: &str, specs: &[ModelSpec], what: &str) -> Result<Vec<ModelRecord>> {
@@ -169,7 +180,6 @@ impl Ctx<'_> {
         let project_root = project.as_ref().map(|p| p.root.clone()).unwrap_or_else(|| self.root.dir.clone());
         let mut files_list: Option<Vec<ModelFile>> = None;
         let mut model_remote = None;
-        let hex = md5.trim_end_matches(".dir");
         if let Some(project) = &project {
             let remote = if e.cache {
                 project.remote_for(e.remote.as_deref()).map_err(|m| anyhow!("{file}: output `{}` field `remote`: {m}", e.path))?
@@ -180,32 +190,8 @@ impl Ctx<'_> {
                 Remote::Other(n, _) => Some(project.config.remotes[n].clone()),
                 _ => None,
             };
-            // The .dir listing, when we can find it (the cache, the local remote, else the cloud
-            // remote), goes into the record and the DVC layer.
-            let dir_bytes = match (is_dir, &cloud) {
-                (false, _) => None,
-                (true, _) if project.locate_in(&md5, kind, &remote).is_some() => {
-                    let (_, p) = project.locate_in(&md5, kind, &remote).expect("just found");
-                    Some((std::fs::read(&p).with_context(|| format!("{}: cannot read", p.display()))?, p.display().to_string()))
-                }
-                (true, Some(rc)) => self.cloud_get(project, rc, &crate::remotes::object_key(&md5, kind))?,
-                (true, None) => None,
-            };
-            if let Some((bytes, from)) = dir_bytes {
-                let listing = dvc::parse_dir_listing(&bytes, &from)?;
-                if crate::hashing::md5_hex(&bytes) != hex {
-                    bail!(
-                        "{from}: the `.dir` object does not hash to its name {md5}; the DVC cache or remote is damaged (re-push or re-fetch it)"
-                    );
-                }
-                files_list = Some(
-                    listing
-                        .iter()
-                        .map(|d| ModelFile { relpath: d.relpath.clone(), md5: d.md5.clone(), sha256: None, size: None })
-                        .collect(),
-                );
-                let cache_rel = Project::object_path(std::path::Path::new(".dvc/cache"), &md5, kind);
-                self.dvc_layer.insert(cache_rel.to_string_lossy().into_owned(), Arc::new(bytes));
+            if is_dir {
+                files_list = self.dir_listing(project, &md5, kind, &remote, cloud.as_ref())?;
             }
             if let (true, Some(rc)) = (e.cache, &cloud) {
                 model_remote = Some(rc.record());
@@ -226,21 +212,8 @@ impl Ctx<'_> {
             self.size_check(&path, &md5, size, file);
         }
         if self.opts.verify_models {
-            let abs = self.root.dir.join(&path);
-            let bar = self.bar(size);
-            let r = dvc::rehash(&abs, kind, &project_root, &self.cache, &|n| {
-                if let Some(b) = &bar {
-                    b.inc(n)
-                }
-            })?;
-            if r.md5 != md5 || r.size != size || r.nfiles != e.nfiles.filter(|_| is_dir) {
-                self.mismatched.push(format!(
-                    "{path} ({}): pinned {md5} ({size} bytes) in {file}, workspace has {} ({} bytes)",
-                    kind.as_str(),
-                    r.md5,
-                    r.size
-                ));
-            }
+            let pinned = Pinned { path: &path, file, md5: &md5, kind, size, nfiles: e.nfiles.filter(|_| is_dir) };
+            let r = self.rehash(&pinned, &project_root)?;
             if is_dir {
                 files_list = Some(
                     r.files
@@ -271,6 +244,58 @@ impl Ctx<'_> {
             files: files_list,
             remote: model_remote,
         })
+    }
+
+    /// A directory model's `.dir` listing, when it can be found (the cache, the local remote, else
+    /// the cloud remote): checked against its name, and added to the DVC layer.
+    fn dir_listing(
+        &mut self,
+        project: &Project,
+        md5: &str,
+        kind: Md5Kind,
+        remote: &Remote,
+        cloud: Option<&crate::remotes::RemoteConfig>,
+    ) -> Result<Option<Vec<ModelFile>>> {
+        let found = match (project.locate_in(md5, kind, remote), cloud) {
+            (Some((_, p)), _) => {
+                Some((std::fs::read(&p).with_context(|| format!("{}: cannot read", p.display()))?, p.display().to_string()))
+            }
+            (None, Some(rc)) => self.cloud_get(project, rc, &crate::remotes::object_key(md5, kind))?,
+            (None, None) => None,
+        };
+        let Some((bytes, from)) = found else { return Ok(None) };
+        let listing = dvc::parse_dir_listing(&bytes, &from)?;
+        if crate::hashing::md5_hex(&bytes) != md5.trim_end_matches(".dir") {
+            bail!("{from}: the `.dir` object does not hash to its name {md5}; the DVC cache or remote is damaged (re-push or re-fetch it)");
+        }
+        let cache_rel = Project::object_path(std::path::Path::new(".dvc/cache"), md5, kind);
+        self.dvc_layer.insert(cache_rel.to_string_lossy().into_owned(), Arc::new(bytes));
+        Ok(Some(listing.iter().map(|d| ModelFile { relpath: d.relpath.clone(), md5: d.md5.clone(), sha256: None, size: None }).collect()))
+    }
+
+    /// `--verify-models`: re-hash a model's workspace copy (md5 and sha256 in one read); a copy
+    /// that differs from its pin is listed as mismatched.
+    fn rehash(&mut self, pin: &Pinned, project_root: &std::path::Path) -> Result<dvc::Rehash> {
+        let abs = self.root.dir.join(pin.path);
+        let bar = self.bar(pin.size);
+        let r = dvc::rehash(&abs, pin.kind, project_root, &self.cache, &|n| {
+            if let Some(b) = &bar {
+                b.inc(n)
+            }
+        })?;
+        if r.md5 != pin.md5 || r.size != pin.size || r.nfiles != pin.nfiles {
+            self.mismatched.push(format!(
+                "{} ({}): pinned {} ({} bytes) in {}, workspace has {} ({} bytes)",
+                pin.path,
+                pin.kind.as_str(),
+                pin.md5,
+                pin.size,
+                pin.file,
+                r.md5,
+                r.size
+            ));
+        }
+        Ok(r)
     }
 
     /// Compare a single-file model's workspace size with its pin (a missing file is not checked).
