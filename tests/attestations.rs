@@ -16,7 +16,7 @@
 
 mod common;
 use common::registry::Registry;
-use common::standin::Standin;
+use common::standin::{GITHUB_ISSUER as ISSUER, GITHUB_SAN as SAN, Standin};
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -461,17 +461,10 @@ fn attacker_cases_and_bad_input_in_a_layout() {
 
 #[test]
 fn keyless_attestation_round_trip_and_sigstore_python() {
-    const SAN: &str = "https://github.com/acme/docproc/.github/workflows/release.yml@refs/tags/v1.2.3";
-    const ISSUER: &str = "https://token.actions.githubusercontent.com";
     let lab = Lab::new();
     let d = &lab.d;
     let s = Standin::start(&d.join("sigstore"), false);
-    let claims = serde_json::json!({
-        "iss": ISSUER, "sub": "repo:acme/docproc:ref:refs/tags/v1.2.3",
-        "job_workflow_ref": "acme/docproc/.github/workflows/release.yml@refs/tags/v1.2.3",
-        "repository": "acme/docproc", "ref": "refs/tags/v1.2.3", "sha": "0123456789abcdef0123456789abcdef01234567",
-        "event_name": "push", "run_id": "77",
-    });
+    let claims = common::standin::github_claims("release.yml");
     let token = d.join("token");
     let config = s.file("signing_config.json");
     let root = s.file("trusted_root.json");

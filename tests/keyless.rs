@@ -4,44 +4,12 @@
 //! trust config), and by our own `trust::sigstore::verify`. Then what each must refuse.
 
 mod common;
-use common::standin::Standin;
+use common::standin::{GITHUB_ISSUER, GITHUB_SAN, GITLAB_ISSUER, GITLAB_SAN, SHA, Standin, github_claims, gitlab_claims};
 use common::*;
 use relbundle::trust::keyless;
 use relbundle::trust::sigstore::{self as ss, Expected, Identity, Subject, Text};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-
-const GITHUB_SAN: &str = "https://github.com/acme/docproc/.github/workflows/release.yml@refs/tags/v1.2.3";
-const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
-const GITLAB_SAN: &str = "https://gitlab.com/acme/docproc//.gitlab-ci.yml@refs/tags/v1.2.3";
-const GITLAB_ISSUER: &str = "https://gitlab.com";
-const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
-
-fn github_claims(workflow: &str) -> serde_json::Value {
-    serde_json::json!({
-        "iss": GITHUB_ISSUER,
-        "sub": "repo:acme/docproc:ref:refs/tags/v1.2.3",
-        "job_workflow_ref": format!("acme/docproc/.github/workflows/{workflow}@refs/tags/v1.2.3"),
-        "repository": "acme/docproc",
-        "ref": "refs/tags/v1.2.3",
-        "sha": SHA,
-        "event_name": "push",
-        "run_id": "77",
-    })
-}
-
-fn gitlab_claims() -> serde_json::Value {
-    serde_json::json!({
-        "iss": GITLAB_ISSUER,
-        "sub": "project_path:acme/docproc:ref_type:tag:ref:v1.2.3",
-        "ci_config_ref_uri": "gitlab.com/acme/docproc//.gitlab-ci.yml@refs/tags/v1.2.3",
-        "project_path": "acme/docproc",
-        "ref": "v1.2.3",
-        "ref_type": "tag",
-        "sha": SHA,
-        "pipeline_source": "push",
-    })
-}
 
 /// What a release signature signs: the bundle format's in-toto statement naming the manifest digest.
 fn statement(digest_hex: &str) -> Vec<u8> {

@@ -7,6 +7,7 @@
 
 mod common;
 use common::registry::Registry;
+use common::standin::{GITLAB_ISSUER, GITLAB_SAN, gitlab_claims};
 use common::*;
 use std::path::Path;
 
@@ -300,9 +301,6 @@ fn chrono_like(epoch: i64) -> String {
     chrono::DateTime::from_timestamp(epoch, 0).unwrap().format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-const GITLAB_SAN: &str = "https://gitlab.com/acme/docproc//.gitlab-ci.yml@refs/tags/v1.2.3";
-const GITLAB_ISSUER: &str = "https://gitlab.com";
-
 /// Keyless promotion through the CLI (local Fulcio/Rekor/TSA stand-ins), in a layout: the approver
 /// is the token's identity, `values --env` and `history --env` trust the pipeline's certificate
 /// identity and nothing else. Then what a writer of the layout, or a careless signer, cannot do:
@@ -314,16 +312,7 @@ fn keyless_promotions_count_and_forged_ones_do_not() {
     let d = t.path();
     let sig = common::standin::Standin::start(&d.join("sigstore"), false);
     let token = d.join("token");
-    let claims = serde_json::json!({
-        "iss": GITLAB_ISSUER,
-        "sub": "project_path:acme/docproc:ref_type:tag:ref:v1.2.3",
-        "ci_config_ref_uri": "gitlab.com/acme/docproc//.gitlab-ci.yml@refs/tags/v1.2.3",
-        "project_path": "acme/docproc",
-        "ref": "v1.2.3",
-        "ref_type": "tag",
-        "sha": "0123456789abcdef0123456789abcdef01234567",
-        "pipeline_source": "push",
-    });
+    let claims = gitlab_claims();
     std::fs::write(&token, sig.token(&claims)).unwrap();
     for k in ["release", "alice"] {
         run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(["keygen", "--output-prefix", k])).ok();

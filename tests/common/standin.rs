@@ -6,6 +6,43 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The CI identities the stand-in Fulcio certifies in tests: a GitHub Actions workflow and a
+/// GitLab pipeline of `acme/docproc` on the tag v1.2.3 (SAN, issuer), and their OIDC claims.
+pub const GITHUB_SAN: &str = "https://github.com/acme/docproc/.github/workflows/release.yml@refs/tags/v1.2.3";
+pub const GITHUB_ISSUER: &str = "https://token.actions.githubusercontent.com";
+pub const GITLAB_SAN: &str = "https://gitlab.com/acme/docproc//.gitlab-ci.yml@refs/tags/v1.2.3";
+pub const GITLAB_ISSUER: &str = "https://gitlab.com";
+/// The commit the claims name.
+pub const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
+
+/// GitHub Actions' token claims for `workflow` (e.g. `release.yml`) on the tag.
+pub fn github_claims(workflow: &str) -> serde_json::Value {
+    serde_json::json!({
+        "iss": GITHUB_ISSUER,
+        "sub": "repo:acme/docproc:ref:refs/tags/v1.2.3",
+        "job_workflow_ref": format!("acme/docproc/.github/workflows/{workflow}@refs/tags/v1.2.3"),
+        "repository": "acme/docproc",
+        "ref": "refs/tags/v1.2.3",
+        "sha": SHA,
+        "event_name": "push",
+        "run_id": "77",
+    })
+}
+
+/// GitLab CI's `id_tokens` claims for the pipeline on the tag.
+pub fn gitlab_claims() -> serde_json::Value {
+    serde_json::json!({
+        "iss": GITLAB_ISSUER,
+        "sub": "project_path:acme/docproc:ref_type:tag:ref:v1.2.3",
+        "ci_config_ref_uri": "gitlab.com/acme/docproc//.gitlab-ci.yml@refs/tags/v1.2.3",
+        "project_path": "acme/docproc",
+        "ref": "v1.2.3",
+        "ref_type": "tag",
+        "sha": SHA,
+        "pipeline_source": "push",
+    })
+}
+
 /// The stand-in services, stopped (by their process) when dropped.
 pub struct Standin {
     pub dir: PathBuf,
