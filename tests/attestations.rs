@@ -76,6 +76,7 @@ fn cosign_verify(d: &Path, key: &str, kind: &str, image: &str, bundle: bool) -> 
 /// the SLSA predicate by its type) and parse them strictly into in-toto-attestation's protobufs
 /// (the Statement, SLSA provenance v1, each ResourceDescriptor validated).
 fn validate(statements: &[serde_json::Value]) {
+    assert!(!statements.is_empty(), "no statement to validate");
     let code = r#"
 import json, sys, pathlib
 import jsonschema, referencing
@@ -210,6 +211,7 @@ fn cosign_and_bundle_read_each_others_attestations() {
     assert!(r.stderr.contains("1 legacy attestation(s)"), "{}", r.stderr);
     let (code, v) = lab.listed(&[&format!("{mirror}:1.0.0"), "--key", "ours.pub", "--identity", "docproc", "--type", PROVENANCE]);
     assert_eq!((code, statements_of(&v).len()), (0, 2), "{v}");
+    assert_eq!(v["digest"], digest.as_str(), "the mirror's tag names the same release");
     assert_eq!(cosign_verify(d, "ours.pub", "slsaprovenance1", &format!("{mirror}@{digest}"), false).0.code, 0);
     // history counts signatures, not attestations: legacy and bundle, in the layout.
     let h: serde_json::Value = serde_json::from_str(&lab.b(&["history", &l, "--json"]).ok().stdout).unwrap();
@@ -220,6 +222,9 @@ fn cosign_and_bundle_read_each_others_attestations() {
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let (r, bundled) = cosign_verify(d, "ours.pub", PROVENANCE, &image, true);
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!((legacy.len(), bundled.len()), (1, 1), "one provenance in each format");
+    assert_eq!(bundled[0]["subject"], legacy[0]["subject"]);
+    assert_eq!(bundled[0]["predicate"], legacy[0]["predicate"]);
     let p = &legacy[0]["predicate"];
     assert_eq!(legacy[0]["subject"][0]["name"], repo);
     assert_eq!(legacy[0]["subject"][0]["digest"]["sha256"], digest.trim_start_matches("sha256:"));
@@ -287,8 +292,12 @@ fn cosign_and_bundle_read_each_others_attestations() {
     assert_eq!(p["resourceUri"], format!("oci://{repo}@{digest}"));
     assert_eq!(p["verifiedLevels"], serde_json::json!(["SLSA_BUILD_LEVEL_1"]));
     assert!(p["inputAttestations"].as_array().unwrap().len() >= 3, "signatures and provenance: {p}");
-    assert_eq!(cosign_verify(d, "ours.pub", VSA, &image, true).0.code, 0);
-    validate(&vsa);
+    let (r, bundled_vsa) = cosign_verify(d, "ours.pub", VSA, &image, true);
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert_eq!(bundled_vsa.len(), 1, "{bundled_vsa:?}");
+    assert_eq!(bundled_vsa[0]["predicate"]["verificationResult"], "PASSED");
+    assert_eq!(bundled_vsa[0]["subject"], vsa[0]["subject"]);
+    validate(&[&vsa[..], &bundled_vsa[..]].concat());
     let before = statements_of(&lab.listed(&[&format!("{repo}:1.0.0"), "--key", "ours.pub", "--type", VSA]).1).len();
     lab.b(&["verify", &format!("{repo}:1.0.0"), "--key", "other.pub", "--attest-result", "--attest-key", "ours.key"]).code(1);
     let after = statements_of(&lab.listed(&[&format!("{repo}:1.0.0"), "--key", "ours.pub", "--type", VSA]).1).len();

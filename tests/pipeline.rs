@@ -265,6 +265,12 @@ fn every_bundle_command_in_the_pipelines_parses() {
     ] {
         let cmds = bundle_commands(file);
         assert!(cmds.len() >= must.len(), "{file}: found only {cmds:?}");
+        if file == ".gitlab-ci.yml" {
+            // Its deploy, promote and rollback jobs are components: they must be found and rendered.
+            let text = std::fs::read_to_string(repo_root().join(file)).unwrap();
+            let names: Vec<String> = components(&serde_norway::from_str(&text).unwrap()).into_iter().map(|c| c.0).collect();
+            assert!(["promote", "deploy", "rollback"].iter().all(|n| names.iter().any(|x| x == n)), "{file}: components {names:?}");
+        }
         for c in &cmds {
             if let Err(e) = relbundle::cli::Cli::try_parse_from(c) {
                 panic!("{file}: `{}` is rejected by the CLI parser:\n{e}", c.join(" "));
