@@ -157,6 +157,16 @@ def bench_remotes(work, benv):
             t0 = time.perf_counter(); listed = bare_listing(); floors.append(time.perf_counter() - t0)
         floor = statistics.median(floors)
         print(f"  floor: moto lists the {listed} objects in {floor:.3f}s (bare ListObjectsV2 pages); ours is {ours / floor:.2f}x that, dvc status -c {theirs / floor:.2f}x", flush=True)
+        # The same work for both: without the `.dir` object on the remote, dvc status -c can no longer
+        # assume the entries are there (dvc_data's status: "If .dir hash exists in the ODB, assume
+        # directory contents also exists") and asks about each of them, as bundle always does.
+        # Both then report the missing listing (exit 1).
+        dir_md5 = re.search(r"md5: ([0-9a-f]{32})\.dir", open(os.path.join(pres, "models", "many.dvc")).read()).group(1)
+        s3 = boto3.client("s3", endpoint_url=endpoint, aws_access_key_id="bench", aws_secret_access_key="bench", region_name="us-east-1")
+        s3.delete_object(Bucket="bench", Key=f"presence/files/md5/{dir_md5[:2]}/{dir_md5[2:]}.dir")
+        ours_all, _ = best(check, env=renv, ok=(1, 2))
+        theirs_all, _ = best([a.dvc, "status", "-c", "-q", "-j", "16"], cwd=pres, env=renv, ok=(1,))
+        report(f"same work: {n} entries, .dir gone, vs dvc status -c", ours_all, theirs_all, "dvc status -c", "(both ask every entry)")
 
         size = a.pull_mib << 20
         pull = s3_repo("pull", "models/weights", [(f"models/weights/shard-{i}.bin", size // 4) for i in range(4)])

@@ -221,17 +221,29 @@ impl<'a> Checker<'a> {
         if !pv.is_object() || !cv.is_object() {
             bail!("{}: a schema must be an object or a boolean", if pv.is_object() { &cl } else { &pl });
         }
-        // Combinators first.
+        if self.combinators(&pl, &cl, &pv, &cv, depth)? {
+            return Ok(());
+        }
+        self.fit_types(&pl, &cl, &pv, &cv);
+        let p_values = self.fit_values(&pl, &cl, &pv, &cv);
+        self.fit_ranges(&pl, &cl, &pv, &cv, p_values.is_some());
+        self.fit_pattern(&pl, &cl, &pv, &cv, p_values.is_some());
+        self.fit_objects(&pl, &cl, &pv, &cv, depth)?;
+        self.fit_items(&pl, &cl, &pv, &cv, depth)
+    }
+
+    /// oneOf/anyOf/allOf on either side. True when they decided the pair (nothing else to check).
+    fn combinators(&mut self, pl: &Loc, cl: &Loc, pv: &Value, cv: &Value, depth: usize) -> Result<bool> {
         if let Some(branches) = pv.get("oneOf").or(pv.get("anyOf")).and_then(|x| x.as_array()) {
             let kw = if pv.get("oneOf").is_some() { "oneOf" } else { "anyOf" };
             for i in 0..branches.len() {
-                self.check_depth(&pl.child(&[kw, &i.to_string()]), &cl, depth + 1)?;
+                self.check_depth(&pl.child(&[kw, &i.to_string()]), cl, depth + 1)?;
             }
-            return Ok(());
+            return Ok(true);
         }
         if let Some(all) = cv.get("allOf").and_then(|x| x.as_array()) {
             for i in 0..all.len() {
-                self.check_depth(&pl, &cl.child(&["allOf", &i.to_string()]), depth + 1)?;
+                self.check_depth(pl, &cl.child(&["allOf", &i.to_string()]), depth + 1)?;
             }
         }
         if let Some(branches) = cv.get("oneOf").or(cv.get("anyOf")).and_then(|x| x.as_array()) {
@@ -241,7 +253,7 @@ impl<'a> Checker<'a> {
             for i in 0..branches.len() {
                 let mut sub = Checker::new(self.docs);
                 sub.seen = self.seen.clone();
-                sub.check_depth(&pl, &cl.child(&[kw, &i.to_string()]), depth + 1)?;
+                sub.check_depth(pl, &cl.child(&[kw, &i.to_string()]), depth + 1)?;
                 if sub.issues.is_empty() {
                     fits = true;
                     break;
@@ -250,13 +262,13 @@ impl<'a> Checker<'a> {
             if !fits {
                 self.issue(
                     Verdict::CannotProve,
-                    &pl,
-                    &cl,
+                    pl,
+                    cl,
                     format!("no single `{kw}` branch of the consumer accepts everything the producer may emit"),
                 );
             }
             if pv.get("allOf").is_none() {
-                return Ok(());
+                return Ok(true);
             }
         }
         if let Some(all) = pv.get("allOf").and_then(|x| x.as_array()) {
@@ -265,27 +277,31 @@ impl<'a> Checker<'a> {
             for i in 0..all.len() {
                 let mut sub = Checker::new(self.docs);
                 sub.seen = self.seen.clone();
-                sub.check_depth(&pl.child(&["allOf", &i.to_string()]), &cl, depth + 1)?;
+                sub.check_depth(&pl.child(&["allOf", &i.to_string()]), cl, depth + 1)?;
                 if sub.issues.is_empty() {
                     fits = true;
                     break;
                 }
             }
             if !fits && cv.get("allOf").is_none() {
-                self.issue(Verdict::CannotProve, &pl, &cl, "the producer is an `allOf` and no single part of it fits the consumer".into());
+                self.issue(Verdict::CannotProve, pl, cl, "the producer is an `allOf` and no single part of it fits the consumer".into());
             }
-            return Ok(());
+            return Ok(true);
         }
 
-        // type (integer ⊂ number; null from `nullable` or `type: [..., "null"]`).
-        match (types(&pv), types(&cv)) {
+        Ok(false)
+    }
+
+    /// type (integer ⊂ number; null from `nullable` or `type: [..., "null"]`).
+    fn fit_types(&mut self, pl: &Loc, cl: &Loc, pv: &Value, cv: &Value) {
+        match (types(pv), types(cv)) {
             (_, None) => {}
             (None, Some(ct)) => {
                 if pv.get("enum").is_none() && pv.get("const").is_none() {
                     self.issue(
                         Verdict::Incompatible,
-                        &pl,
-                        &cl,
+                        pl,
+                        cl,
                         format!("producer may emit any type, consumer accepts only {}", ct.iter().cloned().collect::<Vec<_>>().join("/")),
                     );
                 }
@@ -304,12 +320,15 @@ impl<'a> Checker<'a> {
                                 ct.iter().cloned().collect::<Vec<_>>().join("/")
                             )
                         };
-                        self.issue(Verdict::Incompatible, &pl, &cl, rule);
+                        self.issue(Verdict::Incompatible, pl, cl, rule);
                     }
                 }
             }
         }
-        // enum and const.
+    }
+
+    /// enum and const: every producer value is a consumer value. Returns the producer's values.
+    fn fit_values(&mut self, pl: &Loc, cl: &Loc, pv: &Value, cv: &Value) -> Option<Vec<Value>> {
         let p_values: Option<Vec<Value>> =
             pv.get("const").map(|c| vec![c.clone()]).or_else(|| pv.get("enum").and_then(|e| e.as_array().cloned()));
         let c_values: Option<Vec<Value>> =
@@ -320,8 +339,8 @@ impl<'a> Checker<'a> {
                 let kw = if cv.get("const").is_some() { "const" } else { "enum" };
                 self.issue(
                     Verdict::Incompatible,
-                    &pl,
-                    &cl,
+                    pl,
+                    cl,
                     format!("consumer accepts only the values of its `{kw}`, producer may emit any value"),
                 );
             }
@@ -330,72 +349,80 @@ impl<'a> Checker<'a> {
                     if !cvs.contains(x) {
                         self.issue(
                             Verdict::Incompatible,
-                            &pl,
-                            &cl,
+                            pl,
+                            cl,
                             format!("producer may emit {x}, which the consumer's enum/const does not accept"),
                         );
                     }
                 }
             }
         }
-        // Ranges: the producer's range must lie within the consumer's.
+        p_values
+    }
+
+    /// Ranges: the producer's range must lie within the consumer's.
+    fn fit_ranges(&mut self, pl: &Loc, cl: &Loc, pv: &Value, cv: &Value, enumerated: bool) {
         for (lo, hi, what) in [
             ("minimum", "maximum", "value"),
             ("minItems", "maxItems", "item count"),
             ("minLength", "maxLength", "length"),
             ("minProperties", "maxProperties", "property count"),
         ] {
-            if let Some(cmin) = num(&cv, lo) {
-                match num(&pv, lo) {
+            if let Some(cmin) = num(cv, lo) {
+                match num(pv, lo) {
                     Some(pmin) if pmin >= cmin => {}
                     Some(pmin) => self.issue(
                         Verdict::Incompatible,
-                        &pl,
-                        &cl,
+                        pl,
+                        cl,
                         format!("producer {what} may be as low as {}, consumer needs at least {}", fmt_num(pmin), fmt_num(cmin)),
                     ),
-                    None if what == "value" && p_values.is_some() => {}
+                    None if what == "value" && enumerated => {}
                     None => self.issue(
                         Verdict::Incompatible,
-                        &pl,
-                        &cl,
+                        pl,
+                        cl,
                         format!("producer sets no `{lo}`, consumer needs {what} ≥ {}", fmt_num(cmin)),
                     ),
                 }
             }
-            if let Some(cmax) = num(&cv, hi) {
-                match num(&pv, hi) {
+            if let Some(cmax) = num(cv, hi) {
+                match num(pv, hi) {
                     Some(pmax) if pmax <= cmax => {}
                     Some(pmax) => self.issue(
                         Verdict::Incompatible,
-                        &pl,
-                        &cl,
+                        pl,
+                        cl,
                         format!("producer {what} may be as high as {}, consumer allows at most {}", fmt_num(pmax), fmt_num(cmax)),
                     ),
-                    None if what == "value" && p_values.is_some() => {}
+                    None if what == "value" && enumerated => {}
                     None => self.issue(
                         Verdict::Incompatible,
-                        &pl,
-                        &cl,
+                        pl,
+                        cl,
                         format!("producer sets no `{hi}`, consumer allows {what} ≤ {}", fmt_num(cmax)),
                     ),
                 }
             }
         }
-        // pattern: equal, or the consumer sets none.
+    }
+
+    /// pattern: equal, or the consumer sets none.
+    fn fit_pattern(&mut self, pl: &Loc, cl: &Loc, pv: &Value, cv: &Value, enumerated: bool) {
         if let Some(cp) = cv.get("pattern").and_then(|x| x.as_str()) {
             match pv.get("pattern").and_then(|x| x.as_str()) {
                 Some(pp) if pp == cp => {}
-                Some(pp) => {
-                    self.issue(Verdict::CannotProve, &pl, &cl, format!("producer pattern `{pp}` and consumer pattern `{cp}` differ"))
-                }
-                None if p_values.is_some() => {}
+                Some(pp) => self.issue(Verdict::CannotProve, pl, cl, format!("producer pattern `{pp}` and consumer pattern `{cp}` differ")),
+                None if enumerated => {}
                 None => {
-                    self.issue(Verdict::Incompatible, &pl, &cl, format!("consumer requires pattern `{cp}`, producer may emit any string"))
+                    self.issue(Verdict::Incompatible, pl, cl, format!("consumer requires pattern `{cp}`, producer may emit any string"))
                 }
             }
         }
-        // Objects: required, properties, additionalProperties.
+    }
+
+    /// Objects: required, properties, additionalProperties.
+    fn fit_objects(&mut self, pl: &Loc, cl: &Loc, pv: &Value, cv: &Value, depth: usize) -> Result<()> {
         let preq: BTreeSet<&str> =
             pv.get("required").and_then(|r| r.as_array()).map(|a| a.iter().filter_map(|x| x.as_str()).collect()).unwrap_or_default();
         let creq: BTreeSet<&str> =
@@ -420,7 +447,7 @@ impl<'a> Checker<'a> {
                     Some(Value::Bool(false)) => self.issue(
                         Verdict::Incompatible,
                         &pchild,
-                        &cl,
+                        cl,
                         format!("producer may emit \"{name}\", consumer forbids additional properties"),
                     ),
                     Some(Value::Object(_)) => self.check_depth(&pchild, &cl.child(&["additionalProperties"]), depth + 1)?,
@@ -434,23 +461,27 @@ impl<'a> Checker<'a> {
                 self.check_depth(&pl.child(&["additionalProperties"]), &cl.child(&["additionalProperties"]), depth + 1)?
             }
             (_, Some(Value::Bool(false)))
-                if types(&pv).is_none_or(|t| t.contains("object")) && (pv.get("properties").is_some() || pv.get("type").is_some()) =>
+                if types(pv).is_none_or(|t| t.contains("object")) && (pv.get("properties").is_some() || pv.get("type").is_some()) =>
             {
-                self.issue(Verdict::Incompatible, &pl, &cl, "producer allows additional properties, consumer forbids them".into());
+                self.issue(Verdict::Incompatible, pl, cl, "producer allows additional properties, consumer forbids them".into());
             }
             (_, Some(Value::Object(_))) if pv.get("properties").is_some() && pv.get("additionalProperties").is_none() => {
-                self.issue(Verdict::CannotProve, &pl, &cl, "producer allows any additional properties, consumer constrains them".into());
+                self.issue(Verdict::CannotProve, pl, cl, "producer allows any additional properties, consumer constrains them".into());
             }
             _ => {}
         }
-        // Arrays.
+        Ok(())
+    }
+
+    /// Arrays: the producer's items fit the consumer's.
+    fn fit_items(&mut self, pl: &Loc, cl: &Loc, pv: &Value, cv: &Value, depth: usize) -> Result<()> {
         if let Some(ci) = cv.get("items") {
             match pv.get("items") {
                 Some(_) => self.check_depth(&pl.child(&["items"]), &cl.child(&["items"]), depth + 1)?,
                 None if ci.as_object().is_some_and(|o| o.is_empty()) || ci == &Value::Bool(true) => {}
                 None => self.issue(
                     Verdict::Incompatible,
-                    &pl,
+                    pl,
                     &cl.child(&["items"]),
                     "producer's items are unconstrained, consumer constrains them".into(),
                 ),
