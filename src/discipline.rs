@@ -169,8 +169,27 @@ pub fn impacted(changes: &[Change], release: &Release, api: &str, files: &BTreeM
 /// Compare the current release (record and files) with the previous one. With `strict`, oasdiff's
 /// WARN changes ("potentially breaking") count as breaking.
 pub fn check(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String, Vec<u8>>, strict: bool) -> Result<Vec<Finding>> {
+    let mut out = api_findings(prev, cur, files, strict)?;
+    out.extend(prompt_findings(prev, cur, files)?);
+    out.extend(model_findings(prev, cur));
+    out.sort_by(|a, b| a.level.cmp(&b.level).then(a.kind.cmp(b.kind)).then(a.subject.cmp(&b.subject)));
+    Ok(out)
+}
+
+/// What the API checks of one release pair share.
+#[derive(Clone, Copy)]
+struct ApiCtx<'a> {
+    docs: &'a Docs,
+    cur: &'a Release,
+    files: &'a BTreeMap<String, Vec<u8>>,
+    strict: bool,
+}
+
+/// Each provided API whose contract changed: was its version bumped enough for its changes?
+fn api_findings(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String, Vec<u8>>, strict: bool) -> Result<Vec<Finding>> {
     let mut out = Vec::new();
     let docs = docs_of(&prev.files, files);
+    let ctx = ApiCtx { docs: &docs, cur, files, strict };
     let apis = |r: &Release| -> BTreeMap<String, crate::release::ProvideRecord> {
         r.components.iter().flat_map(|c| c.provides.iter().map(|p| (p.api.clone(), p.clone()))).collect()
     };
@@ -181,74 +200,8 @@ pub fn check(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String,
         let Some(op) = oa.get(api) else { continue };
         let changed = op.sha256 != np.sha256
             || op.refs.iter().chain(&np.refs).filter(|r| !contracts.contains(r.as_str())).any(|r| prev.files.get(r) != files.get(r));
-        if !changed {
-            continue;
-        }
-        let (ov, nv) = (semver::Version::parse(&op.version)?, semver::Version::parse(&np.version)?);
-        let got = bump(&ov, &nv);
-        let f = |level, message: String| Finding { level, kind: "api", subject: api.clone(), message, change: None };
-        let used: Vec<String> = crate::impact::consumers(cur, api, files).into_iter().flat_map(|c| c.refs).collect();
-        let changes = api_changes(&docs, op, np, &used)?;
-        let breaks_at = |c: &Change| c.level == Severity::Err || (strict && c.level == Severity::Warn);
-        let breaks: Vec<String> = changes.iter().filter(|c| breaks_at(c)).map(|c| format!("{} at {}", c.id, c.place())).collect();
-        let mut adds = Vec::new();
-        if let (Some(o), Some(n)) = (docs.docs.get(&format!("a/{}", op.contract)), docs.docs.get(&format!("b/{}", np.contract))) {
-            additions(o, n, "", &mut adds);
-        }
-        let need = if !breaks.is_empty() {
-            breaking_bump(&ov)
-        } else if !adds.is_empty() {
-            Bump::Minor
-        } else {
-            Bump::Patch
-        };
-        let short = got.is_none_or(|g| g < need);
-        match got {
-            None => out.push(f(Level::Error, format!("version went down: {ov} → {nv}"))),
-            Some(Bump::None) => out.push(f(Level::Error, format!("the contract changed but its version did not ({ov}); bump it"))),
-            Some(g) if g < need => {
-                // The changes first, then the rule they break.
-                let (list, what) = if !breaks.is_empty() { (&breaks, "breaking change") } else { (&adds, "addition") };
-                out.push(f(
-                    Level::Error,
-                    format!(
-                        "{}: {}; {} need {} bump, and {ov} → {nv} is {} bump",
-                        plural_of(list.len(), what),
-                        list.join("; "),
-                        if list.len() == 1 { "it would" } else { "they" },
-                        name(need),
-                        name(g)
-                    ),
-                ));
-            }
-            Some(_) => {
-                let what = if !breaks.is_empty() {
-                    format!("breaking ({} change(s), listed below)", breaks.len())
-                } else if !adds.is_empty() {
-                    format!("additive: {}", adds.join("; "))
-                } else {
-                    "changed".into()
-                };
-                out.push(f(Level::Info, format!("{ov} → {nv}, {what}")));
-            }
-        }
-        // Each ERR and WARN change, with the consumers in this release it hits.
-        for (c, i) in changes.iter().filter(|c| c.level != Severity::Info).zip(impacted(&changes, cur, api, files)) {
-            let level = if breaks_at(c) && short {
-                Level::Error
-            } else if c.level == Severity::Warn {
-                Level::Warning
-            } else {
-                Level::Info
-            };
-            let strict_note = if c.level == Severity::Warn && !strict { " (an error with --strict)" } else { "" };
-            out.push(Finding {
-                level,
-                kind: "api",
-                subject: api.clone(),
-                message: format!("{}; {}{strict_note}", i.text, i.impact),
-                change: Some(i),
-            });
+        if changed {
+            api_changed(ctx, api, op, np, &mut out)?;
         }
     }
     for api in oa.keys().filter(|a| !na.contains_key(*a)) {
@@ -260,7 +213,90 @@ pub fn check(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String,
             change: None,
         });
     }
-    // Prompts.
+    Ok(out)
+}
+
+/// One API whose contract changed between `op` and `np`.
+fn api_changed(
+    ctx: ApiCtx,
+    api: &str,
+    op: &crate::release::ProvideRecord,
+    np: &crate::release::ProvideRecord,
+    out: &mut Vec<Finding>,
+) -> Result<()> {
+    let ApiCtx { docs, cur, files, strict } = ctx;
+    let (ov, nv) = (semver::Version::parse(&op.version)?, semver::Version::parse(&np.version)?);
+    let got = bump(&ov, &nv);
+    let f = |level, message: String| Finding { level, kind: "api", subject: api.to_string(), message, change: None };
+    let used: Vec<String> = crate::impact::consumers(cur, api, files).into_iter().flat_map(|c| c.refs).collect();
+    let changes = api_changes(docs, op, np, &used)?;
+    let breaks_at = |c: &Change| c.level == Severity::Err || (strict && c.level == Severity::Warn);
+    let breaks: Vec<String> = changes.iter().filter(|c| breaks_at(c)).map(|c| format!("{} at {}", c.id, c.place())).collect();
+    let mut adds = Vec::new();
+    if let (Some(o), Some(n)) = (docs.docs.get(&format!("a/{}", op.contract)), docs.docs.get(&format!("b/{}", np.contract))) {
+        additions(o, n, "", &mut adds);
+    }
+    let need = if !breaks.is_empty() {
+        breaking_bump(&ov)
+    } else if !adds.is_empty() {
+        Bump::Minor
+    } else {
+        Bump::Patch
+    };
+    let short = got.is_none_or(|g| g < need);
+    match got {
+        None => out.push(f(Level::Error, format!("version went down: {ov} → {nv}"))),
+        Some(Bump::None) => out.push(f(Level::Error, format!("the contract changed but its version did not ({ov}); bump it"))),
+        Some(g) if g < need => {
+            // The changes first, then the rule they break.
+            let (list, what) = if !breaks.is_empty() { (&breaks, "breaking change") } else { (&adds, "addition") };
+            out.push(f(
+                Level::Error,
+                format!(
+                    "{}: {}; {} need {} bump, and {ov} → {nv} is {} bump",
+                    plural_of(list.len(), what),
+                    list.join("; "),
+                    if list.len() == 1 { "it would" } else { "they" },
+                    name(need),
+                    name(g)
+                ),
+            ));
+        }
+        Some(_) => {
+            let what = if !breaks.is_empty() {
+                format!("breaking ({} change(s), listed below)", breaks.len())
+            } else if !adds.is_empty() {
+                format!("additive: {}", adds.join("; "))
+            } else {
+                "changed".into()
+            };
+            out.push(f(Level::Info, format!("{ov} → {nv}, {what}")));
+        }
+    }
+    // Each ERR and WARN change, with the consumers in this release it hits.
+    for (c, i) in changes.iter().filter(|c| c.level != Severity::Info).zip(impacted(&changes, cur, api, files)) {
+        let level = if breaks_at(c) && short {
+            Level::Error
+        } else if c.level == Severity::Warn {
+            Level::Warning
+        } else {
+            Level::Info
+        };
+        let strict_note = if c.level == Severity::Warn && !strict { " (an error with --strict)" } else { "" };
+        out.push(Finding {
+            level,
+            kind: "api",
+            subject: api.to_string(),
+            message: format!("{}; {}{strict_note}", i.text, i.impact),
+            change: Some(i),
+        });
+    }
+    Ok(())
+}
+
+/// Prompts whose content changed: were their versions bumped enough for their variables?
+fn prompt_findings(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String, Vec<u8>>) -> Result<Vec<Finding>> {
+    let mut out = Vec::new();
     let prompts = |r: &Release| -> BTreeMap<String, crate::release::PromptRecord> {
         r.components.iter().flat_map(|c| c.prompts.iter().map(|p| (p.key(), p.clone()))).collect()
     };
@@ -306,7 +342,12 @@ pub fn check(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String,
             change: None,
         });
     }
-    // Models: reported, never errors.
+    Ok(out)
+}
+
+/// Models: reported, never errors.
+fn model_findings(prev: &crate::diff::Loaded, cur: &Release) -> Vec<Finding> {
+    let mut out = Vec::new();
     let models = |r: &Release| -> BTreeMap<String, String> {
         r.components.iter().flat_map(|c| c.models.iter().map(|m| (m.path.clone(), m.md5.clone()))).collect()
     };
@@ -326,8 +367,7 @@ pub fn check(prev: &crate::diff::Loaded, cur: &Release, files: &BTreeMap<String,
             _ => {}
         }
     }
-    out.sort_by(|a, b| a.level.cmp(&b.level).then(a.kind.cmp(b.kind)).then(a.subject.cmp(&b.subject)));
-    Ok(out)
+    out
 }
 
 /// `1 breaking change`, `3 additions`.
