@@ -457,17 +457,47 @@ fn arrow<T: std::fmt::Display + Serialize>(c: &Change<T>) -> String {
 /// Text (optionally coloured) or markdown.
 pub fn render(d: &Diff, markdown: bool, color: bool) -> String {
     use std::fmt::Write;
-    let (red, green, yellow, bold, reset) =
-        if color && !markdown { ("\x1b[31m", "\x1b[32m", "\x1b[33m", "\x1b[1m", "\x1b[0m") } else { ("", "", "", "", "") };
+    let st = Style::new(markdown, color);
     let mut s = String::new();
     if markdown {
         let _ = writeln!(s, "# Release diff: {} {} → {} {}\n\n**{}**\n", d.a.name, d.a.version, d.b.name, d.b.version, d.summary);
     } else {
-        let _ = writeln!(s, "{bold}{}{reset}", d.summary);
+        let _ = writeln!(s, "{}{}{}", st.bold, d.summary, st.reset);
     }
     if d.identical {
         return s;
     }
+    render_sides(&mut s, d, &st);
+    for c in &d.components {
+        render_component(&mut s, c, &st);
+    }
+    s
+}
+
+/// Colours (terminal only) and the list bullet of one rendering.
+#[derive(Clone, Copy)]
+struct Style {
+    markdown: bool,
+    red: &'static str,
+    green: &'static str,
+    yellow: &'static str,
+    bold: &'static str,
+    reset: &'static str,
+    bullet: &'static str,
+}
+
+impl Style {
+    fn new(markdown: bool, color: bool) -> Style {
+        let (red, green, yellow, bold, reset) =
+            if color && !markdown { ("\x1b[31m", "\x1b[32m", "\x1b[33m", "\x1b[1m", "\x1b[0m") } else { ("", "", "", "", "") };
+        Style { markdown, red, green, yellow, bold, reset, bullet: if markdown { "- " } else { "  " } }
+    }
+}
+
+/// The two releases, the commits between them and a change of signers.
+fn render_sides(s: &mut String, d: &Diff, st: &Style) {
+    use std::fmt::Write;
+    let Style { markdown, yellow, reset, .. } = *st;
     let side = |x: &Side| {
         format!(
             "{} {} {} (created {}, commit {}{}){}{}",
@@ -517,89 +547,93 @@ pub fn render(d: &Diff, markdown: bool, color: bool) -> String {
             s.push('\n');
         }
     }
-    for c in &d.components {
-        if markdown {
-            let _ = writeln!(s, "## Component `{}` ({})\n", c.name, c.change);
-        } else {
-            let col = match c.change {
-                "added" => green,
-                "removed" => red,
-                _ => yellow,
-            };
-            let _ = writeln!(s, "{col}component {} ({}){reset}", c.name, c.change);
+}
+
+/// One component's changes: image, models, splits, prompts and contracts.
+fn render_component(s: &mut String, c: &ComponentDiff, st: &Style) {
+    use std::fmt::Write;
+    let Style { markdown, red, green, yellow, reset, bullet, .. } = *st;
+    if markdown {
+        let _ = writeln!(s, "## Component `{}` ({})\n", c.name, c.change);
+    } else {
+        let col = match c.change {
+            "added" => green,
+            "removed" => red,
+            _ => yellow,
+        };
+        let _ = writeln!(s, "{col}component {} ({}){reset}", c.name, c.change);
+    }
+    if let Some(i) = &c.image {
+        let _ = writeln!(s, "{bullet}image {}: digest {}", opt(&i.repository.to.clone().or(i.repository.from.clone())), arrow(&i.digest));
+        if i.tag.from != i.tag.to {
+            let _ = writeln!(s, "{bullet}  tag {}", arrow(&i.tag));
         }
-        let bullet = if markdown { "- " } else { "  " };
-        if let Some(i) = &c.image {
-            let _ =
-                writeln!(s, "{bullet}image {}: digest {}", opt(&i.repository.to.clone().or(i.repository.from.clone())), arrow(&i.digest));
-            if i.tag.from != i.tag.to {
-                let _ = writeln!(s, "{bullet}  tag {}", arrow(&i.tag));
-            }
-            if i.platforms.from != i.platforms.to {
-                let _ = writeln!(
-                    s,
-                    "{bullet}  platforms {} → {}",
-                    opt(&i.platforms.from.as_ref().map(|p| p.join("; "))),
-                    opt(&i.platforms.to.as_ref().map(|p| p.join("; ")))
-                );
-            }
-        }
-        for m in &c.models {
-            let _ = writeln!(s, "{bullet}model {} ({}) {}: md5 {}, size {}", m.name, m.path, m.change, arrow(&m.md5), arrow(&m.size));
-            if m.sha256.from.is_some() || m.sha256.to.is_some() {
-                let _ = writeln!(s, "{bullet}  sha256 {}", arrow(&m.sha256));
-            }
-            if let Some(f) = &m.files {
-                for (k, v) in [("added", &f.added), ("removed", &f.removed), ("changed", &f.changed)] {
-                    for p in v {
-                        let _ = writeln!(s, "{bullet}  {k} file {p}");
-                    }
-                }
-            }
-        }
-        for sp in &c.splits {
-            let _ = writeln!(s, "{bullet}split {}: {} → {}", sp.id, split_text(&sp.split.from), split_text(&sp.split.to));
-        }
-        for (kind, items) in [("prompt", &c.prompts), ("contract", &c.contracts)] {
-            for t in items {
-                let flag = if t.unbumped { " — CONTENT CHANGED WITHOUT A VERSION BUMP" } else { "" };
-                let flag = if markdown && t.unbumped {
-                    format!(" **{}**", flag.trim_start_matches(" — "))
-                } else {
-                    format!("{red}{flag}{reset}")
-                };
-                let _ = writeln!(s, "{bullet}{kind} {} {}: version {}{flag}", t.id, t.change, arrow(&t.version));
-                if let Some(why) = &t.unclassified {
-                    let _ = writeln!(s, "{bullet}  not classified: {why}");
-                }
-                if t.breaking == Some(false) && t.changes.is_empty() {
-                    let _ = writeln!(s, "{bullet}  no breaking change (oasdiff's rules)");
-                }
-                for c in &t.changes {
-                    let col = if c.oasdiff_level == crate::oasdiff::Severity::Err { red } else { "" };
-                    let _ = writeln!(s, "{bullet}  {col}{}{reset}: {}", c.text, c.impact);
-                }
-                if let Some(df) = &t.diff {
-                    if markdown {
-                        let _ = writeln!(s, "\n```diff\n{}```\n", df);
-                    } else {
-                        for l in df.lines() {
-                            let col = if l.starts_with('+') && !l.starts_with("+++") {
-                                green
-                            } else if l.starts_with('-') && !l.starts_with("---") {
-                                red
-                            } else {
-                                ""
-                            };
-                            let _ = writeln!(s, "      {col}{l}{reset}");
-                        }
-                    }
-                }
-            }
-        }
-        if markdown {
-            s.push('\n');
+        if i.platforms.from != i.platforms.to {
+            let _ = writeln!(
+                s,
+                "{bullet}  platforms {} → {}",
+                opt(&i.platforms.from.as_ref().map(|p| p.join("; "))),
+                opt(&i.platforms.to.as_ref().map(|p| p.join("; ")))
+            );
         }
     }
-    s
+    for m in &c.models {
+        let _ = writeln!(s, "{bullet}model {} ({}) {}: md5 {}, size {}", m.name, m.path, m.change, arrow(&m.md5), arrow(&m.size));
+        if m.sha256.from.is_some() || m.sha256.to.is_some() {
+            let _ = writeln!(s, "{bullet}  sha256 {}", arrow(&m.sha256));
+        }
+        if let Some(f) = &m.files {
+            for (k, v) in [("added", &f.added), ("removed", &f.removed), ("changed", &f.changed)] {
+                for p in v {
+                    let _ = writeln!(s, "{bullet}  {k} file {p}");
+                }
+            }
+        }
+    }
+    for sp in &c.splits {
+        let _ = writeln!(s, "{bullet}split {}: {} → {}", sp.id, split_text(&sp.split.from), split_text(&sp.split.to));
+    }
+    for (kind, items) in [("prompt", &c.prompts), ("contract", &c.contracts)] {
+        for t in items {
+            render_text(s, kind, t, st);
+        }
+    }
+    if markdown {
+        s.push('\n');
+    }
+}
+
+/// A prompt or contract: its version change, oasdiff's findings and the text diff.
+fn render_text(s: &mut String, kind: &str, t: &TextDiff, st: &Style) {
+    use std::fmt::Write;
+    let Style { markdown, red, green, reset, bullet, .. } = *st;
+    let flag = if t.unbumped { " — CONTENT CHANGED WITHOUT A VERSION BUMP" } else { "" };
+    let flag = if markdown && t.unbumped { format!(" **{}**", flag.trim_start_matches(" — ")) } else { format!("{red}{flag}{reset}") };
+    let _ = writeln!(s, "{bullet}{kind} {} {}: version {}{flag}", t.id, t.change, arrow(&t.version));
+    if let Some(why) = &t.unclassified {
+        let _ = writeln!(s, "{bullet}  not classified: {why}");
+    }
+    if t.breaking == Some(false) && t.changes.is_empty() {
+        let _ = writeln!(s, "{bullet}  no breaking change (oasdiff's rules)");
+    }
+    for c in &t.changes {
+        let col = if c.oasdiff_level == crate::oasdiff::Severity::Err { red } else { "" };
+        let _ = writeln!(s, "{bullet}  {col}{}{reset}: {}", c.text, c.impact);
+    }
+    if let Some(df) = &t.diff {
+        if markdown {
+            let _ = writeln!(s, "\n```diff\n{}```\n", df);
+        } else {
+            for l in df.lines() {
+                let col = if l.starts_with('+') && !l.starts_with("+++") {
+                    green
+                } else if l.starts_with('-') && !l.starts_with("---") {
+                    red
+                } else {
+                    ""
+                };
+                let _ = writeln!(s, "      {col}{l}{reset}");
+            }
+        }
+    }
 }
