@@ -161,9 +161,13 @@ pub fn problems(m: &ImageManifest) -> Vec<String> {
 /// digests and sizes. A malformed release is an input error (exit 2), named after the reference;
 /// `verify` reports the same problems as failed checks instead.
 pub fn read(store: &dyn crate::store::Store, desc: &Descriptor) -> Result<(ImageManifest, Release)> {
+    parse(store, desc, &store.blob(desc)?)
+}
+
+/// [`read`] from manifest bytes already read (and checked) from `store`: only the record is read.
+pub fn parse(store: &dyn crate::store::Store, desc: &Descriptor, bytes: &[u8]) -> Result<(ImageManifest, Release)> {
     let what = format!("{}@{}", store.describe(), desc.digest);
-    let bytes = store.blob(desc)?;
-    let m = ImageManifest::from_bytes(&bytes, &what)?;
+    let m = ImageManifest::from_bytes(bytes, &what)?;
     let p = problems(&m);
     if !p.is_empty() {
         anyhow::bail!("{what}: {}", p.join("; "));

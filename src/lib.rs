@@ -51,7 +51,8 @@ pub fn main() -> i32 {
             return if e.use_stderr() { 2 } else { 0 };
         }
     };
-    match commands::run(cli) {
+    // A command that ends well must have saved every archive it wrote to.
+    match commands::run(cli).and_then(|()| store::archive::check_saved()) {
         Ok(()) => 0,
         Err(e) if e.is::<error::Quiet>() => error::exit_code(&e),
         Err(e) => {

@@ -12,9 +12,11 @@
 //!
 //! Where the images come from: the source's own relocation record for its location (the images
 //! were relocated there before), else the source layout/archive when it holds the digest, else
-//! the image's original registry. An unverified record may decide where to *fetch*: every
-//! manifest and blob is checked against the release record's digest, so a lying record can only
-//! make the copy fail, never change what is copied.
+//! the image's original registry. The record is unsigned and anyone who can write to the source
+//! can write one, so it may only point *within the source*: a place on the source's own registry
+//! (or inside the source layout/archive). A place anywhere else is ignored, with a note, and the
+//! image is fetched as if there were no record. Every manifest and blob is checked against the
+//! release record's digest besides.
 
 use crate::oci::{Descriptor, ImageManifest};
 use crate::release::{ComponentRecord, ImageRecord};
@@ -136,6 +138,11 @@ pub struct ImageReport {
 
 /// Copy `src_ref` to `dst_ref` (see the module documentation).
 pub fn copy(src_ref: &StoreRef, dst_ref: &StoreRef, o: &Options, t: &store::registry::Transport) -> Result<Report> {
+    copy_opened(src_ref, dst_ref, o, t).map(|(r, _)| r)
+}
+
+/// [`copy`], also returning the destination store (committed), for a caller that reads it after.
+pub fn copy_opened(src_ref: &StoreRef, dst_ref: &StoreRef, o: &Options, t: &store::registry::Transport) -> Result<(Report, Opened)> {
     if dst_ref.digest().is_some() {
         bail!("`{dst_ref}`: a destination names a repository and optionally a tag, not a digest");
     }
@@ -144,7 +151,7 @@ pub fn copy(src_ref: &StoreRef, dst_ref: &StoreRef, o: &Options, t: &store::regi
     let src = store::open(src_ref, t)?;
     let desc = store::resolve(src.store(), src_ref)?;
     let manifest = src.store().blob(&desc)?;
-    let (_, record) = crate::artifact::read(src.store(), &desc)?;
+    let (_, record) = crate::artifact::parse(src.store(), &desc, &manifest)?;
     let tag = dst_ref.tag().or(src_ref.tag()).map(String::from).unwrap_or_else(|| record.version.clone());
     let dst = store::open(dst_ref, t)?;
     // A tag that names another release is refused before anything is copied (as it would be last).
@@ -163,6 +170,7 @@ pub fn copy(src_ref: &StoreRef, dst_ref: &StoreRef, o: &Options, t: &store::regi
     let mut images = Vec::new();
     if o.with_images {
         let here = records_unverified(src.store(), &desc.digest)?.into_iter().find(|r| r.destination == src_ref.base());
+        let here = here.map(|r| trusted_places(r, src_ref));
         let list = distinct_images(&record.components);
         let one = |(img, comps): &(ImageRecord, Vec<String>)| copy_image(img, comps, &src, src_ref, here.as_ref(), &dst, dst_ref, o, t);
         // Into registries the images travel at once (each to its own repository); into a layout
@@ -204,7 +212,9 @@ pub fn copy(src_ref: &StoreRef, dst_ref: &StoreRef, o: &Options, t: &store::regi
     let outcome = dst.store().tag(&tag, &desc, o.retag)?;
     dst.commit()?;
     let release = store::report(dst.store(), &desc, &tag, outcome, m);
-    Ok(Report { name: record.name, version: record.version, release, attached, images, moved, relocation, relocation_signed: signed })
+    let report =
+        Report { name: record.name, version: record.version, release, attached, images, moved, relocation, relocation_signed: signed };
+    Ok((report, dst))
 }
 
 fn mapped(components: &[ComponentRecord], i: &ImageReport) -> Mapped {
@@ -295,6 +305,29 @@ fn registry_place(s: &str) -> Result<Place> {
     }
 }
 
+/// The source's relocation record with only the places it may send us to: those on the source's
+/// own registry (a layout or archive source: those inside it). Each other place is dropped, with
+/// a note: an unsigned record must not pick the host we fetch from.
+fn trusted_places(mut rel: Relocation, src_ref: &StoreRef) -> Relocation {
+    rel.images.retain(|m| {
+        let within = match (StoreRef::parse(&m.relocated), src_ref) {
+            (Ok(StoreRef::Registry { registry, .. }), StoreRef::Registry { registry: here, .. }) => registry == *here,
+            (Ok(StoreRef::Layout { .. }), StoreRef::Layout { .. }) => true,
+            _ => false,
+        };
+        if !within {
+            eprintln!(
+                "note: ignoring the relocation record's place {} for {}: it is not in {} (an unsigned record may only point within the source); fetching it as if there were no record",
+                m.relocated,
+                m.original,
+                src_ref.base()
+            );
+        }
+        within
+    });
+    rel
+}
+
 /// Where to read an image (see the module documentation).
 fn source_place(img: &ImageRecord, src: &Opened, here: Option<&Relocation>) -> Result<Place> {
     if let Some(r) = here.and_then(|h| h.find(img)) {
@@ -316,13 +349,10 @@ fn destination_place(img: &ImageRecord, dst_ref: &StoreRef, to: Option<&ImagesTo
     }
 }
 
-/// Whether a store holds a manifest (a registry is asked for it by digest; a layout looks for the blob).
+/// Whether a store holds a manifest (a registry answers a HEAD by digest; a layout looks in
+/// index.json and its blobs).
 fn has_manifest(st: &Opened, digest: &str) -> Result<bool> {
-    match st {
-        Opened::Registry(r) => Ok(r.describe_ref(None, Some(digest))?.is_some()),
-        // A layout finds it among index.json's entries or its manifest blobs.
-        other => Ok(other.store().resolve_digest(digest).is_ok()),
-    }
+    st.store().has_manifest(digest)
 }
 
 /// Open an image's place: the given store itself, or a registry repository (a sibling of the

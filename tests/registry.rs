@@ -338,3 +338,66 @@ fn verify_from_a_plain_http_registry_needs_no_ca_store_and_asks_each_place_once(
     // No HEAD; one probe; the tag, the .sig tag, the referrers tag and the referrers API once each.
     assert_eq!(delta, [0, 1, 1, 1, 1, 1], "HEAD, probe, tag, .sig, referrers tag, referrers API");
 }
+
+/// Overwrite a stored blob with other bytes of the same size (an attacker who can write to the
+/// store): the first byte flipped.
+fn corrupt(path: &Path) {
+    let mut b = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    b[0] ^= 0x20;
+    std::fs::write(path, b).unwrap();
+}
+
+/// A push writes its tag last: when copying what is attached fails (an unreadable signature at
+/// the source), the destination has no tag. Registry to registry, a source blob that is not what
+/// its digest says fails the copy at once (no retries), naming the blob and the source, and
+/// nothing of it is stored at the destination.
+#[test]
+fn push_tags_last_and_refuses_a_source_blob_that_is_not_its_digest() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let reg = Registry::plain(&d.join("reg"));
+    let reg2 = Registry::plain(&d.join("reg2"));
+    let repo = fixture_repo(d, &["docproc", "dvc-remote"]);
+    let b = |args: &[&str]| run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").env("RELBUNDLE_RETRY_BASE_MS", "2").args(args));
+    b(&["keygen", "--output-prefix", "ci"]).ok();
+    let (layout, digest) = build_layout(d, &repo, "l1", &["--version", "1.0.0"]);
+    b(&["sign", &format!("{layout}:1.0.0"), "--key", "ci.key"]).ok();
+    let tagged = |at: &str| b(&["inspect", &format!("{at}:1.0.0")]).code == 0;
+
+    // The legacy signature manifest of the release, damaged in the layout.
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("l1/index.json")).unwrap()).unwrap();
+    let sig_tag = format!("{}.sig", digest.replace(':', "-"));
+    let sig = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["annotations"]["org.opencontainers.image.ref.name"] == sig_tag.as_str())
+        .expect("a legacy signature in the layout");
+    let sig_blob = d.join("l1/blobs/sha256").join(sig["digest"].as_str().unwrap().trim_start_matches("sha256:"));
+    corrupt(&sig_blob);
+    let dst = format!("{}/acme/docproc", reg.addr);
+    let r = b(&["push", &format!("{layout}:1.0.0"), &dst]);
+    assert_ne!(r.code, 0, "a push with an unreadable signature succeeded: {}", r.stderr);
+    assert!(!tagged(&dst), "the release tag was set before its signatures were copied");
+    corrupt(&sig_blob); // flipped back
+    b(&["push", &format!("{layout}:1.0.0"), &dst]).ok();
+    b(&["verify", &format!("{dst}:1.0.0"), "--key", "ci.pub", "--identity", "docproc"]).ok();
+
+    // Registry → registry with one layer damaged in the source's storage.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(d.join("l1/blobs/sha256").join(digest.trim_start_matches("sha256:"))).unwrap()).unwrap();
+    let layer = manifest["layers"].as_array().unwrap().last().unwrap()["digest"].as_str().unwrap().to_string();
+    let hex = layer.trim_start_matches("sha256:");
+    let stored = |r: &Registry| r.dir.join("data/docker/registry/v2/blobs/sha256").join(&hex[..2]).join(hex).join("data");
+    corrupt(&stored(&reg));
+    let dst2 = format!("{}/acme/copy", reg2.addr);
+    let fetched = reg.count("GET", &format!("/blobs/{layer}"));
+    let r = b(&["push", &format!("{dst}:1.0.0"), &dst2]).code(1);
+    assert!(r.stderr.contains(&layer) && r.stderr.contains(&dst) && r.stderr.contains("serves other content"), "{}", r.stderr);
+    assert_eq!(reg.count("GET", &format!("/blobs/{layer}")), fetched + 1, "a wrong blob was fetched again");
+    assert!(!stored(&reg2).exists(), "the wrong blob was stored at the destination");
+    assert!(!tagged(&dst2), "a failed push left the release tag");
+    corrupt(&stored(&reg));
+    b(&["push", &format!("{dst}:1.0.0"), &dst2]).ok();
+    b(&["verify", &format!("{dst2}:1.0.0"), "--key", "ci.pub", "--identity", "docproc"]).ok();
+}

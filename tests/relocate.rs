@@ -566,15 +566,35 @@ fn archives_are_stores_for_every_command() {
         .filter(|n| n.starts_with('.'))
         .collect();
     assert!(left.is_empty(), "{left:?}");
-    // Hostile archives: a link, a path outside the layout.
-    for (name, script) in [
-        ("link.tar", "ti = tarfile.TarInfo('index.json'); ti.type = tarfile.SYMTYPE; ti.linkname = '/etc/passwd'; t.addfile(ti)"),
-        ("escape.tar", "ti = tarfile.TarInfo('../evil'); ti.size = 1; t.addfile(ti, io.BytesIO(b'x'))"),
+    // A replaced archive keeps its mode.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(d.join("c.tar"), std::fs::Permissions::from_mode(0o640)).unwrap();
+    b(&["sign", &format!("{c}:1.0.0"), "--key", "ci.key", "--identity", "again"]).ok();
+    assert_eq!(std::fs::metadata(d.join("c.tar")).unwrap().permissions().mode() & 0o777, 0o640);
+    // Hostile archives: a link, a path outside the layout, an absolute path, an entry twice
+    // (the second index.json must not replace the first).
+    for (name, script, says) in [
+        (
+            "link.tar",
+            "ti = tarfile.TarInfo('index.json'); ti.type = tarfile.SYMTYPE; ti.linkname = '/etc/passwd'; t.addfile(ti)",
+            "entry `index.json`",
+        ),
+        ("escape.tar", "ti = tarfile.TarInfo('../evil'); ti.size = 1; t.addfile(ti, io.BytesIO(b'x'))", "entry `../evil`"),
+        ("abs.tar", "ti = tarfile.TarInfo('/index.json'); ti.size = 2; t.addfile(ti, io.BytesIO(b'{}'))", "entry `/index.json`"),
+        (
+            "twice.tar",
+            "for x in (b'{\"manifests\":[]}', b'{\"manifests\":[{}]}'): ti = tarfile.TarInfo('index.json'); ti.size = len(x); t.addfile(ti, io.BytesIO(x))",
+            "entry `index.json`: appears twice",
+        ),
     ] {
         let p = d.join(name);
         py(&format!("import sys, io, tarfile\nwith tarfile.open(sys.argv[1], 'w') as t:\n    {script}"), &[p.to_str().unwrap()]).ok();
         let r = b(&["inspect", &format!("oci-archive:{}", p.display())]).code(2);
-        assert!(r.stderr.contains("not a readable OCI archive") && r.stderr.contains("entry"), "{name}: {}", r.stderr);
+        assert!(
+            r.stderr.contains(&format!("oci-archive:{}: not a readable OCI archive", p.display())) && r.stderr.contains(says),
+            "{name}: {}",
+            r.stderr
+        );
     }
 }
 
@@ -650,4 +670,49 @@ fn registry_to_registry_streams_survive_faults_at_either_end() {
         "--check-images",
     ])
     .ok();
+}
+
+/// The relocation record at the source is unsigned: anyone who can write there can write one.
+/// It may send image fetches only within the source (its own registry); a record naming places
+/// on another registry is ignored, with a note, and the images come from their original places.
+#[test]
+fn a_relocation_record_cannot_send_fetches_to_another_registry() {
+    let w = world();
+    let r2 = w.reg2.addr.clone();
+    // reg1 → reg2 with the images put back on reg1 (under mirror/): the record at reg2 names reg1.
+    w.b(&[
+        "copy",
+        &format!("{}/acme/docproc:1.0.0", w.r1()),
+        &format!("{r2}/acme/moved"),
+        "--with-images",
+        "--images-to",
+        &format!("{}/mirror", w.r1()),
+    ])
+    .ok();
+    let out = format!("oci:{}", w.d().join("out").display());
+    let r = w.b(&["copy", &format!("{r2}/acme/moved:1.0.0"), &out, "--with-images", "--json"]).ok();
+    assert!(r.stderr.contains("ignoring the relocation record's place") && r.stderr.contains("/mirror/"), "{}", r.stderr);
+    let rep: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let images = rep["images"].as_array().unwrap();
+    assert_eq!(images.len(), 2, "{rep}");
+    for i in images {
+        assert_eq!(i["from"], i["original"], "an unsigned record on another registry decided where to fetch: {rep}");
+    }
+    // Within the source's registry the record is followed: reg2 → reg2 with images under reg2.
+    w.b(&[
+        "copy",
+        &format!("{}/acme/docproc:1.0.0", w.r1()),
+        &format!("{r2}/acme/here"),
+        "--with-images",
+        "--images-to",
+        &format!("{r2}/here"),
+    ])
+    .ok();
+    let out2 = format!("oci:{}", w.d().join("out2").display());
+    let r = w.b(&["copy", &format!("{r2}/acme/here:1.0.0"), &out2, "--with-images", "--json"]).ok();
+    assert!(!r.stderr.contains("ignoring the relocation record"), "{}", r.stderr);
+    let rep: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    for i in rep["images"].as_array().unwrap() {
+        assert!(i["from"].as_str().unwrap().starts_with(&format!("{r2}/here/")), "{rep}");
+    }
 }

@@ -1,5 +1,5 @@
+use crate::store::StoreRef;
 use crate::store::registry::Transport;
-use crate::store::{self, StoreRef};
 use anyhow::{Result, bail};
 
 pub fn run(source: &str, destination: &str, retag: bool, json: bool, t: &Transport) -> Result<()> {
@@ -8,37 +8,36 @@ pub fn run(source: &str, destination: &str, retag: bool, json: bool, t: &Transpo
     if dst_ref.digest().is_some() {
         bail!("`{destination}`: a destination names a repository and optionally a tag, not a digest");
     }
-    let src = store::open(&src_ref, t)?;
-    // Resolve the source once; from here on only its digest is used.
-    let desc = store::resolve(src.store(), &src_ref)?;
-    let (manifest_bytes, record) = {
-        let bytes = src.store().blob(&desc)?;
-        let (_, record) = crate::artifact::read(src.store(), &desc)?;
-        (bytes, record)
+    // `bundle copy` without images: the release, then everything attached to it (merged with
+    // what the destination has, as `cosign copy` does: legacy .sig and .att, every referrer),
+    // then — last — the tag.
+    let o = crate::relocate::Options {
+        with_images: false,
+        images_to: None,
+        retag,
+        sign: None,
+        identity: None,
+        format: crate::signing::DEFAULT_FORMAT,
+        verbose: t.verbose,
     };
-    let tag = dst_ref.tag().or(src_ref.tag()).map(String::from).unwrap_or_else(|| record.version.clone());
-    let dst = store::open(&dst_ref, t)?;
-    let report = store::copy(src.store(), Some(&src_ref), &desc, &manifest_bytes, &[], &dst, &tag, retag)?;
-    // Everything attached travels with the release (merged with what the destination has), as
-    // `cosign copy` does: legacy .sig and .att, and every referrer (bundles, attestations, SBOMs).
-    let attached = crate::store::attached::copy_attached(src.store(), dst.store(), &desc.digest)?;
+    let (r, dst) = crate::relocate::copy_opened(&src_ref, &dst_ref, &o, t)?;
+    let (report, attached, record) = (&r.release, r.attached, (&r.name, &r.version));
     if attached.any() {
         eprintln!(
             "copied {} legacy signature(s), {} legacy attestation(s), {} referrer(s)",
             attached.signatures, attached.attestations, attached.referrers
         );
     }
-    dst.commit()?;
-    super::warn_moved(&report);
-    say_identities(dst.store(), &dst_ref, &desc.digest, &tag)?;
+    super::warn_moved(report);
+    say_identities(dst.store(), &dst_ref, &report.digest, &report.tag)?;
     if json {
-        println!("{}", serde_json::to_string_pretty(&report)?);
+        println!("{}", serde_json::to_string_pretty(report)?);
     } else {
         let what = match report.tag_update {
             "unchanged" => " (already there)",
             _ => "",
         };
-        println!("pushed {} {}{what}\n{}", record.name, record.version, report.reference);
+        println!("pushed {} {}{what}\n{}", record.0, record.1, report.reference);
         eprintln!(
             "{} blob(s) uploaded ({} bytes), {} already present, {} mounted",
             report.uploaded_blobs, report.uploaded_bytes, report.skipped_blobs, report.mounted_blobs

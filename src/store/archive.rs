@@ -3,9 +3,13 @@
 //!
 //! Reading unpacks the tar (streamed, entry by entry) into a private folder beside the file and
 //! serves it as a [`Layout`]; only `oci-layout`, `index.json` and `blobs/sha256/<hex>` regular
-//! files are taken, anything else (links, devices, `..`, other paths) is refused. Writing goes to
-//! that folder; [`Archive::commit`] then streams the folder into a temporary tar beside the file
-//! and renames it over the file: readers see the old archive or the new one, never half of one.
+//! files are taken, each at most once; anything else (links, devices, absolute paths, `..`, other
+//! paths, a second copy of an entry) is refused, as is an archive over [`MAX_UNPACKED_BYTES`] or
+//! [`MAX_ENTRIES`]. Writing goes to that folder; [`Archive::commit`] then streams the folder into
+//! a temporary tar beside the file and renames it over the file: readers see the old archive or
+//! the new one, never half of one. The file keeps its mode; a new one gets a new file's (0666
+//! less the umask). An archive dropped with writes not committed is noted ([`check_saved`]): a
+//! command that ends well with unsaved writes fails instead of losing them quietly.
 //!
 //! The tar is reproducible: ustar headers, entries in a fixed order (`oci-layout`, `index.json`,
 //! `blobs/`, `blobs/sha256/`, then the blobs sorted by digest), mtime 0, uid/gid 0, no user or
@@ -15,11 +19,40 @@ use super::layout::Layout;
 use anyhow::{Context, Result, anyhow, bail};
 use std::path::{Path, PathBuf};
 
+/// The most bytes an archive may unpack to (generous, but bounded: a hostile tar cannot fill the disk).
+pub const MAX_UNPACKED_BYTES: u64 = 64 << 30;
+/// The most entries an archive may hold.
+pub const MAX_ENTRIES: u64 = 1_000_000;
+
 pub struct Archive {
     file: PathBuf,
     layout: Layout,
+    /// The layout's write count when the archive was last written out (0: as opened).
+    committed: std::sync::atomic::AtomicU64,
     /// The private folder the layout lives in (removed on drop).
     _dir: tempfile::TempDir,
+}
+
+/// Archives dropped with writes that were never committed, by name.
+static UNSAVED: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+impl Drop for Archive {
+    fn drop(&mut self) {
+        if self.layout.writes() != self.committed.load(std::sync::atomic::Ordering::SeqCst) {
+            UNSAVED.lock().unwrap_or_else(|e| e.into_inner()).push(format!("oci-archive:{}", self.file.display()));
+        }
+    }
+}
+
+/// After a command ended well: an error when an archive it wrote to was dropped without
+/// [`Archive::commit`] (its writes are lost; a command that writes must commit). A failed command
+/// writes nothing, by design, and is not asked.
+pub fn check_saved() -> Result<()> {
+    let lost = std::mem::take(&mut *UNSAVED.lock().unwrap_or_else(|e| e.into_inner()));
+    if lost.is_empty() {
+        return Ok(());
+    }
+    bail!("internal error: {} written but not saved (the command did not commit it); nothing was changed there", lost.join(", "))
 }
 
 /// The folder a temporary copy goes in: beside `file` (same file system, so the final rename is
@@ -44,7 +77,8 @@ impl Archive {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             Err(e) => bail!("{name}: cannot read: {e}"),
         }
-        Ok(Archive { file: file.to_path_buf(), layout: Layout::named(dir.path().to_path_buf(), name), _dir: dir })
+        let layout = Layout::named(dir.path().to_path_buf(), name);
+        Ok(Archive { file: file.to_path_buf(), layout, committed: Default::default(), _dir: dir })
     }
 
     pub fn layout(&self) -> &Layout {
@@ -52,17 +86,28 @@ impl Archive {
     }
 
     /// Write the layout back as the archive: streamed into a temporary file beside it, synced,
-    /// then renamed over it.
+    /// then renamed over it. The archive keeps its mode; a new one is created as `File::create`
+    /// creates a file (0666 less the umask).
     pub fn commit(&self) -> Result<()> {
+        use std::os::unix::fs::PermissionsExt;
         let name = format!("oci-archive:{}", self.file.display());
+        let writes = self.layout.writes();
         let parent = work_dir(&self.file);
-        let tmp = tempfile::Builder::new().prefix(".tmp-").tempfile_in(&parent).with_context(|| format!("{name}: cannot write"))?;
+        let old = std::fs::metadata(&self.file).ok().map(|m| m.permissions());
+        let tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .permissions(std::fs::Permissions::from_mode(0o666))
+            .tempfile_in(&parent)
+            .with_context(|| format!("{name}: cannot write"))?;
         let mut w = std::io::BufWriter::with_capacity(1 << 16, tmp);
         write_tar(self.layout.dir(), &mut w).with_context(|| format!("{name}: cannot write"))?;
         let tmp = w.into_inner().map_err(|e| anyhow!("{name}: cannot write: {}", e.error()))?;
-        tmp.as_file().set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o644))?;
+        if let Some(p) = old {
+            tmp.as_file().set_permissions(p).with_context(|| format!("{name}: cannot keep its mode"))?;
+        }
         tmp.as_file().sync_all()?;
         tmp.persist(&self.file).map_err(|e| anyhow!("{name}: cannot write: {}", e.error))?;
+        self.committed.store(writes, std::sync::atomic::Ordering::SeqCst);
         Ok(())
     }
 }
@@ -91,15 +136,34 @@ fn allowed(path: &Path, kind: tar::EntryType) -> Result<Option<PathBuf>> {
     }
 }
 
-/// Unpack an archive's entries into `dir`, one at a time (memory does not grow with the blobs).
+/// Unpack an archive's entries into `dir`, one at a time (memory does not grow with the blobs):
+/// each allowed path at most once, within [`MAX_ENTRIES`] and [`MAX_UNPACKED_BYTES`]. Errors name
+/// the entry (its number, and its path when it has one).
 fn unpack(f: std::fs::File, dir: &Path) -> Result<()> {
     let mut a = tar::Archive::new(std::io::BufReader::with_capacity(1 << 16, f));
     std::fs::create_dir_all(dir.join("blobs").join("sha256"))?;
-    for e in a.entries()? {
-        let mut e = e?;
-        let Some(rel) = allowed(&e.path()?, e.header().entry_type())? else { continue };
-        let mut out = std::fs::File::create(dir.join(&rel))?;
-        std::io::copy(&mut e, &mut out)?;
+    let mut total = 0u64;
+    for (i, e) in a.entries()?.enumerate() {
+        let n = i as u64 + 1;
+        if n > MAX_ENTRIES {
+            bail!("more than {MAX_ENTRIES} entries");
+        }
+        let mut e = e.with_context(|| format!("entry {n}: not a tar entry"))?;
+        let path = e.path().with_context(|| format!("entry {n}: unreadable path"))?.into_owned();
+        let Some(rel) = allowed(&path, e.header().entry_type())? else { continue };
+        total = total.saturating_add(e.size());
+        if total > MAX_UNPACKED_BYTES {
+            bail!("entry `{}`: the archive unpacks to more than {} GiB", rel.display(), MAX_UNPACKED_BYTES >> 30);
+        }
+        // A second copy of an entry must not replace the first (which would a reader take?).
+        let mut out = match std::fs::File::create_new(dir.join(&rel)) {
+            Ok(f) => f,
+            Err(x) if x.kind() == std::io::ErrorKind::AlreadyExists => {
+                bail!("entry `{}`: appears twice; an OCI archive holds each file once", rel.display())
+            }
+            Err(x) => bail!("entry `{}`: cannot unpack: {x}", rel.display()),
+        };
+        std::io::copy(&mut e, &mut out).with_context(|| format!("entry `{}`: cannot unpack", rel.display()))?;
     }
     Ok(())
 }

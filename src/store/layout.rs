@@ -17,6 +17,8 @@ pub struct Layout {
     name: Option<String>,
     /// The folder lock: how many holders in this process, and the locked folder handle.
     held: std::sync::Mutex<(usize, Option<std::fs::File>)>,
+    /// Files this value has written (an archive's layout is saved only when it changed).
+    writes: std::sync::atomic::AtomicU64,
 }
 
 /// This process holds the layout's lock until the last `Held` drops.
@@ -47,16 +49,27 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 impl Layout {
     pub fn new(dir: PathBuf) -> Layout {
-        Layout { dir, name: None, held: std::sync::Mutex::new((0, None)) }
+        Layout { dir, name: None, held: std::sync::Mutex::new((0, None)), writes: Default::default() }
     }
 
     /// A layout that messages name `name` (an unpacked `oci-archive:`).
     pub fn named(dir: PathBuf, name: String) -> Layout {
-        Layout { dir, name: Some(name), held: std::sync::Mutex::new((0, None)) }
+        Layout { dir, name: Some(name), held: std::sync::Mutex::new((0, None)), writes: Default::default() }
     }
 
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// How many files this value has written so far.
+    pub fn writes(&self) -> u64 {
+        self.writes.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Write one of the layout's files atomically ([`write_atomic`]), counted in [`Layout::writes`].
+    fn write(&self, path: &Path, bytes: &[u8]) -> Result<()> {
+        self.writes.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        write_atomic(path, bytes)
     }
 
     /// Take the layout's exclusive lock (flock on the folder; another process waits for it), or
@@ -121,9 +134,9 @@ impl Layout {
             // A new layout: an empty index first, so the layout is valid from the moment it has `oci-layout`.
             let idx = self.dir.join("index.json");
             if !idx.exists() {
-                write_atomic(&idx, br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#)?;
+                self.write(&idx, br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#)?;
             }
-            write_atomic(&p, OCI_LAYOUT)?;
+            self.write(&p, OCI_LAYOUT)?;
         }
         Ok(())
     }
@@ -266,12 +279,18 @@ impl Store for Layout {
         Ok(std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.len() == d.size))
     }
 
+    /// Content-addressed: the manifest is here when a blob of its digest is (whether or not
+    /// index.json lists it); one `stat`, nothing read.
+    fn has_manifest(&self, digest: &str) -> Result<bool> {
+        Ok(std::fs::metadata(self.blob_path(digest)?).is_ok_and(|m| m.is_file()))
+    }
+
     fn put_blob(&self, d: &Descriptor, bytes: &[u8]) -> Result<bool> {
         self.ensure_layout()?;
         if self.has_blob(d)? {
             return Ok(false);
         }
-        write_atomic(&self.blob_path(&d.digest)?, bytes)?;
+        self.write(&self.blob_path(&d.digest)?, bytes)?;
         Ok(true)
     }
 
@@ -320,7 +339,7 @@ impl Store for Layout {
             }
         };
         let bytes = serde_json::to_vec(&idx)?;
-        write_atomic(&self.dir.join("index.json"), &bytes)?;
+        self.write(&self.dir.join("index.json"), &bytes)?;
         Ok(outcome)
     }
 
@@ -384,7 +403,7 @@ impl Store for Layout {
     }
 
     fn add_referrer(&self, _subject: &str, referrer: &Descriptor) -> Result<bool> {
-        self.add_entry(super::referrers::listing_entry(referrer), None)
+        self.add_entry(super::referrers::listing_entry(referrer))
     }
 
     fn tags(&self) -> Result<Vec<(String, Descriptor)>> {
@@ -393,30 +412,28 @@ impl Store for Layout {
 }
 
 impl Layout {
-    /// Add an index.json entry for a manifest or index (none when one with its digest is there):
-    /// with `named`, the entry carries `org.opencontainers.image.ref.name` = the name and the
-    /// annotation given (a component image kept by `bundle copy`). Returns false when present.
+    /// Name an image in index.json (a component image kept by `bundle copy`): an entry for the
+    /// manifest or index `d` with `org.opencontainers.image.ref.name` = `name` and the annotation
+    /// given. Nothing is written when that entry (same name, same digest) is there.
     pub fn put_image_entry(&self, d: &Descriptor, name: &str, key: &str, value: &str) -> Result<()> {
         let mut e = d.clone();
         e.annotations = Some([(ANN_REF_NAME.to_string(), name.to_string()), (key.to_string(), value.to_string())].into());
-        self.add_entry(e, Some(name)).map(|_| ())
+        self.add_entry(e).map(|_| ())
     }
 
-    fn add_entry(&self, entry: Descriptor, name: Option<&str>) -> Result<bool> {
+    /// Append an index.json entry, unless one with its digest (and, when it is named, its
+    /// `org.opencontainers.image.ref.name`) is there. Returns whether it was added.
+    fn add_entry(&self, entry: Descriptor) -> Result<bool> {
         let _held = self.hold()?;
         self.ensure_layout()?;
         let (mut idx, entries) = self.read_index()?;
-        let same = |e: &Descriptor| match name {
-            Some(n) => e.annotation(ANN_REF_NAME) == Some(n),
-            None => e.digest == entry.digest,
-        };
-        if entries.iter().any(|e| same(e) && e.digest == entry.digest) {
+        let name = entry.annotation(ANN_REF_NAME);
+        if entries.iter().any(|e| e.digest == entry.digest && (name.is_none() || e.annotation(ANN_REF_NAME) == name)) {
             return Ok(false);
         }
         let list = idx["manifests"].as_array_mut().expect("checked in read_index");
-        list.retain(|v| !serde_json::from_value::<Descriptor>(v.clone()).is_ok_and(|e| name.is_some() && same(&e)));
-        list.push(serde_json::to_value(entry)?);
-        write_atomic(&self.dir.join("index.json"), &serde_json::to_vec(&idx)?)?;
+        list.push(serde_json::to_value(&entry)?);
+        self.write(&self.dir.join("index.json"), &serde_json::to_vec(&idx)?)?;
         Ok(true)
     }
 }

@@ -26,6 +26,12 @@ impl<'a> Memo<'a> {
     pub fn new(inner: &'a dyn Store) -> Memo<'a> {
         Memo { inner, blobs: Default::default(), tags: Default::default(), listed: Default::default() }
     }
+
+    /// A remembered blob, only when it is as long as the descriptor asked says (the same digest
+    /// with another size claim is read from the store, which refuses it).
+    fn cached(&self, d: &Descriptor) -> Option<Vec<u8>> {
+        held(&self.blobs).get(&d.digest).filter(|b| b.len() as u64 == d.size).cloned()
+    }
 }
 
 impl Store for Memo<'_> {
@@ -36,25 +42,26 @@ impl Store for Memo<'_> {
         self.inner.resolve(tag)
     }
     fn blob(&self, d: &Descriptor) -> Result<Vec<u8>> {
-        if let Some(b) = held(&self.blobs).get(&d.digest).filter(|b| b.len() as u64 == d.size) {
-            return Ok(b.clone());
+        if let Some(b) = self.cached(d) {
+            return Ok(b);
         }
         let b = self.inner.blob(d)?;
         held(&self.blobs).insert(d.digest.clone(), b.clone());
         Ok(b)
     }
     fn blobs(&self, ds: &[&Descriptor]) -> Vec<Result<Vec<u8>>> {
-        let missing: Vec<&Descriptor> = ds.iter().copied().filter(|d| !held(&self.blobs).contains_key(&d.digest)).collect();
-        let mut fetched: HashMap<String, Result<Vec<u8>>> =
-            missing.iter().map(|d| d.digest.clone()).zip(self.inner.blobs(&missing)).collect();
+        let mut found: Vec<Option<Vec<u8>>> = ds.iter().map(|d| self.cached(d)).collect();
+        let missing: Vec<&Descriptor> = ds.iter().zip(&found).filter(|(_, c)| c.is_none()).map(|(d, _)| *d).collect();
+        let mut fetched = self.inner.blobs(&missing).into_iter();
         ds.iter()
-            .map(|d| match fetched.remove(&d.digest) {
-                Some(Ok(b)) => {
+            .zip(found.iter_mut())
+            .map(|(d, c)| match c.take() {
+                Some(b) => Ok(b),
+                None => {
+                    let b = fetched.next().expect("one result per blob asked")?;
                     held(&self.blobs).insert(d.digest.clone(), b.clone());
                     Ok(b)
                 }
-                Some(Err(e)) => Err(e),
-                None => self.blob(d),
             })
             .collect()
     }
@@ -63,6 +70,9 @@ impl Store for Memo<'_> {
     }
     fn has_blob(&self, d: &Descriptor) -> Result<bool> {
         self.inner.has_blob(d)
+    }
+    fn has_manifest(&self, digest: &str) -> Result<bool> {
+        self.inner.has_manifest(digest)
     }
     fn put_blob(&self, d: &Descriptor, bytes: &[u8]) -> Result<bool> {
         self.inner.put_blob(d, bytes)

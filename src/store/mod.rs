@@ -152,6 +152,9 @@ pub trait Store: Sync {
         ds.iter().map(|d| self.blob_reader(d)).collect()
     }
     fn has_blob(&self, d: &Descriptor) -> Result<bool>;
+    /// Whether the store holds a manifest by digest, without reading it (a registry answers a
+    /// HEAD; a layout looks in index.json and its blobs). Errors stay errors.
+    fn has_manifest(&self, digest: &str) -> Result<bool>;
     /// Store a blob the caller found missing (`has_blob`); returns false when it turned out to be present.
     fn put_blob(&self, d: &Descriptor, bytes: &[u8]) -> Result<bool>;
     /// Store several blobs the caller found missing (one at a time unless the backend does better).

@@ -735,6 +735,15 @@ impl Store for Registry {
         })
     }
 
+    /// A HEAD by digest (nothing is downloaded); a manifest this process pushed or read here is known.
+    fn has_manifest(&self, digest: &str) -> Result<bool> {
+        if self.manifests.lock().unwrap().contains_key(digest) {
+            return Ok(true);
+        }
+        let r = self.reference(None, Some(digest));
+        Ok(self.call_opt(&format!("check manifest {digest}"), || self.client.fetch_manifest_digest(&r, &self.auth))?.is_some())
+    }
+
     fn put_blob(&self, d: &Descriptor, bytes: &[u8]) -> Result<bool> {
         // The caller checked `has_blob`; a second HEAD here would double the round trips.
         let r = self.reference(None, Some(&d.digest));
@@ -844,7 +853,28 @@ impl Store for Registry {
 }
 
 /// Bytes of a blob on their way from one registry to another, or why the fetch stopped.
-type Piece = std::result::Result<bytes::Bytes, OciDistributionError>;
+type Piece = std::result::Result<bytes::Bytes, FetchError>;
+
+/// Why a streamed fetch stopped: the transport (retried), or bytes that are not the blob's
+/// (a wrong digest, or more bytes than the descriptor's size): never retried.
+enum FetchError {
+    Transport(OciDistributionError),
+    Mismatch(String),
+}
+
+impl From<OciDistributionError> for FetchError {
+    fn from(e: OciDistributionError) -> FetchError {
+        FetchError::Transport(e)
+    }
+}
+
+/// The sha256 the transport found for a body that does not match its digest, when `e` says so.
+fn digest_mismatch(e: &std::io::Error) -> Option<String> {
+    match e.get_ref()?.downcast_ref::<oci_client::errors::DigestError>()? {
+        oci_client::errors::DigestError::VerificationError { actual, .. } => Some(actual.clone()),
+        _ => None,
+    }
+}
 
 /// One attempt's request to the fetching side: stream this blob into this channel.
 struct Feed {
@@ -852,9 +882,11 @@ struct Feed {
     tx: tokio::sync::mpsc::Sender<Piece>,
 }
 
-/// Why one streamed attempt failed: at the source (fetch) or at the destination (upload).
+/// Why one streamed attempt failed: at the source (fetch), the source's bytes are not the blob
+/// (never retried), or at the destination (upload).
 enum Failed {
     Fetch(OciDistributionError),
+    Mismatch(String),
     Upload(OciDistributionError),
 }
 
@@ -862,9 +894,10 @@ impl Registry {
     /// Copy blobs this registry lacks from another registry, each streamed: the source's GET
     /// body is forwarded chunk by chunk as the body of a monolithic upload (`PUT …?digest=`), at
     /// most [`STREAM_CONCURRENCY`] blobs at once. The source's bytes are hashed on the way and
-    /// capped at the descriptor's size; a mismatch (or a short body) fails the upload before
-    /// its last byte, and the registry itself refuses to commit bytes whose sha256 is not the
-    /// digest named. A failed attempt (either side) restarts that blob from its first byte.
+    /// capped at the descriptor's size ([`Registry::feed`]); the last chunk is held back until
+    /// the digest and size are known to match, so a wrong blob fails the upload before its last
+    /// byte (nothing is committed) and fails the copy at once, naming the blob and the source,
+    /// without retries. A failed transfer (either side) restarts that blob from its first byte.
     /// Memory holds a few chunks per blob in flight, whatever the blob sizes.
     pub fn stream_blobs_from(&self, src: &Registry, blobs: &[&Descriptor]) -> Result<()> {
         for d in blobs {
@@ -902,8 +935,11 @@ impl Registry {
         feeds.for_each_concurrent(None, |f| self.feed(f)).await;
     }
 
-    /// Stream one blob into its channel: the bytes (at most the descriptor's size, digest
-    /// checked by the transport at the end), then an error if the fetch failed or came up short.
+    /// Stream one blob into its channel, then an error if the fetch failed. The transport
+    /// (oci-client's verifying stream) hashes every byte and reports a digest mismatch after the
+    /// last one; so each chunk is sent only when the next has arrived, and the last only when the
+    /// body ended with the descriptor's size and digest: the upload never receives a wrong blob
+    /// whole. Bytes over the size, or a wrong digest, are a [`FetchError::Mismatch`].
     async fn feed(&self, f: Feed) {
         use futures_util::StreamExt;
         let r = self.reference(None, Some(&f.d.digest));
@@ -917,18 +953,33 @@ impl Registry {
         let sent = async {
             let mut s = self.client.pull_blob_stream(&r, &layer).await?;
             let mut n = 0u64;
-            while let Some(chunk) = s.stream.next().await {
-                let chunk = chunk?;
+            let mut held: Option<bytes::Bytes> = None;
+            while let Some(item) = s.stream.next().await {
+                let chunk = match item {
+                    Ok(c) => c,
+                    // A whole body with a wrong digest; a short one may be a cut connection.
+                    Err(e) if n == cap && digest_mismatch(&e).is_some() => {
+                        let got = digest_mismatch(&e).unwrap_or_default();
+                        return Err(FetchError::Mismatch(format!("its {n} bytes have the digest {got}")));
+                    }
+                    Err(e) => return Err(OciDistributionError::from(e).into()),
+                };
                 n += chunk.len() as u64;
                 if n > cap {
-                    return Err(OciDistributionError::GenericError(Some(format!("blob is larger than its descriptor's {cap} bytes"))));
+                    return Err(FetchError::Mismatch(format!("it has more bytes than its descriptor's {cap}")));
                 }
-                if f.tx.send(Ok(chunk)).await.is_err() {
+                if let Some(prev) = held.replace(chunk)
+                    && f.tx.send(Ok(prev)).await.is_err()
+                {
                     return Ok(()); // the upload gave up
                 }
             }
             if n != cap {
-                return Err(OciDistributionError::GenericError(Some(format!("blob has {n} bytes, its descriptor says {cap}"))));
+                return Err(OciDistributionError::GenericError(Some(format!("blob has {n} bytes, its descriptor says {cap}"))).into());
+            }
+            // The body ended and the transport found its digest right: the last bytes may go.
+            if let Some(last) = held {
+                let _ = f.tx.send(Ok(last)).await;
             }
             Ok(())
         };
@@ -945,11 +996,19 @@ impl Registry {
                 Ok(()) => return Ok(()),
                 Err(e) => e,
             };
-            let (inner, at_source) = match &e {
+            let (inner, at_source) = match e {
                 Failed::Fetch(x) => (x, true),
                 Failed::Upload(x) => (x, false),
+                Failed::Mismatch(why) => {
+                    return Err(crate::error::finding(format!(
+                        "{}: fetch blob {} (to copy to {}): the source serves other content: {why}; nothing was uploaded",
+                        src.name(),
+                        d.digest,
+                        self.name()
+                    )));
+                }
             };
-            if attempt + 1 < MAX_ATTEMPTS && retryable(inner) {
+            if attempt + 1 < MAX_ATTEMPTS && retryable(&inner) {
                 let wait = backoff(attempt);
                 if self.verbose {
                     let side = if at_source { format!("fetch from {}", src.registry) } else { "upload".into() };
@@ -965,9 +1024,9 @@ impl Registry {
                 attempt += 1;
                 continue;
             }
-            return Err(match e {
-                Failed::Fetch(x) => src.explain(&format!("fetch blob {}", d.digest), x, attempt + 1),
-                Failed::Upload(x) => self.explain(&format!("upload blob {}", d.digest), x, attempt + 1),
+            return Err(match at_source {
+                true => src.explain(&format!("fetch blob {}", d.digest), inner, attempt + 1),
+                false => self.explain(&format!("upload blob {}", d.digest), inner, attempt + 1),
             });
         }
     }
@@ -978,7 +1037,7 @@ impl Registry {
         let (tx, rx) = tokio::sync::mpsc::channel::<Piece>(STREAM_CHUNKS);
         let gone = || Failed::Fetch(OciDistributionError::GenericError(Some("the fetching side stopped".into())));
         req.send(Feed { d: d.clone(), tx }).map_err(|_| gone())?;
-        let fetch_error = std::sync::Arc::new(Mutex::new(None::<OciDistributionError>));
+        let fetch_error = std::sync::Arc::new(Mutex::new(None::<FetchError>));
         let slot = fetch_error.clone();
         let body = futures_util::stream::unfold(rx, move |mut rx| {
             let slot = slot.clone();
@@ -994,8 +1053,10 @@ impl Registry {
         });
         let r = self.reference(None, Some(&d.digest));
         let pushed = self.client.push_blob_stream(&r, body, &d.digest, Some(d.size)).await;
-        if let Some(e) = fetch_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
-            return Err(Failed::Fetch(e));
+        match fetch_error.lock().unwrap_or_else(|p| p.into_inner()).take() {
+            Some(FetchError::Transport(e)) => return Err(Failed::Fetch(e)),
+            Some(FetchError::Mismatch(why)) => return Err(Failed::Mismatch(why)),
+            None => {}
         }
         pushed.map(|_| ()).map_err(Failed::Upload)
     }
