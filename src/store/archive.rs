@@ -226,5 +226,25 @@ mod tests {
         assert!(allowed(Path::new("index.json"), tar::EntryType::Symlink).is_err());
         assert!(allowed(Path::new("./index.json"), f).unwrap().is_some());
         assert!(allowed(Path::new("blobs/sha256/"), tar::EntryType::Directory).unwrap().is_none());
+        assert!(allowed(Path::new("/index.json"), f).is_err());
+    }
+
+    /// Writes dropped without a commit fail the command; committed ones, and none, do not.
+    #[test]
+    fn unsaved_writes_are_an_error() {
+        use crate::store::Store;
+        let t = tempfile::tempdir().unwrap();
+        let d = crate::oci::Descriptor::new("application/octet-stream", b"x");
+        let a = Archive::open(&t.path().join("a.tar")).unwrap();
+        a.layout().put_blob(&d, b"x").unwrap();
+        drop(a);
+        let e = check_saved().unwrap_err().to_string();
+        assert!(e.contains("a.tar") && e.contains("not saved"), "{e}");
+        let a = Archive::open(&t.path().join("b.tar")).unwrap();
+        a.layout().put_blob(&d, b"x").unwrap();
+        a.commit().unwrap();
+        drop(Archive::open(&t.path().join("b.tar")).unwrap());
+        drop(a);
+        check_saved().unwrap();
     }
 }

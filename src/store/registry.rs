@@ -361,7 +361,6 @@ impl Registry {
     /// `GET /v2/<repo>/referrers/<digest>` (every page): the listed descriptors, or None when the
     /// registry has no referrers API (404). Any other answer is an error, never "no referrers".
     fn referrers_api_list(&self, digest: &str) -> Result<Option<Vec<Descriptor>>> {
-        use oci_client::RegistryOperation;
         let scheme = if self.refs.plain { "http" } else { "https" };
         let mut url = format!("{scheme}://{}/v2/{}/referrers/{digest}", self.registry, self.repository);
         let what = format!("list referrers of {digest}");
@@ -370,36 +369,11 @@ impl Registry {
         let mut out = Vec::new();
         for _page in 0..64 {
             let (status, link, body) = self.rt.block_on(async {
-                let mut attempt = 0;
-                loop {
-                    // The login oci-client uses: its bearer token, else basic credentials.
-                    let token = match &self.auth {
-                        RegistryAuth::Bearer(t) if t.is_empty() => None,
-                        a => self.client.auth(&r, a, RegistryOperation::Pull).await.ok().flatten(),
-                    };
-                    let mut req = http.get(&url).header("Accept", crate::spec::OCI_INDEX);
-                    req = match (&token, &self.auth) {
-                        (Some(t), _) => req.bearer_auth(t),
-                        (None, RegistryAuth::Basic(u, p)) => req.basic_auth(u, Some(p)),
-                        (None, RegistryAuth::Bearer(t)) if !t.is_empty() => req.bearer_auth(t),
-                        _ => req,
-                    };
-                    let res = req.send().await;
-                    let retry = match &res {
-                        Ok(r) => r.status().as_u16() == 429 || r.status().is_server_error(),
-                        Err(e) => e.is_timeout() || e.is_connect() || e.is_request(),
-                    };
-                    if retry && attempt + 1 < MAX_ATTEMPTS {
-                        tokio::time::sleep(backoff(attempt)).await;
-                        attempt += 1;
-                        continue;
-                    }
-                    let res = res.map_err(|e| anyhow!("{}: {what}: {}", self.name(), error_chain(&e)))?;
-                    let status = res.status().as_u16();
-                    let link = res.headers().get("link").and_then(|v| v.to_str().ok()).map(String::from);
-                    let body = res.bytes().await.map_err(|e| anyhow!("{}: {what}: {}", self.name(), error_chain(&e)))?;
-                    return Ok::<_, anyhow::Error>((status, link, body));
-                }
+                let res = self.send_raw(&r, &what, || http.get(&url).header("Accept", crate::spec::OCI_INDEX)).await?;
+                let status = res.status().as_u16();
+                let link = res.headers().get("link").and_then(|v| v.to_str().ok()).map(String::from);
+                let body = res.bytes().await.map_err(|e| anyhow!("{}: {what}: {}", self.name(), error_chain(&e)))?;
+                Ok::<_, anyhow::Error>((status, link, body))
             })?;
             match status {
                 200 => {}
@@ -425,6 +399,58 @@ impl Registry {
             }
         }
         bail!("{}: {what}: more than 64 pages of referrers", self.name())
+    }
+
+    /// A request oci-client has no call for, with its login (its bearer token for `r`, else basic
+    /// credentials) and bounded retries on 429, 5xx, timeouts and failed connections.
+    async fn send_raw(&self, r: &Reference, what: &str, make: impl Fn() -> reqwest::RequestBuilder) -> Result<reqwest::Response> {
+        use oci_client::RegistryOperation;
+        let mut attempt = 0;
+        loop {
+            let token = match &self.auth {
+                RegistryAuth::Bearer(t) if t.is_empty() => None,
+                a => self.client.auth(r, a, RegistryOperation::Pull).await.ok().flatten(),
+            };
+            let req = match (&token, &self.auth) {
+                (Some(t), _) => make().bearer_auth(t),
+                (None, RegistryAuth::Basic(u, p)) => make().basic_auth(u, Some(p)),
+                (None, RegistryAuth::Bearer(t)) if !t.is_empty() => make().bearer_auth(t),
+                _ => make(),
+            };
+            let res = req.send().await;
+            let retry = match &res {
+                Ok(r) => r.status().as_u16() == 429 || r.status().is_server_error(),
+                Err(e) => e.is_timeout() || e.is_connect() || e.is_request(),
+            };
+            if retry && attempt + 1 < MAX_ATTEMPTS {
+                tokio::time::sleep(backoff(attempt)).await;
+                attempt += 1;
+                continue;
+            }
+            return res.map_err(|e| anyhow!("{}: {what}: {}", self.name(), error_chain(&e)));
+        }
+    }
+
+    /// `HEAD /v2/<repo>/manifests/<digest>`: whether the repository has the manifest (one
+    /// request, nothing downloaded).
+    fn head_manifest(&self, digest: &str) -> Result<bool> {
+        let scheme = if self.refs.plain { "http" } else { "https" };
+        let url = format!("{scheme}://{}/v2/{}/manifests/{digest}", self.registry, self.repository);
+        let what = format!("check manifest {digest}");
+        let r = self.reference(None, Some(digest));
+        let http = self.http()?;
+        let res = self.rt.block_on(self.send_raw(&r, &what, || http.head(&url).header("Accept", MANIFEST_TYPES.join(", "))))?;
+        match res.status().as_u16() {
+            200 => Ok(true),
+            404 => Ok(false),
+            s @ (401 | 403) => bail!(
+                "{}: {what}: access denied (HTTP {s}); check the login for {} (docker login {})",
+                self.name(),
+                self.registry,
+                self.registry
+            ),
+            s => bail!("{}: {what}: the registry answered HTTP {s}", self.name()),
+        }
     }
 
     /// Whether the registry has the referrers API, asked once (by listing `digest`'s referrers)
@@ -740,8 +766,7 @@ impl Store for Registry {
         if self.manifests.lock().unwrap().contains_key(digest) {
             return Ok(true);
         }
-        let r = self.reference(None, Some(digest));
-        Ok(self.call_opt(&format!("check manifest {digest}"), || self.client.fetch_manifest_digest(&r, &self.auth))?.is_some())
+        self.head_manifest(digest)
     }
 
     fn put_blob(&self, d: &Descriptor, bytes: &[u8]) -> Result<bool> {
