@@ -269,16 +269,31 @@ impl Found {
         if s.predicate_type == SIGN_PREDICATE || asked.is_some_and(|t| t != s.predicate_type) {
             return;
         }
-        if self.attestations.iter().any(|a| a.envelope_digest == envelope_digest) {
-            return;
-        }
         let predicate = s.statement.get("predicate").cloned().unwrap_or(serde_json::Value::Null);
-        self.attestations.push(Attestation {
-            predicate_type: s.predicate_type,
-            predicate,
-            signer: Signer::of(p, s.by, s.identity, format, source, envelope_digest),
-            envelope_digest: envelope_digest.to_string(),
-        });
+        let signer = Signer::of(p, s.by, s.identity, format, source, envelope_digest);
+        let a = Attestation { predicate_type: s.predicate_type, predicate, signer, envelope_digest: envelope_digest.to_string() };
+        // The same envelope listed in two places is one stored attestation.
+        if !self.attestations.iter().any(|o| o.envelope_digest == a.envelope_digest) {
+            self.attestations.push(a);
+        }
+    }
+
+    /// One of each statement: the same predicate by the same signer stored in both formats (a
+    /// bundle referrer and the `.att` tag) counts once (the first found). The one rule every
+    /// reader that counts or evaluates attestations applies (promotions, policy requirements and
+    /// `attestations(type)`); `bundle attestations` lists every stored copy.
+    pub fn unique(mut self) -> Found {
+        let mut out: Vec<Attestation> = Vec::new();
+        for a in self.attestations {
+            let same = |o: &Attestation| {
+                o.signer.fingerprint == a.signer.fingerprint && o.predicate_type == a.predicate_type && o.predicate == a.predicate
+            };
+            if !out.iter().any(same) {
+                out.push(a);
+            }
+        }
+        self.attestations = out;
+        self
     }
 }
 
@@ -290,7 +305,14 @@ pub fn find(st: &dyn Store, digest: &str, p: &Policy, predicate_type: Option<&st
     let tag = att_tag(digest);
     // Layers labelled with another type are not even fetched.
     let keep = |d: &Descriptor| wanted(d.annotation(ANN_PREDICATE_TYPE), predicate_type);
-    if let Some(Some((_, layers))) = content(legacy::read_tagged(st, &tag, MAX_ATTESTATION, &keep), &mut f.failures)? {
+    // Both places at once, as for signatures ([`super::verifier::check`]); answers taken in
+    // this order, so reports and errors do not depend on timing.
+    let (legacy_found, referrers_found) = std::thread::scope(|sc| {
+        let legacy = sc.spawn(|| legacy::read_tagged(st, &tag, MAX_ATTESTATION, &keep));
+        let found = referrers::find(st, digest);
+        (legacy.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), found)
+    });
+    if let Some(Some((_, layers))) = content(legacy_found, &mut f.failures)? {
         let source = format!("{}:{tag}", st.describe());
         for l in &layers {
             let r = if l.desc.media_type == DSSE_MEDIA_TYPE {
@@ -301,26 +323,25 @@ pub fn find(st: &dyn Store, digest: &str, p: &Policy, predicate_type: Option<&st
             f.take(p, r, predicate_type, ("legacy", &source, &format!("{source}: layer {}", l.desc.digest), &l.desc.digest));
         }
     }
-    let found = referrers::find(st, digest)?;
+    let found = referrers_found?;
     f.failures.extend(found.notes);
+    // The bundles asked for, each with its one layer (or why not); the layers fetched together.
+    let mut asked: Vec<(String, &Descriptor)> = Vec::new();
     for r in found.referrers.iter().filter(|r| bundle::is_bundle(&r.manifest)) {
         if !wanted(bundle::labelled_predicate(&r.manifest), predicate_type) {
             continue;
         }
         let source = format!("referrer {} in {}", r.desc.digest, r.place);
-        let layer = match r.manifest.layers.as_slice() {
-            [l] if l.size <= MAX_ATTESTATION => l,
-            [l] => {
-                f.failures.push(format!("bundle {source}: the layer is {} bytes, over the {} KiB limit", l.size, MAX_ATTESTATION >> 10));
-                continue;
-            }
-            ls => {
-                f.failures.push(format!("bundle {source}: {} layers; a bundle manifest has exactly one", ls.len()));
-                continue;
-            }
-        };
-        let Some(bytes) = content(st.blob(layer), &mut f.failures)? else { continue };
-        f.take(p, bundle::check_signed(&bytes, digest, p), predicate_type, ("bundle", &source, &format!("bundle {source}"), &layer.digest));
+        match r.manifest.layers.as_slice() {
+            [l] if l.size <= MAX_ATTESTATION => asked.push((source, l)),
+            [l] => f.failures.push(format!("bundle {source}: the layer is {} bytes, over the {} KiB limit", l.size, MAX_ATTESTATION >> 10)),
+            ls => f.failures.push(format!("bundle {source}: {} layers; a bundle manifest has exactly one", ls.len())),
+        }
+    }
+    let layers: Vec<&Descriptor> = asked.iter().map(|(_, l)| *l).collect();
+    for ((source, layer), bytes) in asked.iter().zip(st.blobs(&layers)) {
+        let Some(bytes) = content(bytes, &mut f.failures)? else { continue };
+        f.take(p, bundle::check_signed(&bytes, digest, p), predicate_type, ("bundle", source, &format!("bundle {source}"), &layer.digest));
     }
     Ok(f)
 }

@@ -76,23 +76,8 @@ fn accepted(predicate_type: &str, env: &str, policy: &Policy, i: &Input) -> Resu
         let list = ps.into_iter().map(|p| (serde_json::to_value(&p.predicate).unwrap_or_default(), p.signer)).collect();
         return Ok((list, failures));
     }
-    let found = attest::find(i.store, i.digest, policy, Some(predicate_type))?;
-    Ok((unique(found.attestations).into_iter().map(|a| (a.predicate, a.signer)).collect(), found.failures))
-}
-
-/// One of each statement: the same predicate by the same signer stored in both formats (a bundle
-/// referrer and the `.att` tag) counts once.
-fn unique(list: Vec<attest::Attestation>) -> Vec<attest::Attestation> {
-    let mut out: Vec<attest::Attestation> = Vec::new();
-    for a in list {
-        let same = |o: &attest::Attestation| {
-            o.signer.fingerprint == a.signer.fingerprint && o.predicate_type == a.predicate_type && o.predicate == a.predicate
-        };
-        if !out.iter().any(same) {
-            out.push(a);
-        }
-    }
-    out
+    let found = attest::find(i.store, i.digest, policy, Some(predicate_type))?.unique();
+    Ok((found.attestations.into_iter().map(|a| (a.predicate, a.signer)).collect(), found.failures))
 }
 
 /// A requirement's own outcome: enough distinct signers attested.
@@ -174,9 +159,15 @@ impl Functions {
 
     /// Predicate type → the verified attestations of that type, as a CEL list of maps.
     fn by_type(i: &Input, all: &Policy) -> Result<HashMap<String, Value>> {
-        let found = attest::find(i.store, i.digest, all, None)?;
+        let found = attest::find(i.store, i.digest, all, None)?.unique();
         let mut grouped: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-        for a in unique(found.attestations) {
+        for mut a in found.attestations {
+            // A promotion's approver is its verified signer, whatever the predicate claims.
+            if a.predicate_type == promotion::PREDICATE_TYPE
+                && let Some(m) = a.predicate.as_object_mut()
+            {
+                m.insert("approver".into(), serde_json::json!(promotion::verified_approver(&a.signer)));
+            }
             let mut m: HashMap<String, Value> = HashMap::new();
             m.insert("predicateType".into(), Value::String(Arc::new(a.predicate_type.clone())));
             m.insert("predicate".into(), cel::to_value(&a.predicate).unwrap_or(Value::Null));
