@@ -85,77 +85,96 @@ pub fn generate(root: &Path) -> Result<String> {
     let release = slug(if root_name.is_empty() { "release" } else { &root_name });
     let mut found = Vec::new();
     for cpath in components(root)? {
-        let cdir = root.join(&cpath);
-        let files = files_below(&cdir);
-        let base = if cpath == "." { String::new() } else { cpath.clone() };
-        let name = slug(if cpath == "." { &release } else { cpath.rsplit('/').next().unwrap_or(&cpath) });
-        // Models: dvc.lock stage outputs (type: model artifacts first), then .dvc files.
-        let mut models: Vec<(bool, String)> = Vec::new();
-        if let Ok(text) = std::fs::read_to_string(cdir.join("dvc.lock")) {
-            let lock = dvc::parse_lock_file(&text, &cdir.join("dvc.lock"))?;
-            let pipeline = std::fs::read_to_string(cdir.join("dvc.yaml"))
-                .ok()
-                .map(|t| dvc::parse_pipeline_file(&t, &cdir.join("dvc.yaml")))
-                .transpose()?
-                .unwrap_or_default();
-            for (stage, ls) in &lock.stages {
-                let uncached = pipeline.stages.get(stage).map(|s| s.uncached()).unwrap_or_default();
-                for o in &ls.outs {
-                    if uncached.contains(&o.path) {
-                        continue;
-                    }
-                    let is_model = pipeline.artifacts.values().any(|a| a.path == o.path && a.kind.as_deref() == Some("model"));
-                    let note = if is_model { "" } else { "  # not marked `type: model` in dvc.yaml artifacts" };
-                    models.push((is_model, format!("- stage: {stage}\n        out: {}{note}", yaml_str(&o.path))));
-                }
-            }
-        }
-        let pipeline = read_pipeline(&cdir)?;
-        let mut training = Vec::new();
-        for f in files.iter().filter(|f| f.ends_with(".dvc")) {
-            let out = f.trim_end_matches(".dvc");
-            match classify(out, &pipeline) {
-                Kind::Model => models.push((true, format!("- dvc: {}", yaml_str(f)))),
-                Kind::RuntimeData => {
-                    models.push((true, format!("- dvc: {}  # data, not weights: keep it if the service loads it", yaml_str(f))))
-                }
-                Kind::TrainingInput(stage) => training.push(format!("{f} (an input of stage `{stage}`)")),
-            }
-        }
-        models.sort_by_key(|(m, _)| !*m);
-        // Every prompt format (spec/prompt-formats.md): ours, Semantic Kernel, LangChain and Langfuse
-        // in YAML/JSON, Prompty and Dotprompt by extension.
-        let prompts: Vec<String> = ["yaml", "yml", "json", "prompty", "prompt"]
-            .iter()
-            .filter(|ext| files.iter().any(|f| f.starts_with("prompts/") && f.ends_with(&format!(".{ext}"))))
-            .map(|ext| format!("prompts/**/*.{ext}"))
-            .collect();
-        let mut provides = Vec::new();
-        let mut refs = Vec::new();
-        for f in files
-            .iter()
-            .filter(|f| matches!(f.as_str(), "api/openapi.yaml" | "api/openapi.yml" | "api/openapi.json") || f.ends_with(".schema.json"))
-        {
-            let rel = if base.is_empty() { f.clone() } else { format!("{base}/{f}") };
-            let bytes = std::fs::read(root.join(&rel))?;
-            let doc = contracts::parse_doc(&bytes, &rel)?;
-            let (fmt, ver) = contracts::detect(&doc, &rel)?;
-            let api = if fmt == contracts::Format::JsonSchema { schema_api_name(&doc, f) } else { format!("{name}-api") };
-            let mut r = std::collections::BTreeSet::new();
-            contracts::external_refs(&doc, &mut r);
-            for t in r {
-                if let Ok(p) = paths::join_inside(paths::parent(&rel), &t) {
-                    refs.push(p);
-                }
-            }
-            provides.push((api, f.clone(), ver));
-        }
-        found.push(Found { name, path: cpath, models: models.into_iter().map(|(_, m)| m).collect(), training, prompts, provides, refs });
+        found.push(component(root, &release, cpath)?);
     }
     unique_api_names(&mut found);
+    if found.is_empty() {
+        anyhow::bail!("{}: no component found (a folder with a Dockerfile or Containerfile)", root.display());
+    }
+    Ok(declaration(&release, &found))
+}
+
+/// What one component folder holds: models, prompts and the contracts it provides.
+fn component(root: &Path, release: &str, cpath: String) -> Result<Found> {
+    let cdir = root.join(&cpath);
+    let files = files_below(&cdir);
+    let base = if cpath == "." { String::new() } else { cpath.clone() };
+    let name = slug(if cpath == "." { release } else { cpath.rsplit('/').next().unwrap_or(&cpath) });
+    let (models, training) = models_of(&cdir, &files)?;
+    // Every prompt format (spec/prompt-formats.md): ours, Semantic Kernel, LangChain and Langfuse
+    // in YAML/JSON, Prompty and Dotprompt by extension.
+    let prompts: Vec<String> = ["yaml", "yml", "json", "prompty", "prompt"]
+        .iter()
+        .filter(|ext| files.iter().any(|f| f.starts_with("prompts/") && f.ends_with(&format!(".{ext}"))))
+        .map(|ext| format!("prompts/**/*.{ext}"))
+        .collect();
+    let mut provides = Vec::new();
+    let mut refs = Vec::new();
+    for f in files
+        .iter()
+        .filter(|f| matches!(f.as_str(), "api/openapi.yaml" | "api/openapi.yml" | "api/openapi.json") || f.ends_with(".schema.json"))
+    {
+        let rel = if base.is_empty() { f.clone() } else { format!("{base}/{f}") };
+        let bytes = std::fs::read(root.join(&rel))?;
+        let doc = contracts::parse_doc(&bytes, &rel)?;
+        let (fmt, ver) = contracts::detect(&doc, &rel)?;
+        let api = if fmt == contracts::Format::JsonSchema { schema_api_name(&doc, f) } else { format!("{name}-api") };
+        let mut r = std::collections::BTreeSet::new();
+        contracts::external_refs(&doc, &mut r);
+        for t in r {
+            if let Ok(p) = paths::join_inside(paths::parent(&rel), &t) {
+                refs.push(p);
+            }
+        }
+        provides.push((api, f.clone(), ver));
+    }
+    Ok(Found { name, path: cpath, models, training, prompts, provides, refs })
+}
+
+/// Models: dvc.lock stage outputs (type: model artifacts first), then .dvc files; and the .dvc
+/// files that are training inputs (not released).
+fn models_of(cdir: &Path, files: &[String]) -> Result<(Vec<String>, Vec<String>)> {
+    let mut models: Vec<(bool, String)> = Vec::new();
+    if let Ok(text) = std::fs::read_to_string(cdir.join("dvc.lock")) {
+        let lock = dvc::parse_lock_file(&text, &cdir.join("dvc.lock"))?;
+        let pipeline = std::fs::read_to_string(cdir.join("dvc.yaml"))
+            .ok()
+            .map(|t| dvc::parse_pipeline_file(&t, &cdir.join("dvc.yaml")))
+            .transpose()?
+            .unwrap_or_default();
+        for (stage, ls) in &lock.stages {
+            let uncached = pipeline.stages.get(stage).map(|s| s.uncached()).unwrap_or_default();
+            for o in &ls.outs {
+                if uncached.contains(&o.path) {
+                    continue;
+                }
+                let is_model = pipeline.artifacts.values().any(|a| a.path == o.path && a.kind.as_deref() == Some("model"));
+                let note = if is_model { "" } else { "  # not marked `type: model` in dvc.yaml artifacts" };
+                models.push((is_model, format!("- stage: {stage}\n        out: {}{note}", yaml_str(&o.path))));
+            }
+        }
+    }
+    let pipeline = read_pipeline(cdir)?;
+    let mut training = Vec::new();
+    for f in files.iter().filter(|f| f.ends_with(".dvc")) {
+        let out = f.trim_end_matches(".dvc");
+        match classify(out, &pipeline) {
+            Kind::Model => models.push((true, format!("- dvc: {}", yaml_str(f)))),
+            Kind::RuntimeData => {
+                models.push((true, format!("- dvc: {}  # data, not weights: keep it if the service loads it", yaml_str(f))))
+            }
+            Kind::TrainingInput(stage) => training.push(format!("{f} (an input of stage `{stage}`)")),
+        }
+    }
+    models.sort_by_key(|(m, _)| !*m);
+    Ok((models.into_iter().map(|(_, m)| m).collect(), training))
+}
+
+/// The bundle.yaml text for the components found.
+fn declaration(release: &str, found: &[Found]) -> String {
     // contract path → (api, version), for consumes.
     let mut by_contract: BTreeMap<String, (String, Option<String>, String)> = BTreeMap::new();
-    for c in &found {
+    for c in found {
         for (api, f, v) in &c.provides {
             let rel = if c.path == "." { f.clone() } else { format!("{}/{f}", c.path) };
             by_contract.insert(rel, (api.clone(), v.clone(), c.name.clone()));
@@ -168,10 +187,7 @@ pub fn generate(root: &Path) -> Result<String> {
     let _ = writeln!(y, "apiVersion: {}", bundlefile::API_VERSION);
     let _ = writeln!(y, "name: {release}");
     let _ = writeln!(y, "components:");
-    if found.is_empty() {
-        anyhow::bail!("{}: no component found (a folder with a Dockerfile or Containerfile)", root.display());
-    }
-    for c in &found {
+    for c in found {
         debug_assert!(valid_name(&c.name));
         let _ = writeln!(y, "  {}:", c.name);
         let _ = writeln!(y, "    path: {}", yaml_str(&c.path));
@@ -221,7 +237,7 @@ pub fn generate(root: &Path) -> Result<String> {
             }
         }
     }
-    Ok(y)
+    y
 }
 
 /// The API name of a JSON Schema contract, before [`unique_api_names`]: the last segment of its

@@ -795,10 +795,20 @@ impl<'c, 'a> Walk<'c, 'a> {
         if self.param() {
             return Ok(());
         }
+        self.js_presence(ol, ov, nl, nv, prop, disp)?;
+        self.js_contains(ov, nv, prop, disp);
+        self.js_dependent_required(ov, nv, prop, disp);
+        self.js_subschema_maps(ol, ov, nl, nv, prop, disp)?;
+        self.js_prefix_items(ol, ov, nl, nv, prop, disp)?;
+        Ok(())
+    }
+
+    /// Keywords whose presence constrains (adding one narrows a request, removing one widens a
+    /// response), and changes of contentMediaType/contentEncoding.
+    fn js_presence(&mut self, ol: &Loc, ov: &'a Value, nl: &Loc, nv: &'a Value, prop: &str, disp: &str) -> Result<()> {
         let req = self.req();
         let top = prop.is_empty();
         let sub = |s: &str| if top { s.to_string() } else { format!("{prop}/{s}") };
-        // Keywords whose presence constrains: adding one narrows a request, removing one widens a response.
         for (kw, short) in [
             ("if", "if"),
             ("then", "then"),
@@ -832,6 +842,13 @@ impl<'c, 'a> Walk<'c, 'a> {
                 );
             }
         }
+        Ok(())
+    }
+
+    /// minContains/maxContains of a `contains` on both sides.
+    fn js_contains(&mut self, ov: &Value, nv: &Value, prop: &str, disp: &str) {
+        let req = self.req();
+        let top = prop.is_empty();
         if ov.get("contains").is_some() && nv.get("contains").is_some() {
             let (a, b) = (num(ov, "minContains").unwrap_or(1.0), num(nv, "minContains").unwrap_or(1.0));
             if req && b > a {
@@ -858,7 +875,12 @@ impl<'c, 'a> Walk<'c, 'a> {
                 self.emit(self.id(top, "max-contains-increased"), Severity::Err, disp, format!("maxContains increased from {}", fmt(a)));
             }
         }
-        // dependentRequired: property → the properties it requires.
+    }
+
+    /// dependentRequired: property → the properties it requires.
+    fn js_dependent_required(&mut self, ov: &Value, nv: &Value, prop: &str, disp: &str) {
+        let req = self.req();
+        let top = prop.is_empty();
         let dr = |v: &Value| -> std::collections::BTreeMap<String, BTreeSet<String>> {
             v.get("dependentRequired")
                 .and_then(|d| d.as_object())
@@ -900,7 +922,13 @@ impl<'c, 'a> Walk<'c, 'a> {
                 self.emit(self.id(top, "dependent-required-removed"), Severity::Err, disp, format!("dependentRequired {k} removed"));
             }
         }
-        // Maps of subschemas: dependentSchemas, patternProperties.
+    }
+
+    /// Maps of subschemas: dependentSchemas, patternProperties.
+    fn js_subschema_maps(&mut self, ol: &Loc, ov: &'a Value, nl: &Loc, nv: &'a Value, prop: &str, disp: &str) -> Result<()> {
+        let req = self.req();
+        let top = prop.is_empty();
+        let sub = |s: &str| if top { s.to_string() } else { format!("{prop}/{s}") };
         for (kw, short) in [("dependentSchemas", "dependent-schema"), ("patternProperties", "pattern-property")] {
             let empty = serde_json::Map::new();
             let om = ov.get(kw).and_then(|m| m.as_object()).unwrap_or(&empty);
@@ -918,7 +946,14 @@ impl<'c, 'a> Walk<'c, 'a> {
                 }
             }
         }
-        // prefixItems: tuple positions.
+        Ok(())
+    }
+
+    /// prefixItems: tuple positions.
+    fn js_prefix_items(&mut self, ol: &Loc, ov: &'a Value, nl: &Loc, nv: &'a Value, prop: &str, disp: &str) -> Result<()> {
+        let req = self.req();
+        let top = prop.is_empty();
+        let sub = |s: &str| if top { s.to_string() } else { format!("{prop}/{s}") };
         let empty = Vec::new();
         let op = ov.get("prefixItems").and_then(|p| p.as_array()).unwrap_or(&empty);
         let np = nv.get("prefixItems").and_then(|p| p.as_array()).unwrap_or(&empty);
