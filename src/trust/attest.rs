@@ -28,6 +28,12 @@
 //! [`MAX_ATTESTATION`]. `Attestation::signer` is the verifier's `Signer`, which gained
 //! `signed_digest` (not serialised) and `Signer::of` (one constructor for signatures and
 //! attestations). The predicates relbundle writes are built in [`crate::slsa`].
+//!
+//! Counting: [`Found::unique`] is the one rule for "the same statement by the same signer stored
+//! twice counts once"; [`Found::narrowed`] takes, from what was found and verified once under
+//! every signer a policy environment names, what one requirement's signers accept (trust/gate.rs).
+//! [`find`] asks the `.att` tag and the referrers at once and fetches the bundles together, as
+//! the signature verifier does: the same round-trip depth as a signature lookup.
 
 use super::bundle::{self, SIGN_PREDICATE, Signed};
 use super::legacy;

@@ -2,7 +2,9 @@
 //!
 //! `bundle promote` attaches an in-toto attestation with the predicate [`PREDICATE_TYPE`] to the
 //! release's manifest digest. Who approved is the attestation's verified signer, never what the
-//! predicate says; which promotions count is decided by the caller's trust flags or policy.
+//! predicate says (readers overwrite `approver` with it); which promotions count is decided by the
+//! caller's trust flags or policy; a `supersedes` claim is believed only when the release it names
+//! has a verified promotion to the same environment before it.
 
 use super::{Policy, Signer, attest};
 use anyhow::Result;

@@ -139,7 +139,9 @@ pub fn check(s: &dyn crate::store::Store, digest: &str, p: &Policy) -> Result<Ou
                 continue;
             };
             // An unlabelled bundle whose statement has another predicate is an attestation.
-            if bundle::statement_predicate(&bytes).is_some_and(|t| t != bundle::SIGN_PREDICATE) {
+            if bundle::labelled_predicate(&r.manifest).is_none()
+                && bundle::statement_predicate(&bytes).is_some_and(|t| t != bundle::SIGN_PREDICATE)
+            {
                 continue;
             }
             o.stored += 1;
