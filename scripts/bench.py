@@ -13,9 +13,6 @@ ap.add_argument("--section", choices=["all", "remotes", "verify", "copy"], defau
 ap.add_argument("--image-mib", type=int, default=200, help="size of each image in the copy row (two platforms, half each)")
 ap.add_argument("--objects", type=int, default=10000, help="objects in the presence row")
 ap.add_argument("--pull-mib", type=int, default=256, help="model size in the pull row")
-ap.add_argument("--s3", choices=["moto", "s3s-fs"], default="moto",
-                help="the S3 server of the remotes rows: moto's server mode (Python; the tests' server) or s3s-fs (Rust, files on disk)")
-ap.add_argument("--s3s-fs", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".tools/bin/s3s-fs"))
 ap.add_argument("--cosign", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".tools/bin/cosign"))
 ap.add_argument("--skopeo", default=os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), ".tools/bin/skopeo-sigstore"))
 a = ap.parse_args()
@@ -106,13 +103,7 @@ def bench_remotes(work, benv):
     import socket
     venv_bin = os.path.dirname(a.dvc)
     port = free_port()
-    if a.s3 == "moto":
-        server = [os.path.join(venv_bin, "moto_server"), "-H", "127.0.0.1", "-p", str(port)]
-    else:
-        root = os.path.join(work, "s3s-root")
-        os.makedirs(root)
-        server = [a.s3s_fs, "--host", "127.0.0.1", "--port", str(port), "--access-key", "bench", "--secret-key", "bench", root]
-    moto = subprocess.Popen(server, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    moto = subprocess.Popen([os.path.join(venv_bin, "moto_server"), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(600):
             try:
@@ -146,7 +137,7 @@ def bench_remotes(work, benv):
         check = [BUNDLE, "check", pres, "--version", "1.0.0", "--require-model-check"]
         ours, rss = best(check, env=renv)
         theirs, _ = best([a.dvc, "status", "-c", "-q", "-j", "16"], cwd=pres, env=renv, ok=(0, 1))
-        report(f"presence of {n} objects on S3 ({a.s3}) vs dvc status -c", ours, theirs, "dvc status -c", f"(goal >= 10x; peak {rss:.0f} MiB)")
+        report(f"presence of {n} objects on S3 (moto) vs dvc status -c", ours, theirs, "dvc status -c", f"(goal >= 10x; peak {rss:.0f} MiB)")
         # The server's floor: one bare listing of the objects (ListObjectsV2, 1,000 names a page,
         # from this process: no client start, no parsing beyond the continuation token). moto
         # renders every name of every page; checking every object cannot ask it for less.
@@ -162,11 +153,10 @@ def bench_remotes(work, benv):
                     return names
                 token = m.group(1)
         floors = []
-        for _ in range(a.repeat if a.s3 == "moto" else 0):
+        for _ in range(a.repeat):
             t0 = time.perf_counter(); listed = bare_listing(); floors.append(time.perf_counter() - t0)
-        floor = statistics.median(floors) if floors else None
-        if floor:
-            print(f"  floor: moto lists the {listed} objects in {floor:.3f}s (bare ListObjectsV2 pages); ours is {ours / floor:.2f}x that, dvc status -c {theirs / floor:.2f}x", flush=True)
+        floor = statistics.median(floors)
+        print(f"  floor: moto lists the {listed} objects in {floor:.3f}s (bare ListObjectsV2 pages); ours is {ours / floor:.2f}x that, dvc status -c {theirs / floor:.2f}x", flush=True)
         # The same work for both: without the `.dir` object on the remote, dvc status -c can no longer
         # assume the entries are there (dvc_data's status: "If .dir hash exists in the ODB, assume
         # directory contents also exists") and asks about each of them, as bundle always does.
@@ -191,7 +181,7 @@ def bench_remotes(work, benv):
             shutil.rmtree(os.path.join(pull, ".dvc", "cache"), ignore_errors=True)
             shutil.rmtree(os.path.join(pull, "models", "weights"), ignore_errors=True)
         theirs, _ = best([a.dvc, "pull", "-q", "-j", "16"], cwd=pull, env=renv, before=clean_dvc)
-        report(f"pull --models 4 x {size // 4 >> 20} MiB from S3 ({a.s3}) vs dvc pull", ours, theirs, "dvc pull", f"(goal >= 2x; peak {rss:.0f} MiB)")
+        report(f"pull --models 4 x {size // 4 >> 20} MiB from S3 (moto) vs dvc pull", ours, theirs, "dvc pull", f"(goal >= 2x; peak {rss:.0f} MiB)")
     finally:
         moto.terminate(); moto.wait()
 

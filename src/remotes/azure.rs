@@ -90,5 +90,5 @@ pub(super) fn open(c: &RemoteConfig, p: Patience) -> Result<Opened, Failure> {
     };
     let store =
         b.build().map_err(|e| Failure::Unauthorised(format!("{}: {} ({place})", c.describe(), crate::redact::text(&e.to_string()))))?;
-    Ok(Opened { store: Arc::new(store), prefix, list: true, ranged: false, credentials: place })
+    Ok(Opened { store: Arc::new(store), prefix, list: true, credentials: place })
 }

@@ -76,7 +76,7 @@ pub(super) fn open(c: &RemoteConfig, p: Patience) -> Result<Opened, Failure> {
         .with_retry(p.retry())
         .build()
         .map_err(|e| Failure::Unreachable(format!("{}: {}", c.describe(), crate::redact::text(&e.to_string()))))?;
-    Ok(Opened { store: Arc::new(store), prefix: String::new(), list: false, ranged: false, credentials })
+    Ok(Opened { store: Arc::new(store), prefix: String::new(), list: false, credentials })
 }
 
 /// `%XX` escapes in a URL's userinfo.

@@ -258,9 +258,6 @@ enum Inner {
         prefix: String,
         /// Whether listing a folder is possible (S3 and Azure; a plain web server cannot).
         list: bool,
-        /// Whether the server starts a listing after a given name (S3's `start-after`), so one
-        /// listing can be split into ranges asked at once.
-        ranged: bool,
         /// Said with a refusal: where credentials were looked for.
         credentials: String,
     },
@@ -271,7 +268,6 @@ pub(crate) struct Opened {
     store: Arc<dyn ObjectStore>,
     prefix: String,
     list: bool,
-    ranged: bool,
     credentials: String,
 }
 
@@ -307,7 +303,7 @@ impl Remote {
     pub async fn exists(&self, keys: &[String]) -> Result<Vec<bool>, Failure> {
         match &self.inner {
             Inner::Local(dir) => Ok(keys.iter().map(|k| dir.join(k).is_file()).collect()),
-            Inner::Store { store, prefix, list, ranged, credentials } => {
+            Inner::Store { store, prefix, list, credentials } => {
                 let mut found = vec![false; keys.len()];
                 let plain: Vec<usize> = (0..keys.len()).filter(|&i| keys[i].starts_with("files/md5/")).collect();
                 // Many objects: estimate the remote's size from one folder (as DVC does) and list
@@ -333,7 +329,22 @@ impl Remote {
                     let crowded = per.values().filter(|&&n| n >= LIST_THRESHOLD).count();
                     let sparse: usize = per.values().filter(|&&n| n < LIST_THRESHOLD).sum();
                     if whole < plain.len().min(crowded * pages(per_dir) + sparse) {
-                        let names = self.md5_names(store, prefix, *ranged && whole > 1).await.map_err(|e| self.failure(e, credentials))?;
+                        let base = Self::path(prefix, "files/md5");
+                        let names: HashSet<String> = store
+                            .list(Some(&base))
+                            .collect::<Vec<_>>()
+                            .await
+                            .into_iter()
+                            .map(|r| {
+                                r.map(|m| {
+                                    m.location
+                                        .prefix_match(&base)
+                                        .map(|p| p.map(|x| x.as_ref().to_string()).collect::<Vec<_>>().join("/"))
+                                        .unwrap_or_default()
+                                })
+                            })
+                            .collect::<Result<_, _>>()
+                            .map_err(|e| self.failure(e, credentials))?;
                         for &i in &plain {
                             found[i] = names.contains(&keys[i]["files/md5/".len()..]);
                         }
@@ -398,42 +409,6 @@ impl Remote {
         }
     }
 
-    /// Every name under `files/md5/` (as `ab/cdef…`). A ranged store is asked in 16 ranges at
-    /// once (by the first hex digit of the folder, each starting after the previous range), so
-    /// 10,000 names take one round of requests instead of 11 pages one after another.
-    async fn md5_names(&self, store: &Arc<dyn ObjectStore>, prefix: &str, ranged: bool) -> Result<HashSet<String>, object_store::Error> {
-        let base = Self::path(prefix, "files/md5");
-        let digits: Vec<char> = if ranged { "0123456789abcdef".chars().collect() } else { vec!['0'] };
-        let ranges = digits.iter().enumerate().map(|(k, d)| {
-            let stream = if k == 0 {
-                store.list(Some(&base))
-            } else {
-                store.list_with_offset(Some(&base), &Self::path(prefix, &format!("files/md5/{d}")))
-            };
-            let stop = digits.get(k + 1).map(|n| Self::path(prefix, &format!("files/md5/{n}")));
-            let base = base.clone();
-            async move {
-                let mut names = Vec::new();
-                let mut stream = stream;
-                while let Some(m) = stream.next().await {
-                    let m = m?;
-                    if stop.as_ref().is_some_and(|s| m.location.as_ref() >= s.as_ref()) {
-                        break;
-                    }
-                    let rel = m.location.prefix_match(&base).map(|p| p.map(|x| x.as_ref().to_string()).collect::<Vec<_>>().join("/"));
-                    names.push(rel.unwrap_or_default());
-                }
-                Ok::<_, object_store::Error>(names)
-            }
-        });
-        let lists = futures_util::future::join_all(ranges).await;
-        let mut all = HashSet::new();
-        for l in lists {
-            all.extend(l?);
-        }
-        Ok(all)
-    }
-
     /// The bytes of a small object (a `.dir` listing); `None` when the remote does not hold it.
     pub async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, Failure> {
         match &self.inner {
@@ -483,7 +458,7 @@ impl Remote {
 
 impl From<Opened> for Inner {
     fn from(o: Opened) -> Inner {
-        Inner::Store { store: o.store, prefix: o.prefix, list: o.list, ranged: o.ranged, credentials: o.credentials }
+        Inner::Store { store: o.store, prefix: o.prefix, list: o.list, credentials: o.credentials }
     }
 }
 

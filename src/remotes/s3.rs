@@ -91,5 +91,5 @@ pub(super) fn open(c: &RemoteConfig, p: Patience) -> Result<Opened, Failure> {
         }
     };
     let store = b.build().map_err(|e| Failure::Unreachable(format!("{}: {}", c.describe(), crate::redact::text(&e.to_string()))))?;
-    Ok(Opened { store: Arc::new(store), prefix, list: true, ranged: true, credentials })
+    Ok(Opened { store: Arc::new(store), prefix, list: true, credentials })
 }
