@@ -451,6 +451,20 @@ fn attacker_cases_and_bad_input_in_a_layout() {
         "predicateType": VSA, "predicate": p,
     })]);
 
+    // The signature check concerns signatures only: B now has its signature and attestations
+    // (the VSA, in both formats, by the same key); a verify that wants a second signer fails
+    // naming only the missing signer, never an attestation as a failed signature.
+    let r = lab.b(&["verify", &b_ref, "--key", "ours.pub", "--key", "other.pub", "--min-signers", "2", "--identity", "docproc", "--json"]);
+    let r = r.code(1);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let sigs = v["checks"].as_array().unwrap().iter().find(|c| c["name"] == "signatures").unwrap();
+    let failures: Vec<&str> = sigs["failures"].as_array().unwrap().iter().map(|f| f.as_str().unwrap()).collect();
+    assert_eq!(failures.len(), 2, "{v}");
+    assert!(failures[0].starts_with("1 distinct trusted key(s) signed this digest; 2 required"), "{v}");
+    assert!(failures[1].starts_with("no valid signature by") && failures[1].contains("other.pub"), "{v}");
+    let r = lab.b(&["verify", &b_ref, "--key", "ours.pub", "--identity", "docproc"]).ok();
+    assert!(!r.stdout.contains("attestation") && !r.stdout.contains("FAIL"), "{}", r.stdout);
+
     // Bad input: exit 2, naming what is wrong; nothing written.
     let before = snapshot(&dir);
     let attest = |extra: &[&str]| lab.b(&[&["attest", &a_ref, "--identity", "docproc"][..], extra].concat());

@@ -141,7 +141,8 @@ fn promotion_story_and_every_refusal_names_its_rule() {
     // The verify report goes to stderr when values refuse.
     assert!(r.stderr.contains("rule `promoted to staging by CI`") && r.stderr.contains("0 of the 1 required"), "{}", r.stderr);
     // Promoted to staging three hours ago by CI: staging values now.
-    let r = s.promote(now - 3 * h, &r110, "staging", "ci.key", &[]).ok();
+    // (CI's own key is a trust flag: promote reads earlier promotions only under those.)
+    let r = s.promote(now - 3 * h, &r110, "staging", "ci.key", &["--release-key", "ci.pub"]).ok();
     assert!(r.stdout.contains("promoted docproc 1.1.0") && r.stdout.contains("supersedes 1.0.0"), "{}", r.stdout);
     let r = s.b(&staging_values).ok();
     assert!(r.stdout.contains(&d110) && r.stderr.contains("promoted to staging at"), "{}\n{}", r.stdout, r.stderr);
@@ -154,7 +155,9 @@ fn promotion_story_and_every_refusal_names_its_rule() {
     assert!(r.stdout.contains("promoted to production by two approvers") && r.stdout.contains("0 of the 2 required"), "{}", r.stdout);
 
     // Two approvers promote to production; Alice attaches the change ticket as evidence.
-    let r = s.promote(now - 30 * 60, &r110, "production", "alice.key", &["--evidence", "CHG-1234.json", "--json"]).ok();
+    let r = s
+        .promote(now - 30 * 60, &r110, "production", "alice.key", &["--evidence", "CHG-1234.json", "--json", "--release-key", "alice.pub"])
+        .ok();
     let p: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(p["predicateType"], PROMOTION);
     assert_eq!(p["predicate"]["environment"], "production");
@@ -163,9 +166,8 @@ fn promotion_story_and_every_refusal_names_its_rule() {
     assert!(p["predicate"]["approver"]["key"].as_str().unwrap().starts_with("sha256:"), "{p}");
     let t0 = chrono_like(now - 30 * 60);
     assert_eq!(p["predicate"]["time"], t0.as_str());
-    let ticket = relbundle::hashing::sha256_digest(&std::fs::read(d.join("CHG-1234.json")).unwrap());
-    assert_eq!(format!("sha256:{}", p["predicate"]["evidence"][0]["digest"]["sha256"].as_str().unwrap()), ticket);
     assert_eq!(p["predicate"]["evidence"][0]["predicateType"], "https://relbundle.dev/evidence/v1");
+    let ticket = format!("sha256:{}", p["predicate"]["evidence"][0]["digest"]["sha256"].as_str().unwrap());
     // The predicate and the policy follow their schemas (Python's jsonschema).
     std::fs::write(d.join("promotion.json"), p["predicate"].to_string()).unwrap();
     let validate = "import json,sys,yaml,jsonschema; jsonschema.validate(yaml.safe_load(open(sys.argv[1])), json.load(open(sys.argv[2])))";
@@ -175,6 +177,13 @@ fn promotion_story_and_every_refusal_names_its_rule() {
     // The evidence is its own attestation, verified like any other.
     let r = s.b(&["attestations", &r110, "--type", "https://relbundle.dev/evidence/v1", "--key", "alice.pub", "--json"]).ok();
     assert!(r.stdout.contains("CHG-1234"), "{}", r.stdout);
+    // The promotion's evidence digest is verifiable: the sha256 of the predicate as stored in the
+    // evidence attestation (compact JSON, keys sorted), whatever the file's layout was.
+    let listed: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    for a in listed["attestations"].as_array().unwrap() {
+        assert_eq!(relbundle::hashing::sha256_digest(&serde_json::to_vec(&a["predicate"]).unwrap()), ticket, "{a}");
+    }
+    assert_ne!(relbundle::hashing::sha256_digest(&std::fs::read(d.join("CHG-1234.json")).unwrap()), ticket, "the file's bytes differ");
     s.promote(now - 20 * 60, &r110, "production", "bob.key", &[]).ok();
     // cosign 2.5 verifies the promotion (cosign's .att format) with Bob's key, and its predicate.
     let cosign =
@@ -286,6 +295,20 @@ fn promotion_story_and_every_refusal_names_its_rule() {
         r.stdout
     );
 
+    // The signing key vouches for nothing promote reads: CI's earlier staging promotions in this
+    // repository are the `supersedes` only when CI's key is among the trust flags.
+    let r = s.promote(now, &format!("{bad}:2.3.0"), "staging", "ci.key", &["--json"]).ok();
+    let p: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(p["predicate"].get("supersedes").is_none(), "{p}");
+    let r = s.promote(now, &format!("{bad}:2.3.0"), "staging", "ci.key", &["--json", "--release-key", "ci.pub"]).ok();
+    let p: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(["2.0.0", "2.1.0", "2.2.0"].contains(&p["predicate"]["supersedes"]["version"].as_str().unwrap()), "{p}");
+    // ... and readers believe it: all three staging promotions of 2.3.0 count.
+    let r = s.b(&["history", &bad, "--env", "staging", "--key", "ci.pub", "--json"]).ok();
+    let rows: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let row = rows.as_array().unwrap().iter().find(|r| r["version"] == "2.3.0").unwrap();
+    assert_eq!(row["promotions"].as_array().unwrap().len(), 3, "{rows}");
+
     // promote refuses a release that does not verify, and writes nothing.
     let r =
         s.promote(now, &format!("{bad}:2.3.0"), "production", "alice.key", &["--release-key", "mallory.pub", "--min-signers", "2"]).code(1);
@@ -392,6 +415,63 @@ fn keyless_promotions_count_and_forged_ones_do_not() {
     b(&["attest", &r110, "--predicate", "forged.json", "--type", PROMOTION, "--key", "alice.key"]).ok();
     let r = b(&[&["values", &r110, "--env", "qa"][..], &alice[..]].concat()).code(1);
     assert!(r.stderr.contains(&format!("names release {}, not {}", digests[0], digests[1])), "{}", r.stderr);
+    // Signed promotions (made with `attest` by Alice, a trusted key) that claim what they are not.
+    let claim = |env: &str, extra: serde_json::Value| {
+        let mut f = p["predicate"].clone();
+        f["environment"] = env.into();
+        f["release"] = serde_json::json!({"name": "docproc", "version": "1.1.0", "digest": digests[1]});
+        for (k, v) in extra.as_object().unwrap() {
+            f[k] = v.clone();
+        }
+        std::fs::write(d.join("claim.json"), f.to_string()).unwrap();
+        b(&["attest", &r110, "--predicate", "claim.json", "--type", PROMOTION, "--key", "alice.key", "--identity", "docproc"]).ok();
+    };
+    // The approver it names (the pipeline's identity) is not believed: readers see Alice's key.
+    claim("qa2", serde_json::json!({}));
+    let policy = format!(
+        "apiVersion: relbundle.dev/v1\nkind: ReleasePolicy\nenvironments:\n  qa2:\n    signers: {{keys: [release.pub]}}\n    attestations:\n      - name: promoted to qa2\n        type: {PROMOTION}\n        signers: {{keys: [alice.pub]}}\n        rules:\n          - name: approved by the pipeline\n            condition: predicate.approver.issuer == '{GITLAB_ISSUER}'\n    rules:\n      - name: no promotion claims the pipeline\n        condition: '!attestations(\"{PROMOTION}\").exists(a, has(a.predicate.approver.issuer))'\n      - name: approved by a key\n        condition: promotion(\"qa2\").approver.startsWith(\"key \")\n"
+    );
+    std::fs::write(d.join("qa2.yaml"), policy).unwrap();
+    let r = b(&["verify", &r110, "--identity", "docproc", "--policy", "qa2.yaml", "--env", "qa2", "--json"]).code(1);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let outcome: Vec<(&str, bool)> =
+        v["policy"]["rules"].as_array().unwrap().iter().map(|r| (r["name"].as_str().unwrap(), r["passed"].as_bool().unwrap())).collect();
+    assert_eq!(
+        outcome,
+        [
+            ("promoted to qa2", true),
+            ("approved by the pipeline", false),
+            ("no promotion claims the pipeline", true),
+            ("approved by a key", true)
+        ],
+        "{v}"
+    );
+    // `supersedes` must name a release verifiably promoted to the same environment before.
+    let epoch = |t: i64| t.to_string();
+    run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").env("SOURCE_DATE_EPOCH", epoch(now() - 7200)).args([
+        "promote",
+        &r100,
+        "--to",
+        "qa3",
+        "--key",
+        "alice.key",
+        "--release-key",
+        "release.pub",
+        "--identity",
+        "docproc",
+    ]))
+    .ok();
+    let sup = serde_json::json!({"supersedes": {"name": "docproc", "version": "1.0.0", "digest": digests[0]}});
+    claim("qa3", sup.clone());
+    b(&[&["values", &r110, "--env", "qa3"][..], &alice[..]].concat()).ok();
+    claim("qa4", sup);
+    let r = b(&[&["values", &r110, "--env", "qa4"][..], &alice[..]].concat()).code(1);
+    assert!(
+        r.stderr.contains(&format!("claims to supersede docproc 1.0.0 ({}) in qa4, which has no verified promotion to qa4", digests[0])),
+        "{}",
+        r.stderr
+    );
+
     // A promotion dated tomorrow has not happened yet.
     let tomorrow = now() + 86400;
     b(&["promote", &r110, "--to", "canary", "--key", "alice.key", "--release-key", "release.pub", "--identity", "docproc"]).ok();

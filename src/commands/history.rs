@@ -122,7 +122,7 @@ pub fn run_env(repository: &str, signers: &crate::cli::Signers, env: &str, previ
     }
     let policy = crate::trust::Policy::of_signers(signers, crate::trust::policy::identities(&r, &signers.identity)?)?;
     let st = store::open(&r, t)?;
-    let list = promotion::history(st.store(), &policy, env)?;
+    let list = promotion::history(st.store(), &policy, env, None)?;
     let n = list.len();
     let rows: Vec<EnvRow> = list
         .into_iter()

@@ -40,8 +40,11 @@ fn evidence(list: &[String]) -> Result<Vec<Evidence>> {
             bail!("--evidence {file}: a JSON object is needed (it becomes the attestation's predicate)");
         }
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| file.to_string());
+        // The digest of what is stored and signed: the predicate's bytes inside the statement
+        // (compact JSON, keys sorted), which any reader can recompute from the attestation.
+        let stored = serde_json::to_vec(&predicate)?;
         let digest =
-            BTreeMap::from([("sha256".to_string(), crate::hashing::sha256_digest(&bytes).trim_start_matches("sha256:").to_string())]);
+            BTreeMap::from([("sha256".to_string(), crate::hashing::sha256_digest(&stored).trim_start_matches("sha256:").to_string())]);
         out.push(Evidence { file: path, r#ref: EvidenceRef { name, predicate_type, digest }, predicate });
     }
     Ok(out)
@@ -89,13 +92,11 @@ pub fn run(reference: &str, how: How, trust: &crate::cli::Trust, req: &Request, 
     // Refuse to promote what does not verify: nothing is written then.
     super::require_verified(&st, &pinned, super::verify_options(&r, trust, t)?)?;
     let (_, record) = crate::artifact::read(st.store(), &desc)?;
-    // The previous release in ENV: promotions by the trust flags' signers, and by this key.
+    // The previous release of this name in ENV: promotions by the trust flags' signers only (the
+    // signing key vouches for nothing it reads).
     let mut policy = crate::trust::Policy::from_flags(&r, trust)?;
     policy.min_signers = 1;
-    if let Some(k) = &key {
-        policy.keys.add(crate::trust::TrustedKey::from_pem(&k.public_pem, "the signing key")?);
-    }
-    let supersedes = promotion::history(st.store(), &policy, req.env)?
+    let supersedes = promotion::history(st.store(), &policy, req.env, Some(&record.name))?
         .into_iter()
         .rev()
         .find(|p| p.digest != desc.digest)

@@ -28,6 +28,12 @@
 //! [`MAX_ATTESTATION`]. `Attestation::signer` is the verifier's `Signer`, which gained
 //! `signed_digest` (not serialised) and `Signer::of` (one constructor for signatures and
 //! attestations). The predicates relbundle writes are built in [`crate::slsa`].
+//!
+//! Counting: [`Found::unique`] is the one rule for "the same statement by the same signer stored
+//! twice counts once"; [`Found::narrowed`] takes, from what was found and verified once under
+//! every signer a policy environment names, what one requirement's signers accept (trust/gate.rs).
+//! [`find`] asks the `.att` tag and the referrers at once and fetches the bundles together, as
+//! the signature verifier does: the same round-trip depth as a signature lookup.
 
 use super::bundle::{self, SIGN_PREDICATE, Signed};
 use super::legacy;
@@ -247,10 +253,13 @@ pub struct Attestation {
 }
 
 /// The verified attestations of a digest, and why others were not accepted.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Found {
     pub attestations: Vec<Attestation>,
     pub failures: Vec<String>,
+    /// In step with `failures`: the predicate type the failed entry was labelled with
+    /// (unverified; None when unlabelled or not about one entry), to narrow failures by type.
+    labels: Vec<Option<String>>,
 }
 
 /// Whether an entry whose (unverified) label says `label` may be of the type asked for.
@@ -269,16 +278,59 @@ impl Found {
         if s.predicate_type == SIGN_PREDICATE || asked.is_some_and(|t| t != s.predicate_type) {
             return;
         }
-        if self.attestations.iter().any(|a| a.envelope_digest == envelope_digest) {
-            return;
-        }
         let predicate = s.statement.get("predicate").cloned().unwrap_or(serde_json::Value::Null);
-        self.attestations.push(Attestation {
-            predicate_type: s.predicate_type,
-            predicate,
-            signer: Signer::of(p, s.by, s.identity, format, source, envelope_digest),
-            envelope_digest: envelope_digest.to_string(),
-        });
+        let signer = Signer::of(p, s.by, s.identity, format, source, envelope_digest);
+        let a = Attestation { predicate_type: s.predicate_type, predicate, signer, envelope_digest: envelope_digest.to_string() };
+        // The same envelope listed in two places is one stored attestation.
+        if !self.attestations.iter().any(|o| o.envelope_digest == a.envelope_digest) {
+            self.attestations.push(a);
+        }
+    }
+
+    /// Label the failures added since the last call as about entries labelled `label`.
+    fn label(&mut self, label: Option<&str>) {
+        let n = self.failures.len().saturating_sub(self.labels.len());
+        self.labels.extend(std::iter::repeat_n(label.map(String::from), n));
+    }
+
+    /// The attestations of `predicate_type` among these (found once under a wider policy) whose
+    /// signer `narrow` names as one of a narrower policy's (re-labelled as that policy names it),
+    /// and the failures that may concern the type; an attestation of the type by a signer
+    /// `narrow` does not know is a failure here. What a narrower policy would find, without
+    /// fetching or verifying anything again.
+    pub fn narrowed(&self, predicate_type: &str, narrow: &dyn Fn(&Signer) -> Option<Signer>) -> Found {
+        let mut out = Found::default();
+        for (w, l) in self.failures.iter().zip(&self.labels) {
+            if wanted(l.as_deref(), Some(predicate_type)) {
+                out.failures.push(w.clone());
+            }
+        }
+        for a in self.attestations.iter().filter(|a| a.predicate_type == predicate_type) {
+            match narrow(&a.signer) {
+                Some(signer) => out.attestations.push(Attestation { signer, ..a.clone() }),
+                None => out.failures.push(format!("{}: signed by {}, not a signer this rule trusts", a.signer.source, a.signer.label())),
+            }
+        }
+        out.label(Some(predicate_type));
+        out
+    }
+
+    /// One of each statement: the same predicate by the same signer stored in both formats (a
+    /// bundle referrer and the `.att` tag) counts once (the first found). The one rule every
+    /// reader that counts or evaluates attestations applies (promotions, policy requirements and
+    /// `attestations(type)`); `bundle attestations` lists every stored copy.
+    pub fn unique(mut self) -> Found {
+        let mut out: Vec<Attestation> = Vec::new();
+        for a in self.attestations {
+            let same = |o: &Attestation| {
+                o.signer.fingerprint == a.signer.fingerprint && o.predicate_type == a.predicate_type && o.predicate == a.predicate
+            };
+            if !out.iter().any(same) {
+                out.push(a);
+            }
+        }
+        self.attestations = out;
+        self
     }
 }
 
@@ -290,7 +342,16 @@ pub fn find(st: &dyn Store, digest: &str, p: &Policy, predicate_type: Option<&st
     let tag = att_tag(digest);
     // Layers labelled with another type are not even fetched.
     let keep = |d: &Descriptor| wanted(d.annotation(ANN_PREDICATE_TYPE), predicate_type);
-    if let Some(Some((_, layers))) = content(legacy::read_tagged(st, &tag, MAX_ATTESTATION, &keep), &mut f.failures)? {
+    // Both places at once, as for signatures ([`super::verifier::check`]); answers taken in
+    // this order, so reports and errors do not depend on timing.
+    let (legacy_found, referrers_found) = std::thread::scope(|sc| {
+        let legacy = sc.spawn(|| legacy::read_tagged(st, &tag, MAX_ATTESTATION, &keep));
+        let found = referrers::find(st, digest);
+        (legacy.join().unwrap_or_else(|e| std::panic::resume_unwind(e)), found)
+    });
+    let legacy_found = content(legacy_found, &mut f.failures)?;
+    f.label(None);
+    if let Some(Some((_, layers))) = legacy_found {
         let source = format!("{}:{tag}", st.describe());
         for l in &layers {
             let r = if l.desc.media_type == DSSE_MEDIA_TYPE {
@@ -299,28 +360,34 @@ pub fn find(st: &dyn Store, digest: &str, p: &Policy, predicate_type: Option<&st
                 Err(format!("layer type {} is not {DSSE_MEDIA_TYPE}", l.desc.media_type))
             };
             f.take(p, r, predicate_type, ("legacy", &source, &format!("{source}: layer {}", l.desc.digest), &l.desc.digest));
+            f.label(l.desc.annotation(ANN_PREDICATE_TYPE));
         }
     }
-    let found = referrers::find(st, digest)?;
+    let found = referrers_found?;
     f.failures.extend(found.notes);
+    f.label(None);
+    // The bundles asked for, each with its one layer (or why not); the layers fetched together.
+    let mut asked: Vec<(String, &Descriptor, Option<&str>)> = Vec::new();
     for r in found.referrers.iter().filter(|r| bundle::is_bundle(&r.manifest)) {
-        if !wanted(bundle::labelled_predicate(&r.manifest), predicate_type) {
+        let label = bundle::labelled_predicate(&r.manifest);
+        if !wanted(label, predicate_type) {
             continue;
         }
         let source = format!("referrer {} in {}", r.desc.digest, r.place);
-        let layer = match r.manifest.layers.as_slice() {
-            [l] if l.size <= MAX_ATTESTATION => l,
-            [l] => {
-                f.failures.push(format!("bundle {source}: the layer is {} bytes, over the {} KiB limit", l.size, MAX_ATTESTATION >> 10));
-                continue;
-            }
-            ls => {
-                f.failures.push(format!("bundle {source}: {} layers; a bundle manifest has exactly one", ls.len()));
-                continue;
-            }
-        };
-        let Some(bytes) = content(st.blob(layer), &mut f.failures)? else { continue };
-        f.take(p, bundle::check_signed(&bytes, digest, p), predicate_type, ("bundle", &source, &format!("bundle {source}"), &layer.digest));
+        match r.manifest.layers.as_slice() {
+            [l] if l.size <= MAX_ATTESTATION => asked.push((source, l, label)),
+            [l] => f.failures.push(format!("bundle {source}: the layer is {} bytes, over the {} KiB limit", l.size, MAX_ATTESTATION >> 10)),
+            ls => f.failures.push(format!("bundle {source}: {} layers; a bundle manifest has exactly one", ls.len())),
+        }
+        f.label(label);
+    }
+    let layers: Vec<&Descriptor> = asked.iter().map(|(_, l, _)| *l).collect();
+    for ((source, layer, label), bytes) in asked.iter().zip(st.blobs(&layers)) {
+        if let Some(bytes) = content(bytes, &mut f.failures)? {
+            let r = bundle::check_signed(&bytes, digest, p);
+            f.take(p, r, predicate_type, ("bundle", source, &format!("bundle {source}"), &layer.digest));
+        }
+        f.label(*label);
     }
     Ok(f)
 }
@@ -399,6 +466,34 @@ mod tests {
         let b = attach(&l, &s, "r.io/lab/app", t, &serde_json::json!({"accuracy": 0.5}), SignWith::Key(&ours), Format::Both).unwrap();
         assert_eq!((b.bundle, b.legacy), (Some(true), Some(true)));
         assert_eq!(find(&l, &s.digest, &policy, Some(t)).unwrap().attestations.len(), 4);
+    }
+
+    #[test]
+    fn found_once_narrowed_per_signer_and_deduplicated() {
+        let tmp = tempfile::tempdir().unwrap();
+        let l = Layout::new(tmp.path().join("layout"));
+        let s = subject(&l);
+        let (ours, mine) = key(tmp.path(), "ours");
+        let (theirs, _) = key(tmp.path(), "theirs");
+        let (t, u) = ("https://example.com/eval/v1", "https://example.com/other/v1");
+        let pred = serde_json::json!({"accuracy": 0.9});
+        for (k, ty) in [(&ours, t), (&theirs, t), (&theirs, u)] {
+            attach(&l, &s, "r.io/lab/app", ty, &pred, SignWith::Key(k), Format::Both).unwrap();
+        }
+        // Found once under both keys (every type), then narrowed to ours for one type.
+        let both = crate::trust::KeySet::load(&[tmp.path().join("ours.pub"), tmp.path().join("theirs.pub")]).unwrap();
+        let wide = find(&l, &s.digest, &Policy::of_keys(both, vec!["r.io/lab/app".into()]), None).unwrap();
+        assert_eq!((wide.attestations.len(), wide.failures.len()), (6, 0), "{:?}", wide.failures);
+        let fp = mine.keys.keys[0].fingerprint.clone();
+        let narrow = |x: &Signer| (x.fingerprint == fp).then(|| Signer { key: "ours".into(), ..x.clone() });
+        let n = wide.narrowed(t, &narrow);
+        assert_eq!(n.attestations.len(), 2);
+        assert!(n.attestations.iter().all(|a| a.signer.key == "ours" && a.predicate_type == t));
+        assert_eq!(n.failures.len(), 2, "theirs, both formats: {:?}", n.failures);
+        assert!(n.failures.iter().all(|w| w.contains("not a signer this rule trusts")), "{:?}", n.failures);
+        // The same statement by the same signer in both formats counts once.
+        assert_eq!(n.unique().attestations.len(), 1);
+        assert_eq!(wide.unique().attestations.len(), 3);
     }
 
     #[test]

@@ -61,6 +61,19 @@ pub fn bundle_layer(m: &ImageManifest) -> Result<&Descriptor, String> {
     }
 }
 
+/// The predicate type of the in-toto statement a bundle's DSSE envelope carries, unverified (to
+/// tell an attestation from a signature before checking it, never to trust it); None when the
+/// bytes are not a DSSE bundle over a statement.
+pub fn statement_predicate(bytes: &[u8]) -> Option<String> {
+    let bundle = Bundle::from_json(std::str::from_utf8(bytes).ok()?).ok()?;
+    let SignatureContent::DsseEnvelope(env) = &bundle.content else { return None };
+    if env.payload_type != INTOTO_PAYLOAD_TYPE {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(env.payload.as_bytes()).ok()?;
+    v.get("predicateType")?.as_str().map(String::from)
+}
+
 /// Who made a valid signature: a trusted key (its index), or a trusted keyless identity (its
 /// index, and what its verified certificate and log entry say).
 #[derive(Debug, Clone)]

@@ -27,11 +27,15 @@ pub struct Input<'a> {
 /// Every requirement's and rule's outcome, in the policy's order: the attestation requirements
 /// (each, then its rules), then the environment's rules.
 pub fn evaluate(l: &Loaded, i: &Input) -> Result<Vec<RuleOutcome>> {
-    let functions = Functions::collect(l, i)?;
+    let wide = Wide::find(l, i)?;
+    let functions = Functions::collect(l, i, &wide)?;
     let mut out = Vec::new();
+    // A requirement's keyless identities follow the environment's and the earlier requirements'
+    // in the wide policy ([`everyone`]).
+    let mut offset = l.identities.len();
     for req in &l.attestations {
-        let policy = policy(&req.signers, i)?;
-        let accepted = accepted(req.predicate_type.as_str(), &l.environment, &policy, i)?;
+        let accepted = accepted(req, offset, &l.environment, &wide, i)?;
+        offset += req.signers.identities.len();
         out.push(requirement(req, &l.environment, &accepted));
         for (rule, program) in &req.rules {
             let why = attestation_rule(program, &req.predicate_type, &accepted.0, &functions, i);
@@ -68,31 +72,64 @@ fn attestation_rule(
 
 type Accepted = (Vec<(serde_json::Value, super::Signer)>, Vec<String>);
 
-/// The attestations of a type accepted under `policy` (for the promotion type: only promotions to
-/// `env`), and why others were not.
-fn accepted(predicate_type: &str, env: &str, policy: &Policy, i: &Input) -> Result<Accepted> {
-    if predicate_type == promotion::PREDICATE_TYPE {
-        let (ps, failures) = promotion::of_digest(i.store, i.digest, policy, Some(env))?;
+/// Whether some rule may call the function `f` (a name mentioned at all: never too little), so
+/// that only what may be asked for is read.
+fn mentions(l: &Loaded, f: &str) -> bool {
+    l.rules.iter().chain(l.attestations.iter().flat_map(|a| a.rules.iter())).any(|(r, _)| r.condition.contains(f))
+}
+
+/// Every attestation of the digest, fetched and verified once, under every signer the
+/// environment names ([`everyone`]); each requirement and function narrows it to its signers.
+struct Wide {
+    found: attest::Found,
+}
+
+impl Wide {
+    fn find(l: &Loaded, i: &Input) -> Result<Wide> {
+        if l.attestations.is_empty() && !mentions(l, "attestations") && !mentions(l, "promotion") {
+            return Ok(Wide { found: attest::Found::default() });
+        }
+        let found = attest::find(i.store, i.digest, &policy(&everyone(l), i)?, None)?;
+        Ok(Wide { found })
+    }
+
+    /// The attestations of type `t` by a signer of `rule` (its keyless identities at `offset` in
+    /// the wide policy's), named as `rule` names them. None when one must be verified again under
+    /// `rule`: its certificate matched another identity of the wide policy first.
+    fn narrowed(&self, t: &str, rule: &Policy, offset: usize) -> Option<attest::Found> {
+        let again = std::cell::Cell::new(false);
+        let f = self.found.narrowed(t, &|s: &super::Signer| {
+            let Some(w) = s.fingerprint.strip_prefix("keyless:").and_then(|w| w.parse::<usize>().ok()) else {
+                let k = rule.keys.keys.iter().find(|k| k.fingerprint == s.fingerprint)?;
+                return Some(super::Signer { key: k.name.clone(), ..s.clone() });
+            };
+            let Some(j) = w.checked_sub(offset).filter(|j| *j < rule.keyless.len()) else {
+                again.set(again.get() || !rule.keyless.is_empty());
+                return None;
+            };
+            Some(super::Signer { key: rule.keyless[j].label(), fingerprint: format!("keyless:{j}"), ..s.clone() })
+        });
+        (!again.get()).then_some(f)
+    }
+}
+
+/// The attestations a requirement accepts (for the promotion type: only promotions to `env`),
+/// and why others were not.
+fn accepted(req: &super::policy_file::Required, offset: usize, env: &str, wide: &Wide, i: &Input) -> Result<Accepted> {
+    let policy = policy(&req.signers, i)?;
+    let t = req.predicate_type.as_str();
+    let found = match wide.narrowed(t, &policy, offset) {
+        Some(f) => f,
+        None => attest::find(i.store, i.digest, &policy, Some(t))?,
+    };
+    if t == promotion::PREDICATE_TYPE {
+        let lookup = |other: &str| attest::find(i.store, other, &policy, Some(promotion::PREDICATE_TYPE));
+        let (ps, failures) = promotion::of_found(found, i.digest, Some(env), &lookup)?;
         let list = ps.into_iter().map(|p| (serde_json::to_value(&p.predicate).unwrap_or_default(), p.signer)).collect();
         return Ok((list, failures));
     }
-    let found = attest::find(i.store, i.digest, policy, Some(predicate_type))?;
-    Ok((unique(found.attestations).into_iter().map(|a| (a.predicate, a.signer)).collect(), found.failures))
-}
-
-/// One of each statement: the same predicate by the same signer stored in both formats (a bundle
-/// referrer and the `.att` tag) counts once.
-fn unique(list: Vec<attest::Attestation>) -> Vec<attest::Attestation> {
-    let mut out: Vec<attest::Attestation> = Vec::new();
-    for a in list {
-        let same = |o: &attest::Attestation| {
-            o.signer.fingerprint == a.signer.fingerprint && o.predicate_type == a.predicate_type && o.predicate == a.predicate
-        };
-        if !out.iter().any(same) {
-            out.push(a);
-        }
-    }
-    out
+    let found = found.unique();
+    Ok((found.attestations.into_iter().map(|a| (a.predicate, a.signer)).collect(), found.failures))
 }
 
 /// A requirement's own outcome: enough distinct signers attested.
@@ -160,35 +197,39 @@ impl Functions {
     /// `attestations(type)` trusts every signer of this environment; `promotion(env)` trusts the
     /// signers of env's promotion requirement when the policy has one, else every signer of this
     /// environment.
-    fn collect(l: &Loaded, i: &Input) -> Result<Functions> {
-        // Read only what some rule may ask for (a name mentioned at all: never too little).
-        let conditions: Vec<&str> =
-            l.rules.iter().chain(l.attestations.iter().flat_map(|a| a.rules.iter())).map(|(r, _)| r.condition.as_str()).collect();
-        let mentions = |f: &str| conditions.iter().any(|c| c.contains(f));
-        let (types, envs) = (mentions("attestations"), mentions("promotion"));
-        let all = policy(&everyone(l), i)?;
-        let by_type = if types { Self::by_type(i, &all)? } else { HashMap::new() };
-        let promotions = if envs { Self::promotions(l, i, &all)? } else { HashMap::new() };
+    fn collect(l: &Loaded, i: &Input, wide: &Wide) -> Result<Functions> {
+        let (types, envs) = (mentions(l, "attestations"), mentions(l, "promotion"));
+        let by_type = if types { Self::by_type(wide) } else { HashMap::new() };
+        let promotions = if envs { Self::promotions(l, i, wide)? } else { HashMap::new() };
         Ok(Functions { by_type: Arc::new(by_type), promotions: Arc::new(promotions) })
     }
 
     /// Predicate type → the verified attestations of that type, as a CEL list of maps.
-    fn by_type(i: &Input, all: &Policy) -> Result<HashMap<String, Value>> {
-        let found = attest::find(i.store, i.digest, all, None)?;
+    fn by_type(wide: &Wide) -> HashMap<String, Value> {
+        let found = wide.found.clone().unique();
         let mut grouped: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-        for a in unique(found.attestations) {
+        for mut a in found.attestations {
+            // A promotion's approver is its verified signer, whatever the predicate claims.
+            if a.predicate_type == promotion::PREDICATE_TYPE
+                && let Some(m) = a.predicate.as_object_mut()
+            {
+                m.insert("approver".into(), serde_json::json!(promotion::verified_approver(&a.signer)));
+            }
             let mut m: HashMap<String, Value> = HashMap::new();
             m.insert("predicateType".into(), Value::String(Arc::new(a.predicate_type.clone())));
             m.insert("predicate".into(), cel::to_value(&a.predicate).unwrap_or(Value::Null));
             m.insert("signer".into(), signer_value(&a.signer));
             grouped.entry(a.predicate_type).or_default().push(Value::Map(Map::from(m)));
         }
-        Ok(grouped.into_iter().map(|(k, v)| (k, Value::List(Arc::new(v)))).collect())
+        grouped.into_iter().map(|(k, v)| (k, Value::List(Arc::new(v)))).collect()
     }
 
     /// Environment → this release's latest verified promotion to it, as a CEL map.
-    fn promotions(l: &Loaded, i: &Input, all: &Policy) -> Result<HashMap<String, Value>> {
-        let (ps, _) = promotion::of_digest(i.store, i.digest, all, None)?;
+    fn promotions(l: &Loaded, i: &Input, wide: &Wide) -> Result<HashMap<String, Value>> {
+        let all = policy(&everyone(l), i)?;
+        let found = wide.found.narrowed(promotion::PREDICATE_TYPE, &|s| Some(s.clone()));
+        let lookup = |other: &str| attest::find(i.store, other, &all, Some(promotion::PREDICATE_TYPE));
+        let (ps, _) = promotion::of_found(found, i.digest, None, &lookup)?;
         let mut per_env: BTreeMap<String, Vec<Promotion>> = BTreeMap::new();
         for p in ps {
             per_env.entry(p.predicate.environment.clone()).or_default().push(p);

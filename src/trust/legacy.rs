@@ -63,21 +63,29 @@ pub fn read_tagged(
     if m.layers.len() > MAX_SIGNATURES {
         return Err(crate::error::finding(format!("{what}: {} layers, over the limit of {MAX_SIGNATURES}", m.layers.len())));
     }
-    let mut out: Vec<SigLayer> = Vec::new();
-    for l in m.layers.into_iter().filter(|l| keep(l)) {
-        // Signers of the same identity share a payload: fetch each payload blob once.
-        if let Some(prev) = out.iter().find(|p| p.desc.digest == l.digest && p.desc.size == l.size) {
-            let payload = prev.payload.clone();
-            let signature = l.annotation(SIGNATURE_ANNOTATION).map(String::from);
-            out.push(SigLayer { desc: l, payload, signature });
-            continue;
-        }
-        if l.size > max_layer {
-            return Err(crate::error::finding(format!("{what}: a layer is {} bytes, over the {} KiB limit", l.size, max_layer >> 10)));
-        }
-        let payload = st.blob(&l)?;
-        let signature = l.annotation(SIGNATURE_ANNOTATION).map(String::from);
-        out.push(SigLayer { desc: l, payload, signature });
+    let kept: Vec<crate::oci::Descriptor> = m.layers.into_iter().filter(|l| keep(l)).collect();
+    if let Some(l) = kept.iter().find(|l| l.size > max_layer) {
+        return Err(crate::error::finding(format!("{what}: a layer is {} bytes, over the {} KiB limit", l.size, max_layer >> 10)));
     }
+    // Signers of the same identity share a payload: each payload blob is fetched once, all of
+    // them together (a registry fetches them concurrently).
+    let mut distinct: Vec<&crate::oci::Descriptor> = Vec::new();
+    for l in &kept {
+        if !distinct.iter().any(|p| p.digest == l.digest && p.size == l.size) {
+            distinct.push(l);
+        }
+    }
+    let mut payloads: Vec<(String, Vec<u8>)> = Vec::new();
+    for (l, b) in distinct.iter().zip(st.blobs(&distinct)) {
+        payloads.push((l.digest.clone(), b?));
+    }
+    let out = kept
+        .into_iter()
+        .map(|l| {
+            let payload = payloads.iter().find(|(d, _)| *d == l.digest).map(|(_, b)| b.clone()).unwrap_or_default();
+            let signature = l.annotation(SIGNATURE_ANNOTATION).map(String::from);
+            SigLayer { desc: l, payload, signature }
+        })
+        .collect();
     Ok(Some((d, out)))
 }

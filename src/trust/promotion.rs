@@ -2,7 +2,9 @@
 //!
 //! `bundle promote` attaches an in-toto attestation with the predicate [`PREDICATE_TYPE`] to the
 //! release's manifest digest. Who approved is the attestation's verified signer, never what the
-//! predicate says; which promotions count is decided by the caller's trust flags or policy.
+//! predicate says (readers overwrite `approver` with it); which promotions count is decided by the
+//! caller's trust flags or policy; a `supersedes` claim is believed only when the release it names
+//! has a verified promotion to the same environment before it.
 
 use super::{Policy, Signer, attest};
 use anyhow::Result;
@@ -90,10 +92,37 @@ pub fn rfc3339(t: &DateTime<FixedOffset>) -> String {
 }
 
 /// The verified promotions of `digest` (to `env`, or to any environment), oldest first, and why
-/// other promotion attestations were not accepted. A promotion whose predicate does not parse, or
-/// names another release, is not accepted.
+/// other promotion attestations were not accepted. A promotion whose predicate does not parse,
+/// names another release, or claims to supersede a release with no verified promotion to the same
+/// environment before it, is not accepted. `approver` is the verified signer's, whatever the
+/// predicate says ([`verified_approver`]).
 pub fn of_digest(st: &dyn crate::store::Store, digest: &str, p: &Policy, env: Option<&str>) -> Result<(Vec<Promotion>, Vec<String>)> {
     let found = attest::find(st, digest, p, Some(PREDICATE_TYPE))?;
+    of_found(found, digest, env, &|other| attest::find(st, other, p, Some(PREDICATE_TYPE)))
+}
+
+/// [`of_digest`] over attestations already found and verified; `lookup` finds the promotion
+/// attestations of another digest under the same policy (for `supersedes`).
+pub fn of_found(
+    found: attest::Found,
+    digest: &str,
+    env: Option<&str>,
+    lookup: &dyn Fn(&str) -> Result<attest::Found>,
+) -> Result<(Vec<Promotion>, Vec<String>)> {
+    let (candidates, mut failures) = parsed(found.unique(), digest)?;
+    let mut out = Vec::new();
+    for c in candidates.into_iter().filter(|c| env.is_none_or(|e| e == c.predicate.environment)) {
+        match superseded_checked(&c, lookup)? {
+            None => out.push(c),
+            Some(why) => failures.push(format!("promotion {} by {}: {why}", c.signer.signed_digest, c.approver())),
+        }
+    }
+    Ok((out, failures))
+}
+
+/// The promotions among verified attestations of `digest`, to any environment, oldest first
+/// (nothing about `supersedes` checked yet), and why the others were not accepted.
+fn parsed(found: attest::Found, digest: &str) -> Result<(Vec<Promotion>, Vec<String>)> {
     let mut failures = found.failures;
     // A promotion dated after now (beyond clock skew) has not happened yet: with RELBUNDLE_NOW, a
     // past decision is re-checked without what came later.
@@ -102,7 +131,7 @@ pub fn of_digest(st: &dyn crate::store::Store, digest: &str, p: &Policy, env: Op
     let mut out = Vec::new();
     for a in found.attestations {
         let what = format!("promotion {} by {}", a.envelope_digest, a.signer.short());
-        let pred: Predicate = match serde_json::from_value(a.predicate.clone()) {
+        let mut pred: Predicate = match serde_json::from_value(a.predicate.clone()) {
             Ok(p) => p,
             Err(e) => {
                 failures.push(format!("{what}: not a {PREDICATE_TYPE} predicate: {e}"));
@@ -124,16 +153,40 @@ pub fn of_digest(st: &dyn crate::store::Store, digest: &str, p: &Policy, env: Op
             failures.push(format!("{what}: dated {}, after now ({}): not counted", pred.time, rfc3339(&now)));
             continue;
         }
-        // The same statement by the same signer in both formats (bundle and `.att`) is one promotion.
-        let same = |o: &Promotion| {
-            o.signer.fingerprint == a.signer.fingerprint && o.predicate.time == pred.time && o.predicate.environment == pred.environment
-        };
-        if env.is_none_or(|e| e == pred.environment) && !out.iter().any(same) {
-            out.push(Promotion { predicate: pred, time, signer: a.signer });
-        }
+        // Who approved is who verifiably signed, whatever the predicate claims.
+        pred.approver = verified_approver(&a.signer);
+        out.push(Promotion { predicate: pred, time, signer: a.signer });
     }
     out.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.signer.fingerprint.cmp(&b.signer.fingerprint)));
     Ok((out, failures))
+}
+
+/// Why a promotion's `supersedes` is not believed (None when it holds or is absent): the release
+/// it names must have a verified promotion (under the same policy) to the same environment, of
+/// the same release name and version, dated no later than this one.
+fn superseded_checked(c: &Promotion, lookup: &dyn Fn(&str) -> Result<attest::Found>) -> Result<Option<String>> {
+    let Some(s) = &c.predicate.supersedes else { return Ok(None) };
+    let env = &c.predicate.environment;
+    let (before, _) = parsed(lookup(&s.digest)?, &s.digest)?;
+    let holds = before.iter().any(|b| b.predicate.environment == *env && b.predicate.release == *s && b.time <= c.time);
+    Ok((!holds).then(|| {
+        format!(
+            "claims to supersede {} {} ({}) in {env}, which has no verified promotion to {env} before it: not accepted",
+            s.name, s.version, s.digest
+        )
+    }))
+}
+
+/// The approver a reader records: the verified signer, `{"key": "sha256:<fingerprint>"}` or, for
+/// a keyless signer, `{"issuer": …, "subject": <the certificate's SAN>}`.
+pub fn verified_approver(s: &Signer) -> BTreeMap<String, String> {
+    match (&s.certificate, s.fingerprint.starts_with("sha256:")) {
+        (Some(c), false) => BTreeMap::from([
+            ("issuer".to_string(), c.issuer.clone().unwrap_or_default()),
+            ("subject".to_string(), c.identity.clone().unwrap_or_default()),
+        ]),
+        _ => BTreeMap::from([("key".to_string(), s.fingerprint.clone())]),
+    }
 }
 
 /// One release in an environment's history: every verified promotion of it to the environment.
@@ -151,9 +204,10 @@ impl Promoted {
     }
 }
 
-/// The releases of a repository promoted to `env` under the policy, in promotion order (oldest
-/// first; a release's place is its latest promotion), each once whatever its tags.
-pub fn history(st: &dyn crate::store::Store, p: &Policy, env: &str) -> Result<Vec<Promoted>> {
+/// The releases of a repository (of the release `name`, when given) promoted to `env` under the
+/// policy, in promotion order (oldest first; a release's place is its latest promotion), each
+/// once whatever its tags.
+pub fn history(st: &dyn crate::store::Store, p: &Policy, env: &str, name: Option<&str>) -> Result<Vec<Promoted>> {
     // The `.att` tag, referrers and blobs are read once, however many tags name a release.
     let memo = crate::store::memo::Memo::new(st);
     let st: &dyn crate::store::Store = &memo;
@@ -167,6 +221,9 @@ pub fn history(st: &dyn crate::store::Store, p: &Policy, env: &str) -> Result<Ve
             continue;
         }
         let Ok((_, rec)) = crate::artifact::read(st, &d) else { continue };
+        if name.is_some_and(|n| n != rec.name) {
+            continue;
+        }
         let (promotions, _) = of_digest(st, &d.digest, p, Some(env))?;
         if !promotions.is_empty() {
             out.push(Promoted { tag, digest: d.digest, version: rec.version, promotions });

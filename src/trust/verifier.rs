@@ -118,24 +118,33 @@ pub fn check(s: &dyn crate::store::Store, digest: &str, p: &Policy) -> Result<Ou
     // 2. Referrers. Their bundles are fetched together (concurrently), then checked in order.
     let found = referrers_found?;
     o.failures.extend(found.notes);
-    let layers: Vec<Option<&crate::oci::Descriptor>> = found
-        .referrers
-        .iter()
-        .map(|r| if bundle::is_bundle(&r.manifest) { bundle::bundle_layer(&r.manifest).ok() } else { None })
-        .collect();
+    // Bundles labelled as attestations (another predicate type) are not signatures: not fetched.
+    let referrers: Vec<&referrers::Referrer> = found.referrers.iter().filter(|r| !labelled_attestation(&r.manifest)).collect();
+    let layers: Vec<Option<&crate::oci::Descriptor>> =
+        referrers.iter().map(|r| if bundle::is_bundle(&r.manifest) { bundle::bundle_layer(&r.manifest).ok() } else { None }).collect();
     let wanted: Vec<&crate::oci::Descriptor> = layers.iter().flatten().copied().collect();
     let mut fetched = s.blobs(&wanted).into_iter();
-    for (r, layer) in found.referrers.iter().zip(&layers) {
+    for (r, layer) in referrers.iter().zip(&layers) {
         let source = format!("referrer {} in {}", r.desc.digest, r.place);
         if bundle::is_bundle(&r.manifest) {
-            o.stored += 1;
             let Some(layer) = layer else {
+                o.stored += 1;
                 let why = bundle::bundle_layer(&r.manifest).err().unwrap_or_default();
                 o.failures.push(format!("bundle {source}: {why}"));
                 continue;
             };
             let bytes = fetched.next().expect("one fetch per bundle layer");
-            let Some(bytes) = content(bytes, &mut o.failures)? else { continue };
+            let Some(bytes) = content(bytes, &mut o.failures)? else {
+                o.stored += 1;
+                continue;
+            };
+            // An unlabelled bundle whose statement has another predicate is an attestation.
+            if bundle::labelled_predicate(&r.manifest).is_none()
+                && bundle::statement_predicate(&bytes).is_some_and(|t| t != bundle::SIGN_PREDICATE)
+            {
+                continue;
+            }
+            o.stored += 1;
             o.take(p, bundle::check(&bytes, digest, p), ("bundle", &source, &format!("bundle {source}"), &layer.digest));
         } else if !r.manifest.layers.is_empty() && r.manifest.layers.iter().all(|l| l.media_type == signing::SIMPLESIGNING_MEDIA_TYPE) {
             // A legacy payload stored as a referrer (cosign --registry-referrers-mode=oci-1-1).
@@ -172,17 +181,20 @@ pub fn check(s: &dyn crate::store::Store, digest: &str, p: &Policy) -> Result<Ou
 pub fn stored(s: &dyn crate::store::Store, digest: &str) -> Result<usize> {
     let mut n = legacy::read_signatures(s, digest)?.map(|(_, l)| l.len()).unwrap_or(0);
     let found = referrers::find(s, digest)?;
-    for r in &found.referrers {
+    for r in found.referrers.iter().filter(|r| !labelled_attestation(&r.manifest)) {
         if bundle::is_bundle(&r.manifest) {
-            if bundle::labelled_predicate(&r.manifest).is_some_and(|t| t != bundle::SIGN_PREDICATE) {
-                continue;
-            }
             n += 1;
         } else if r.manifest.layers.iter().all(|l| l.media_type == signing::SIMPLESIGNING_MEDIA_TYPE) {
             n += r.manifest.layers.len();
         }
     }
     Ok(n)
+}
+
+/// Whether a referrer is a bundle labelled with a predicate other than the signature's: an
+/// attestation, never a signature (a label can only make a bundle skipped, never trusted).
+fn labelled_attestation(m: &crate::oci::ImageManifest) -> bool {
+    bundle::is_bundle(m) && bundle::labelled_predicate(m).is_some_and(|t| t != bundle::SIGN_PREDICATE)
 }
 
 /// Whether one signature layer is a valid signature of `digest` under the policy: the index of
