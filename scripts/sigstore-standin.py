@@ -12,6 +12,13 @@ One HTTP server speaks:
                signed entry timestamp, the inclusion proof and a signed checkpoint.
                Under /expired (a Fulcio URL of URL/expired): a certificate whose ten minutes of
                validity ended ten minutes ago, before any log entry or timestamp made now.
+  * Rekor v2   POST /api/v2/log/entries   the v2 CreateEntryRequest `hashedRekordRequestV002` (what
+               sigstore-rust and sigstore-python send for artifacts and, as rekor-v2-spec §6.1.4 has
+               it, for DSSE envelopes: the digest of the PAE), signature checked; its own RFC 6962
+               tree and Ed25519 key, as the production log. The answer is the protobuf
+               `TransparencyLogEntry` JSON: kindVersion hashedrekord 0.0.2, the inclusion proof with
+               a C2SP signed-note checkpoint, no SET, no integrated time. Signed with the
+               signing config `signing_config.rekor-v2.json` (the TSA is required).
   * TSA        POST /api/v1/timestamp     RFC 3161, answered by `openssl ts -reply` with the test TSA.
   * GitHub     GET  /github-token         the Actions token-request endpoint (bearer `test-request-token`).
 
@@ -22,10 +29,12 @@ Usage:
                                       writes DIR/url-untrusted instead, leaving the trust files).
   sigstore-standin.py token DIR JSON  print a JWT with these claims (iss/aud/iat/exp filled in).
   sigstore-standin.py resign-checkpoint DIR BUNDLE OUT   the bundle with its checkpoint re-signed by
-                                      the untrusted log key (a checkpoint from another log).
+                                      the untrusted log key of its kind (a checkpoint from another log).
 
-Files in DIR: trusted_root.json, signing_config.json, trust_config.json (sigstore-python's
---trust-config: both wrapped), and the PEM keys/certificates.
+Files in DIR: trusted_root.json (both logs), signing_config.json (Rekor v1),
+signing_config.rekor-v2.json, signing_config.no-tsa.json, trust_config.json (sigstore-python's
+--trust-config: the root and the v1 signing config wrapped), trust_config.rekor-v2.json, and the
+PEM keys/certificates.
 """
 
 import base64
@@ -41,7 +50,7 @@ import threading
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, utils
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, utils
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
@@ -82,6 +91,17 @@ def load_or_make_key(d, name):
         with open(p, "rb") as f:
             return serialization.load_pem_private_key(f.read(), None)
     k = ec.generate_private_key(ec.SECP256R1())
+    with open(p, "wb") as f:
+        f.write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    return k
+
+
+def load_or_make_ed25519(d, name):
+    p = os.path.join(d, name + ".key")
+    if os.path.exists(p):
+        with open(p, "rb") as f:
+            return serialization.load_pem_private_key(f.read(), None)
+    k = ed25519.Ed25519PrivateKey.generate()
     with open(p, "wb") as f:
         f.write(k.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     return k
@@ -130,6 +150,8 @@ class Keys:
         self.ct = load_or_make_key(d, "ctlog")
         self.rekor = load_or_make_key(d, "rekor")
         self.other_rekor = load_or_make_key(d, "rekor-untrusted")
+        self.rekor_v2 = load_or_make_ed25519(d, "rekor-v2")
+        self.other_rekor_v2 = load_or_make_ed25519(d, "rekor-v2-untrusted")
         self.oidc = load_or_make_key(d, "oidc")
         self.tsa_root = load_or_make_key(d, "tsa-root")
         self.tsa_root_cert = load_or_make_cert(d, "tsa-root.pem", lambda: ca_cert(self.tsa_root, "test tsa root"))
@@ -167,13 +189,23 @@ def tlog(key, url):
     }
 
 
+def tlog_v2(key, url):
+    """A Rekor v2 log in a trusted root: Ed25519, its log id the C2SP note key id (full hash)."""
+    return {
+        "baseUrl": url,
+        "hashAlgorithm": "SHA2_256",
+        "publicKey": {"rawBytes": b64(der_pub(key)), "keyDetails": "PKIX_ED25519", "validFor": {"start": EPOCH}},
+        "logId": {"keyId": b64(note_key_id(key, LogV2.ORIGIN))},
+    }
+
+
 def write_trust(keys, url):
     def cert_b64(c):
         return {"rawBytes": b64(c.public_bytes(serialization.Encoding.DER))}
 
     root = {
         "mediaType": "application/vnd.dev.sigstore.trustedroot+json;version=0.1",
-        "tlogs": [tlog(keys.rekor, url)],
+        "tlogs": [tlog(keys.rekor, url), tlog_v2(keys.rekor_v2, url)],
         "certificateAuthorities": [
             {
                 "subject": {"organization": "relbundle-test", "commonName": "test fulcio"},
@@ -193,8 +225,8 @@ def write_trust(keys, url):
         ],
     }
 
-    def service(u):
-        return {"url": u, "majorApiVersion": 1, "validFor": {"start": EPOCH}, "operator": "relbundle-test"}
+    def service(u, version=1):
+        return {"url": u, "majorApiVersion": version, "validFor": {"start": EPOCH}, "operator": "relbundle-test"}
 
     signing = {
         "mediaType": "application/vnd.dev.sigstore.signingconfig.v0.2+json",
@@ -208,8 +240,19 @@ def write_trust(keys, url):
     # Without a TSA: the signer must then rely on Rekor's integrated time alone.
     no_tsa = dict(signing, tsaUrls=[])
     del no_tsa["tsaConfig"]
+    # Both logs offered, as the public-good config does: a signer takes the highest version.
+    v2 = dict(signing, rekorTlogUrls=[service(url, 2), service(url)])
     trust = {"mediaType": "application/vnd.dev.sigstore.clienttrustconfig.v0.1+json", "trustedRoot": root, "signingConfig": signing}
-    for fname, obj in [("trusted_root.json", root), ("signing_config.json", signing), ("signing_config.no-tsa.json", no_tsa), ("trust_config.json", trust)]:
+    trust_v2 = dict(trust, signingConfig=v2)
+    files = [
+        ("trusted_root.json", root),
+        ("signing_config.json", signing),
+        ("signing_config.no-tsa.json", no_tsa),
+        ("signing_config.rekor-v2.json", v2),
+        ("trust_config.json", trust),
+        ("trust_config.rekor-v2.json", trust_v2),
+    ]
+    for fname, obj in files:
         with open(os.path.join(keys.dir, fname), "w") as f:
             json.dump(obj, f, indent=2)
 
@@ -520,6 +563,89 @@ def sign_note(key, origin, note):
     return f"{note}\n\u2014 {origin} {b64(hint + sig)}\n"
 
 
+def note_key_id(key, origin):
+    """The C2SP signed-note key id of an Ed25519 key: SHA-256(name, LF, 0x01, raw key)."""
+    raw = key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    return hashlib.sha256(origin.encode() + b"\n\x01" + raw).digest()
+
+
+def sign_note_v2(key, origin, note):
+    """A C2SP signed note: the Ed25519 signature, prefixed by the key id's first four bytes."""
+    return f"{note}\n\u2014 {origin} {b64(note_key_id(key, origin)[:4] + key.sign(note.encode()))}\n"
+
+
+KEY_DETAILS = {"PKIX_ECDSA_P256_SHA_256": hashes.SHA256()}
+
+
+class LogV2:
+    """Rekor v2 (rekor-tiles): hashedrekord 0.0.2 entries, a C2SP checkpoint, no SET."""
+
+    ORIGIN = "rekor-v2.relbundle.test"
+
+    def __init__(self, keys, untrusted):
+        self.key = keys.other_rekor_v2 if untrusted else keys.rekor_v2
+        self.leaves = []
+        self.lock = threading.Lock()
+
+    def body_of(self, req):
+        if set(req) != {"hashedRekordRequestV002"}:
+            raise Refused(f"only hashedRekordRequestV002 is served, not {sorted(req)}")
+        r = req["hashedRekordRequestV002"]
+        digest = base64.b64decode(r["digest"], validate=True)
+        if len(digest) != 32:
+            raise Refused(f"the digest is {len(digest)} bytes, not a SHA-256 digest (base64 of 32 bytes)")
+        sig = base64.b64decode(r["signature"]["content"], validate=True)
+        verifier = r["signature"]["verifier"]
+        details = verifier.get("keyDetails")
+        if details not in KEY_DETAILS:
+            raise Refused(f"keyDetails {details!r} is not served")
+        if "x509Certificate" in verifier:
+            raw = base64.b64decode(verifier["x509Certificate"]["rawBytes"], validate=True)
+            public, material = x509.load_der_x509_certificate(raw).public_key(), {"x509Certificate": {"rawBytes": b64(raw)}}
+        elif "publicKey" in verifier:
+            raw = base64.b64decode(verifier["publicKey"]["rawBytes"], validate=True)
+            public, material = serialization.load_der_public_key(raw), {"publicKey": {"rawBytes": b64(raw)}}
+        else:
+            raise Refused("the verifier names neither an x509Certificate nor a publicKey")
+        try:
+            public.verify(sig, digest, ec.ECDSA(utils.Prehashed(KEY_DETAILS[details])))
+        except Exception:
+            raise Refused("the hashedrekord signature does not verify")
+        return {
+            "apiVersion": "0.0.2",
+            "kind": "hashedrekord",
+            "spec": {
+                "hashedRekordV002": {
+                    "data": {"algorithm": "SHA2_256", "digest": b64(digest)},
+                    "signature": {"content": b64(sig), "verifier": dict(material, keyDetails=details)},
+                }
+            },
+        }
+
+    def add(self, req):
+        body = canonical(self.body_of(req))
+        with self.lock:
+            index = len(self.leaves)
+            self.leaves.append(leaf_hash(body))
+            leaves = list(self.leaves)
+        root = mth(leaves)
+        note = f"{self.ORIGIN}\n{len(leaves)}\n{b64(root)}\n"
+        # protobuf JSON: int64 as strings, bytes as base64, zero values (integratedTime) omitted.
+        return {
+            "logIndex": str(index),
+            "logId": {"keyId": b64(note_key_id(self.key, self.ORIGIN))},
+            "kindVersion": {"kind": "hashedrekord", "version": "0.0.2"},
+            "inclusionProof": {
+                "logIndex": str(index),
+                "rootHash": b64(root),
+                "treeSize": str(len(leaves)),
+                "hashes": [b64(h) for h in audit_path(index, leaves)],
+                "checkpoint": {"envelope": sign_note_v2(self.key, self.ORIGIN, note)},
+            },
+            "canonicalizedBody": b64(body),
+        }
+
+
 # ---------------------------------------------------------------- TSA
 
 
@@ -569,6 +695,7 @@ def timestamp(keys, query):
 def serve(d, untrusted_log):
     keys = Keys(d)
     log = Log(keys, untrusted_log)
+    log_v2 = LogV2(keys, untrusted_log)
     requests = open(os.path.join(d, "requests.log"), "a", buffering=1)
 
     class Handler(http.server.BaseHTTPRequestHandler):
@@ -603,6 +730,8 @@ def serve(d, untrusted_log):
                     return self.reply(201, "application/json", canonical(cert))
                 if self.path == "/api/v1/log/entries":
                     return self.reply(201, "application/json", canonical(log.add(json.loads(data))))
+                if self.path == "/api/v2/log/entries":
+                    return self.reply(201, "application/json", canonical(log_v2.add(json.loads(data))))
                 if self.path == "/api/v1/timestamp":
                     return self.reply(201, "application/timestamp-reply", timestamp(keys, data))
             except Refused as e:
@@ -628,9 +757,13 @@ def resign_checkpoint(d, src, out):
     keys = Keys(d)
     with open(src) as f:
         bundle = json.load(f)
-    proof = bundle["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]
+    entry = bundle["verificationMaterial"]["tlogEntries"][0]
+    proof = entry["inclusionProof"]
     note = proof["checkpoint"]["envelope"].split("\n\n")[0] + "\n"
-    proof["checkpoint"]["envelope"] = sign_note(keys.other_rekor, Log.ORIGIN, note)
+    if entry["kindVersion"]["version"] == "0.0.2":
+        proof["checkpoint"]["envelope"] = sign_note_v2(keys.other_rekor_v2, LogV2.ORIGIN, note)
+    else:
+        proof["checkpoint"]["envelope"] = sign_note(keys.other_rekor, Log.ORIGIN, note)
     with open(out, "w") as f:
         json.dump(bundle, f)
 

@@ -1,4 +1,4 @@
-//! Keyless signing (`relbundle::trust::keyless`) against local stand-ins for Fulcio, Rekor v1 and
+//! Keyless signing (`relbundle::trust::keyless`) against local stand-ins for Fulcio, Rekor (v1, v2) and
 //! an RFC 3161 TSA (scripts/sigstore-standin.py, 127.0.0.1 only, test keys), proven by an
 //! independent verifier: sigstore-python (`sigstore verify identity --offline` with the stand-ins'
 //! trust config), and by our own `trust::sigstore::verify`. Then what each must refuse.
@@ -798,4 +798,166 @@ fn key_signing_with_tlog_upload_through_the_cli_and_cosign() {
     std::fs::write(d.join("flipped.json"), &bad_set).unwrap();
     let c = cosign_verify(&d.join("flipped.json"), &root);
     assert_ne!(c.code, 0, "cosign verified a flipped SET");
+}
+
+/// Keyless signing against a Rekor v2 log: the stand-in's, through `signing_config.rekor-v2.json`
+/// (v2 and v1 offered, a TSA: Rekor v2 requires one). The signer takes v2 and logs the DSSE
+/// envelope as a `hashedrekord` 0.0.2 entry (the digest of its PAE, rekor-v2-spec §6.1.4) with a
+/// C2SP checkpoint signed by the log's Ed25519 key, no SET and no integrated time: the signing time
+/// is the TSA's. Through the CLI: `build --sign --keyless` and `sign --keyless`, `verify` with the
+/// workflow's identity reporting the v2 entry; sigstore-python verifies the stored bundles
+/// independently; a checkpoint signed by another key and a changed inclusion proof are refused by
+/// both, `verify` too when such a bundle is the release's only signature.
+#[test]
+fn keyless_signing_against_a_rekor_v2_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let s = Standin::start(&d.join("sigstore"), false);
+    let token = d.join("token");
+    let repo = fixture_repo(d, &["docproc", "dvc-remote"]);
+    let src = repo.join("docproc");
+    let b = |args: &[&str]| run(bundle(d).current_dir(d).args(args));
+    let (config, root) = (s.file("signing_config.rekor-v2.json"), s.file("trusted_root.json"));
+    let keyless = ["--keyless", "--identity-token", token.to_str().unwrap(), "--signing-config", config.to_str().unwrap()];
+    let l = format!("oci:{}", d.join("l").display());
+    std::fs::write(&token, s.token(&github_claims("release.yml"))).unwrap();
+    b(&[&["build", "--version", "1.0.0", "--output", &l, "--sign"][..], &keyless[..], &[src.to_str().unwrap()]].concat()).ok();
+    // The unsigned 1.0.1, kept aside to hold tampered bundles below; then signed.
+    let r = b(&["build", "--version", "1.0.1", "--output", &l, src.to_str().unwrap()]).ok();
+    let digest = built_digest(&r.stdout);
+    let hex = digest.trim_start_matches("sha256:").to_string();
+    assert!(Command::new("cp").arg("-a").arg(d.join("l")).arg(d.join("unsigned")).status().unwrap().success());
+    std::fs::write(&token, s.token(&github_claims("release.yml"))).unwrap();
+    let r = b(&[&["sign", &format!("{l}:1.0.1")][..], &keyless[..]].concat()).ok();
+    assert!(r.stdout.contains(&format!("keyless: {GITHUB_SAN} from {GITHUB_ISSUER}")), "{}", r.stdout);
+    // Only the v2 log was written to.
+    let requests = std::fs::read_to_string(s.file("requests.log")).unwrap();
+    assert!(requests.contains("POST /api/v2/log/entries\n") && !requests.contains("/api/v1/log/entries"), "{requests}");
+
+    // verify: the identity pinned, the stand-ins' root; the entry is Rekor v2's, the time the TSA's.
+    let pin = ["--identity", "docproc", "--trusted-root", root.to_str().unwrap(), "--certificate-oidc-issuer", GITHUB_ISSUER];
+    let verify = |r: &str| b(&[&["verify", r, "--certificate-identity", GITHUB_SAN, "--json"][..], &pin[..]].concat());
+    for v in ["1.0.0", "1.0.1"] {
+        let out = verify(&format!("{l}:{v}"));
+        assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
+        let rep: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let c = &rep["signers"][0]["certificate"];
+        assert_eq!((c["identity"].as_str(), c["tlog"].as_bool()), (Some(GITHUB_SAN), Some(true)), "{rep}");
+        assert_eq!((c["rekorVersion"].as_u64(), c["logEntry"].as_str()), (Some(2), Some("hashedrekord/0.0.2")), "{rep}");
+        assert!(c["signedAt"].is_string() && c["logIndex"].is_number(), "{rep}");
+        // The report follows spec/verify-report.schema.json (Python's jsonschema).
+        let schema = repo_root().join("spec/verify-report.schema.json");
+        let code = "import json,sys,jsonschema; jsonschema.validate(json.loads(sys.argv[1]), json.load(open(sys.argv[2])))";
+        py(code, &[&out.stdout, schema.to_str().unwrap()]).ok();
+    }
+
+    // The stored bundle of 1.0.1: what the v2 log answered, as the bundle holds it.
+    let index: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("l/index.json")).unwrap()).unwrap();
+    let blob = |h: &str| std::fs::read(d.join("l/blobs/sha256").join(h.trim_start_matches("sha256:"))).unwrap();
+    let good = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["artifactType"] == "application/vnd.dev.sigstore.bundle.v0.3+json")
+        .map(|e| serde_json::from_slice::<serde_json::Value>(&blob(e["digest"].as_str().unwrap())).unwrap())
+        .find(|m| m["subject"]["digest"] == digest.as_str())
+        .map(|m| blob(m["layers"][0]["digest"].as_str().unwrap()))
+        .expect("the signature of 1.0.1 is listed in index.json");
+    let v: serde_json::Value = serde_json::from_slice(&good).unwrap();
+    let entry = &v["verificationMaterial"]["tlogEntries"][0];
+    assert_eq!(entry["kindVersion"], serde_json::json!({"kind": "hashedrekord", "version": "0.0.2"}), "{entry}");
+    assert!(entry.get("inclusionPromise").is_none() && entry.get("integratedTime").is_none(), "{entry}");
+    let note = entry["inclusionProof"]["checkpoint"]["envelope"].as_str().unwrap();
+    assert!(note.starts_with("rekor-v2.relbundle.test\n") && note.contains("\n\n\u{2014} rekor-v2.relbundle.test "), "{note}");
+    assert!(!entry["inclusionProof"]["hashes"].as_array().unwrap().is_empty(), "not the log's only entry: {entry}");
+    assert_eq!(v["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"].as_array().map(Vec::len), Some(1));
+    let body: serde_json::Value = serde_json::from_slice(&common_b64_decode(entry["canonicalizedBody"].as_str().unwrap())).unwrap();
+    assert!(body["spec"]["hashedRekordV002"]["signature"]["verifier"]["x509Certificate"]["rawBytes"].is_string(), "{body}");
+
+    // sigstore-python 4.5 verifies it independently (offline, the stand-ins' root).
+    let py = sigstore_python(&s, d, &good, &hex, GITHUB_SAN, GITHUB_ISSUER);
+    assert_eq!(py.code, 0, "sigstore-python refused our Rekor v2 bundle:\n{}{}", py.stdout, py.stderr);
+    assert!(format!("{}{}", py.stdout, py.stderr).contains(&format!("OK: SHA2_256:{hex}")), "{}{}", py.stdout, py.stderr);
+
+    // The other direction: sigstore-python signs a file against the stand-in's v2 log (its own
+    // client: a CSR, the TSA, then the v2 entry), and our verifier accepts that bundle.
+    let art = d.join("artifact.txt");
+    std::fs::write(&art, "an artifact").unwrap();
+    let py_bundle = d.join("artifact.sigstore.json");
+    let py = run(Command::new(python())
+        .args(["-m", "sigstore", "--trust-config"])
+        .arg(s.file("trust_config.rekor-v2.json"))
+        .args(["sign", "--identity-token", &s.token(&github_claims("release.yml")), "--bundle"])
+        .arg(&py_bundle)
+        .arg(&art));
+    assert_eq!(py.code, 0, "sigstore-python could not sign against the v2 stand-in:\n{}{}", py.stdout, py.stderr);
+    let theirs = std::fs::read(&py_bundle).unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&theirs).unwrap();
+    assert_eq!(v["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["version"], "0.0.2", "{v}");
+    let parsed = ss::parse_bundle(std::str::from_utf8(&theirs).unwrap(), "bundle").unwrap();
+    let root_loaded = ss::trusted_root(Some(&root)).unwrap();
+    let ok = ss::verify(&parsed, Subject::Bytes(b"an artifact"), &Expected::Identity(&identity(GITHUB_SAN, GITHUB_ISSUER)), &root_loaded)
+        .unwrap();
+    assert_eq!((ok.rekor_version, ok.log_entry.as_deref()), (Some(2), Some("hashedrekord/0.0.2")));
+    assert!(
+        ss::verify(&parsed, Subject::Bytes(b"another artifact"), &Expected::Identity(&identity(GITHUB_SAN, GITHUB_ISSUER)), &root_loaded)
+            .is_err()
+    );
+    // cosign 2.5 (its sigstore-go) cannot read a Rekor v2 entry at all: it wants Rekor v1's fields.
+    let c = cosign_keyless(d, &root, &good, "unused");
+    assert!(c.code != 0 && c.stderr.contains("nil value in transaction log entry"), "cosign 2.5 on Rekor v2: {}{}", c.stdout, c.stderr);
+
+    // Tampered: a checkpoint signed by another Ed25519 key (another log of the same name), and an
+    // inclusion proof with one hash changed. Refused by our verifier and by sigstore-python, and
+    // by `verify` when the release's only signature is such a bundle.
+    let good_file = d.join("good.json");
+    std::fs::write(&good_file, &good).unwrap();
+    let resigned = d.join("resigned.json");
+    run(Command::new(python())
+        .arg(repo_root().join("scripts/sigstore-standin.py"))
+        .args(["resign-checkpoint"])
+        .arg(&s.dir)
+        .arg(&good_file)
+        .arg(&resigned))
+    .ok();
+    let proof = edit(&good, |b| {
+        let h = &mut b["verificationMaterial"]["tlogEntries"][0]["inclusionProof"]["hashes"][0];
+        let mut raw = common_b64_decode(h.as_str().unwrap());
+        raw[0] ^= 1;
+        *h = common_b64_encode(&raw).into();
+    });
+    let id = identity(GITHUB_SAN, GITHUB_ISSUER);
+    ours(&s, &good, &hex, &id).unwrap();
+    let cases = [("a checkpoint signed by another log key", std::fs::read(&resigned).unwrap()), ("a changed inclusion proof", proof)];
+    for (n, (case, bundle)) in cases.iter().enumerate() {
+        let e = ours(&s, bundle, &hex, &id).err().unwrap_or_else(|| panic!("our verifier accepted {case}"));
+        let py = sigstore_python(&s, d, bundle, &hex, GITHUB_SAN, GITHUB_ISSUER);
+        assert_ne!(py.code, 0, "sigstore-python accepted {case}:\n{}", py.stdout);
+        eprintln!("{case}: ours: {e:#}; sigstore-python: {}", last_line(&py.stderr));
+        // The unsigned release with this bundle as its only signature.
+        let dir = d.join(format!("tampered-{n}"));
+        assert!(Command::new("cp").arg("-a").arg(d.join("unsigned")).arg(&dir).status().unwrap().success());
+        let tagged = format!("oci:{}:1.0.1", dir.display());
+        let r = relbundle::store::StoreRef::parse(&tagged).unwrap();
+        let st = relbundle::store::open(&r, &Default::default()).unwrap();
+        let desc = relbundle::store::resolve(st.store(), &r).unwrap();
+        relbundle::signing::store_bundle(st.store(), &desc, bundle, relbundle::trust::bundle::SIGN_PREDICATE).unwrap();
+        st.commit().unwrap();
+        let out = verify(&tagged).code(1);
+        let rep: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+        let why = rep.to_string().to_lowercase();
+        assert!(why.contains("checkpoint") || why.contains("inclusion"), "{case}: refused, but not for the log: {rep}");
+    }
+
+    // Rekor v2 without a TSA cannot be signed for (no time would be attested): a usage error,
+    // before any token is looked for or any service asked.
+    let mut sc: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    sc["tsaUrls"] = serde_json::json!([]);
+    sc["rekorTlogUrls"] = serde_json::json!([sc["rekorTlogUrls"][0].clone()]);
+    sc.as_object_mut().unwrap().remove("tsaConfig");
+    std::fs::write(d.join("v2-no-tsa.json"), sc.to_string()).unwrap();
+    let before = std::fs::read_to_string(s.file("requests.log")).unwrap();
+    let r = b(&["sign", &format!("{l}:1.0.1"), "--keyless", "--signing-config", d.join("v2-no-tsa.json").to_str().unwrap()]).code(2);
+    assert!(r.stderr.to_lowercase().contains("timestamp"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(s.file("requests.log")).unwrap(), before);
 }

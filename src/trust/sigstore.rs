@@ -8,7 +8,7 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use sigstore_verify::trust_root::TrustedRoot;
-use sigstore_verify::types::{Artifact, ArtifactDigest, Bundle, DerPublicKey, Sha256Hash};
+use sigstore_verify::types::{Artifact, ArtifactDigest, Bundle, DerPublicKey, KindVersion, Sha256Hash};
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy, Verifier};
 use std::path::Path;
 
@@ -106,6 +106,13 @@ pub struct Verified {
     pub signed_at: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub log_index: Option<i64>,
+    /// The log entry's kind and version (`dsse/0.0.1`, `hashedrekord/0.0.1`: Rekor v1, with a SET;
+    /// `hashedrekord/0.0.2`: Rekor v2, a checkpoint and no time of its own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub log_entry: Option<String>,
+    /// The Rekor API version of the log the entry is in (1 or 2).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rekor_version: Option<u8>,
     /// Whether a transparency-log entry was verified.
     pub tlog: bool,
 }
@@ -150,11 +157,14 @@ pub fn verify(bundle: &Bundle, subject: Subject, expected: &Expected, root: &Tru
             r
         }
     };
+    let entry = bundle.verification_material.tlog_entries.first();
     Ok(Verified {
         identity: result.identity().map(|i| i.as_str().to_string()),
         issuer: result.issuer().map(String::from),
         signed_at: result.integrated_time().or_else(|| result.verified_timestamps().first().copied()).map(|t| t.to_string()),
-        log_index: bundle.verification_material.tlog_entries.first().map(|e| e.log_index.get() as i64),
+        log_index: entry.map(|e| e.log_index.get() as i64),
+        log_entry: entry.map(|e| format!("{}/{}", e.kind_version.kind(), e.kind_version.version())),
+        rekor_version: entry.map(|e| if e.kind_version == KindVersion::HashedRekordV002 { 2 } else { 1 }),
         tlog: result.tlog_verified(),
     })
 }

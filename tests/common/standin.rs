@@ -1,4 +1,4 @@
-//! The local stand-ins for Fulcio, Rekor v1 and an RFC 3161 TSA (scripts/sigstore-standin.py,
+//! The local stand-ins for Fulcio, Rekor v1, Rekor v2 and an RFC 3161 TSA (scripts/sigstore-standin.py,
 //! 127.0.0.1 only, test keys): started, waited for, asked for OIDC tokens, and killed when dropped.
 
 use super::{python, repo_root, run};
