@@ -165,7 +165,7 @@ pub struct KeylessArgs {
     /// Actions' ACTIONS_ID_TOKEN_REQUEST_URL/TOKEN, audience `sigstore`).
     #[arg(long, value_name = "FILE", requires = "keyless")]
     pub identity_token: Option<PathBuf>,
-    /// With --key: also record the signature in the transparency log (the signing config's Rekor)
+    /// With --key: also record the signature in the transparency log (the signing config's Rekor v1)
     /// and keep the entry with it (in the bundle; in the legacy layer's dev.sigstore.cosign/bundle
     /// annotation, as cosign). Never done by default.
     #[arg(long, requires = "key", conflicts_with = "keyless")]

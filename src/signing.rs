@@ -447,14 +447,15 @@ pub struct Keyless {
 
 /// Sign a stored manifest keylessly (an ephemeral key, a Fulcio certificate for the OIDC token's
 /// identity, a Rekor entry, an RFC 3161 timestamp when the signing config lists a TSA) in the
-/// bundle format, and list the bundle as a referrer. Returns the certificate's identity and issuer.
+/// bundle format, and list the bundle as a referrer. Returns what was signed: the certificate's
+/// identity and issuer, the log entry.
 pub fn attach_keyless(
     st: &dyn crate::store::Store,
     subject: &crate::oci::Descriptor,
     identity: &str,
     annotations: &std::collections::BTreeMap<String, String>,
     k: &Keyless,
-) -> Result<(String, String)> {
+) -> Result<crate::trust::keyless::Signed> {
     use crate::trust::{bundle, keyless};
     let config = keyless::signing_config(k.config.as_deref())?;
     let services = keyless::services(&config)?;
@@ -463,7 +464,7 @@ pub fn attach_keyless(
     let signed = keyless::sign_keyless(&payload, bundle::INTOTO_PAYLOAD_TYPE, token, services)?;
     let _lock = st.lock()?;
     store_bundle(st, subject, &signed.bundle, bundle::SIGN_PREDICATE)?;
-    Ok((signed.identity, signed.issuer))
+    Ok(signed)
 }
 
 /// Store bundle JSON (whose statement has `predicate_type`) as a referrer of `subject`: the empty

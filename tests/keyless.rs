@@ -443,7 +443,11 @@ fn sign_keyless_and_verify_the_pipeline_identity_through_the_cli() {
     let root = s.file("trusted_root.json");
     let keyless = ["--keyless", "--identity-token", token.to_str().unwrap(), "--signing-config", config.to_str().unwrap()];
     let r = b(&[&["sign", &format!("{l}:1.0.0")][..], &keyless[..]].concat()).ok();
-    assert!(r.stdout.contains(&format!("keyless: {GITHUB_SAN} from {GITHUB_ISSUER}")), "{}", r.stdout);
+    assert!(
+        r.stdout.contains(&format!("keyless: {GITHUB_SAN} from {GITHUB_ISSUER}, logged in Rekor v1 {} at index 0)", s.url)),
+        "{}",
+        r.stdout
+    );
     let pin = ["--identity", "docproc", "--trusted-root", root.to_str().unwrap(), "--certificate-oidc-issuer", GITHUB_ISSUER];
     let v = b(&[&["verify", &format!("{l}:1.0.0"), "--certificate-identity", GITHUB_SAN, "--json"][..], &pin[..]].concat()).ok();
     let rep: serde_json::Value = serde_json::from_str(&v.stdout).unwrap();
@@ -821,15 +825,22 @@ fn keyless_signing_against_a_rekor_v2_log() {
     let keyless = ["--keyless", "--identity-token", token.to_str().unwrap(), "--signing-config", config.to_str().unwrap()];
     let l = format!("oci:{}", d.join("l").display());
     std::fs::write(&token, s.token(&github_claims("release.yml"))).unwrap();
-    b(&[&["build", "--version", "1.0.0", "--output", &l, "--sign"][..], &keyless[..], &[src.to_str().unwrap()]].concat()).ok();
+    let r = b(&[&["build", "--version", "1.0.0", "--output", &l, "--sign"][..], &keyless[..], &[src.to_str().unwrap()]].concat()).ok();
+    assert!(
+        r.stderr.contains(&format!("signed keylessly as {GITHUB_SAN} ({GITHUB_ISSUER}), logged in Rekor v2 {} at index ", s.url)),
+        "{}",
+        r.stderr
+    );
     // The unsigned 1.0.1, kept aside to hold tampered bundles below; then signed.
     let r = b(&["build", "--version", "1.0.1", "--output", &l, src.to_str().unwrap()]).ok();
     let digest = built_digest(&r.stdout);
     let hex = digest.trim_start_matches("sha256:").to_string();
     assert!(Command::new("cp").arg("-a").arg(d.join("l")).arg(d.join("unsigned")).status().unwrap().success());
     std::fs::write(&token, s.token(&github_claims("release.yml"))).unwrap();
-    let r = b(&[&["sign", &format!("{l}:1.0.1")][..], &keyless[..]].concat()).ok();
-    assert!(r.stdout.contains(&format!("keyless: {GITHUB_SAN} from {GITHUB_ISSUER}")), "{}", r.stdout);
+    let r = b(&[&["sign", &format!("{l}:1.0.1"), "--json"][..], &keyless[..]].concat()).ok();
+    let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(out["certificate"]["identity"], GITHUB_SAN, "{out}");
+    assert_eq!((out["tlog"]["rekorVersion"].as_u64(), out["tlog"]["url"].as_str()), (Some(2), Some(s.url.as_str())), "{out}");
     // Only the v2 log was written to.
     let requests = std::fs::read_to_string(s.file("requests.log")).unwrap();
     assert!(requests.contains("POST /api/v2/log/entries\n") && !requests.contains("/api/v1/log/entries"), "{requests}");

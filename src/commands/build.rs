@@ -101,8 +101,8 @@ pub fn run(input: &Input, output: Option<&str>, push: Option<&str>, how: Signing
     // Keyless signs once, where the release is deployed from: the registry when pushing, else
     // the layout (a token is good for one certificate, and each signature is a Rekor entry).
     if let (Some(k), None) = (&keyless, &push_ref) {
-        let (san, issuer) = crate::signing::attach_keyless(layout.store(), &mdesc, &layout_identity, &Default::default(), k)?;
-        eprintln!("signed keylessly as {san} ({issuer})");
+        let s = crate::signing::attach_keyless(layout.store(), &mdesc, &layout_identity, &Default::default(), k)?;
+        eprintln!("signed keylessly as {} ({}), logged in {}", s.identity, s.issuer, s.logged());
         attest_provenance(&layout, &mdesc, &layout_identity, provenance, crate::trust::attest::SignWith::Keyless(k))?;
     }
     layout.commit()?;
@@ -112,8 +112,8 @@ pub fn run(input: &Input, output: Option<&str>, push: Option<&str>, how: Signing
         reports.push(store::copy(layout.store(), Some(&out), &mdesc, &packed.manifest, &packed.blobs, &dst, &ptag, retag)?);
         if let (Some(k), StoreRef::Registry { registry, repository, .. }) = (&keyless, pr) {
             let identity = format!("{registry}/{repository}:{ptag}");
-            let (san, issuer) = crate::signing::attach_keyless(dst.store(), &mdesc, &identity, &Default::default(), k)?;
-            eprintln!("signed keylessly as {san} ({issuer})");
+            let s = crate::signing::attach_keyless(dst.store(), &mdesc, &identity, &Default::default(), k)?;
+            eprintln!("signed keylessly as {} ({}), logged in {}", s.identity, s.issuer, s.logged());
             attest_provenance(&dst, &mdesc, &identity, provenance, crate::trust::attest::SignWith::Keyless(k))?;
         }
         if let (Some(s), StoreRef::Registry { registry, repository, .. }) = (&signer, pr) {

@@ -112,13 +112,18 @@ pub fn run(
     let identity = identity.map(String::from).unwrap_or_else(|| default_identity(&r, &record.name));
     let Some(signer) = signer else {
         let How::Keyless(k) = &how else { unreachable!("a key was loaded above") };
-        let (san, issuer) = signing::attach_keyless(st.store(), &desc, &identity, &annotations, k)?;
+        let s = signing::attach_keyless(st.store(), &desc, &identity, &annotations, k)?;
         st.commit()?;
         if json {
-            let v = serde_json::json!({"digest": desc.digest, "identity": identity, "added": true, "certificate": {"identity": san, "issuer": issuer}});
+            let v = serde_json::json!({
+                "digest": desc.digest, "identity": identity, "added": true,
+                "certificate": {"identity": s.identity, "issuer": s.issuer},
+                "tlog": {"url": s.rekor_url, "rekorVersion": s.rekor_version, "logIndex": s.log_index},
+            });
             println!("{}", serde_json::to_string_pretty(&v)?);
         } else {
-            println!("signed {} as {} (bundle, keyless: {san} from {issuer})", desc.digest, signing::repository_of(&identity));
+            let (san, issuer, repo) = (&s.identity, &s.issuer, signing::repository_of(&identity));
+            println!("signed {} as {repo} (bundle, keyless: {san} from {issuer}, logged in {})", desc.digest, s.logged());
         }
         return Ok(());
     };

@@ -157,7 +157,16 @@ pub struct Signed {
     pub issuer: String,
     pub log_index: u64,
     pub rekor_url: String,
+    /// The Rekor API version of that log (1, or 2: a `hashedrekord` 0.0.2 entry, no SET).
+    pub rekor_version: u32,
     pub timestamped: bool,
+}
+
+impl Signed {
+    /// Where the signature was logged, for people: `Rekor v2 http://… at index 7`.
+    pub fn logged(&self) -> String {
+        format!("Rekor v{} {} at index {}", self.rekor_version, self.rekor_url, self.log_index)
+    }
 }
 
 /// Sign a DSSE payload keylessly: `payload` is an in-toto Statement of `payload_type`
@@ -168,6 +177,7 @@ pub fn sign_keyless(payload: &[u8], payload_type: &str, token: IdentityToken, se
         bail!("keyless signing signs in-toto statements ({INTOTO_PAYLOAD_TYPE}), not `{payload_type}`");
     }
     let rekor_url = services.rekor_url().to_string();
+    let rekor_version = services.rekor_api_version().major();
     let timestamped = services.tsa_url().is_some();
     let signer = SigningContext::new(services).with_http_client(http()?).signer(token);
     let bundle = runtime()?.block_on(signer.sign_raw_statement(payload)).map_err(|e| anyhow!("keyless signing failed: {e}"))?;
@@ -176,7 +186,7 @@ pub fn sign_keyless(payload: &[u8], payload_type: &str, token: IdentityToken, se
     let log_index =
         bundle.verification_material.tlog_entries.first().map(|e| e.log_index.get()).ok_or_else(|| anyhow!("Rekor returned no entry"))?;
     let json = bundle.to_json().map_err(|e| anyhow!("cannot write the bundle: {e}"))?;
-    Ok(Signed { bundle: json.into_bytes(), identity, issuer, log_index, rekor_url, timestamped })
+    Ok(Signed { bundle: json.into_bytes(), identity, issuer, log_index, rekor_url, rekor_version, timestamped })
 }
 
 /// The SAN and OIDC issuer of a Fulcio certificate.
