@@ -971,4 +971,24 @@ fn keyless_signing_against_a_rekor_v2_log() {
     let r = b(&["sign", &format!("{l}:1.0.1"), "--keyless", "--signing-config", d.join("v2-no-tsa.json").to_str().unwrap()]).code(2);
     assert!(r.stderr.to_lowercase().contains("timestamp"), "{}", r.stderr);
     assert_eq!(std::fs::read_to_string(s.file("requests.log")).unwrap(), before);
+    // --tlog-upload of a key signature logs in Rekor v1 only: with a config that offers only v2
+    // it is a usage error naming that, and nothing is signed or logged.
+    sc["tsaUrls"] = serde_json::json!([]);
+    std::fs::write(d.join("v2-only.json"), sc.to_string()).unwrap();
+    let kb = |args: &[&str]| run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(args));
+    kb(&["keygen", "--output-prefix", "rel"]).ok();
+    let files = common::snapshot(&d.join("l"));
+    let r = kb(&[
+        "sign",
+        &format!("{l}:1.0.1"),
+        "--key",
+        "rel.key",
+        "--tlog-upload",
+        "--signing-config",
+        d.join("v2-only.json").to_str().unwrap(),
+    ])
+    .code(2);
+    assert!(r.stderr.contains("no valid Rekor v1 log"), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(s.file("requests.log")).unwrap(), before);
+    assert!(common::snapshot(&d.join("l")) == files, "the layout changed");
 }
