@@ -347,6 +347,20 @@ pub fn copy(
     Ok(report(d, desc, tag, outcome, moved))
 }
 
+/// Refuse, before anything is written, a tag that already names another release (unless
+/// `retag`): [`Store::tag`] would refuse it last, after the content was copied.
+pub fn check_tag_free(st: &dyn Store, tag: &str, desc: &Descriptor, retag: bool) -> Result<()> {
+    match st.find_tag(tag)? {
+        Some(d) if d.digest != desc.digest && !retag => Err(crate::error::finding(format!(
+            "{}: tag `{tag}` already names {}; refusing to put {} there (release tags are immutable; pass --retag to move it anyway)",
+            st.describe(),
+            d.digest,
+            desc.digest
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// The report of a copy whose tag was set with `outcome`.
 pub fn report(d: &dyn Store, desc: &Descriptor, tag: &str, outcome: TagOutcome, moved: Moved) -> CopyReport {
     let (tag_update, moved_from) = match &outcome {
