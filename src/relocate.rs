@@ -155,17 +155,7 @@ pub fn copy_opened(src_ref: &StoreRef, dst_ref: &StoreRef, o: &Options, t: &stor
     let tag = dst_ref.tag().or(src_ref.tag()).map(String::from).unwrap_or_else(|| record.version.clone());
     let dst = store::open(dst_ref, t)?;
     // A tag that names another release is refused before anything is copied (as it would be last).
-    if let Some(d) = dst.store().find_tag(&tag)?
-        && d.digest != desc.digest
-        && !o.retag
-    {
-        return Err(crate::error::finding(format!(
-            "{}: tag `{tag}` already names {}; refusing to copy {} there (release tags are immutable; pass --retag to move it anyway)",
-            dst.store().describe(),
-            d.digest,
-            desc.digest
-        )));
-    }
+    store::check_tag_free(dst.store(), &tag, &desc, o.retag)?;
     let mut moved = Moved::default();
     let mut images = Vec::new();
     if o.with_images {

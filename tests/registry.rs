@@ -401,3 +401,67 @@ fn push_tags_last_and_refuses_a_source_blob_that_is_not_its_digest() {
     b(&["push", &format!("{dst}:1.0.0"), &dst2]).ok();
     b(&["verify", &format!("{dst2}:1.0.0"), "--key", "ci.pub", "--identity", "docproc"]).ok();
 }
+
+#[test]
+fn build_signs_and_attests_before_it_tags_and_refuses_a_taken_tag_before_writing() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let reg = Registry::plain(&d.join("reg"));
+    let repo = fixture_repo(d, &["docproc", "dvc-remote"]);
+    let b = |args: &[&str]| run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(args));
+    b(&["keygen", "--output-prefix", "ci"]).ok();
+    let dst = format!("{}/acme/docproc", reg.addr);
+    let src = repo.join("docproc");
+    let r = b(&[
+        "build",
+        "--version",
+        "1.0.0",
+        "--output",
+        &format!("oci:{}", d.join("l1").display()),
+        "--push",
+        &dst,
+        "--sign",
+        "--key",
+        "ci.key",
+        "--provenance",
+        src.to_str().unwrap(),
+    ])
+    .ok();
+    let digest = built_digest(&r.stdout);
+    // In the registry's access log, the release tag is written after the signature and the
+    // provenance attestation (its legacy .att tag).
+    let log = std::fs::read_to_string(&reg.log).unwrap();
+    let line = |what: &str| {
+        log.lines()
+            .position(|l| l.contains(&format!("\"PUT /v2/acme/docproc/manifests/{what} ")))
+            .unwrap_or_else(|| panic!("no PUT of {what}:\n{log}"))
+    };
+    let hex = digest.trim_start_matches("sha256:");
+    let tag = line("1.0.0");
+    assert!(line(&format!("sha256-{hex}.sig")) < tag && line(&format!("sha256-{hex}.att")) < tag, "the tag came before the signatures");
+    b(&["verify", &format!("{dst}:1.0.0"), "--key", "ci.pub"]).ok();
+
+    // Another release for the same registry tag: refused before anything is written, the
+    // layout included.
+    let l2 = d.join("l2");
+    let r = b(&[
+        "build",
+        "--version",
+        "1.0.1",
+        "--output",
+        &format!("oci:{}", l2.display()),
+        "--push",
+        &format!("{dst}:1.0.0"),
+        "--sign",
+        "--key",
+        "ci.key",
+        src.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.stderr);
+    assert!(r.stderr.contains("tag `1.0.0` already names") && r.stderr.contains("--retag"), "{}", r.stderr);
+    assert!(!l2.join("index.json").exists(), "the layout was written before the refusal");
+    let puts = reg.count("PUT", "/v2/acme/docproc/");
+    let record: serde_json::Value = serde_json::from_str(&b(&["inspect", &format!("{dst}:1.0.0"), "--json"]).ok().stdout).unwrap();
+    assert_eq!(record["version"], "1.0.0", "the tag still names the first release");
+    assert_eq!(reg.count("PUT", "/v2/acme/docproc/"), puts);
+}

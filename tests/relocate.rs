@@ -716,3 +716,95 @@ fn a_relocation_record_cannot_send_fetches_to_another_registry() {
         assert!(i["from"].as_str().unwrap().starts_with(&format!("{r2}/here/")), "{rep}");
     }
 }
+
+/// A relocation record signed keylessly (the stand-in Fulcio/Rekor/TSA): `values --relocated`
+/// believes it for the CI identity that signed it and for no other; sigstore-python verifies the
+/// stored bundle for the release digest, with the same trusted root and identity.
+#[test]
+fn a_keyless_relocation_record_is_believed_for_its_identity_only() {
+    use common::standin::{GITHUB_ISSUER, GITHUB_SAN, Standin};
+    let w = world();
+    let d = w.d();
+    let s = Standin::start(&d.join("sigstore"), false);
+    let token = d.join("token");
+    std::fs::write(&token, s.token(&common::standin::github_claims("release.yml"))).unwrap();
+    let (r1, r2) = (w.r1(), w.reg2.addr.clone());
+    let dst = format!("{r2}/acme/keyless");
+    let config = s.file("signing_config.json");
+    let r = w
+        .b(&[
+            "copy",
+            &format!("{r1}/acme/docproc:1.0.0"),
+            &dst,
+            "--with-images",
+            "--keyless",
+            "--identity-token",
+            token.to_str().unwrap(),
+            "--signing-config",
+            config.to_str().unwrap(),
+            "--json",
+        ])
+        .ok();
+    let rep: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(rep["relocationSigned"], true, "{rep}");
+
+    let root = s.file("trusted_root.json");
+    let id = format!("{r1}/acme/docproc");
+    let trust = |san: &str| {
+        vec![
+            "--key".to_string(),
+            "ci.pub".into(),
+            "--identity".into(),
+            id.clone(),
+            "--certificate-identity".into(),
+            san.to_string(),
+            "--certificate-oidc-issuer".into(),
+            GITHUB_ISSUER.into(),
+            "--trusted-root".into(),
+            root.to_str().unwrap().to_string(),
+        ]
+    };
+    let values = |san: &str| {
+        let mut a = vec!["values".to_string(), format!("{dst}:1.0.0"), "--relocated".into(), "--json".into()];
+        a.extend(trust(san));
+        w.b(&a.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let v: serde_json::Value = serde_json::from_str(&values(GITHUB_SAN).ok().stdout).unwrap();
+    for c in ["ocr", "embedding", "summarizer"] {
+        assert_eq!(v[c]["image"]["registry"], r2.as_str(), "{c}: {v}");
+    }
+    // Another workflow of the same repository did not sign it: the record is not believed.
+    let r = values(&GITHUB_SAN.replace("release.yml", "pr.yml")).code(1);
+    assert!(r.stderr.contains("no relocation record verified by the given trust flags"), "{}", r.stderr);
+
+    // sigstore-python verifies the stored bundle (found through the referrers fallback tag) for
+    // the release digest and the CI identity.
+    let bundle_file = d.join("relocation.sigstore.json");
+    py(
+        r#"
+import json, sys, urllib.request
+reg, repo, digest, out = sys.argv[1:5]
+def get(path, accept):
+    return urllib.request.urlopen(urllib.request.Request(f"http://{reg}/v2/{repo}/{path}", headers={"Accept": accept})).read()
+index = json.loads(get("manifests/" + digest.replace(":", "-"), "application/vnd.oci.image.index.v1+json"))
+m = [m for m in index["manifests"] if m.get("annotations", {}).get("dev.sigstore.bundle.predicateType") == "https://relbundle.dev/relocation/v1"]
+assert len(m) == 1, index
+manifest = json.loads(get("manifests/" + m[0]["digest"], "application/vnd.oci.image.manifest.v1+json"))
+open(out, "wb").write(get("blobs/" + manifest["layers"][0]["digest"], "*/*"))
+"#,
+        &[&r2, "acme/keyless", &w.digest, bundle_file.to_str().unwrap()],
+    )
+    .ok();
+    let sp = |san: &str| {
+        run(Command::new(python())
+            .args(["-m", "sigstore", "--trust-config"])
+            .arg(s.file("trust_config.json"))
+            .args(["verify", "identity", "--offline", "--bundle"])
+            .arg(&bundle_file)
+            .args(["--cert-identity", san, "--cert-oidc-issuer", GITHUB_ISSUER])
+            .arg(&w.digest))
+    };
+    let r = sp(GITHUB_SAN);
+    assert_eq!(r.code, 0, "sigstore-python: {}\n{}", r.stdout, r.stderr);
+    assert_ne!(sp(&GITHUB_SAN.replace("release.yml", "pr.yml")).code, 0, "sigstore-python accepted another identity");
+}

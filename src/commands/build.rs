@@ -28,6 +28,34 @@ fn attest_provenance(
     Ok(())
 }
 
+/// What `build` signs with, at each place the release is written.
+struct Signs<'a> {
+    signer: Option<&'a crate::signing::Signer>,
+    keyless: Option<&'a crate::signing::Keyless>,
+    provenance: Option<&'a serde_json::Value>,
+    tlog: Option<&'a sigstore_sign::trust_root::SigningConfig>,
+}
+
+impl Signs<'_> {
+    /// Sign (and attest provenance for) the release in `st` as `identity`. `deployed_from`: the
+    /// place the release is deployed from, where keyless signs and --tlog-upload logs.
+    fn sign(&self, st: &store::Opened, desc: &crate::oci::Descriptor, identity: &str, deployed_from: bool) -> Result<()> {
+        use crate::trust::attest::SignWith;
+        if let Some(s) = self.signer {
+            let log = if deployed_from { self.tlog } else { None };
+            let added = super::sign::sign_in(st, desc, identity, &Default::default(), s, crate::signing::DEFAULT_FORMAT, log)?;
+            print_logged(&added);
+            attest_provenance(st, desc, identity, self.provenance, SignWith::Key(s))?;
+        }
+        if let (Some(k), true) = (self.keyless, deployed_from) {
+            let s = crate::signing::attach_keyless(st.store(), desc, identity, &Default::default(), k)?;
+            eprintln!("signed keylessly as {} ({}), logged in {}", s.identity, s.issuer, s.logged());
+            attest_provenance(st, desc, identity, self.provenance, SignWith::Keyless(k))?;
+        }
+        Ok(())
+    }
+}
+
 pub fn run(input: &Input, output: Option<&str>, push: Option<&str>, how: Signing, retag: bool, json: bool, t: &Transport) -> Result<()> {
     let Signing { key: signing, keyless, provenance } = how;
     // Parse the references before any work, so a typo costs nothing.
@@ -77,11 +105,22 @@ pub fn run(input: &Input, output: Option<&str>, push: Option<&str>, how: Signing
     let provenance = provenance.then(|| crate::slsa::provenance(&c.release, &crate::slsa::ci(&|v| std::env::var(v).ok())));
     let provenance = provenance.as_ref();
     let mdesc = packed.descriptor();
-    let mut reports: Vec<CopyReport> = Vec::new();
-    // The layout first (the embedded default), then the registry, each with its tag last.
+    // Both places are opened, and their tags checked, before anything is written.
     let layout = store::open(&out, t)?;
     let tag = out.tag().map(String::from).unwrap_or_else(|| c.release.version.clone());
-    reports.push(store::copy(layout.store(), None, &mdesc, &packed.manifest, &packed.blobs, &layout, &tag, retag)?);
+    store::check_tag_free(layout.store(), &tag, &mdesc, retag)?;
+    let pushed = push_ref.as_ref().map(|pr| -> Result<_> { Ok((store::open(pr, t)?, pr)) }).transpose()?;
+    let ptag = push_ref.as_ref().map(|pr| pr.tag().map(String::from).unwrap_or_else(|| c.release.version.clone()));
+    if let (Some((dst, _)), Some(ptag)) = (&pushed, &ptag) {
+        store::check_tag_free(dst.store(), ptag, &mdesc, retag)?;
+    }
+    let signs =
+        Signs { signer: signer.as_ref(), keyless: keyless.as_ref(), provenance, tlog: signing.as_ref().and_then(|(_, _, c)| c.as_ref()) };
+    let mut reports: Vec<CopyReport> = Vec::new();
+    // The layout first (the embedded default), then the registry: content, then signatures and
+    // attestations, and each tag last. Keyless signs once, where the release is deployed from
+    // (the registry when pushing: a token is good for one certificate, and each signature is a
+    // Rekor entry); --tlog-upload logs one key signature, there too.
     let with_tag = match &out {
         StoreRef::Layout { dir, archive, .. } => {
             StoreRef::Layout { dir: dir.clone(), tag: Some(tag.clone()), digest: None, archive: *archive }
@@ -89,48 +128,17 @@ pub fn run(input: &Input, output: Option<&str>, push: Option<&str>, how: Signing
         other => other.clone(),
     };
     let layout_identity = super::sign::default_identity(&with_tag, &c.release.name);
-    // --tlog-upload logs one signature, where the release is deployed from (as keyless signs).
-    let tlog = signing.as_ref().and_then(|(_, _, c)| c.as_ref());
-    if let Some(s) = &signer {
-        let log_here = if push_ref.is_none() { tlog } else { None };
-        let added =
-            super::sign::sign_in(&layout, &mdesc, &layout_identity, &Default::default(), s, crate::signing::DEFAULT_FORMAT, log_here)?;
-        print_logged(&added);
-        attest_provenance(&layout, &mdesc, &layout_identity, provenance, crate::trust::attest::SignWith::Key(s))?;
-    }
-    // Keyless signs once, where the release is deployed from: the registry when pushing, else
-    // the layout (a token is good for one certificate, and each signature is a Rekor entry).
-    if let (Some(k), None) = (&keyless, &push_ref) {
-        let s = crate::signing::attach_keyless(layout.store(), &mdesc, &layout_identity, &Default::default(), k)?;
-        eprintln!("signed keylessly as {} ({}), logged in {}", s.identity, s.issuer, s.logged());
-        attest_provenance(&layout, &mdesc, &layout_identity, provenance, crate::trust::attest::SignWith::Keyless(k))?;
-    }
+    let moved = store::copy_content(layout.store(), None, &mdesc, &packed.manifest, &packed.blobs, &layout)?;
+    signs.sign(&layout, &mdesc, &layout_identity, pushed.is_none())?;
+    reports.push(store::report(layout.store(), &mdesc, &tag, layout.store().tag(&tag, &mdesc, retag)?, moved));
     layout.commit()?;
-    if let Some(pr) = &push_ref {
-        let dst = store::open(pr, t)?;
-        let ptag = pr.tag().map(String::from).unwrap_or_else(|| c.release.version.clone());
-        reports.push(store::copy(layout.store(), Some(&out), &mdesc, &packed.manifest, &packed.blobs, &dst, &ptag, retag)?);
-        if let (Some(k), StoreRef::Registry { registry, repository, .. }) = (&keyless, pr) {
-            let identity = format!("{registry}/{repository}:{ptag}");
-            let s = crate::signing::attach_keyless(dst.store(), &mdesc, &identity, &Default::default(), k)?;
-            eprintln!("signed keylessly as {} ({}), logged in {}", s.identity, s.issuer, s.logged());
-            attest_provenance(&dst, &mdesc, &identity, provenance, crate::trust::attest::SignWith::Keyless(k))?;
-        }
-        if let (Some(s), StoreRef::Registry { registry, repository, .. }) = (&signer, pr) {
+    if let (Some((dst, pr)), Some(ptag)) = (&pushed, &ptag) {
+        let moved = store::copy_content(layout.store(), Some(&out), &mdesc, &packed.manifest, &packed.blobs, dst)?;
+        if let StoreRef::Registry { registry, repository, .. } = pr {
             // Signed by tag, as skopeo's default policy (matchRepoDigestOrExact) expects.
-            let added = super::sign::sign_in(
-                &dst,
-                &mdesc,
-                &format!("{registry}/{repository}:{ptag}"),
-                &Default::default(),
-                s,
-                crate::signing::DEFAULT_FORMAT,
-                tlog,
-            )?;
-            print_logged(&added);
-            let identity = format!("{registry}/{repository}:{ptag}");
-            attest_provenance(&dst, &mdesc, &identity, provenance, crate::trust::attest::SignWith::Key(s))?;
+            signs.sign(dst, &mdesc, &format!("{registry}/{repository}:{ptag}"), true)?;
         }
+        reports.push(store::report(dst.store(), &mdesc, ptag, dst.store().tag(ptag, &mdesc, retag)?, moved));
     }
     for r in &reports {
         super::warn_moved(r);

@@ -326,25 +326,18 @@ impl Moved {
     }
 }
 
-/// Copy the manifest `desc` and everything it references from `src` to `dst`, in the order that
-/// keeps a reader safe: blobs (skipping those present, mounting across repositories of the same
-/// registry where it can), then the manifest by digest, then — last — the tag.
-/// `known` may hold bytes already in memory (a fresh build, hashed when packed); others are read
-/// from `src`, whose `blob` checks them. Nothing is hashed twice or read back.
-pub fn copy(
-    src: &dyn Store,
-    src_ref: Option<&StoreRef>,
-    desc: &Descriptor,
-    manifest: &[u8],
-    known: &[(Descriptor, std::sync::Arc<Vec<u8>>)],
-    dst: &Opened,
-    tag: &str,
-    retag: bool,
-) -> Result<CopyReport> {
-    let moved = copy_content(src, src_ref, desc, manifest, known, dst)?;
-    let d = dst.store();
-    let outcome = d.tag(tag, desc, retag)?;
-    Ok(report(d, desc, tag, outcome, moved))
+/// Refuse, before anything is written, a tag that already names another release (unless
+/// `retag`): [`Store::tag`] would refuse it last, after the content was copied.
+pub fn check_tag_free(st: &dyn Store, tag: &str, desc: &Descriptor, retag: bool) -> Result<()> {
+    match st.find_tag(tag)? {
+        Some(d) if d.digest != desc.digest && !retag => Err(crate::error::finding(format!(
+            "{}: tag `{tag}` already names {}; refusing to put {} there (release tags are immutable; pass --retag to move it anyway)",
+            st.describe(),
+            d.digest,
+            desc.digest
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// The report of a copy whose tag was set with `outcome`.
@@ -367,7 +360,12 @@ pub fn report(d: &dyn Store, desc: &Descriptor, tag: &str, outcome: TagOutcome, 
     }
 }
 
-/// [`copy`] without the tag: the image manifest's blobs, then the manifest by digest.
+/// Copy the manifest `desc` and everything it references from `src` to `dst`, in the order that
+/// keeps a reader safe: blobs (skipping those present, mounting across repositories of the same
+/// registry where it can), then the manifest by digest. The caller attaches signatures and sets
+/// the tag last ([`check_tag_free`] first, [`Store::tag`] at the end, [`report`] for both).
+/// `known` may hold bytes already in memory (a fresh build, hashed when packed); others are read
+/// from `src`, whose `blob` checks them. Nothing is hashed twice or read back.
 pub fn copy_content(
     src: &dyn Store,
     src_ref: Option<&StoreRef>,
