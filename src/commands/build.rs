@@ -85,22 +85,7 @@ pub fn run(input: &Input, output: Option<&str>, push: Option<&str>, how: Signing
     let (findings, previous) = super::discipline(&mut c, input, &candidates, signing_pem, t)?;
     super::print_previous(previous.as_ref(), &candidates);
     super::print_findings(&findings);
-    let errors = findings.iter().filter(|f| f.level == crate::discipline::Level::Error).count();
-    if errors > 0 {
-        match &input.allow_breaking {
-            None => {
-                return Err(crate::error::finding(format!(
-                    "{errors} error-level finding(s) against the previous release; nothing was written (fix them, or pass --allow-breaking REASON)"
-                )));
-            }
-            Some(reason) => {
-                eprintln!(
-                    "warning: building despite {errors} error-level finding(s): --allow-breaking {reason:?} is recorded in the release"
-                );
-                c.release.allow_breaking = Some(reason.clone());
-            }
-        }
-    }
+    gate(&findings, input, &mut c.release)?;
     let packed = crate::artifact::pack(&c)?;
     let provenance = provenance.then(|| crate::slsa::provenance(&c.release, &crate::slsa::ci(&|v| std::env::var(v).ok())));
     let provenance = provenance.as_ref();
@@ -143,11 +128,45 @@ pub fn run(input: &Input, output: Option<&str>, push: Option<&str>, how: Signing
     for r in &reports {
         super::warn_moved(r);
     }
+    print_built(&c.release, &packed.digest, &reports, json)
+}
+
+/// Say where --tlog-upload logged the bundle signature.
+fn print_logged(added: &super::sign::Added) {
+    if let Some(i) = added.log_index {
+        eprintln!("logged the bundle signature in the transparency log at index {i}");
+    }
+}
+
+/// Error-level findings against the previous release stop the build, unless --allow-breaking
+/// gives a reason (recorded in the release).
+fn gate(findings: &[crate::discipline::Finding], input: &Input, release: &mut crate::release::Release) -> Result<()> {
+    let errors = findings.iter().filter(|f| f.level == crate::discipline::Level::Error).count();
+    if errors > 0 {
+        match &input.allow_breaking {
+            None => {
+                return Err(crate::error::finding(format!(
+                    "{errors} error-level finding(s) against the previous release; nothing was written (fix them, or pass --allow-breaking REASON)"
+                )));
+            }
+            Some(reason) => {
+                eprintln!(
+                    "warning: building despite {errors} error-level finding(s): --allow-breaking {reason:?} is recorded in the release"
+                );
+                release.allow_breaking = Some(reason.clone());
+            }
+        }
+    }
+    Ok(())
+}
+
+/// What was built and where: text, or the JSON report.
+fn print_built(release: &crate::release::Release, digest: &str, reports: &[CopyReport], json: bool) -> Result<()> {
     if json {
         let v = serde_json::json!({
-            "name": c.release.name,
-            "version": c.release.version,
-            "digest": packed.digest,
+            "name": release.name,
+            "version": release.version,
+            "digest": digest,
             "reference": reports[0].reference,
             "tag": reports[0].tag,
             "tagUpdate": reports[0].tag_update,
@@ -156,17 +175,10 @@ pub fn run(input: &Input, output: Option<&str>, push: Option<&str>, how: Signing
         println!("{}", serde_json::to_string_pretty(&v)?);
     } else {
         let note = if reports[0].tag_update == "unchanged" { " (unchanged)" } else { "" };
-        println!("built {} {}{note}", c.release.name, c.release.version);
-        for r in &reports {
+        println!("built {} {}{note}", release.name, release.version);
+        for r in reports {
             println!("{}", r.reference);
         }
     }
     Ok(())
-}
-
-/// Say where --tlog-upload logged the bundle signature.
-fn print_logged(added: &super::sign::Added) {
-    if let Some(i) = added.log_index {
-        eprintln!("logged the bundle signature in the transparency log at index {i}");
-    }
 }
