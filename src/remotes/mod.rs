@@ -301,112 +301,128 @@ impl Remote {
     /// Which of `keys` (from [`object_key`]) the remote holds, in order. Up to [`CONCURRENCY`]
     /// requests at a time; a folder holding many of them is listed instead.
     pub async fn exists(&self, keys: &[String]) -> Result<Vec<bool>, Failure> {
-        match &self.inner {
-            Inner::Local(dir) => Ok(keys.iter().map(|k| dir.join(k).is_file()).collect()),
-            Inner::Store { store, prefix, list, credentials } => {
-                let mut found = vec![false; keys.len()];
-                let plain: Vec<usize> = (0..keys.len()).filter(|&i| keys[i].starts_with("files/md5/")).collect();
-                // Many objects: estimate the remote's size from one folder (as DVC does) and list
-                // the whole `files/md5/` tree when that takes fewer requests than asking object by
-                // object or folder by folder (a server's request rate, not its bandwidth, is what
-                // bounds a presence check: 10,000 objects are 11 pages of a listing).
-                let mut rest: Vec<usize> = (0..keys.len()).collect();
-                if *list && plain.len() > CONCURRENCY {
-                    let probe: Result<usize, object_store::Error> = store
-                        .list(Some(&Self::path(prefix, "files/md5/00")))
-                        .collect::<Vec<_>>()
-                        .await
-                        .into_iter()
-                        .map(|r| r.map(|_| 1))
-                        .sum();
-                    let per_dir = probe.map_err(|e| self.failure(e, credentials))? + 1;
-                    let pages = |n: usize| n.div_ceil(1000);
-                    let whole = pages(per_dir * 256);
-                    let mut per: BTreeMap<&str, usize> = BTreeMap::new();
-                    for &i in &plain {
-                        *per.entry(keys[i].rsplit_once('/').map(|(d, _)| d).unwrap_or("")).or_default() += 1;
-                    }
-                    let crowded = per.values().filter(|&&n| n >= LIST_THRESHOLD).count();
-                    let sparse: usize = per.values().filter(|&&n| n < LIST_THRESHOLD).sum();
-                    if whole < plain.len().min(crowded * pages(per_dir) + sparse) {
-                        let base = Self::path(prefix, "files/md5");
-                        let names: HashSet<String> = store
-                            .list(Some(&base))
-                            .collect::<Vec<_>>()
-                            .await
-                            .into_iter()
-                            .map(|r| {
-                                r.map(|m| {
-                                    m.location
-                                        .prefix_match(&base)
-                                        .map(|p| p.map(|x| x.as_ref().to_string()).collect::<Vec<_>>().join("/"))
-                                        .unwrap_or_default()
-                                })
-                            })
-                            .collect::<Result<_, _>>()
-                            .map_err(|e| self.failure(e, credentials))?;
-                        for &i in &plain {
-                            found[i] = names.contains(&keys[i]["files/md5/".len()..]);
-                        }
-                        rest.retain(|i| !keys[*i].starts_with("files/md5/"));
-                    }
-                }
-                // The others: grouped by folder, the crowded folders listed, the rest asked.
-                let mut by_dir: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
-                for i in rest {
-                    by_dir.entry(keys[i].rsplit_once('/').map(|(d, _)| d).unwrap_or("")).or_default().push(i);
-                }
-                let mut heads = Vec::new();
-                let mut lists = Vec::new();
-                for (dir, idx) in by_dir {
-                    if *list && idx.len() >= LIST_THRESHOLD {
-                        lists.push((dir, idx));
-                    } else {
-                        heads.extend(idx);
-                    }
-                }
-                let listed = futures_util::stream::iter(lists.into_iter().map(|(dir, idx)| {
-                    let store = store.clone();
-                    let p = Self::path(prefix, dir);
-                    async move {
-                        let names: Result<HashSet<String>, object_store::Error> = store
-                            .list(Some(&p))
-                            .map(|r| r.map(|m| m.location.filename().unwrap_or_default().to_string()))
-                            .collect::<Vec<_>>()
-                            .await
-                            .into_iter()
-                            .collect();
-                        (idx, names)
-                    }
-                }))
-                .buffer_unordered(CONCURRENCY)
-                .collect::<Vec<_>>()
-                .await;
-                for (idx, names) in listed {
-                    let names = names.map_err(|e| self.failure(e, credentials))?;
-                    for i in idx {
-                        let name = keys[i].rsplit('/').next().unwrap_or("");
-                        found[i] = names.contains(name);
-                    }
-                }
-                let headed = futures_util::stream::iter(heads.into_iter().map(|i| {
-                    let store = store.clone();
-                    let p = Self::path(prefix, &keys[i]);
-                    async move { (i, store.head(&p).await) }
-                }))
-                .buffer_unordered(CONCURRENCY)
-                .collect::<Vec<_>>()
-                .await;
-                for (i, r) in headed {
-                    match r {
-                        Ok(_) => found[i] = true,
-                        Err(object_store::Error::NotFound { .. }) => {}
-                        Err(e) => return Err(self.failure(e, credentials)),
-                    }
-                }
-                Ok(found)
+        let (store, prefix, list, credentials) = match &self.inner {
+            Inner::Local(dir) => return Ok(keys.iter().map(|k| dir.join(k).is_file()).collect()),
+            Inner::Store { store, prefix, list, credentials } => (store, prefix, list, credentials),
+        };
+        let fail = |e| self.failure(e, credentials);
+        let mut found = vec![false; keys.len()];
+        let mut rest: Vec<usize> = (0..keys.len()).collect();
+        // Many objects in DVC 3's layout: one listing of the whole `files/md5/` tree when that
+        // takes fewer requests than asking folder by folder or object by object.
+        let plain: Vec<usize> = (0..keys.len()).filter(|&i| keys[i].starts_with("files/md5/")).collect();
+        if *list && plain.len() > CONCURRENCY && self.whole_listing_pays(store, prefix, keys, &plain).await.map_err(fail)? {
+            let names = Self::md5_names(store, prefix).await.map_err(fail)?;
+            for &i in &plain {
+                found[i] = names.contains(&keys[i]["files/md5/".len()..]);
+            }
+            rest.retain(|i| !keys[*i].starts_with("files/md5/"));
+        }
+        // The others: grouped by folder, the crowded folders listed, the rest asked.
+        let mut by_dir: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+        for i in rest {
+            by_dir.entry(keys[i].rsplit_once('/').map(|(d, _)| d).unwrap_or("")).or_default().push(i);
+        }
+        let (lists, heads): (Vec<_>, Vec<_>) = by_dir.into_iter().partition(|(_, idx)| *list && idx.len() >= LIST_THRESHOLD);
+        for (idx, names) in Self::list_folders(store, prefix, lists).await {
+            let names = names.map_err(fail)?;
+            for i in idx {
+                found[i] = names.contains(keys[i].rsplit('/').next().unwrap_or(""));
             }
         }
+        let heads: Vec<usize> = heads.into_iter().flat_map(|(_, idx)| idx).collect();
+        for (i, r) in Self::head_each(store, prefix, keys, heads).await {
+            match r {
+                Ok(_) => found[i] = true,
+                Err(object_store::Error::NotFound { .. }) => {}
+                Err(e) => return Err(fail(e)),
+            }
+        }
+        Ok(found)
+    }
+
+    /// Whether one listing of `files/md5/` takes fewer requests than the alternatives: the
+    /// remote's size estimated from one folder (as DVC does), 1,000 names a page.
+    async fn whole_listing_pays(
+        &self,
+        store: &Arc<dyn ObjectStore>,
+        prefix: &str,
+        keys: &[String],
+        plain: &[usize],
+    ) -> Result<bool, object_store::Error> {
+        let probe: Result<usize, object_store::Error> =
+            store.list(Some(&Self::path(prefix, "files/md5/00"))).collect::<Vec<_>>().await.into_iter().map(|r| r.map(|_| 1)).sum();
+        let per_dir = probe? + 1;
+        let pages = |n: usize| n.div_ceil(1000);
+        let whole = pages(per_dir * 256);
+        let mut per: BTreeMap<&str, usize> = BTreeMap::new();
+        for &i in plain {
+            *per.entry(keys[i].rsplit_once('/').map(|(d, _)| d).unwrap_or("")).or_default() += 1;
+        }
+        let crowded = per.values().filter(|&&n| n >= LIST_THRESHOLD).count();
+        let sparse: usize = per.values().filter(|&&n| n < LIST_THRESHOLD).sum();
+        Ok(whole < plain.len().min(crowded * pages(per_dir) + sparse))
+    }
+
+    /// Every name under `files/md5/`, as `ab/cdef…`.
+    async fn md5_names(store: &Arc<dyn ObjectStore>, prefix: &str) -> Result<HashSet<String>, object_store::Error> {
+        let base = Self::path(prefix, "files/md5");
+        store
+            .list(Some(&base))
+            .collect::<Vec<_>>()
+            .await
+            .into_iter()
+            .map(|r| {
+                r.map(|m| {
+                    m.location
+                        .prefix_match(&base)
+                        .map(|p| p.map(|x| x.as_ref().to_string()).collect::<Vec<_>>().join("/"))
+                        .unwrap_or_default()
+                })
+            })
+            .collect()
+    }
+
+    /// The file names in each folder, listed `CONCURRENCY` at a time, with the indexes asked there.
+    async fn list_folders(
+        store: &Arc<dyn ObjectStore>,
+        prefix: &str,
+        lists: Vec<(&str, Vec<usize>)>,
+    ) -> Vec<(Vec<usize>, Result<HashSet<String>, object_store::Error>)> {
+        futures_util::stream::iter(lists.into_iter().map(|(dir, idx)| {
+            let store = store.clone();
+            let p = Self::path(prefix, dir);
+            async move {
+                let names: Result<HashSet<String>, object_store::Error> = store
+                    .list(Some(&p))
+                    .map(|r| r.map(|m| m.location.filename().unwrap_or_default().to_string()))
+                    .collect::<Vec<_>>()
+                    .await
+                    .into_iter()
+                    .collect();
+                (idx, names)
+            }
+        }))
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await
+    }
+
+    /// One HEAD per object, `CONCURRENCY` at a time.
+    async fn head_each(
+        store: &Arc<dyn ObjectStore>,
+        prefix: &str,
+        keys: &[String],
+        heads: Vec<usize>,
+    ) -> Vec<(usize, Result<object_store::ObjectMeta, object_store::Error>)> {
+        futures_util::stream::iter(heads.into_iter().map(|i| {
+            let store = store.clone();
+            let p = Self::path(prefix, &keys[i]);
+            async move { (i, store.head(&p).await) }
+        }))
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await
     }
 
     /// The bytes of a small object (a `.dir` listing); `None` when the remote does not hold it.
