@@ -363,6 +363,8 @@ pub enum Command {
     ///   bundle copy oci-archive:docproc.tar airgap.local/acme/docproc --with-images --key ci.key
     ///   bundle copy reg.example.com/acme/docproc:1.4.0 mirror.example.com/acme/docproc \
     ///       --with-images --images-to mirror.example.com/mirrored
+    ///   bundle copy mirror.example.com/acme/docproc:1.4.0 oci-archive:docproc.tar \
+    ///       --with-images --images-from mirror.example.com/mirrored
     #[command(verbatim_doc_comment)]
     Copy {
         /// The release: REGISTRY/REPO:TAG, …@sha256:…, oci:DIR[:TAG] or oci-archive:FILE[:TAG]
@@ -378,6 +380,11 @@ pub enum Command {
         /// (default: DST's registry and the original path; inside DST for a layout or archive).
         #[arg(long, value_name = "REGISTRY/PREFIX", requires = "with_images")]
         images_to: Option<String>,
+        /// Read the images from this mirror, each under PREFIX/ + its original repository path
+        /// (default: where SRC's relocation record puts them within SRC's namespace, else inside
+        /// a layout or archive SRC, else their original places). Digests are checked as always.
+        #[arg(long, value_name = "REGISTRY/PREFIX", requires = "with_images")]
+        images_from: Option<String>,
         /// Sign the relocation record with this cosign-format private key.
         #[arg(long, value_name = "FILE", conflicts_with = "keyless", requires = "with_images")]
         key: Option<PathBuf>,

@@ -698,22 +698,46 @@ fn a_relocation_record_cannot_send_fetches_to_another_registry() {
     for i in images {
         assert_eq!(i["from"], i["original"], "an unsigned record on another registry decided where to fetch: {rep}");
     }
-    // Within the source's registry the record is followed: reg2 → reg2 with images under reg2.
+    // The user names the mirror: --images-from reads every image there (digests checked).
+    let out_m = format!("oci:{}", w.d().join("out-m").display());
+    let r = w
+        .b(&["copy", &format!("{r2}/acme/moved:1.0.0"), &out_m, "--with-images", "--images-from", &format!("{}/mirror", w.r1()), "--json"])
+        .ok();
+    let rep: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    for i in rep["images"].as_array().unwrap() {
+        assert!(i["from"].as_str().unwrap().starts_with(&format!("{}/mirror/img/", w.r1())), "{rep}");
+    }
+    w.b(&["copy", &format!("{r2}/acme/moved:1.0.0"), &out_m, "--with-images", "--images-from", "not a place"]).code(2);
+    // Same registry, another namespace (on a shared registry, another owner's repositories):
+    // not followed either.
     w.b(&[
         "copy",
         &format!("{}/acme/docproc:1.0.0", w.r1()),
         &format!("{r2}/acme/here"),
         "--with-images",
         "--images-to",
-        &format!("{r2}/here"),
+        &format!("{r2}/someone-else"),
     ])
     .ok();
     let out2 = format!("oci:{}", w.d().join("out2").display());
     let r = w.b(&["copy", &format!("{r2}/acme/here:1.0.0"), &out2, "--with-images", "--json"]).ok();
+    assert!(r.stderr.contains("ignoring the relocation record's place") && r.stderr.contains("/someone-else/"), "{}", r.stderr);
+    // Within the source's namespace the record is followed: images under reg2/acme/.
+    w.b(&[
+        "copy",
+        &format!("{}/acme/docproc:1.0.0", w.r1()),
+        &format!("{r2}/acme/ours"),
+        "--with-images",
+        "--images-to",
+        &format!("{r2}/acme/mirror"),
+    ])
+    .ok();
+    let out3 = format!("oci:{}", w.d().join("out3").display());
+    let r = w.b(&["copy", &format!("{r2}/acme/ours:1.0.0"), &out3, "--with-images", "--json"]).ok();
     assert!(!r.stderr.contains("ignoring the relocation record"), "{}", r.stderr);
     let rep: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     for i in rep["images"].as_array().unwrap() {
-        assert!(i["from"].as_str().unwrap().starts_with(&format!("{r2}/here/")), "{rep}");
+        assert!(i["from"].as_str().unwrap().starts_with(&format!("{r2}/acme/mirror/")), "{rep}");
     }
 }
 
