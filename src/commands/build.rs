@@ -20,7 +20,7 @@ fn attest_provenance(
 ) -> Result<()> {
     let Some(p) = provenance else { return Ok(()) };
     let format = match with {
-        crate::trust::attest::SignWith::Key(_) => crate::signing::DEFAULT_FORMAT,
+        crate::trust::attest::SignWith::Key(..) => crate::signing::DEFAULT_FORMAT,
         crate::trust::attest::SignWith::Keyless(_) => crate::signing::Format::Bundle,
     };
     crate::trust::attest::attach(st.store(), desc, identity, crate::slsa::PROVENANCE_V1, p, with, format)?;
@@ -45,7 +45,7 @@ impl Signs<'_> {
             let log = if deployed_from { self.tlog } else { None };
             let added = super::sign::sign_in(st, desc, identity, &Default::default(), s, crate::signing::DEFAULT_FORMAT, log)?;
             print_logged(&added);
-            attest_provenance(st, desc, identity, self.provenance, SignWith::Key(s))?;
+            attest_provenance(st, desc, identity, self.provenance, SignWith::Key(s, None))?;
         }
         if let (Some(k), true) = (self.keyless, deployed_from) {
             let s = crate::signing::attach_keyless(st.store(), desc, identity, &Default::default(), k)?;
