@@ -810,6 +810,7 @@ fn key_signing_with_tlog_upload_through_the_cli_and_cosign() {
 /// `verify-attestation` requires the log (no --insecure-ignore-tlog) and passes for each format
 /// with the stand-ins' trusted root, fails with a root without the log; `bundle attestations`
 /// lists both. Without the flag nothing is logged; attesting again is a no-op that logs nothing.
+/// `build --sign --key --tlog-upload --provenance` logs the provenance too.
 #[test]
 fn key_attestation_with_tlog_upload_through_the_cli_and_cosign() {
     let tmp = tempfile::tempdir().unwrap();
@@ -906,6 +907,28 @@ fn key_attestation_with_tlog_upload_through_the_cli_and_cosign() {
     let formats: Vec<&str> = out["attestations"].as_array().unwrap().iter().filter_map(|a| a["signer"]["format"].as_str()).collect();
     assert_eq!(formats, ["legacy", "bundle"], "{out}");
     assert!(out["failures"].as_array().unwrap().is_empty(), "{out}");
+
+    // build --sign --key --tlog-upload --provenance logs the provenance with the signature: four
+    // entries (signature legacy and bundle, provenance bundle and .att), the bundle's verified
+    // against the trusted root, the .att layer's in cosign's annotation.
+    let l3 = format!("oci:{}", d.join("l3").display());
+    let build = ["build", "--version", "1.0.0", "--output", &l3, "--sign", "--key", "rel.key", "--provenance"];
+    b(&[&build[..], &cfg[..], &[src.to_str().unwrap()]].concat()).ok();
+    assert_eq!(entries(), 7);
+    let trusted = ["--key", "rel.pub", "--identity", "docproc", "--trusted-root", root.to_str().unwrap()];
+    let r = b(&[&["attestations", &format!("{l3}:1.0.0"), "--type", "slsaprovenance1", "--json"][..], &trusted[..]].concat()).ok();
+    let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(out["attestations"].as_array().unwrap().len(), 2, "{out}");
+    assert!(out["failures"].as_array().unwrap().is_empty(), "{out}");
+    let index: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("l3/index.json")).unwrap()).unwrap();
+    let att = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str().is_some_and(|n| n.ends_with(".att")));
+    let att = att.expect("the .att tag in the layout")["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("l3/blobs/sha256").join(att)).unwrap()).unwrap();
+    assert!(m["layers"][0]["annotations"]["dev.sigstore.cosign/bundle"].is_string(), "{m}");
 }
 
 /// Keyless signing against a Rekor v2 log: the stand-in's, through `signing_config.rekor-v2.json`
