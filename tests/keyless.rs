@@ -866,6 +866,19 @@ fn key_attestation_with_tlog_upload_through_the_cli_and_cosign() {
     b(&["attest", &tagged, "--predicate", "eval.json", "--type", kind, "--keyless", "--tlog-upload"]).code(2);
     attest(&tagged, &["--signing-config", config.to_str().unwrap()]).code(2);
     assert_eq!(entries(), 3);
+    // A log that cannot be reached: refused, and nothing written to the registry.
+    let mut dead: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    for t in dead["rekorTlogUrls"].as_array_mut().unwrap() {
+        t["url"] = format!("http://127.0.0.1:{}", common::registry::free_port()).into();
+    }
+    std::fs::write(d.join("dead-log.json"), dead.to_string()).unwrap();
+    std::fs::write(d.join("other.json"), r#"{"accuracy": 0.5}"#).unwrap();
+    let puts = reg.count("PUT", "/");
+    let dead_args = ["--predicate", "other.json", "--tlog-upload", "--signing-config", "dead-log.json"];
+    let r = b(&[&["attest", &tagged, "--type", kind, "--key", "rel.key"][..], &dead_args[..]].concat());
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(r.stderr.contains("transparency-log upload"), "{}", r.stderr);
+    assert_eq!(reg.count("PUT", "/"), puts, "a refused upload wrote to the registry");
 
     // cosign 2.5 verify-attestation, the log required: the bundle (--new-bundle-format, the log's
     // key from the trusted root) and the .att layer (the SET's key: SIGSTORE_REKOR_PUBLIC_KEY).

@@ -166,13 +166,22 @@ pub fn attach(
             let only_mine = Policy::of_keys(keys, vec![repository.to_string()]);
             let _lock = st.lock()?;
             let by = Mine { signer, fingerprint: &fingerprint, only_mine: &only_mine, tlog };
-            if format.bundle() {
-                let (added, index) = attach_bundle(st, subject, &payload, predicate_type, &by)?;
-                (out.bundle, out.bundle_log_index) = (Some(added), index);
+            // Both formats signed (and logged) before either is written: a refused upload writes nothing.
+            let bundle = format.bundle().then(|| new_bundle(st, &subject.digest, &payload, &by)).transpose()?;
+            let legacy = format.legacy().then(|| new_layer(st, &subject.digest, &payload, predicate_type, &by)).transpose()?;
+            if let Some(b) = bundle {
+                out.bundle = Some(b.is_some());
+                if let Some((json, index)) = b {
+                    signing::store_bundle(st, subject, &json, predicate_type)?;
+                    out.bundle_log_index = index;
+                }
             }
-            if format.legacy() {
-                let (added, index) = attach_legacy(st, &subject.digest, &payload, predicate_type, &by)?;
-                (out.legacy, out.legacy_log_index) = (Some(added), index);
+            if let Some(l) = legacy {
+                out.legacy = Some(l.is_some());
+                if let Some((layers, index)) = l {
+                    signing::write_tagged(st, &att_tag(&subject.digest), &layers)?;
+                    out.legacy_log_index = index;
+                }
             }
         }
     }
@@ -212,11 +221,10 @@ struct Mine<'a> {
     tlog: Option<&'a SigningConfig>,
 }
 
-/// Store the statement as a bundle referrer unless this key's bundle of it is there (with a log
-/// entry, when one is asked for: the entry's trusted root is the verifier's to name, so only its
-/// presence counts here). Returns whether one was added, and its log index.
-fn attach_bundle(st: &dyn Store, subject: &Descriptor, payload: &[u8], predicate_type: &str, by: &Mine) -> Result<(bool, Option<u64>)> {
-    let digest = &subject.digest;
+/// The bundle to store for the statement (signed, and logged when asked), with its log index;
+/// None when this key's bundle of it is there (with a log entry, when one is asked for: the
+/// entry's trusted root is the verifier's to name, so only its presence counts here).
+fn new_bundle(st: &dyn Store, digest: &str, payload: &[u8], by: &Mine) -> Result<Option<(Vec<u8>, Option<u64>)>> {
     let found = referrers::find(st, digest)?;
     for r in found.referrers.iter().filter(|r| bundle::is_bundle(&r.manifest)) {
         if let [layer] = r.manifest.layers.as_slice()
@@ -228,7 +236,7 @@ fn attach_bundle(st: &dyn Store, subject: &Descriptor, payload: &[u8], predicate
         {
             // Listed where this store lists referrers? (A copy may have left it only in one place.)
             st.add_referrer(digest, &signing::referrer_descriptor(&r.manifest, &r.desc))?;
-            return Ok((false, None));
+            return Ok(None);
         }
     }
     let signature = by.signer.sign_raw(&bundle::pae(payload))?;
@@ -238,14 +246,19 @@ fn attach_bundle(st: &dyn Store, subject: &Descriptor, payload: &[u8], predicate
         json = super::keyless::tlog_upload(&json, &by.signer.public_pem, config)?;
         index = signing::log_index(&json);
     }
-    signing::store_bundle(st, subject, &json, predicate_type)?;
-    Ok((true, index))
+    Ok(Some((json, index)))
 }
 
-/// Append the statement's envelope to the `.att` tag unless this key's envelope of it is there
-/// (with cosign's log-entry annotation, when one is asked for). Returns whether one was added,
-/// and its log index.
-fn attach_legacy(st: &dyn Store, digest: &str, payload: &[u8], predicate_type: &str, by: &Mine) -> Result<(bool, Option<u64>)> {
+/// The `.att` layers with the statement's envelope appended (signed, and logged when asked), with
+/// its log index; None when this key's envelope of it is there (with cosign's log-entry
+/// annotation, when one is asked for).
+fn new_layer(
+    st: &dyn Store,
+    digest: &str,
+    payload: &[u8],
+    predicate_type: &str,
+    by: &Mine,
+) -> Result<Option<(Vec<SigLayer>, Option<u64>)>> {
     use super::keyless::COSIGN_BUNDLE_ANNOTATION;
     let tag = att_tag(digest);
     let mut layers = legacy::read_tagged(st, &tag, MAX_ATTESTATION, &|_| true)?.map(|(_, l)| l).unwrap_or_default();
@@ -253,7 +266,7 @@ fn attach_legacy(st: &dyn Store, digest: &str, payload: &[u8], predicate_type: &
         (by.tlog.is_none() || l.desc.annotation(COSIGN_BUNDLE_ANNOTATION).is_some())
             && bundle::check_envelope(&l.payload, digest, by.only_mine).is_ok_and(|s| same_statement(&s, payload))
     }) {
-        return Ok((false, None));
+        return Ok(None);
     }
     let envelope = bundle::envelope_json(payload, &by.signer.sign_raw(&bundle::pae(payload))?);
     let mut desc = Descriptor::new(DSSE_MEDIA_TYPE, &envelope);
@@ -267,8 +280,7 @@ fn attach_legacy(st: &dyn Store, digest: &str, payload: &[u8], predicate_type: &
     }
     desc.annotations = Some(ann);
     layers.push(SigLayer { desc, payload: envelope, signature: Some(String::new()) });
-    signing::write_tagged(st, &tag, &layers)?;
-    Ok((true, index))
+    Ok(Some((layers, index)))
 }
 
 /// One verified attestation of a digest.
