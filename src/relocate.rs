@@ -146,8 +146,8 @@ pub fn copy_opened(src_ref: &StoreRef, dst_ref: &StoreRef, o: &Options, t: &stor
     if dst_ref.digest().is_some() {
         bail!("`{dst_ref}`: a destination names a repository and optionally a tag, not a digest");
     }
-    // A bad SOURCE_DATE_EPOCH is refused before anything is written.
-    let at = relocated_at()?;
+    // A bad SOURCE_DATE_EPOCH (it dates the relocation record) is refused before anything is written.
+    let at = if o.with_images { relocated_at()? } else { None };
     let src = store::open(src_ref, t)?;
     let desc = store::resolve(src.store(), src_ref)?;
     let manifest = src.store().blob(&desc)?;
@@ -339,8 +339,8 @@ fn destination_place(img: &ImageRecord, dst_ref: &StoreRef, to: Option<&ImagesTo
     }
 }
 
-/// Whether a store holds a manifest (a registry answers a HEAD by digest; a layout looks in
-/// index.json and its blobs).
+/// Whether a store holds a manifest (a registry answers a HEAD by digest; a layout stats the
+/// blob file).
 fn has_manifest(st: &Opened, digest: &str) -> Result<bool> {
     st.store().has_manifest(digest)
 }

@@ -808,3 +808,42 @@ open(out, "wb").write(get("blobs/" + manifest["layers"][0]["digest"], "*/*"))
     assert_eq!(r.code, 0, "sigstore-python: {}\n{}", r.stdout, r.stderr);
     assert_ne!(sp(&GITHUB_SAN.replace("release.yml", "pr.yml")).code, 0, "sigstore-python accepted another identity");
 }
+
+/// A layout whose image entry (`sha256-X.image`) was made to point at another digest: a second
+/// `copy --with-images` puts the entry right instead of adding a second one of that name (which
+/// would make every later read of the layout refuse the ambiguous name).
+#[test]
+fn a_stale_image_entry_in_a_layout_is_replaced_not_doubled() {
+    let w = world();
+    let d = w.d();
+    let out = d.join("out");
+    let dst = format!("oci:{}", out.display());
+    let src = format!("{}/acme/docproc:1.0.0", w.r1());
+    w.b(&["copy", &src, &dst, "--with-images"]).ok();
+    let name = relbundle::relocate::image_entry_name(&w.images[0].1);
+    let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+        let p = out.join("index.json");
+        let mut idx: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        f(&mut idx);
+        std::fs::write(&p, serde_json::to_vec(&idx).unwrap()).unwrap();
+    };
+    let other = w.images[1].1.clone();
+    edit(&|idx| {
+        for e in idx["manifests"].as_array_mut().unwrap() {
+            if e["annotations"]["org.opencontainers.image.ref.name"] == name.as_str() {
+                e["digest"] = other.clone().into();
+            }
+        }
+    });
+    w.b(&["copy", &src, &dst, "--with-images"]).ok();
+    let idx: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
+    let named: Vec<&serde_json::Value> = idx["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["annotations"]["org.opencontainers.image.ref.name"] == name.as_str())
+        .collect();
+    assert_eq!(named.len(), 1, "{idx}");
+    assert_eq!(named[0]["digest"], w.images[0].1.as_str());
+    w.b(&["verify", &format!("{dst}:1.0.0"), "--key", "ci.pub", "--identity", &format!("{}/acme/docproc", w.r1()), "--check-images"]).ok();
+}

@@ -8,7 +8,7 @@
 
 use anyhow::{Context, Result, anyhow, bail};
 use sigstore_verify::trust_root::TrustedRoot;
-use sigstore_verify::types::{Artifact, ArtifactDigest, Bundle, DerPublicKey, KindVersion, Sha256Hash};
+use sigstore_verify::types::{Artifact, ArtifactDigest, Bundle, DerPublicKey, Sha256Hash};
 use sigstore_verify::{PublicKeyVerificationPolicy, VerificationPolicy, Verifier};
 use std::path::Path;
 
@@ -164,7 +164,8 @@ pub fn verify(bundle: &Bundle, subject: Subject, expected: &Expected, root: &Tru
         signed_at: result.integrated_time().or_else(|| result.verified_timestamps().first().copied()).map(|t| t.to_string()),
         log_index: entry.map(|e| e.log_index.get() as i64),
         log_entry: entry.map(|e| format!("{}/{}", e.kind_version.kind(), e.kind_version.version())),
-        rekor_version: entry.map(|e| if e.kind_version == KindVersion::HashedRekordV002 { 2 } else { 1 }),
+        // Rekor v2 writes the 0.0.2 entry kinds only (hashedrekord, dsse); v1 never does.
+        rekor_version: entry.map(|e| if e.kind_version.version() == "0.0.2" { 2 } else { 1 }),
         tlog: result.tlog_verified(),
     })
 }
