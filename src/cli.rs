@@ -154,7 +154,7 @@ impl PreviousSigners {
     }
 }
 
-/// Keyless signing (sign, build --sign).
+/// Keyless signing, and --tlog-upload for a key (sign, build --sign, attest).
 #[derive(Args, Debug, Clone, Default)]
 pub struct KeylessArgs {
     /// Sign keylessly, with an OIDC token and the Sigstore services of the signing config
@@ -663,7 +663,10 @@ pub enum Command {
     /// in the `dev.sigstore.bundle.predicateType` annotation; cosign v3's format) and/or a layer
     /// appended to cosign's `sha256-<hex>.att` manifest (cosign 2's format). Appends, never
     /// replaces; the same statement by the same key again is a no-op. The release's integrity and
-    /// record checks must pass first.
+    /// record checks must pass first. With --key --tlog-upload the attestation is also logged in
+    /// the signing config's Rekor v1, as cosign 2 `attest` does (never by default): the bundle's
+    /// envelope as a `dsse` entry kept in the bundle, the `.att` envelope as an `intoto` entry in
+    /// the layer's dev.sigstore.cosign/bundle annotation.
     ///
     /// Examples:
     ///   bundle attest registry.example.com/acme/docproc:1.4.0 --predicate eval.json \
@@ -671,6 +674,7 @@ pub enum Command {
     ///   bundle attest REF --predicate sbom.spdx.json --type spdxjson --key cosign.key --format legacy
     ///   bundle attest oci:out/docproc:1.4.0 --predicate p.json --type slsaprovenance1 --key k.key
     ///   bundle attest REF --predicate eval.json --type https://acme.example/eval/v1 --keyless   # in CI
+    ///   bundle attest REF --predicate eval.json --type custom --key cosign.key --tlog-upload
     #[command(verbatim_doc_comment)]
     Attest {
         /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
@@ -686,7 +690,7 @@ pub enum Command {
         #[arg(long, value_name = "FILE", required_unless_present = "keyless", conflicts_with = "keyless")]
         key: Option<PathBuf>,
         #[command(flatten)]
-        keyless: KeylessAttest,
+        keyless: KeylessArgs,
         /// Read the key's password from this file (else COSIGN_PASSWORD, or a prompt).
         #[arg(long, value_name = "FILE", requires = "key")]
         password_file: Option<PathBuf>,

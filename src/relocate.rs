@@ -620,7 +620,7 @@ pub fn parse_statement(bytes: &[u8], digest: &str) -> Option<Relocation> {
 fn sign_record(dst: &dyn Store, subject: &Descriptor, identity: &str, rel: &Relocation, o: &Options) -> Result<bool> {
     let Some(how) = &o.sign else { return Ok(false) };
     let with = match how {
-        Signing::Key(s) => crate::trust::attest::SignWith::Key(s),
+        Signing::Key(s) => crate::trust::attest::SignWith::Key(s, None),
         Signing::Keyless(k) => crate::trust::attest::SignWith::Keyless(k),
     };
     crate::trust::attest::attach(dst, subject, identity, PREDICATE_TYPE, &serde_json::to_value(rel)?, with, o.format)?;

@@ -71,7 +71,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Attest { reference, predicate, predicate_type, key, keyless, password_file, identity, format, json, registry } => {
             let how = match (key, keyless.get()) {
-                (Some(k), None) => sign::How::Key(k, password_file, None),
+                (Some(k), None) => sign::How::Key(k, password_file, keyless.tlog()?),
                 (None, Some(k)) => sign::How::Keyless(k),
                 _ => anyhow::bail!("give --key FILE or --keyless"),
             };
