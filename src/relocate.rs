@@ -14,10 +14,9 @@
 //! relocation record for its location (the images were relocated there before), else the source
 //! layout/archive when it holds the digest, else the image's original registry. The record is
 //! unsigned and anyone who can write to the source can write one, so it may only point *within
-//! the source's namespace*: the source's registry host and first path segment (or inside the
-//! source layout/archive). A place anywhere else is ignored, with a note, and the image is fetched
-//! from its original place. Every manifest and blob is checked against the release record's
-//! digest besides.
+//! the source*: the source's registry host (or inside the source layout/archive). A place anywhere
+//! else is ignored, with a note, and the image is fetched from its original place. Every manifest
+//! and blob is checked against the release record's digest besides.
 
 use crate::oci::{Descriptor, ImageManifest};
 use crate::release::{ComponentRecord, ImageRecord};
@@ -305,25 +304,21 @@ fn registry_place(s: &str) -> Result<Place> {
     }
 }
 
-/// The source's relocation record with only the places it may send us to: those in the source's
-/// own namespace (same registry, same first path segment: `reg/acme/…` for `reg/acme/docproc`,
-/// so on a registry shared by many owners a record cannot send us to another owner's
-/// repositories and their referrers); a layout or archive source: those inside it. Each other
-/// place is dropped, with a note: the record is not verified here, so it must not pick where we
-/// fetch from (`--images-from` says it instead).
+/// The source's relocation record with only the places it may send us to: those on the source's
+/// own registry host (where `copy` itself puts images by default: their original repository
+/// paths), and for a layout or archive source those inside it. Each other place is dropped, with
+/// a note: the record is not verified here, so it must not pick the host we fetch from
+/// (`--images-from` names a mirror instead). Digests are checked wherever images come from.
 fn trusted_places(mut rel: Relocation, src_ref: &StoreRef) -> Relocation {
-    let namespace = |r: &str| r.split('/').next().unwrap_or("").to_string();
     rel.images.retain(|m| {
         let within = match (StoreRef::parse(&m.relocated), src_ref) {
-            (Ok(StoreRef::Registry { registry, repository, .. }), StoreRef::Registry { registry: here, repository: home, .. }) => {
-                registry == *here && namespace(&repository) == namespace(home)
-            }
+            (Ok(StoreRef::Registry { registry, .. }), StoreRef::Registry { registry: here, .. }) => registry == *here,
             (Ok(StoreRef::Layout { .. }), StoreRef::Layout { .. }) => true,
             _ => false,
         };
         if !within {
             eprintln!(
-                "note: ignoring the relocation record's place {} for {}: it is outside {} (an unverified record may only point within the source's namespace); fetching from the original place (name a mirror with --images-from REGISTRY/PREFIX)",
+                "note: ignoring the relocation record's place {} for {}: it is outside {} (an unverified record may only point within the source's registry); fetching from the original place (name a mirror with --images-from REGISTRY/PREFIX)",
                 m.relocated,
                 m.original,
                 src_ref.base()
