@@ -7,8 +7,8 @@ One HTTP server speaks:
                `job_workflow_ref`, GitLab `ci_config_ref_uri`, else email / sub), OIDC issuer in
                1.3.6.1.4.1.57264.1.8 (and legacy .1.1), the CI claims Fulcio derives, and an
                embedded SCT (precertificate entry) from the test CT log key.
-  * Rekor v1   POST /api/v1/log/entries   `dsse` 0.0.1 (certificate or public-key verifier) and
-               `hashedrekord` 0.0.1 entries, signatures checked; a real RFC 6962 Merkle tree, the
+  * Rekor v1   POST /api/v1/log/entries   `dsse` 0.0.1 (certificate or public-key verifier),
+               `hashedrekord` 0.0.1 and `intoto` 0.0.2 (cosign 2 `attest`) entries, signatures checked; a real RFC 6962 Merkle tree, the
                signed entry timestamp, the inclusion proof and a signed checkpoint.
                Under /expired (a Fulcio URL of URL/expired): a certificate whose ten minutes of
                validity ended ten minutes ago, before any log entry or timestamp made now.
@@ -477,8 +477,10 @@ class Log:
 
     def body_of(self, req):
         kind, spec = req.get("kind"), req.get("spec", {})
+        if kind == "intoto" and req.get("apiVersion") == "0.0.2":
+            return self.intoto_body(spec)
         if req.get("apiVersion") != "0.0.1":
-            raise Refused("only apiVersion 0.0.1 is served")
+            raise Refused("only apiVersion 0.0.1 is served (intoto: 0.0.2)")
         if kind == "dsse":
             pc = spec["proposedContent"]
             env = json.loads(pc["envelope"])
@@ -522,6 +524,44 @@ class Log:
                 },
             }
         raise Refused(f"entry kind {kind!r} is not served")
+
+    @staticmethod
+    def intoto_body(spec):
+        """`intoto` 0.0.2 (cosign 2 `attest`): the envelope's payload and each signature come
+        base64-encoded once more, each signature with the public key that must verify it over the
+        DSSE PAE. The body is Rekor's canonical one: no payload, the envelope digest the client
+        sent (Rekor cannot recompute it), the payload digest computed."""
+        content = spec.get("content", {})
+        env = content.get("envelope", {})
+        payload = base64.b64decode(base64.b64decode(env["payload"]))
+        sigs = []
+        for s in env.get("signatures", []):
+            raw = base64.b64decode(base64.b64decode(s["sig"]))
+            key, pem = load_verifier(s["publicKey"])
+            try:
+                key.verify(raw, pae(env["payloadType"], payload), ec.ECDSA(hashes.SHA256()))
+            except Exception:
+                raise Refused("an intoto signature does not verify with its public key")
+            sig = {"publicKey": b64(pem), "sig": s["sig"]}
+            if s.get("keyid"):
+                sig["keyid"] = s["keyid"]
+            sigs.append(sig)
+        if not sigs:
+            raise Refused("the intoto envelope has no signatures")
+        h = content.get("hash") or {}
+        if h.get("algorithm") != "sha256" or len(h.get("value", "")) != 64:
+            raise Refused("the intoto entry has no sha256 envelope digest")
+        return {
+            "apiVersion": "0.0.2",
+            "kind": "intoto",
+            "spec": {
+                "content": {
+                    "envelope": {"payloadType": env["payloadType"], "signatures": sigs},
+                    "hash": {"algorithm": "sha256", "value": h["value"]},
+                    "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
+                }
+            },
+        }
 
     def checkpoint(self, size, root):
         note = f"{self.ORIGIN} - {self.TREE_ID}\n{size}\n{b64(root)}\n"

@@ -154,7 +154,7 @@ impl PreviousSigners {
     }
 }
 
-/// Keyless signing (sign, build --sign).
+/// Keyless signing, and --tlog-upload for a key (sign, build --sign, attest).
 #[derive(Args, Debug, Clone, Default)]
 pub struct KeylessArgs {
     /// Sign keylessly, with an OIDC token and the Sigstore services of the signing config
@@ -363,6 +363,8 @@ pub enum Command {
     ///   bundle copy oci-archive:docproc.tar airgap.local/acme/docproc --with-images --key ci.key
     ///   bundle copy reg.example.com/acme/docproc:1.4.0 mirror.example.com/acme/docproc \
     ///       --with-images --images-to mirror.example.com/mirrored
+    ///   bundle copy mirror.example.com/acme/docproc:1.4.0 oci-archive:docproc.tar \
+    ///       --with-images --images-from mirror.example.com/mirrored
     #[command(verbatim_doc_comment)]
     Copy {
         /// The release: REGISTRY/REPO:TAG, …@sha256:…, oci:DIR[:TAG] or oci-archive:FILE[:TAG]
@@ -378,6 +380,11 @@ pub enum Command {
         /// (default: DST's registry and the original path; inside DST for a layout or archive).
         #[arg(long, value_name = "REGISTRY/PREFIX", requires = "with_images")]
         images_to: Option<String>,
+        /// Read the images from this mirror, each under PREFIX/ + its original repository path
+        /// (default: where SRC's relocation record puts them within SRC's namespace, else inside
+        /// a layout or archive SRC, else their original places). Digests are checked as always.
+        #[arg(long, value_name = "REGISTRY/PREFIX", requires = "with_images")]
+        images_from: Option<String>,
         /// Sign the relocation record with this cosign-format private key.
         #[arg(long, value_name = "FILE", conflicts_with = "keyless", requires = "with_images")]
         key: Option<PathBuf>,
@@ -656,7 +663,10 @@ pub enum Command {
     /// in the `dev.sigstore.bundle.predicateType` annotation; cosign v3's format) and/or a layer
     /// appended to cosign's `sha256-<hex>.att` manifest (cosign 2's format). Appends, never
     /// replaces; the same statement by the same key again is a no-op. The release's integrity and
-    /// record checks must pass first.
+    /// record checks must pass first. With --key --tlog-upload the attestation is also logged in
+    /// the signing config's Rekor v1, as cosign 2 `attest` does (never by default): the bundle's
+    /// envelope as a `dsse` entry kept in the bundle, the `.att` envelope as an `intoto` entry in
+    /// the layer's dev.sigstore.cosign/bundle annotation.
     ///
     /// Examples:
     ///   bundle attest registry.example.com/acme/docproc:1.4.0 --predicate eval.json \
@@ -664,6 +674,7 @@ pub enum Command {
     ///   bundle attest REF --predicate sbom.spdx.json --type spdxjson --key cosign.key --format legacy
     ///   bundle attest oci:out/docproc:1.4.0 --predicate p.json --type slsaprovenance1 --key k.key
     ///   bundle attest REF --predicate eval.json --type https://acme.example/eval/v1 --keyless   # in CI
+    ///   bundle attest REF --predicate eval.json --type custom --key cosign.key --tlog-upload
     #[command(verbatim_doc_comment)]
     Attest {
         /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
@@ -679,7 +690,7 @@ pub enum Command {
         #[arg(long, value_name = "FILE", required_unless_present = "keyless", conflicts_with = "keyless")]
         key: Option<PathBuf>,
         #[command(flatten)]
-        keyless: KeylessAttest,
+        keyless: KeylessArgs,
         /// Read the key's password from this file (else COSIGN_PASSWORD, or a prompt).
         #[arg(long, value_name = "FILE", requires = "key")]
         password_file: Option<PathBuf>,

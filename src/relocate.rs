@@ -10,13 +10,14 @@
 //! 3. the relocation record (an unsigned referrer, and a signed attestation with a key);
 //! 4. last, the release tag; an archive is then written out and renamed into place.
 //!
-//! Where the images come from: the source's own relocation record for its location (the images
-//! were relocated there before), else the source layout/archive when it holds the digest, else
-//! the image's original registry. The record is unsigned and anyone who can write to the source
-//! can write one, so it may only point *within the source*: a place on the source's own registry
-//! (or inside the source layout/archive). A place anywhere else is ignored, with a note, and the
-//! image is fetched as if there were no record. Every manifest and blob is checked against the
-//! release record's digest besides.
+//! Where the images come from: `--images-from` (the user names a mirror), else the source's own
+//! relocation record for its location (the images were relocated there before), else the source
+//! layout/archive when it holds the digest, else the image's original registry. The record is
+//! unsigned and anyone who can write to the source can write one, so it may only point *within
+//! the source's namespace*: the source's registry host and first path segment (or inside the
+//! source layout/archive). A place anywhere else is ignored, with a note, and the image is fetched
+//! from its original place. Every manifest and blob is checked against the release record's
+//! digest besides.
 
 use crate::oci::{Descriptor, ImageManifest};
 use crate::release::{ComponentRecord, ImageRecord};
@@ -73,7 +74,8 @@ impl Relocation {
     }
 }
 
-/// Where images go at a registry: `--images-to REGISTRY/PREFIX`, else the destination's registry.
+/// A mirror of images at a registry, each under PREFIX/ + its original repository path: where
+/// images go (`--images-to`) or are read from (`--images-from`).
 #[derive(Debug, Clone)]
 pub struct ImagesTo {
     pub registry: String,
@@ -81,12 +83,18 @@ pub struct ImagesTo {
 }
 
 impl ImagesTo {
-    pub fn parse(s: &str) -> Result<ImagesTo> {
-        let r = StoreRef::parse(s).with_context(|| format!("--images-to `{s}`: expected REGISTRY/PREFIX"))?;
+    /// `flag`: the option it came from, for the error.
+    pub fn parse(s: &str, flag: &str) -> Result<ImagesTo> {
+        let r = StoreRef::parse(s).with_context(|| format!("{flag} `{s}`: expected REGISTRY/PREFIX"))?;
         match r {
             StoreRef::Registry { registry, repository, tag: None, digest: None } => Ok(ImagesTo { registry, prefix: repository }),
-            _ => bail!("--images-to `{s}`: expected REGISTRY/PREFIX (a registry and a repository prefix, no tag or digest)"),
+            _ => bail!("{flag} `{s}`: expected REGISTRY/PREFIX (a registry and a repository prefix, no tag or digest)"),
         }
+    }
+
+    /// Where `img` is under this mirror.
+    fn place(&self, img: &ImageRecord) -> Place {
+        Place::Registry { registry: self.registry.clone(), repository: format!("{}/{}", self.prefix, img.repository) }
     }
 }
 
@@ -99,6 +107,8 @@ pub enum Signing<'a> {
 pub struct Options<'a> {
     pub with_images: bool,
     pub images_to: Option<ImagesTo>,
+    /// `--images-from`: read every image from this mirror (the user's word, before any record).
+    pub images_from: Option<ImagesTo>,
     pub retag: bool,
     pub sign: Option<Signing<'a>>,
     /// The identity (subject name) the signed relocation record carries.
@@ -146,8 +156,8 @@ pub fn copy_opened(src_ref: &StoreRef, dst_ref: &StoreRef, o: &Options, t: &stor
     if dst_ref.digest().is_some() {
         bail!("`{dst_ref}`: a destination names a repository and optionally a tag, not a digest");
     }
-    // A bad SOURCE_DATE_EPOCH is refused before anything is written.
-    let at = relocated_at()?;
+    // A bad SOURCE_DATE_EPOCH (it dates the relocation record) is refused before anything is written.
+    let at = if o.with_images { relocated_at()? } else { None };
     let src = store::open(src_ref, t)?;
     let desc = store::resolve(src.store(), src_ref)?;
     let manifest = src.store().blob(&desc)?;
@@ -295,19 +305,25 @@ fn registry_place(s: &str) -> Result<Place> {
     }
 }
 
-/// The source's relocation record with only the places it may send us to: those on the source's
-/// own registry (a layout or archive source: those inside it). Each other place is dropped, with
-/// a note: an unsigned record must not pick the host we fetch from.
+/// The source's relocation record with only the places it may send us to: those in the source's
+/// own namespace (same registry, same first path segment: `reg/acme/…` for `reg/acme/docproc`,
+/// so on a registry shared by many owners a record cannot send us to another owner's
+/// repositories and their referrers); a layout or archive source: those inside it. Each other
+/// place is dropped, with a note: the record is not verified here, so it must not pick where we
+/// fetch from (`--images-from` says it instead).
 fn trusted_places(mut rel: Relocation, src_ref: &StoreRef) -> Relocation {
+    let namespace = |r: &str| r.split('/').next().unwrap_or("").to_string();
     rel.images.retain(|m| {
         let within = match (StoreRef::parse(&m.relocated), src_ref) {
-            (Ok(StoreRef::Registry { registry, .. }), StoreRef::Registry { registry: here, .. }) => registry == *here,
+            (Ok(StoreRef::Registry { registry, repository, .. }), StoreRef::Registry { registry: here, repository: home, .. }) => {
+                registry == *here && namespace(&repository) == namespace(home)
+            }
             (Ok(StoreRef::Layout { .. }), StoreRef::Layout { .. }) => true,
             _ => false,
         };
         if !within {
             eprintln!(
-                "note: ignoring the relocation record's place {} for {}: it is not in {} (an unsigned record may only point within the source); fetching it as if there were no record",
+                "note: ignoring the relocation record's place {} for {}: it is outside {} (an unverified record may only point within the source's namespace); fetching from the original place (name a mirror with --images-from REGISTRY/PREFIX)",
                 m.relocated,
                 m.original,
                 src_ref.base()
@@ -318,8 +334,12 @@ fn trusted_places(mut rel: Relocation, src_ref: &StoreRef) -> Relocation {
     rel
 }
 
-/// Where to read an image (see the module documentation).
-fn source_place(img: &ImageRecord, src: &Opened, here: Option<&Relocation>) -> Result<Place> {
+/// Where to read an image (see the module documentation): `--images-from`, else the source's
+/// record (its trusted places), else inside a layout or archive source, else the original place.
+fn source_place(img: &ImageRecord, src: &Opened, here: Option<&Relocation>, from: Option<&ImagesTo>) -> Result<Place> {
+    if let Some(f) = from {
+        return Ok(f.place(img));
+    }
     if let Some(r) = here.and_then(|h| h.find(img)) {
         return registry_place(r);
     }
@@ -333,14 +353,14 @@ fn source_place(img: &ImageRecord, src: &Opened, here: Option<&Relocation>) -> R
 /// registry with the image's repository path; else (a layout or archive) inside the destination.
 fn destination_place(img: &ImageRecord, dst_ref: &StoreRef, to: Option<&ImagesTo>) -> Place {
     match (to, dst_ref) {
-        (Some(t), _) => Place::Registry { registry: t.registry.clone(), repository: format!("{}/{}", t.prefix, img.repository) },
+        (Some(t), _) => t.place(img),
         (None, StoreRef::Registry { registry, .. }) => Place::Registry { registry: registry.clone(), repository: img.repository.clone() },
         (None, StoreRef::Layout { .. }) => Place::Same,
     }
 }
 
-/// Whether a store holds a manifest (a registry answers a HEAD by digest; a layout looks in
-/// index.json and its blobs).
+/// Whether a store holds a manifest (a registry answers a HEAD by digest; a layout stats the
+/// blob file).
 fn has_manifest(st: &Opened, digest: &str) -> Result<bool> {
     st.store().has_manifest(digest)
 }
@@ -400,7 +420,7 @@ fn copy_image(
     o: &Options,
     t: &store::registry::Transport,
 ) -> Result<ImageReport> {
-    let sp = source_place(img, src, here)?;
+    let sp = source_place(img, src, here, o.images_from.as_ref())?;
     let dp = destination_place(img, dst_ref, o.images_to.as_ref());
     let from = open_place(&sp, src, t)?;
     let to = open_place(&dp, dst, t)?;
@@ -600,7 +620,7 @@ pub fn parse_statement(bytes: &[u8], digest: &str) -> Option<Relocation> {
 fn sign_record(dst: &dyn Store, subject: &Descriptor, identity: &str, rel: &Relocation, o: &Options) -> Result<bool> {
     let Some(how) = &o.sign else { return Ok(false) };
     let with = match how {
-        Signing::Key(s) => crate::trust::attest::SignWith::Key(s),
+        Signing::Key(s) => crate::trust::attest::SignWith::Key(s, None),
         Signing::Keyless(k) => crate::trust::attest::SignWith::Keyless(k),
     };
     crate::trust::attest::attach(dst, subject, identity, PREDICATE_TYPE, &serde_json::to_value(rel)?, with, o.format)?;

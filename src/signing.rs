@@ -422,7 +422,7 @@ pub fn attach_bundle(
 }
 
 /// Bundle JSON without its transparency-log entries, and whether it had any.
-fn without_tlog(bytes: &[u8]) -> Option<(Vec<u8>, bool)> {
+pub fn without_tlog(bytes: &[u8]) -> Option<(Vec<u8>, bool)> {
     let mut v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     let vm = v.get_mut("verificationMaterial")?.as_object_mut()?;
     let had = vm.remove("tlogEntries").is_some_and(|e| e.as_array().is_some_and(|a| !a.is_empty()));
@@ -430,7 +430,7 @@ fn without_tlog(bytes: &[u8]) -> Option<(Vec<u8>, bool)> {
 }
 
 /// The log index of a bundle's first transparency-log entry.
-fn log_index(bytes: &[u8]) -> Option<u64> {
+pub fn log_index(bytes: &[u8]) -> Option<u64> {
     let v: serde_json::Value = serde_json::from_slice(bytes).ok()?;
     let i = v.pointer("/verificationMaterial/tlogEntries/0/logIndex")?;
     i.as_u64().or_else(|| i.as_str()?.parse().ok())

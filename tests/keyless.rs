@@ -804,6 +804,146 @@ fn key_signing_with_tlog_upload_through_the_cli_and_cosign() {
     assert_ne!(c.code, 0, "cosign verified a flipped SET");
 }
 
+/// `bundle attest --key --tlog-upload`: the bundle's envelope logged as a `dsse` 0.0.1 entry kept
+/// in the bundle, the `.att` envelope as cosign 2 `attest` logs it (an `intoto` 0.0.2 entry, its
+/// SET in the layer's dev.sigstore.cosign/bundle annotation), in the stand-in Rekor v1. cosign 2.5
+/// `verify-attestation` requires the log (no --insecure-ignore-tlog) and passes for each format
+/// with the stand-ins' trusted root, fails with a root without the log; `bundle attestations`
+/// lists both. Without the flag nothing is logged; attesting again is a no-op that logs nothing.
+/// `build --sign --key --tlog-upload --provenance` logs the provenance too.
+#[test]
+fn key_attestation_with_tlog_upload_through_the_cli_and_cosign() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    let s = Standin::start(&d.join("sigstore"), false);
+    let reg = common::registry::Registry::plain(&d.join("reg"));
+    let repo_ref = format!("{}/acme/docproc", reg.addr);
+    let fixtures = fixture_repo(d, &["docproc", "dvc-remote"]);
+    let src = fixtures.join("docproc");
+    let b = |args: &[&str]| run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(args));
+    b(&["keygen", "--output-prefix", "rel"]).ok();
+    let l = format!("oci:{}", d.join("l").display());
+    let r = b(&["build", "--version", "1.0.0", "--output", &l, "--push", &repo_ref, src.to_str().unwrap()]).ok();
+    let digest = built_digest(&r.stdout);
+    let (config, root) = (s.file("signing_config.json"), s.file("trusted_root.json"));
+    let entries = || std::fs::read_to_string(s.file("requests.log")).unwrap_or_default().matches("POST /api/v1/log/entries").count();
+    let kind = "https://acme.example/eval/v1";
+    std::fs::write(d.join("eval.json"), r#"{"accuracy": 0.93, "suite": "docs-v2"}"#).unwrap();
+    let attest = |target: &str, extra: &[&str]| {
+        b(&[&["attest", target, "--predicate", "eval.json", "--type", kind, "--key", "rel.key"][..], extra].concat())
+    };
+    let cfg = ["--tlog-upload", "--signing-config", config.to_str().unwrap()];
+
+    // Not by default: both formats written, no log touched.
+    attest(&format!("{l}:1.0.0"), &[]).ok();
+    assert_eq!(entries(), 0);
+    // The release's signature is logged first (sigstore-go refuses a bundle whose entry is a
+    // one-leaf log's: no proof hashes). Then --tlog-upload: each format of the attestation logged
+    // once (the bundle first), the indexes reported.
+    let tagged = format!("{repo_ref}:1.0.0");
+    b(&[&["sign", &tagged, "--key", "rel.key", "--format", "legacy"][..], &cfg[..]].concat()).ok();
+    assert_eq!(entries(), 1);
+    let r = attest(&tagged, &[&cfg[..], &["--json"]].concat()).ok();
+    let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!((out["bundle"]["added"].as_bool(), out["bundle"]["logIndex"].as_u64()), (Some(true), Some(1)), "{out}");
+    assert_eq!((out["legacy"]["added"].as_bool(), out["legacy"]["logIndex"].as_u64()), (Some(true), Some(2)), "{out}");
+    assert_eq!(entries(), 3);
+    // Again: there already, with their entries; nothing logged.
+    let r = attest(&tagged, &cfg).ok();
+    assert_eq!(r.stdout.matches("already attested by this key").count(), 2, "{}", r.stdout);
+    assert_eq!(entries(), 3);
+    // The legacy layer carries cosign's annotation around an intoto 0.0.2 body.
+    let by_digest = format!("{repo_ref}@{digest}");
+    let att = format!("http://{}/v2/acme/docproc/manifests/{}.att", reg.addr, digest.replace(':', "-"));
+    let get =
+        "import sys, requests\nprint(requests.get(sys.argv[1], headers={'Accept': 'application/vnd.oci.image.manifest.v1+json'}).text)";
+    let m: serde_json::Value = serde_json::from_str(&py(get, &[&att]).ok().stdout).unwrap();
+    let ann = m["layers"][0]["annotations"]["dev.sigstore.cosign/bundle"].as_str().expect("the .att layer's log entry");
+    let entry: serde_json::Value = serde_json::from_str(ann).unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&common_b64_decode(entry["Payload"]["body"].as_str().unwrap())).unwrap();
+    assert_eq!((body["kind"].as_str(), body["apiVersion"].as_str()), (Some("intoto"), Some("0.0.2")), "{body}");
+    // Refusals (exit 2): --tlog-upload is for keys; --signing-config alone would be ignored.
+    b(&["attest", &tagged, "--predicate", "eval.json", "--type", kind, "--keyless", "--tlog-upload"]).code(2);
+    attest(&tagged, &["--signing-config", config.to_str().unwrap()]).code(2);
+    assert_eq!(entries(), 3);
+    // A log that cannot be reached: refused, and nothing written to the registry.
+    let mut dead: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    for t in dead["rekorTlogUrls"].as_array_mut().unwrap() {
+        t["url"] = format!("http://127.0.0.1:{}", common::registry::free_port()).into();
+    }
+    std::fs::write(d.join("dead-log.json"), dead.to_string()).unwrap();
+    std::fs::write(d.join("other.json"), r#"{"accuracy": 0.5}"#).unwrap();
+    let puts = reg.count("PUT", "/");
+    let dead_args = ["--predicate", "other.json", "--tlog-upload", "--signing-config", "dead-log.json"];
+    let r = b(&[&["attest", &tagged, "--type", kind, "--key", "rel.key"][..], &dead_args[..]].concat());
+    assert_ne!(r.code, 0, "{}", r.stdout);
+    assert!(r.stderr.contains("transparency-log upload"), "{}", r.stderr);
+    assert_eq!(reg.count("PUT", "/"), puts, "a refused upload wrote to the registry");
+
+    // cosign 2.5 verify-attestation, the log required: the bundle (--new-bundle-format, the log's
+    // key from the trusted root) and the .att layer (the SET's key: SIGSTORE_REKOR_PUBLIC_KEY).
+    let cosign = std::env::var_os("RELBUNDLE_COSIGN").map(PathBuf::from).unwrap_or_else(|| repo_root().join(".tools/bin/cosign"));
+    let no_log = d.join("no-log-root.json");
+    let mut v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&root).unwrap()).unwrap();
+    v["tlogs"] = serde_json::json!([]);
+    std::fs::write(&no_log, v.to_string()).unwrap();
+    let cosign_verify = |root: &Path, new_format: bool| {
+        let mut c = Command::new(&cosign);
+        c.current_dir(d).env("HOME", d).env("TUF_ROOT", d.join("tuf")).args(["verify-attestation", "--type", kind, "--key", "rel.pub"]);
+        if new_format {
+            c.arg("--new-bundle-format");
+        } else {
+            let r: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(root).unwrap()).unwrap();
+            let pem = match r["tlogs"][0]["publicKey"]["rawBytes"].as_str() {
+                Some(der) => format!("-----BEGIN PUBLIC KEY-----\n{der}\n-----END PUBLIC KEY-----\n"),
+                None => std::fs::read_to_string(d.join("rel.pub")).unwrap(), // a key that is no log's
+            };
+            std::fs::write(d.join("rekor.pub"), pem).unwrap();
+            c.env("SIGSTORE_REKOR_PUBLIC_KEY", d.join("rekor.pub"));
+        }
+        run(c.arg("--trusted-root").arg(root).args(["--allow-insecure-registry", "--allow-http-registry", &by_digest]))
+    };
+    for new_format in [true, false] {
+        let c = cosign_verify(&root, new_format);
+        assert_eq!(c.code, 0, "cosign refused the logged attestation (new format: {new_format}):\n{}{}", c.stdout, c.stderr);
+        // What cosign prints is the verified statement: ours, of this type.
+        let env: serde_json::Value = serde_json::from_str(c.stdout.lines().find(|l| l.starts_with('{')).unwrap()).unwrap();
+        let payload = env["payload"].as_str().or(env["dsseEnvelope"]["payload"].as_str()).unwrap();
+        let statement: serde_json::Value = serde_json::from_slice(&common_b64_decode(payload)).unwrap();
+        assert_eq!(statement["predicateType"], kind, "{statement}");
+        let c = cosign_verify(&no_log, new_format);
+        assert_ne!(c.code, 0, "cosign verified without the log's key (new format: {new_format}):\n{}", c.stderr);
+    }
+    // bundle attestations lists both, the bundle's entry checked against the trusted root.
+    let r = b(&["attestations", &by_digest, "--key", "rel.pub", "--trusted-root", root.to_str().unwrap(), "--type", kind, "--json"]).ok();
+    let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let formats: Vec<&str> = out["attestations"].as_array().unwrap().iter().filter_map(|a| a["signer"]["format"].as_str()).collect();
+    assert_eq!(formats, ["legacy", "bundle"], "{out}");
+    assert!(out["failures"].as_array().unwrap().is_empty(), "{out}");
+
+    // build --sign --key --tlog-upload --provenance logs the provenance with the signature: four
+    // entries (signature legacy and bundle, provenance bundle and .att), the bundle's verified
+    // against the trusted root, the .att layer's in cosign's annotation.
+    let l3 = format!("oci:{}", d.join("l3").display());
+    let build = ["build", "--version", "1.0.0", "--output", &l3, "--sign", "--key", "rel.key", "--provenance"];
+    b(&[&build[..], &cfg[..], &[src.to_str().unwrap()]].concat()).ok();
+    assert_eq!(entries(), 7);
+    let trusted = ["--key", "rel.pub", "--identity", "docproc", "--trusted-root", root.to_str().unwrap()];
+    let r = b(&[&["attestations", &format!("{l3}:1.0.0"), "--type", "slsaprovenance1", "--json"][..], &trusted[..]].concat()).ok();
+    let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(out["attestations"].as_array().unwrap().len(), 2, "{out}");
+    assert!(out["failures"].as_array().unwrap().is_empty(), "{out}");
+    let index: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("l3/index.json")).unwrap()).unwrap();
+    let att = index["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["annotations"]["org.opencontainers.image.ref.name"].as_str().is_some_and(|n| n.ends_with(".att")));
+    let att = att.expect("the .att tag in the layout")["digest"].as_str().unwrap().trim_start_matches("sha256:").to_string();
+    let m: serde_json::Value = serde_json::from_slice(&std::fs::read(d.join("l3/blobs/sha256").join(att)).unwrap()).unwrap();
+    assert!(m["layers"][0]["annotations"]["dev.sigstore.cosign/bundle"].is_string(), "{m}");
+}
+
 /// Keyless signing against a Rekor v2 log: the stand-in's, through `signing_config.rekor-v2.json`
 /// (v2 and v1 offered, a TSA: Rekor v2 requires one). The signer takes v2 and logs the DSSE
 /// envelope as a `hashedrekord` 0.0.2 entry (the digest of its PAE, rekor-v2-spec §6.1.4) with a

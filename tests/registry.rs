@@ -444,6 +444,7 @@ fn build_signs_and_attests_before_it_tags_and_refuses_a_taken_tag_before_writing
     // Another release for the same registry tag: refused before anything is written, the
     // layout included.
     let l2 = d.join("l2");
+    let puts = reg.count("PUT", "/v2/acme/docproc/");
     let r = b(&[
         "build",
         "--version",
@@ -460,8 +461,7 @@ fn build_signs_and_attests_before_it_tags_and_refuses_a_taken_tag_before_writing
     assert_eq!(r.code, 1, "{}", r.stderr);
     assert!(r.stderr.contains("tag `1.0.0` already names") && r.stderr.contains("--retag"), "{}", r.stderr);
     assert!(!l2.join("index.json").exists(), "the layout was written before the refusal");
-    let puts = reg.count("PUT", "/v2/acme/docproc/");
+    assert_eq!(reg.count("PUT", "/v2/acme/docproc/"), puts, "the refused build uploaded to the registry");
     let record: serde_json::Value = serde_json::from_str(&b(&["inspect", &format!("{dst}:1.0.0"), "--json"]).ok().stdout).unwrap();
     assert_eq!(record["version"], "1.0.0", "the tag still names the first release");
-    assert_eq!(reg.count("PUT", "/v2/acme/docproc/"), puts);
 }

@@ -698,22 +698,46 @@ fn a_relocation_record_cannot_send_fetches_to_another_registry() {
     for i in images {
         assert_eq!(i["from"], i["original"], "an unsigned record on another registry decided where to fetch: {rep}");
     }
-    // Within the source's registry the record is followed: reg2 → reg2 with images under reg2.
+    // The user names the mirror: --images-from reads every image there (digests checked).
+    let out_m = format!("oci:{}", w.d().join("out-m").display());
+    let r = w
+        .b(&["copy", &format!("{r2}/acme/moved:1.0.0"), &out_m, "--with-images", "--images-from", &format!("{}/mirror", w.r1()), "--json"])
+        .ok();
+    let rep: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    for i in rep["images"].as_array().unwrap() {
+        assert!(i["from"].as_str().unwrap().starts_with(&format!("{}/mirror/img/", w.r1())), "{rep}");
+    }
+    w.b(&["copy", &format!("{r2}/acme/moved:1.0.0"), &out_m, "--with-images", "--images-from", "not a place"]).code(2);
+    // Same registry, another namespace (on a shared registry, another owner's repositories):
+    // not followed either.
     w.b(&[
         "copy",
         &format!("{}/acme/docproc:1.0.0", w.r1()),
         &format!("{r2}/acme/here"),
         "--with-images",
         "--images-to",
-        &format!("{r2}/here"),
+        &format!("{r2}/someone-else"),
     ])
     .ok();
     let out2 = format!("oci:{}", w.d().join("out2").display());
     let r = w.b(&["copy", &format!("{r2}/acme/here:1.0.0"), &out2, "--with-images", "--json"]).ok();
+    assert!(r.stderr.contains("ignoring the relocation record's place") && r.stderr.contains("/someone-else/"), "{}", r.stderr);
+    // Within the source's namespace the record is followed: images under reg2/acme/.
+    w.b(&[
+        "copy",
+        &format!("{}/acme/docproc:1.0.0", w.r1()),
+        &format!("{r2}/acme/ours"),
+        "--with-images",
+        "--images-to",
+        &format!("{r2}/acme/mirror"),
+    ])
+    .ok();
+    let out3 = format!("oci:{}", w.d().join("out3").display());
+    let r = w.b(&["copy", &format!("{r2}/acme/ours:1.0.0"), &out3, "--with-images", "--json"]).ok();
     assert!(!r.stderr.contains("ignoring the relocation record"), "{}", r.stderr);
     let rep: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     for i in rep["images"].as_array().unwrap() {
-        assert!(i["from"].as_str().unwrap().starts_with(&format!("{r2}/here/")), "{rep}");
+        assert!(i["from"].as_str().unwrap().starts_with(&format!("{r2}/acme/mirror/")), "{rep}");
     }
 }
 
@@ -807,4 +831,43 @@ open(out, "wb").write(get("blobs/" + manifest["layers"][0]["digest"], "*/*"))
     let r = sp(GITHUB_SAN);
     assert_eq!(r.code, 0, "sigstore-python: {}\n{}", r.stdout, r.stderr);
     assert_ne!(sp(&GITHUB_SAN.replace("release.yml", "pr.yml")).code, 0, "sigstore-python accepted another identity");
+}
+
+/// A layout whose image entry (`sha256-X.image`) was made to point at another digest: a second
+/// `copy --with-images` puts the entry right instead of adding a second one of that name (which
+/// would make every later read of the layout refuse the ambiguous name).
+#[test]
+fn a_stale_image_entry_in_a_layout_is_replaced_not_doubled() {
+    let w = world();
+    let d = w.d();
+    let out = d.join("out");
+    let dst = format!("oci:{}", out.display());
+    let src = format!("{}/acme/docproc:1.0.0", w.r1());
+    w.b(&["copy", &src, &dst, "--with-images"]).ok();
+    let name = relbundle::relocate::image_entry_name(&w.images[0].1);
+    let edit = |f: &dyn Fn(&mut serde_json::Value)| {
+        let p = out.join("index.json");
+        let mut idx: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+        f(&mut idx);
+        std::fs::write(&p, serde_json::to_vec(&idx).unwrap()).unwrap();
+    };
+    let other = w.images[1].1.clone();
+    edit(&|idx| {
+        for e in idx["manifests"].as_array_mut().unwrap() {
+            if e["annotations"]["org.opencontainers.image.ref.name"] == name.as_str() {
+                e["digest"] = other.clone().into();
+            }
+        }
+    });
+    w.b(&["copy", &src, &dst, "--with-images"]).ok();
+    let idx: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("index.json")).unwrap()).unwrap();
+    let named: Vec<&serde_json::Value> = idx["manifests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["annotations"]["org.opencontainers.image.ref.name"] == name.as_str())
+        .collect();
+    assert_eq!(named.len(), 1, "{idx}");
+    assert_eq!(named[0]["digest"], w.images[0].1.as_str());
+    w.b(&["verify", &format!("{dst}:1.0.0"), "--key", "ci.pub", "--identity", &format!("{}/acme/docproc", w.r1()), "--check-images"]).ok();
 }

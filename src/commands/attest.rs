@@ -53,7 +53,8 @@ pub fn run(
     let (st, desc, record) = open_release(&r, t, "attest")?;
     let identity = identity.map(String::from).unwrap_or_else(|| super::sign::default_identity(&r, &record.name));
     let with = match (&signer, &how) {
-        (Some(s), _) => SignWith::Key(s),
+        (Some(s), How::Key(_, _, tlog)) => SignWith::Key(s, tlog.as_ref()),
+        (Some(_), How::Keyless(_)) => unreachable!("a key is loaded only for --key"),
         (None, How::Keyless(k)) => SignWith::Keyless(k),
         (None, How::Key(..)) => unreachable!("a key was loaded above"),
     };
@@ -67,9 +68,15 @@ pub fn run(
         });
         if let Some(b) = a.bundle {
             v["bundle"] = serde_json::json!({"added": b, "referrersTag": crate::store::referrers::fallback_tag(&desc.digest)});
+            if let Some(i) = a.bundle_log_index {
+                v["bundle"]["logIndex"] = i.into();
+            }
         }
         if let Some(l) = a.legacy {
             v["legacy"] = serde_json::json!({"added": l, "attestationTag": attest::att_tag(&desc.digest)});
+            if let Some(i) = a.legacy_log_index {
+                v["legacy"]["logIndex"] = i.into();
+            }
         }
         if let Some((san, issuer)) = &a.keyless {
             v["certificate"] = serde_json::json!({"identity": san, "issuer": issuer});
@@ -78,9 +85,10 @@ pub fn run(
         return Ok(());
     }
     let by = a.keyless.as_ref().map(|(san, issuer)| format!(", keyless: {san} from {issuer}")).unwrap_or_default();
-    for (format, added) in [("bundle", a.bundle), ("legacy", a.legacy)] {
+    for (format, added, index) in [("bundle", a.bundle, a.bundle_log_index), ("legacy", a.legacy, a.legacy_log_index)] {
+        let logged = index.map(|i| format!(", logged in the transparency log at index {i}")).unwrap_or_default();
         match added {
-            Some(true) => println!("attested {} as {repository}: {predicate_type} ({format}{by})", desc.digest),
+            Some(true) => println!("attested {} as {repository}: {predicate_type} ({format}{by}{logged})", desc.digest),
             Some(false) => println!("already attested by this key ({format}): {} as {repository}: {predicate_type}", desc.digest),
             None => {}
         }

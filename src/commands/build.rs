@@ -20,7 +20,7 @@ fn attest_provenance(
 ) -> Result<()> {
     let Some(p) = provenance else { return Ok(()) };
     let format = match with {
-        crate::trust::attest::SignWith::Key(_) => crate::signing::DEFAULT_FORMAT,
+        crate::trust::attest::SignWith::Key(..) => crate::signing::DEFAULT_FORMAT,
         crate::trust::attest::SignWith::Keyless(_) => crate::signing::Format::Bundle,
     };
     crate::trust::attest::attach(st.store(), desc, identity, crate::slsa::PROVENANCE_V1, p, with, format)?;
@@ -38,14 +38,15 @@ struct Signs<'a> {
 
 impl Signs<'_> {
     /// Sign (and attest provenance for) the release in `st` as `identity`. `deployed_from`: the
-    /// place the release is deployed from, where keyless signs and --tlog-upload logs.
+    /// place the release is deployed from, where keyless signs and --tlog-upload logs (the
+    /// signature and the provenance).
     fn sign(&self, st: &store::Opened, desc: &crate::oci::Descriptor, identity: &str, deployed_from: bool) -> Result<()> {
         use crate::trust::attest::SignWith;
         if let Some(s) = self.signer {
             let log = if deployed_from { self.tlog } else { None };
             let added = super::sign::sign_in(st, desc, identity, &Default::default(), s, crate::signing::DEFAULT_FORMAT, log)?;
             print_logged(&added);
-            attest_provenance(st, desc, identity, self.provenance, SignWith::Key(s))?;
+            attest_provenance(st, desc, identity, self.provenance, SignWith::Key(s, log))?;
         }
         if let (Some(k), true) = (self.keyless, deployed_from) {
             let s = crate::signing::attach_keyless(st.store(), desc, identity, &Default::default(), k)?;

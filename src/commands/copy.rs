@@ -7,6 +7,7 @@ use std::path::PathBuf;
 pub struct Request {
     pub with_images: bool,
     pub images_to: Option<String>,
+    pub images_from: Option<String>,
     pub key: Option<PathBuf>,
     pub keyless: Option<crate::signing::Keyless>,
     pub password_file: Option<PathBuf>,
@@ -20,7 +21,8 @@ pub fn run(source: &str, destination: &str, q: Request, t: &Transport) -> Result
     // Everything that can be refused is refused before any work.
     let src_ref = StoreRef::parse(source)?;
     let dst_ref = StoreRef::parse(destination)?;
-    let images_to = q.images_to.as_deref().map(ImagesTo::parse).transpose()?;
+    let images_to = q.images_to.as_deref().map(|s| ImagesTo::parse(s, "--images-to")).transpose()?;
+    let images_from = q.images_from.as_deref().map(|s| ImagesTo::parse(s, "--images-from")).transpose()?;
     if q.keyless.is_some() && !q.with_images {
         anyhow::bail!("--keyless signs the relocation record, which only --with-images writes");
     }
@@ -36,8 +38,16 @@ pub fn run(source: &str, destination: &str, q: Request, t: &Transport) -> Result
         (None, Some(k)) => Some(Signing::Keyless(k)),
         _ => None,
     };
-    let o =
-        Options { with_images: q.with_images, images_to, retag: q.retag, sign, identity: q.identity, format: q.format, verbose: t.verbose };
+    let o = Options {
+        with_images: q.with_images,
+        images_to,
+        images_from,
+        retag: q.retag,
+        sign,
+        identity: q.identity,
+        format: q.format,
+        verbose: t.verbose,
+    };
     let r = crate::relocate::copy(&src_ref, &dst_ref, &o, t)?;
     super::warn_moved(&r.release);
     if q.json {

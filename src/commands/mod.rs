@@ -71,7 +71,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Attest { reference, predicate, predicate_type, key, keyless, password_file, identity, format, json, registry } => {
             let how = match (key, keyless.get()) {
-                (Some(k), None) => sign::How::Key(k, password_file, None),
+                (Some(k), None) => sign::How::Key(k, password_file, keyless.tlog()?),
                 (None, Some(k)) => sign::How::Keyless(k),
                 _ => anyhow::bail!("give --key FILE or --keyless"),
             };
@@ -133,6 +133,7 @@ pub fn run(cli: Cli) -> Result<()> {
             destination,
             with_images,
             images_to,
+            images_from,
             key,
             keyless,
             password_file,
@@ -142,7 +143,18 @@ pub fn run(cli: Cli) -> Result<()> {
             json,
             registry,
         } => {
-            let req = copy::Request { with_images, images_to, key, keyless: keyless.get(), password_file, identity, format, retag, json };
+            let req = copy::Request {
+                with_images,
+                images_to,
+                images_from,
+                key,
+                keyless: keyless.get(),
+                password_file,
+                identity,
+                format,
+                retag,
+                json,
+            };
             copy::run(&source, &destination, req, &t(&registry)?)
         }
         Command::History { repository, signers, env, previous, json, registry } => match env {

@@ -93,7 +93,7 @@ pub fn run(reference: &str, how: How, trust: &crate::cli::Trust, req: &Request, 
     let supersedes = previous(st.store(), &lookup_policy(&r, trust, key.as_ref())?, req.env, &release, &time)?;
     let identity = signing::repository_of(&super::sign::default_identity(&r, &record.name)).to_string();
     let with = || match (&how, &key) {
-        (_, Some(k)) => SignWith::Key(k),
+        (_, Some(k)) => SignWith::Key(k, None),
         (How::Keyless(k), None) => SignWith::Keyless(k),
         (How::Key(..), None) => unreachable!("a key signer is loaded above"),
     };

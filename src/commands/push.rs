@@ -14,6 +14,7 @@ pub fn run(source: &str, destination: &str, retag: bool, json: bool, t: &Transpo
     let o = crate::relocate::Options {
         with_images: false,
         images_to: None,
+        images_from: None,
         retag,
         sign: None,
         identity: None,

@@ -57,7 +57,7 @@ pub fn run(
     }
     let Some(how) = &attest else { return Ok(()) };
     let with = match (&signer, how) {
-        (Some(s), _) => crate::trust::attest::SignWith::Key(s),
+        (Some(s), _) => crate::trust::attest::SignWith::Key(s, None),
         (None, How::Keyless(k)) => crate::trust::attest::SignWith::Keyless(k),
         (None, How::Key(..)) => unreachable!("the key was loaded above"),
     };
@@ -105,7 +105,7 @@ fn attest_result(
         time_verified: crate::release::rfc3339(now)?,
     };
     let format = match with {
-        crate::trust::attest::SignWith::Key(_) => crate::signing::DEFAULT_FORMAT,
+        crate::trust::attest::SignWith::Key(..) => crate::signing::DEFAULT_FORMAT,
         crate::trust::attest::SignWith::Keyless(_) => crate::signing::Format::Bundle,
     };
     let desc = store::resolve(st.store(), &r.pinned(&report.digest))?;

@@ -19,7 +19,8 @@ use super::layout::Layout;
 use anyhow::{Context, Result, anyhow, bail};
 use std::path::{Path, PathBuf};
 
-/// The most bytes an archive may unpack to (generous, but bounded: a hostile tar cannot fill the disk).
+/// The most bytes an archive may unpack to. A regular file unpacks to at most its own size
+/// (links and sparse entries are refused); this bounds a stream (`oci-archive:/dev/stdin`, a FIFO).
 pub const MAX_UNPACKED_BYTES: u64 = 64 << 30;
 /// The most entries an archive may hold.
 pub const MAX_ENTRIES: u64 = 1_000_000;

@@ -282,7 +282,9 @@ impl Store for Layout {
     /// Content-addressed: the manifest is here when a blob of its digest is (whether or not
     /// index.json lists it); one `stat`, nothing read.
     fn has_manifest(&self, digest: &str) -> Result<bool> {
-        Ok(std::fs::metadata(self.blob_path(digest)?).is_ok_and(|m| m.is_file()))
+        // A file of manifest size at most (as resolve_digest reads it); one stat, nothing read.
+        let meta = std::fs::metadata(self.blob_path(digest)?);
+        Ok(meta.is_ok_and(|m| m.is_file() && m.len() <= crate::oci::MAX_MANIFEST))
     }
 
     fn put_blob(&self, d: &Descriptor, bytes: &[u8]) -> Result<bool> {
@@ -403,7 +405,7 @@ impl Store for Layout {
     }
 
     fn add_referrer(&self, _subject: &str, referrer: &Descriptor) -> Result<bool> {
-        self.add_entry(super::referrers::listing_entry(referrer))
+        self.add_entry(super::referrers::listing_entry(referrer), false)
     }
 
     fn tags(&self) -> Result<Vec<(String, Descriptor)>> {
@@ -418,12 +420,16 @@ impl Layout {
     pub fn put_image_entry(&self, d: &Descriptor, name: &str, key: &str, value: &str) -> Result<()> {
         let mut e = d.clone();
         e.annotations = Some([(ANN_REF_NAME.to_string(), name.to_string()), (key.to_string(), value.to_string())].into());
-        self.add_entry(e).map(|_| ())
+        self.add_entry(e, true).map(|_| ())
     }
 
     /// Append an index.json entry, unless one with its digest (and, when it is named, its
-    /// `org.opencontainers.image.ref.name`) is there. Returns whether it was added.
-    fn add_entry(&self, entry: Descriptor) -> Result<bool> {
+    /// `org.opencontainers.image.ref.name`) is there. With `replace`, it replaces an entry of the
+    /// same name that points elsewhere: for image entries, whose names are made from the digest
+    /// they name, so another digest under the name is stale or forged, and two would make the
+    /// name ambiguous for every later read. (Never for referrers: their annotations come from the
+    /// source and must not move a name.) Returns whether it was added.
+    fn add_entry(&self, entry: Descriptor, replace: bool) -> Result<bool> {
         let _held = self.hold()?;
         self.ensure_layout()?;
         let (mut idx, entries) = self.read_index()?;
@@ -432,6 +438,9 @@ impl Layout {
             return Ok(false);
         }
         let list = idx["manifests"].as_array_mut().expect("checked in read_index");
+        if let (Some(name), true) = (name, replace) {
+            list.retain(|e| e["annotations"][ANN_REF_NAME].as_str() != Some(name));
+        }
         list.push(serde_json::to_value(&entry)?);
         self.write(&self.dir.join("index.json"), &serde_json::to_vec(&idx)?)?;
         Ok(true)

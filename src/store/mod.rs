@@ -153,7 +153,7 @@ pub trait Store: Sync {
     }
     fn has_blob(&self, d: &Descriptor) -> Result<bool>;
     /// Whether the store holds a manifest by digest, without reading it (a registry answers a
-    /// HEAD; a layout looks in index.json and its blobs). Errors stay errors.
+    /// HEAD; a layout checks its blob file exists and is no larger than a manifest may be). Errors stay errors.
     fn has_manifest(&self, digest: &str) -> Result<bool>;
     /// Store a blob the caller found missing (`has_blob`); returns false when it turned out to be present.
     fn put_blob(&self, d: &Descriptor, bytes: &[u8]) -> Result<bool>;

@@ -77,14 +77,19 @@ pub fn append_fallback(st: &dyn Store, subject: &str, referrer: &Descriptor) -> 
 }
 
 /// The descriptor a listing holds for a referrer manifest: its type, digest, size, artifactType
-/// and annotations (as the OCI spec asks), nothing else.
+/// and annotations (as the OCI spec asks), nothing else; never a tag name
+/// (`org.opencontainers.image.ref.name`), which in a layout's index.json would name it.
 pub fn listing_entry(referrer: &Descriptor) -> Descriptor {
+    let mut annotations = referrer.annotations.clone();
+    if let Some(a) = annotations.as_mut() {
+        a.remove(crate::spec::ANN_REF_NAME);
+    }
     Descriptor {
         media_type: OCI_MANIFEST.to_string(),
         digest: referrer.digest.clone(),
         size: referrer.size,
         artifact_type: referrer.artifact_type.clone(),
-        annotations: referrer.annotations.clone(),
+        annotations,
         platform: None,
     }
 }

@@ -111,6 +111,9 @@ pub struct Registry {
     verbose: bool,
     /// The referrers API, which oci-client does not expose (shared with siblings).
     refs: std::sync::Arc<Referrers>,
+    /// The pull token of this repository for [`Registry::send_raw`], once asked (`Some(None)`:
+    /// none needed): oci-client's `auth` asks the registry again on every call.
+    pull_token: Mutex<Option<Option<String>>>,
 }
 
 /// How to reach the referrers API: the transport, the HTTP client (built on first use), and the
@@ -243,6 +246,7 @@ impl Registry {
             registry: registry.to_string(),
             repository: repository.to_string(),
             manifests: Mutex::new(HashMap::new()),
+            pull_token: Mutex::new(None),
             verbose: t.verbose,
             refs: std::sync::Arc::new(Referrers {
                 plain: is_plain,
@@ -328,6 +332,7 @@ impl Registry {
             registry: self.registry.clone(),
             repository: repository.to_string(),
             manifests: Mutex::new(HashMap::new()),
+            pull_token: Mutex::new(None),
             verbose: self.verbose,
             refs: self.refs.clone(),
         }
@@ -406,10 +411,18 @@ impl Registry {
     async fn send_raw(&self, r: &Reference, what: &str, make: impl Fn() -> reqwest::RequestBuilder) -> Result<reqwest::Response> {
         use oci_client::RegistryOperation;
         let mut attempt = 0;
+        let mut fresh = false;
         loop {
-            let token = match &self.auth {
-                RegistryAuth::Bearer(t) if t.is_empty() => None,
-                a => self.client.auth(r, a, RegistryOperation::Pull).await.ok().flatten(),
+            let cached = self.pull_token.lock().unwrap_or_else(|e| e.into_inner()).clone();
+            let token = match (&self.auth, cached) {
+                (RegistryAuth::Bearer(t), _) if t.is_empty() => None,
+                (_, Some(t)) => t,
+                (a, None) => {
+                    let t = self.client.auth(r, a, RegistryOperation::Pull).await.ok().flatten();
+                    *self.pull_token.lock().unwrap_or_else(|e| e.into_inner()) = Some(t.clone());
+                    fresh = true;
+                    t
+                }
             };
             let req = match (&token, &self.auth) {
                 (Some(t), _) => make().bearer_auth(t),
@@ -418,6 +431,11 @@ impl Registry {
                 _ => make(),
             };
             let res = req.send().await;
+            // A cached token that expired: ask for a new one, once.
+            if !fresh && res.as_ref().is_ok_and(|r| r.status().as_u16() == 401) && token.is_some() {
+                *self.pull_token.lock().unwrap_or_else(|e| e.into_inner()) = None;
+                continue;
+            }
             let retry = match &res {
                 Ok(r) => r.status().as_u16() == 429 || r.status().is_server_error(),
                 Err(e) => e.is_timeout() || e.is_connect() || e.is_request(),
@@ -983,7 +1001,9 @@ impl Registry {
                 let chunk = match item {
                     Ok(c) => c,
                     // A whole body with a wrong digest; a short one may be a cut connection.
-                    Err(e) if n == cap && digest_mismatch(&e).is_some() => {
+                    // (A right body under a wrong Docker-Content-Digest header is not a mismatch
+                    // of the bytes: it stays a fetch error, retried.)
+                    Err(e) if n == cap && digest_mismatch(&e).is_some_and(|got| got != f.d.digest) => {
                         let got = digest_mismatch(&e).unwrap_or_default();
                         return Err(FetchError::Mismatch(format!("its {n} bytes have the digest {got}")));
                     }

@@ -13,6 +13,12 @@
 //!   blob, annotations `predicateType` and an empty `dev.cosignproject.cosign/signature`; layers
 //!   are appended. Keys only: a keyless attestation is written in the bundle format (cosign's
 //!   keyless `.att` layers carry a Rekor SET this module neither writes nor reads).
+//! * `--tlog-upload` (a key, never by default; [`SignWith::Key`] with a signing config): the
+//!   bundle's envelope is logged as a `dsse` 0.0.1 entry kept in the bundle
+//!   ([`super::keyless::tlog_upload`]); the `.att` envelope as an `intoto` 0.0.2 entry, cosign 2
+//!   `attest`'s kind, its SET in the layer's `dev.sigstore.cosign/bundle` annotation
+//!   ([`super::keyless::tlog_upload_intoto`]). An existing attestation counts as "there already"
+//!   only with its entry, when one is asked for.
 //!
 //! Verification is the signatures' own ([`super::bundle::check_signed`] for bundles,
 //! [`super::bundle::check_envelope`] for `.att` envelopes): a trusted key or keyless identity, a
@@ -45,6 +51,7 @@ use crate::signing::{self, Format, SIGNATURE_ANNOTATION};
 use crate::store::Store;
 use anyhow::{Result, bail};
 use serde::Serialize;
+use sigstore_sign::trust_root::SigningConfig;
 use std::collections::BTreeMap;
 
 /// The layer media type of a DSSE envelope in cosign's `.att` manifest.
@@ -100,9 +107,12 @@ pub fn statement(identity: &str, digest: &str, predicate_type: &str, predicate: 
     serde_json::to_vec(&v).expect("a statement always serialises")
 }
 
-/// How an attestation is signed.
+/// How an attestation is signed. A key with a signing config (`--tlog-upload`) also logs the
+/// attestation in its Rekor v1 log: the bundle's envelope as a `dsse` 0.0.1 entry kept in the
+/// bundle; the `.att` envelope as an `intoto` 0.0.2 entry in the layer's
+/// `dev.sigstore.cosign/bundle` annotation, as cosign 2 `attest` does.
 pub enum SignWith<'a> {
-    Key(&'a signing::Signer),
+    Key(&'a signing::Signer, Option<&'a SigningConfig>),
     Keyless(&'a signing::Keyless),
 }
 
@@ -116,6 +126,9 @@ pub struct Attached {
     pub keyless: Option<(String, String)>,
     /// `sha256:` of the statement signed.
     pub statement_digest: String,
+    /// The log index of each entry made (`--tlog-upload`): the bundle's, the `.att` layer's.
+    pub bundle_log_index: Option<u64>,
+    pub legacy_log_index: Option<u64>,
 }
 
 /// Sign a statement as DSSE and store it for `subject`: bundle format = a referrer manifest
@@ -145,18 +158,30 @@ pub fn attach(
             out.keyless = Some(attach_keyless(st, subject, &payload, predicate_type, k)?);
             out.bundle = Some(true);
         }
-        SignWith::Key(signer) => {
+        SignWith::Key(signer, tlog) => {
             let mine = super::TrustedKey::from_pem(&signer.public_pem, "the signing key")?;
             let fingerprint = mine.fingerprint.clone();
             let mut keys = super::KeySet::default();
             keys.add(mine);
             let only_mine = Policy::of_keys(keys, vec![repository.to_string()]);
             let _lock = st.lock()?;
-            if format.bundle() {
-                out.bundle = Some(attach_bundle(st, subject, &payload, predicate_type, signer, &fingerprint, &only_mine)?);
+            let by = Mine { signer, fingerprint: &fingerprint, only_mine: &only_mine, tlog };
+            // Both formats signed (and logged) before either is written: a refused upload writes nothing.
+            let bundle = format.bundle().then(|| new_bundle(st, &subject.digest, &payload, &by)).transpose()?;
+            let legacy = format.legacy().then(|| new_layer(st, &subject.digest, &payload, predicate_type, &by)).transpose()?;
+            if let Some(b) = bundle {
+                out.bundle = Some(b.is_some());
+                if let Some((json, index)) = b {
+                    signing::store_bundle(st, subject, &json, predicate_type)?;
+                    out.bundle_log_index = index;
+                }
             }
-            if format.legacy() {
-                out.legacy = Some(attach_legacy(st, &subject.digest, &payload, predicate_type, signer, &only_mine)?);
+            if let Some(l) = legacy {
+                out.legacy = Some(l.is_some());
+                if let Some((layers, index)) = l {
+                    signing::write_tagged(st, &att_tag(&subject.digest), &layers)?;
+                    out.legacy_log_index = index;
+                }
             }
         }
     }
@@ -187,56 +212,75 @@ fn same_statement(s: &Signed, payload: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(payload).is_ok_and(|v| v == s.statement)
 }
 
-fn attach_bundle(
-    st: &dyn Store,
-    subject: &Descriptor,
-    payload: &[u8],
-    predicate_type: &str,
-    signer: &signing::Signer,
-    fingerprint: &str,
-    only_mine: &Policy,
-) -> Result<bool> {
-    let digest = &subject.digest;
+/// A key attesting: the signer, its fingerprint, the policy trusting it alone (what is "there
+/// already"), and the signing config of `--tlog-upload`.
+struct Mine<'a> {
+    signer: &'a signing::Signer,
+    fingerprint: &'a str,
+    only_mine: &'a Policy,
+    tlog: Option<&'a SigningConfig>,
+}
+
+/// The bundle to store for the statement (signed, and logged when asked), with its log index;
+/// None when this key's bundle of it is there (with a log entry, when one is asked for: the
+/// entry's trusted root is the verifier's to name, so only its presence counts here).
+fn new_bundle(st: &dyn Store, digest: &str, payload: &[u8], by: &Mine) -> Result<Option<(Vec<u8>, Option<u64>)>> {
     let found = referrers::find(st, digest)?;
     for r in found.referrers.iter().filter(|r| bundle::is_bundle(&r.manifest)) {
         if let [layer] = r.manifest.layers.as_slice()
             && layer.size <= MAX_ATTESTATION
             && let Ok(bytes) = st.blob(layer)
-            && bundle::check_signed(&bytes, digest, only_mine).is_ok_and(|s| same_statement(&s, payload))
+            && let Some((offline, logged)) = signing::without_tlog(&bytes)
+            && (logged || by.tlog.is_none())
+            && bundle::check_signed(&offline, digest, by.only_mine).is_ok_and(|s| same_statement(&s, payload))
         {
             // Listed where this store lists referrers? (A copy may have left it only in one place.)
             st.add_referrer(digest, &signing::referrer_descriptor(&r.manifest, &r.desc))?;
-            return Ok(false);
+            return Ok(None);
         }
     }
-    let signature = signer.sign_raw(&bundle::pae(payload))?;
-    let json = bundle::bundle_json(payload, &signature, fingerprint)?;
-    signing::store_bundle(st, subject, &json, predicate_type)?;
-    Ok(true)
+    let signature = by.signer.sign_raw(&bundle::pae(payload))?;
+    let mut json = bundle::bundle_json(payload, &signature, by.fingerprint)?;
+    let mut index = None;
+    if let Some(config) = by.tlog {
+        json = super::keyless::tlog_upload(&json, &by.signer.public_pem, config)?;
+        index = signing::log_index(&json);
+    }
+    Ok(Some((json, index)))
 }
 
-fn attach_legacy(
+/// The `.att` layers with the statement's envelope appended (signed, and logged when asked), with
+/// its log index; None when this key's envelope of it is there (with cosign's log-entry
+/// annotation, when one is asked for).
+fn new_layer(
     st: &dyn Store,
     digest: &str,
     payload: &[u8],
     predicate_type: &str,
-    signer: &signing::Signer,
-    only_mine: &Policy,
-) -> Result<bool> {
+    by: &Mine,
+) -> Result<Option<(Vec<SigLayer>, Option<u64>)>> {
+    use super::keyless::COSIGN_BUNDLE_ANNOTATION;
     let tag = att_tag(digest);
     let mut layers = legacy::read_tagged(st, &tag, MAX_ATTESTATION, &|_| true)?.map(|(_, l)| l).unwrap_or_default();
-    if layers.iter().any(|l| bundle::check_envelope(&l.payload, digest, only_mine).is_ok_and(|s| same_statement(&s, payload))) {
-        return Ok(false);
+    if layers.iter().any(|l| {
+        (by.tlog.is_none() || l.desc.annotation(COSIGN_BUNDLE_ANNOTATION).is_some())
+            && bundle::check_envelope(&l.payload, digest, by.only_mine).is_ok_and(|s| same_statement(&s, payload))
+    }) {
+        return Ok(None);
     }
-    let envelope = bundle::envelope_json(payload, &signer.sign_raw(&bundle::pae(payload))?);
+    let envelope = bundle::envelope_json(payload, &by.signer.sign_raw(&bundle::pae(payload))?);
     let mut desc = Descriptor::new(DSSE_MEDIA_TYPE, &envelope);
-    desc.annotations = Some(BTreeMap::from([
-        (SIGNATURE_ANNOTATION.to_string(), String::new()),
-        (ANN_PREDICATE_TYPE.to_string(), predicate_type.to_string()),
-    ]));
+    let mut ann =
+        BTreeMap::from([(SIGNATURE_ANNOTATION.to_string(), String::new()), (ANN_PREDICATE_TYPE.to_string(), predicate_type.to_string())]);
+    let mut index = None;
+    if let Some(config) = by.tlog {
+        let (entry, i) = super::keyless::tlog_upload_intoto(&envelope, &by.signer.public_pem, config)?;
+        ann.insert(COSIGN_BUNDLE_ANNOTATION.to_string(), entry);
+        index = Some(i);
+    }
+    desc.annotations = Some(ann);
     layers.push(SigLayer { desc, payload: envelope, signature: Some(String::new()) });
-    signing::write_tagged(st, &tag, &layers)?;
-    Ok(true)
+    Ok(Some((layers, index)))
 }
 
 /// One verified attestation of a digest.
@@ -451,9 +495,9 @@ mod tests {
         let (_, theirs) = key(tmp.path(), "theirs");
         let t = "https://example.com/eval/v1";
         let pred = serde_json::json!({"accuracy": 0.93});
-        let a = attach(&l, &s, "r.io/lab/app:1.0", t, &pred, SignWith::Key(&ours), Format::Both).unwrap();
+        let a = attach(&l, &s, "r.io/lab/app:1.0", t, &pred, SignWith::Key(&ours, None), Format::Both).unwrap();
         assert_eq!((a.bundle, a.legacy), (Some(true), Some(true)));
-        let again = attach(&l, &s, "r.io/lab/app", t, &pred, SignWith::Key(&ours), Format::Both).unwrap();
+        let again = attach(&l, &s, "r.io/lab/app", t, &pred, SignWith::Key(&ours, None), Format::Both).unwrap();
         assert_eq!((again.bundle, again.legacy), (Some(false), Some(false)), "re-attesting is a no-op");
         let f = find(&l, &s.digest, &policy, Some(t)).unwrap();
         assert_eq!(f.attestations.len(), 2, "{:?}", f.failures);
@@ -472,7 +516,7 @@ mod tests {
         // Another digest: nothing stored for it.
         assert!(find(&l, DIGEST, &policy, None).unwrap().attestations.is_empty());
         // Appends: a second predicate adds a layer and a referrer.
-        let b = attach(&l, &s, "r.io/lab/app", t, &serde_json::json!({"accuracy": 0.5}), SignWith::Key(&ours), Format::Both).unwrap();
+        let b = attach(&l, &s, "r.io/lab/app", t, &serde_json::json!({"accuracy": 0.5}), SignWith::Key(&ours, None), Format::Both).unwrap();
         assert_eq!((b.bundle, b.legacy), (Some(true), Some(true)));
         assert_eq!(find(&l, &s.digest, &policy, Some(t)).unwrap().attestations.len(), 4);
     }
@@ -487,7 +531,7 @@ mod tests {
         let (t, u) = ("https://example.com/eval/v1", "https://example.com/other/v1");
         let pred = serde_json::json!({"accuracy": 0.9});
         for (k, ty) in [(&ours, t), (&theirs, t), (&theirs, u)] {
-            attach(&l, &s, "r.io/lab/app", ty, &pred, SignWith::Key(k), Format::Both).unwrap();
+            attach(&l, &s, "r.io/lab/app", ty, &pred, SignWith::Key(k, None), Format::Both).unwrap();
         }
         // Found once under both keys (every type), then narrowed to ours for one type.
         let both = crate::trust::KeySet::load(&[tmp.path().join("ours.pub"), tmp.path().join("theirs.pub")]).unwrap();
@@ -511,7 +555,7 @@ mod tests {
         let l = Layout::new(tmp.path().join("layout"));
         let s = subject(&l);
         let (ours, policy) = key(tmp.path(), "ours");
-        let e = attach(&l, &s, "r.io/lab/app", SIGN_PREDICATE, &serde_json::json!({}), SignWith::Key(&ours), Format::Bundle);
+        let e = attach(&l, &s, "r.io/lab/app", SIGN_PREDICATE, &serde_json::json!({}), SignWith::Key(&ours, None), Format::Bundle);
         assert!(e.unwrap_err().to_string().contains("bundle sign"));
         // A signature (sign/v1) is not listed as an attestation.
         signing::attach_bundle(&l, &s, "r.io/lab/app", &Default::default(), &ours, None).unwrap();

@@ -2,8 +2,9 @@
 //! short-lived Fulcio certificate naming the job, a Rekor entry, an RFC 3161 timestamp when the
 //! signing config lists a TSA, all in one Sigstore bundle v0.3 around a DSSE envelope. Also the
 //! transparency-log upload of key signatures (`--tlog-upload`, never by default): a DSSE bundle's
-//! envelope ([`tlog_upload`]), and a legacy simple-signing payload as cosign 2 logs it
-//! ([`tlog_upload_legacy`]).
+//! envelope ([`tlog_upload`]), a legacy simple-signing payload as cosign 2 logs it
+//! ([`tlog_upload_legacy`]), and a legacy attestation's DSSE envelope as cosign 2 `attest` logs it
+//! ([`tlog_upload_intoto`]).
 //!
 //! The protocol is sigstore-rust's signer (`sigstore-sign`, same family and version as the verifier
 //! in [`super::sigstore`]): its `Signer::sign_raw_statement` makes the key, asks Fulcio
@@ -265,18 +266,87 @@ pub fn tlog_upload_legacy(payload: &[u8], signature_b64: &str, public_key_pem: &
     let entry = runtime()?
         .block_on(client.create_entry(request))
         .map_err(|e| anyhow!("the transparency-log upload to {} failed: {e}", client.url()))?;
-    let e = serde_json::to_value(entry.to_bundle_entry(KindVersion::HashedRekordV001).map_err(|e| anyhow!("Rekor's answer: {e}"))?)?;
+    Ok(cosign_bundle(&entry, KindVersion::HashedRekordV001)?.0)
+}
+
+/// `--tlog-upload` for a legacy attestation (the DSSE envelope JSON of a `.att` layer, byte for
+/// byte as stored), as cosign 2 `attest` logs it: an `intoto` 0.0.2 entry in the signing config's
+/// Rekor v1 log. Rekor's request sends the envelope's payload and each signature base64-encoded
+/// once more, each signature with the public key (PEM) that verifies it, and the sha256 of the
+/// envelope JSON (what cosign's verifier compares with the layer). Returns the value of the
+/// layer's [`COSIGN_BUNDLE_ANNOTATION`] and the entry's log index.
+pub fn tlog_upload_intoto(envelope_json: &[u8], public_key_pem: &str, config: &SigningConfig) -> Result<(String, u64)> {
+    use sha2::Digest;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let env: serde_json::Value = serde_json::from_slice(envelope_json).context("not a DSSE envelope")?;
+    let text = |v: &serde_json::Value, what: &str| v.as_str().map(String::from).ok_or_else(|| anyhow!("the DSSE envelope has no {what}"));
+    let key = b64.encode(public_key_pem.replace("\r\n", "\n"));
+    let mut sigs = Vec::new();
+    for s in env["signatures"].as_array().into_iter().flatten() {
+        let mut sig = serde_json::json!({"sig": b64.encode(text(&s["sig"], "signature")?), "publicKey": key});
+        if let Some(id) = s["keyid"].as_str().filter(|id| !id.is_empty()) {
+            sig["keyid"] = id.into();
+        }
+        sigs.push(sig);
+    }
+    if sigs.is_empty() {
+        bail!("the DSSE envelope has no signature");
+    }
+    let (payload, payload_type) = (text(&env["payload"], "payload")?, text(&env["payloadType"], "payloadType")?);
+    let request = serde_json::json!({
+        "apiVersion": "0.0.2",
+        "kind": "intoto",
+        "spec": {"content": {
+            "envelope": {"payload": b64.encode(payload), "payloadType": payload_type, "signatures": sigs},
+            "hash": {"algorithm": "sha256", "value": crate::hashing::hex(&sha2::Sha256::digest(envelope_json))},
+        }},
+    });
+    let (url, entry) = post_entry(config, &request)?;
+    cosign_bundle(&entry, KindVersion::IntotoV002).with_context(|| format!("the transparency log {url}"))
+}
+
+/// POST a proposed entry to the signing config's Rekor v1 log (for the kinds its client has no
+/// call for); Rekor's answer is `{uuid: entry}`.
+fn post_entry(config: &SigningConfig, request: &serde_json::Value) -> Result<(String, sigstore_sign::rekor::LogEntry)> {
+    let rekor = config.rekor_url(Some(1)).ok_or_else(|| anyhow!("the signing config names no valid Rekor v1 log (rekorTlogUrls)"))?;
+    check_url(&rekor.url)?;
+    let url = format!("{}/api/v1/log/entries", rekor.url.trim_end_matches('/'));
+    let client = http()?;
+    let (status, body) = runtime()?
+        .block_on(async {
+            let r = client.post(&url).json(request).send().await?;
+            let status = r.status();
+            Ok::<_, reqwest::Error>((status, r.bytes().await?))
+        })
+        .map_err(|e| anyhow!("the transparency-log upload to {url} failed: {e}"))?;
+    if !status.is_success() {
+        let text = String::from_utf8_lossy(&body[..body.len().min(512)]).into_owned();
+        bail!("the transparency-log upload to {url} failed: {status}: {text}");
+    }
+    let entries: std::collections::BTreeMap<String, sigstore_sign::rekor::LogEntry> =
+        serde_json::from_slice(&body).map_err(|e| anyhow!("the transparency log {url}: unexpected answer: {e}"))?;
+    let entry = entries.into_values().next().ok_or_else(|| anyhow!("the transparency log {url} returned no entry"))?;
+    Ok((url, entry))
+}
+
+/// A Rekor v1 entry as cosign keeps it in a layer's [`COSIGN_BUNDLE_ANNOTATION`]:
+/// `{"SignedEntryTimestamp", "Payload": {"body", "integratedTime", "logIndex", "logID"}}`; and
+/// its log index.
+fn cosign_bundle(entry: &sigstore_sign::rekor::LogEntry, kind: KindVersion) -> Result<(String, u64)> {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let e = serde_json::to_value(entry.to_bundle_entry(kind).map_err(|e| anyhow!("Rekor's answer: {e}"))?)?;
     let int = |p: &str| e.pointer(p).and_then(|v| v.as_i64().or_else(|| v.as_str()?.parse().ok()));
     let log_id =
         e.pointer("/logId/keyId").and_then(|v| b64.decode(v.as_str()?).ok()).ok_or_else(|| anyhow!("Rekor's answer has no log id"))?;
+    let index = int("/logIndex").ok_or_else(|| anyhow!("Rekor's answer has no log index"))?;
     let v = serde_json::json!({
         "SignedEntryTimestamp": e.pointer("/inclusionPromise/signedEntryTimestamp").ok_or_else(|| anyhow!("Rekor's answer has no SET"))?,
         "Payload": {
             "body": e["canonicalizedBody"],
             "integratedTime": int("/integratedTime").ok_or_else(|| anyhow!("Rekor's answer has no integrated time"))?,
-            "logIndex": int("/logIndex").ok_or_else(|| anyhow!("Rekor's answer has no log index"))?,
+            "logIndex": index,
             "logID": crate::hashing::hex(&log_id),
         },
     });
-    Ok(v.to_string())
+    Ok((v.to_string(), u64::try_from(index).context("Rekor's answer has a negative log index")?))
 }
