@@ -500,8 +500,8 @@ pub enum Command {
     /// https://relbundle.dev/promotion/v1, spec/promotion.md) records the environment, the time
     /// (SOURCE_DATE_EPOCH or now), the approver (the signer: the key's fingerprint, or the
     /// keyless identity), the sha256 of every evidence file, and the release it supersedes in that
-    /// environment (the latest release of the same name promoted there before by a signer of
-    /// the trust flags; the signing key is not trusted for it). Each
+    /// environment (the latest release of the same name promoted there no later than this one, by
+    /// a signer of the trust flags or the promoter's own key; readers check it). Each
     /// evidence file (a JSON object: evaluation metrics, canary results, a change ticket) is also
     /// attached as its own attestation, before the promotion.
     ///
@@ -514,7 +514,7 @@ pub enum Command {
     ///       --certificate-oidc-issuer https://gitlab.com
     #[command(verbatim_doc_comment, mut_arg("keys", |a| a.long("release-key").help(
         "A public key the release must be signed by, cosign's PEM format (repeatable); promotions \
-         by these keys and identities (only) are read for the release it supersedes.")))]
+         by these keys and identities, and by --key, are read for the release it supersedes.")))]
     Promote {
         /// REGISTRY/REPO:TAG, …@sha256:…, or oci:DIR[:TAG]
         reference: String,

@@ -1079,8 +1079,14 @@ fn keyless_signing_against_a_rekor_v2_log() {
     });
     let id = identity(GITHUB_SAN, GITHUB_ISSUER);
     ours(&s, &good, &hex, &id).unwrap();
-    let cases = [("a checkpoint signed by another log key", std::fs::read(&resigned).unwrap()), ("a changed inclusion proof", proof)];
-    for (n, (case, bundle)) in cases.iter().enumerate() {
+    // Without its RFC 3161 timestamp a v2 entry attests no time (no SET, no integrated time).
+    let untimed = edit(&good, |b| b["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"] = serde_json::json!([]));
+    let cases = [
+        ("a checkpoint signed by another log key", std::fs::read(&resigned).unwrap(), ["checkpoint", "inclusion"]),
+        ("a changed inclusion proof", proof, ["checkpoint", "inclusion"]),
+        ("its RFC 3161 timestamp removed", untimed, ["timestamp", "time"]),
+    ];
+    for (n, (case, bundle, about)) in cases.iter().enumerate() {
         let e = ours(&s, bundle, &hex, &id).err().unwrap_or_else(|| panic!("our verifier accepted {case}"));
         let py = sigstore_python(&s, d, bundle, &hex, GITHUB_SAN, GITHUB_ISSUER);
         assert_ne!(py.code, 0, "sigstore-python accepted {case}:\n{}", py.stdout);
@@ -1097,8 +1103,32 @@ fn keyless_signing_against_a_rekor_v2_log() {
         let out = verify(&tagged).code(1);
         let rep: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
         let why = rep.to_string().to_lowercase();
-        assert!(why.contains("checkpoint") || why.contains("inclusion"), "{case}: refused, but not for the log: {rep}");
+        assert!(about.iter().any(|a| why.contains(a)), "{case}: refused, but not for {about:?}: {rep}");
     }
+
+    // Rekor v1 and v2 offered, no TSA: signed via v1 (v2 would need a TSA), and the log's URL
+    // printed without the userinfo the config gives it.
+    let mut both: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&config).unwrap()).unwrap();
+    both["tsaUrls"] = serde_json::json!([]);
+    both.as_object_mut().unwrap().remove("tsaConfig");
+    let authed = s.url.replacen("http://", "http://relbundle:s3cret@", 1);
+    for u in both["rekorTlogUrls"].as_array_mut().unwrap() {
+        u["url"] = serde_json::json!(authed);
+    }
+    let both_file = d.join("v1-v2-no-tsa.json");
+    std::fs::write(&both_file, both.to_string()).unwrap();
+    let no_tsa = ["--keyless", "--identity-token", token.to_str().unwrap(), "--signing-config", both_file.to_str().unwrap()];
+    std::fs::write(&token, s.token(&github_claims("release.yml"))).unwrap();
+    let r = b(&[&["sign", &format!("{l}:1.0.0"), "--json"][..], &no_tsa[..]].concat()).ok();
+    let out: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!((out["tlog"]["rekorVersion"].as_u64(), out["tlog"]["url"].as_str()), (Some(1), Some(s.url.as_str())), "{out}");
+    assert!(std::fs::read_to_string(s.file("requests.log")).unwrap().contains("POST /api/v1/log/entries"));
+    std::fs::write(&token, s.token(&github_claims("release.yml"))).unwrap();
+    let r = b(&[&["sign", &format!("{l}:1.0.0")][..], &no_tsa[..]].concat()).ok();
+    assert!(r.stdout.contains(&format!("logged in Rekor v1 {} at index ", s.url)), "{}", r.stdout);
+    assert!(!format!("{}{}", r.stdout, r.stderr).contains("s3cret"), "{}{}", r.stdout, r.stderr);
+    let out = verify(&format!("{l}:1.0.0"));
+    assert_eq!(out.code, 0, "{}{}", out.stdout, out.stderr);
 
     // Rekor v2 without a TSA cannot be signed for (no time would be attested): a usage error,
     // before any token is looked for or any service asked.

@@ -141,8 +141,8 @@ fn promotion_story_and_every_refusal_names_its_rule() {
     // The verify report goes to stderr when values refuse.
     assert!(r.stderr.contains("rule `promoted to staging by CI`") && r.stderr.contains("0 of the 1 required"), "{}", r.stderr);
     // Promoted to staging three hours ago by CI: staging values now.
-    // (CI's own key is a trust flag: promote reads earlier promotions only under those.)
-    let r = s.promote(now - 3 * h, &r110, "staging", "ci.key", &["--release-key", "ci.pub"]).ok();
+    // (promote reads earlier promotions under the trust flags and the promoter's own key.)
+    let r = s.promote(now - 3 * h, &r110, "staging", "ci.key", &[]).ok();
     assert!(r.stdout.contains("promoted docproc 1.1.0") && r.stdout.contains("supersedes 1.0.0"), "{}", r.stdout);
     let r = s.b(&staging_values).ok();
     assert!(r.stdout.contains(&d110) && r.stderr.contains("promoted to staging at"), "{}\n{}", r.stdout, r.stderr);
@@ -155,9 +155,7 @@ fn promotion_story_and_every_refusal_names_its_rule() {
     assert!(r.stdout.contains("promoted to production by two approvers") && r.stdout.contains("0 of the 2 required"), "{}", r.stdout);
 
     // Two approvers promote to production; Alice attaches the change ticket as evidence.
-    let r = s
-        .promote(now - 30 * 60, &r110, "production", "alice.key", &["--evidence", "CHG-1234.json", "--json", "--release-key", "alice.pub"])
-        .ok();
+    let r = s.promote(now - 30 * 60, &r110, "production", "alice.key", &["--evidence", "CHG-1234.json", "--json"]).ok();
     let p: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert_eq!(p["predicateType"], PROMOTION);
     assert_eq!(p["predicate"]["environment"], "production");
@@ -177,17 +175,24 @@ fn promotion_story_and_every_refusal_names_its_rule() {
     // The evidence is its own attestation, verified like any other.
     let r = s.b(&["attestations", &r110, "--type", "https://relbundle.dev/evidence/v1", "--key", "alice.pub", "--json"]).ok();
     assert!(r.stdout.contains("CHG-1234"), "{}", r.stdout);
-    // The promotion's evidence digest is verifiable: the sha256 of the predicate as stored in the
-    // evidence attestation (compact JSON, keys sorted), whatever the file's layout was.
-    let listed: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    for a in listed["attestations"].as_array().unwrap() {
-        assert_eq!(relbundle::hashing::sha256_digest(&serde_json::to_vec(&a["predicate"]).unwrap()), ticket, "{a}");
-    }
     assert_ne!(relbundle::hashing::sha256_digest(&std::fs::read(d.join("CHG-1234.json")).unwrap()), ticket, "the file's bytes differ");
     s.promote(now - 20 * 60, &r110, "production", "bob.key", &[]).ok();
-    // cosign 2.5 verifies the promotion (cosign's .att format) with Bob's key, and its predicate.
     let cosign =
         std::env::var_os("RELBUNDLE_COSIGN").map(std::path::PathBuf::from).unwrap_or_else(|| repo_root().join(".tools/bin/cosign"));
+    use base64::Engine as _;
+    // The promotion's evidence digest is the sha256 of the evidence statement's DSSE payload, as
+    // cosign 2.5 reads it (cosign's .att format) with Alice's key: byte for byte, no re-serialising.
+    let c = run(std::process::Command::new(&cosign)
+        .current_dir(d)
+        .env("HOME", d)
+        .env("TUF_ROOT", d.join("tuf"))
+        .args(["verify-attestation", "--type", "https://relbundle.dev/evidence/v1", "--key", "alice.pub", "--insecure-ignore-tlog"])
+        .args(["--allow-insecure-registry", "--allow-http-registry", &format!("{repo}@{d110}")]))
+    .ok();
+    let envelope: serde_json::Value = serde_json::from_str(c.stdout.lines().next().unwrap()).unwrap();
+    let payload = base64::engine::general_purpose::STANDARD.decode(envelope["payload"].as_str().unwrap()).unwrap();
+    assert_eq!(relbundle::hashing::sha256_digest(&payload), ticket);
+    // cosign 2.5 verifies the promotion (cosign's .att format) with Bob's key, and its predicate.
     let c = run(std::process::Command::new(&cosign)
         .current_dir(d)
         .env("HOME", d)
@@ -196,7 +201,6 @@ fn promotion_story_and_every_refusal_names_its_rule() {
         .args(["--allow-insecure-registry", "--allow-http-registry", &format!("{repo}@{d110}")]))
     .ok();
     let envelope: serde_json::Value = serde_json::from_str(c.stdout.lines().next().unwrap()).unwrap();
-    use base64::Engine as _;
     let payload = base64::engine::general_purpose::STANDARD.decode(envelope["payload"].as_str().unwrap()).unwrap();
     let st: serde_json::Value = serde_json::from_slice(&payload).unwrap();
     assert_eq!(st["predicateType"], PROMOTION);
@@ -295,19 +299,63 @@ fn promotion_story_and_every_refusal_names_its_rule() {
         r.stdout
     );
 
-    // The signing key vouches for nothing promote reads: CI's earlier staging promotions in this
-    // repository are the `supersedes` only when CI's key is among the trust flags.
+    // promote reads CI's earlier staging promotions under CI's own (signing) key for `supersedes`,
+    // without trusting that key for the release (readers check `supersedes` themselves).
     let r = s.promote(now, &format!("{bad}:2.3.0"), "staging", "ci.key", &["--json"]).ok();
     let p: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    assert!(p["predicate"].get("supersedes").is_none(), "{p}");
-    let r = s.promote(now, &format!("{bad}:2.3.0"), "staging", "ci.key", &["--json", "--release-key", "ci.pub"]).ok();
-    let p: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
     assert!(["2.0.0", "2.1.0", "2.2.0"].contains(&p["predicate"]["supersedes"]["version"].as_str().unwrap()), "{p}");
-    // ... and readers believe it: all three staging promotions of 2.3.0 count.
-    let r = s.b(&["history", &bad, "--env", "staging", "--key", "ci.pub", "--json"]).ok();
-    let rows: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
-    let row = rows.as_array().unwrap().iter().find(|r| r["version"] == "2.3.0").unwrap();
-    assert_eq!(row["promotions"].as_array().unwrap().len(), 3, "{rows}");
+    // ... and readers believe it: both staging promotions of 2.3.0 count.
+    let staged = |v: &str| {
+        let r = s.b(&["history", &bad, "--env", "staging", "--key", "ci.pub", "--json"]).ok();
+        let rows: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+        let row = rows.as_array().unwrap().iter().find(|r| r["version"] == v).unwrap().clone();
+        row["promotions"].as_array().unwrap().len()
+    };
+    assert_eq!(staged("2.3.0"), 2);
+    // Dated (SOURCE_DATE_EPOCH) before 2.0.0–2.2.0 reached staging: those are skipped, saying so,
+    // and the `supersedes` is 2.3.0's month-old promotion, which readers accept.
+    let r = s.promote(now - 10 * 24 * h, &format!("{bad}:2.2.0"), "staging", "ci.key", &["--json"]).ok();
+    let p: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    assert_eq!(p["predicate"]["supersedes"]["version"], "2.3.0", "{p}");
+    assert!(r.stderr.contains("is after this one") && r.stderr.contains("2.0.0"), "{}", r.stderr);
+    assert_eq!(staged("2.2.0"), 2);
+    let then = chrono_like(now - 10 * 24 * h + 60);
+    let r = run(bundle(d).current_dir(d).env("RELBUNDLE_NOW", &then).args([
+        "values",
+        &format!("{bad}:2.2.0"),
+        "--env",
+        "staging",
+        "--key",
+        "release.pub",
+        "--key",
+        "ci.pub",
+    ]))
+    .ok();
+    assert!(r.stderr.contains(&format!("promoted to staging at {}", chrono_like(now - 10 * 24 * h))), "{}", r.stderr);
+    assert!(!r.stderr.contains("cleared"), "{}", r.stderr);
+
+    // A release signed only by the approver's key is not promoted: the approver's key is not a
+    // --release-key, and the signing key is never trusted for the release.
+    let out = format!("oci:{}", d.join("out").join("3.0.0").display());
+    let push = format!("{bad}:3.0.0");
+    s.b(&[
+        "build",
+        "--version",
+        "3.0.0",
+        "--output",
+        &out,
+        "--push",
+        &push,
+        "--sign",
+        "--key",
+        "alice.key",
+        s.repo.join("docproc").to_str().unwrap(),
+    ])
+    .ok();
+    let r = s.promote(now, &push, "production", "alice.key", &[]).code(1);
+    assert!(r.stderr.contains("is not verified"), "{}", r.stderr);
+    let r = s.b(&["values", &push, "--env", "production", "--key", "alice.pub"]).code(1);
+    assert!(r.stderr.contains("no promotion attestation"), "{}", r.stderr);
 
     // promote refuses a release that does not verify, and writes nothing.
     let r =
@@ -464,10 +512,15 @@ fn keyless_promotions_count_and_forged_ones_do_not() {
     let sup = serde_json::json!({"supersedes": {"name": "docproc", "version": "1.0.0", "digest": digests[0]}});
     claim("qa3", sup.clone());
     b(&[&["values", &r110, "--env", "qa3"][..], &alice[..]].concat()).ok();
+    // One that does not hold (e.g. the earlier approver's key was rotated out): the promotion
+    // counts, with `supersedes` cleared and a note saying why.
     claim("qa4", sup);
-    let r = b(&[&["values", &r110, "--env", "qa4"][..], &alice[..]].concat()).code(1);
+    let r = b(&[&["values", &r110, "--env", "qa4"][..], &alice[..]].concat()).ok();
     assert!(
-        r.stderr.contains(&format!("claims to supersede docproc 1.0.0 ({}) in qa4, which has no verified promotion to qa4", digests[0])),
+        r.stderr.contains(&format!(
+            "claims to supersede docproc 1.0.0 ({}) in qa4, which has no verified promotion to qa4 before it: `supersedes` cleared",
+            digests[0]
+        )),
         "{}",
         r.stderr
     );
@@ -491,4 +544,78 @@ fn keyless_promotions_count_and_forged_ones_do_not() {
     b(&[&["values", &r110, "--env", "canary"][..], &alice[..]].concat()).ok();
     let r = b(&[&["values", &r110, "--env", "prod-eu"][..], &alice[..]].concat()).code(1);
     assert!(r.stderr.contains("after now"), "{}", r.stderr);
+}
+
+/// Readers check what a promotion names: each evidence entry needs a verified attestation of its
+/// type by the same signer with that DSSE payload digest (else it is left out), a `supersedes`
+/// that does not hold is cleared, and `attestations(promotion type)` applies the same checks.
+#[test]
+fn evidence_supersedes_and_attestations_are_checked_by_readers() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    for k in ["release", "alice", "bob"] {
+        run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(["keygen", "--output-prefix", k])).ok();
+    }
+    let repo = fixture_repo(d, &["docproc", "dvc-remote"]);
+    let l = format!("oci:{}", d.join("l").display());
+    let b = |args: &[&str]| run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(args));
+    let mut digests = Vec::new();
+    for v in ["1.0.0", "1.1.0"] {
+        let r =
+            b(&["build", "--version", v, "--output", &l, "--sign", "--key", "release.key", repo.join("docproc").to_str().unwrap()]).ok();
+        digests.push(built_digest(&r.stdout));
+    }
+    let r110 = format!("{l}:1.1.0");
+    std::fs::write(d.join("CHG-1234.json"), r#"{"ticket": "CHG-1234", "score": 0.1e1, "by": "Zoë"}"#).unwrap();
+    let promote = ["promote", &r110, "--key", "alice.key", "--release-key", "release.pub", "--identity", "docproc"];
+    let r = b(&[&promote[..], &["--to", "qa5", "--evidence", "CHG-1234.json", "--json"]].concat()).ok();
+    let p: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    // Signed promotions made with `attest`, each naming what it likes.
+    let claim = |key: &str, env: &str, extra: serde_json::Value| {
+        let mut f = p["predicate"].clone();
+        f["environment"] = env.into();
+        for (k, v) in extra.as_object().unwrap() {
+            f[k] = v.clone();
+        }
+        std::fs::write(d.join("claim.json"), f.to_string()).unwrap();
+        b(&["attest", &r110, "--predicate", "claim.json", "--type", PROMOTION, "--key", key, "--identity", "docproc"]).ok();
+    };
+    // Bob names Alice's evidence attestation; Alice names a digest no attestation has.
+    claim("bob.key", "qa6", serde_json::json!({}));
+    let mut tampered = p["predicate"]["evidence"].clone();
+    tampered[0]["digest"]["sha256"] = serde_json::json!("0".repeat(64));
+    claim("alice.key", "qa7", serde_json::json!({"evidence": tampered}));
+    // A `supersedes` nothing backs; a promotion dated tomorrow; one naming another release.
+    claim("alice.key", "qa8", serde_json::json!({"supersedes": {"name": "docproc", "version": "1.0.0", "digest": digests[0]}}));
+    let tomorrow = chrono_like(now() + 86400);
+    claim("alice.key", "qa9", serde_json::json!({"time": tomorrow}));
+    claim("alice.key", "qa10", serde_json::json!({"release": {"name": "docproc", "version": "1.0.0", "digest": digests[0]}}));
+    let has_evidence = |env: &str| format!("promotion(\"{env}\").evidence.exists(e, e.name == \"CHG-1234.json\")");
+    let listed = |cond: &str| format!("attestations(\"{PROMOTION}\").exists(a, {cond})");
+    let rules = [
+        ("qa5 evidence", has_evidence("qa5")),
+        ("qa6 evidence by another key", has_evidence("qa6")),
+        ("qa7 evidence of another digest", has_evidence("qa7")),
+        ("qa8 supersedes cleared", "promotion(\"qa8\").supersedes == null".to_string()),
+        ("listed qa5 with evidence", listed("a.predicate.environment == \"qa5\" && a.predicate.evidence.size() == 1")),
+        ("listed qa6 without evidence", listed("a.predicate.environment == \"qa6\" && a.predicate.evidence.size() == 0")),
+        ("listed qa8 without supersedes", listed("a.predicate.environment == \"qa8\" && !has(a.predicate.supersedes)")),
+        ("listed qa9 (tomorrow)", listed("a.predicate.environment == \"qa9\"")),
+        ("listed qa10 (another release)", listed("a.predicate.environment == \"qa10\"")),
+    ];
+    let mut policy = "apiVersion: relbundle.dev/v1\nkind: ReleasePolicy\nenvironments:\n  check:\n    signers: {keys: [release.pub, alice.pub, bob.pub]}\n    rules:\n".to_string();
+    for (name, cond) in &rules {
+        policy.push_str(&format!("      - name: {name}\n        condition: '{cond}'\n"));
+    }
+    std::fs::write(d.join("check.yaml"), policy).unwrap();
+    let r = b(&["verify", &r110, "--identity", "docproc", "--policy", "check.yaml", "--env", "check", "--json"]).code(1);
+    let v: serde_json::Value = serde_json::from_str(&r.stdout).unwrap();
+    let outcome: Vec<(&str, bool)> =
+        v["policy"]["rules"].as_array().unwrap().iter().map(|r| (r["name"].as_str().unwrap(), r["passed"].as_bool().unwrap())).collect();
+    let expected = [true, false, false, true, true, true, true, false, false];
+    assert_eq!(outcome, rules.iter().map(|r| r.0).zip(expected).collect::<Vec<_>>(), "{v}");
+    // values says what it left out.
+    let trust = ["--key", "release.pub", "--key", "alice.pub", "--key", "bob.pub", "--identity", "docproc"];
+    let r = b(&[&["values", &r110, "--env", "qa6"][..], &trust[..]].concat()).ok();
+    assert!(r.stderr.contains("evidence CHG-1234.json") && r.stderr.contains("by the same signer: left out"), "{}", r.stderr);
 }

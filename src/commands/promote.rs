@@ -16,7 +16,7 @@ pub struct Request<'a> {
     pub json: bool,
 }
 
-/// One evidence file: its name, predicate type, bytes' sha256 and JSON object.
+/// One evidence file: its name, predicate type, statement's sha256 (once attached) and JSON object.
 struct Evidence {
     file: PathBuf,
     r#ref: EvidenceRef,
@@ -40,12 +40,8 @@ fn evidence(list: &[String]) -> Result<Vec<Evidence>> {
             bail!("--evidence {file}: a JSON object is needed (it becomes the attestation's predicate)");
         }
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| file.to_string());
-        // The digest of what is stored and signed: the predicate's bytes inside the statement
-        // (compact JSON, keys sorted), which any reader can recompute from the attestation.
-        let stored = serde_json::to_vec(&predicate)?;
-        let digest =
-            BTreeMap::from([("sha256".to_string(), crate::hashing::sha256_digest(&stored).trim_start_matches("sha256:").to_string())]);
-        out.push(Evidence { file: path, r#ref: EvidenceRef { name, predicate_type, digest }, predicate });
+        // The digest is the signed statement's, known once it is attached.
+        out.push(Evidence { file: path, r#ref: EvidenceRef { name, predicate_type, digest: BTreeMap::new() }, predicate });
     }
     Ok(out)
 }
@@ -92,35 +88,32 @@ pub fn run(reference: &str, how: How, trust: &crate::cli::Trust, req: &Request, 
     // Refuse to promote what does not verify: nothing is written then.
     super::require_verified(&st, &pinned, super::verify_options(&r, trust, t)?)?;
     let (_, record) = crate::artifact::read(st.store(), &desc)?;
-    // The previous release of this name in ENV: promotions by the trust flags' signers only (the
-    // signing key vouches for nothing it reads).
-    let mut policy = crate::trust::Policy::from_flags(&r, trust)?;
-    policy.min_signers = 1;
-    let supersedes = promotion::history(st.store(), &policy, req.env, Some(&record.name))?
-        .into_iter()
-        .rev()
-        .find(|p| p.digest != desc.digest)
-        .map(|p| ReleaseRef { name: record.name.clone(), version: p.version, digest: p.digest });
     let time = promotion::now_or_epoch()?;
-    let predicate = Predicate {
-        environment: req.env.to_string(),
-        time: promotion::rfc3339(&time),
-        approver: approver(&how, key.as_ref())?,
-        release: ReleaseRef { name: record.name.clone(), version: record.version.clone(), digest: desc.digest.clone() },
-        evidence: evidence.iter().map(|e| e.r#ref.clone()).collect(),
-        supersedes,
-    };
+    let release = ReleaseRef { name: record.name.clone(), version: record.version.clone(), digest: desc.digest.clone() };
+    let supersedes = previous(st.store(), &lookup_policy(&r, trust, key.as_ref())?, req.env, &release, &time)?;
     let identity = signing::repository_of(&super::sign::default_identity(&r, &record.name)).to_string();
     let with = || match (&how, &key) {
         (_, Some(k)) => SignWith::Key(k, None),
         (How::Keyless(k), None) => SignWith::Keyless(k),
         (How::Key(..), None) => unreachable!("a key signer is loaded above"),
     };
-    // The evidence first: a promotion is never stored without the evidence it names.
-    for e in &evidence {
-        attest::attach(st.store(), &desc, &identity, &e.r#ref.predicate_type, &e.predicate, with(), req.format)
+    // The evidence first: a promotion is never stored without the evidence it names. Each is
+    // named by the sha256 of its statement as signed (the DSSE payload bytes).
+    let mut evidence = evidence;
+    for e in &mut evidence {
+        let attached = attest::attach(st.store(), &desc, &identity, &e.r#ref.predicate_type, &e.predicate, with(), req.format)
             .with_context(|| format!("--evidence {}: cannot attach", e.file.display()))?;
+        let hex = attached.statement_digest.trim_start_matches("sha256:").to_string();
+        e.r#ref.digest = BTreeMap::from([("sha256".to_string(), hex)]);
     }
+    let predicate = Predicate {
+        environment: req.env.to_string(),
+        time: promotion::rfc3339(&time),
+        approver: approver(&how, key.as_ref())?,
+        release,
+        evidence: evidence.iter().map(|e| e.r#ref.clone()).collect(),
+        supersedes,
+    };
     let value = serde_json::to_value(&predicate)?;
     attest::attach(st.store(), &desc, &identity, promotion::PREDICATE_TYPE, &value, with(), req.format)?;
     st.commit()?;
@@ -139,4 +132,48 @@ pub fn run(reference: &str, how: How, trust: &crate::cli::Trust, req: &Request, 
         None => println!("  the first release promoted to {} (under the given keys)", req.env),
     }
     Ok(())
+}
+
+/// Whose earlier promotions `promote` reads for `supersedes`: the trust flags' signers and, with a
+/// key, the promoter's own key. Readers check `supersedes` themselves, so reading it vouches for
+/// nothing; the release itself is verified under the trust flags only.
+fn lookup_policy(r: &StoreRef, trust: &crate::cli::Trust, key: Option<&signing::Signer>) -> Result<crate::trust::Policy> {
+    let mut policy = crate::trust::Policy::from_flags(r, trust)?;
+    policy.min_signers = 1;
+    if let Some(k) = key {
+        policy.keys.add(crate::trust::TrustedKey::from_pem(&k.public_pem, "the signing key")?);
+    }
+    Ok(policy)
+}
+
+/// The release of `this.name` promoted to `env` last (another digest than `this.digest`), among
+/// promotions dated no later than `time` (a reader requires that; a later-dated one is skipped,
+/// saying so).
+fn previous(
+    st: &dyn store::Store,
+    policy: &crate::trust::Policy,
+    env: &str,
+    this: &ReleaseRef,
+    time: &chrono::DateTime<chrono::FixedOffset>,
+) -> Result<Option<ReleaseRef>> {
+    let name = this.name.as_str();
+    let mut before = Vec::new();
+    for mut p in promotion::history(st, policy, env, Some(name))? {
+        let later: Vec<_> = p.promotions.iter().filter(|x| x.time > *time).map(|x| promotion::rfc3339(&x.time)).collect();
+        if !later.is_empty() && p.digest != this.digest {
+            eprintln!(
+                "note: a promotion of {name} {} ({}) to {env} dated {} is after this one ({}): not a candidate for `supersedes`",
+                p.version,
+                p.digest,
+                later.join(", "),
+                promotion::rfc3339(time)
+            );
+        }
+        p.promotions.retain(|x| x.time <= *time);
+        if !p.promotions.is_empty() && p.digest != this.digest {
+            before.push(p);
+        }
+    }
+    before.sort_by(|a, b| a.time().cmp(&b.time()).then_with(|| a.digest.cmp(&b.digest)));
+    Ok(before.pop().map(|p| ReleaseRef { name: name.to_string(), version: p.version, digest: p.digest }))
 }

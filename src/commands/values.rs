@@ -101,6 +101,9 @@ fn require_promoted(s: &dyn store::Store, r: &StoreRef, digest: &str, trust: &cr
     let (found, failures) = crate::trust::promotion::of_digest(s, digest, &p, Some(env))?;
     if let Some(last) = found.last() {
         eprintln!("promoted to {env} at {} by {}", crate::trust::promotion::rfc3339(&last.time), last.approver());
+        for n in &last.notes {
+            eprintln!("note: {n}");
+        }
         return Ok(());
     }
     let why = if failures.is_empty() { "no promotion attestation".to_string() } else { failures.join("; ") };

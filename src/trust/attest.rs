@@ -294,6 +294,9 @@ pub struct Attestation {
     /// `sha256:` of the DSSE envelope (legacy) or bundle JSON (bundle): a stable id.
     #[serde(rename = "envelopeDigest")]
     pub envelope_digest: String,
+    /// `sha256:` of the DSSE payload bytes: what a promotion's evidence digest names.
+    #[serde(skip)]
+    pub payload_digest: String,
 }
 
 /// The verified attestations of a digest, and why others were not accepted.
@@ -324,7 +327,13 @@ impl Found {
         }
         let predicate = s.statement.get("predicate").cloned().unwrap_or(serde_json::Value::Null);
         let signer = Signer::of(p, s.by, s.identity, format, source, envelope_digest);
-        let a = Attestation { predicate_type: s.predicate_type, predicate, signer, envelope_digest: envelope_digest.to_string() };
+        let a = Attestation {
+            predicate_type: s.predicate_type,
+            predicate,
+            signer,
+            envelope_digest: envelope_digest.to_string(),
+            payload_digest: s.payload_digest,
+        };
         // The same envelope listed in two places is one stored attestation.
         if !self.attestations.iter().any(|o| o.envelope_digest == a.envelope_digest) {
             self.attestations.push(a);

@@ -96,6 +96,8 @@ pub struct Signed {
     pub statement: serde_json::Value,
     /// The annotations of the subject that names the digest (cosign `-a`).
     pub annotations: serde_json::Map<String, serde_json::Value>,
+    /// `sha256:` of the DSSE payload bytes (the statement exactly as signed).
+    pub payload_digest: String,
 }
 
 /// Whether bundle JSON is a valid signature of `digest` under the policy; else why not. A
@@ -189,7 +191,8 @@ fn signed_statement(by: By, payload: &[u8], digest: &str, p: &Policy) -> Result<
     if !p.identity_matches(&identity) {
         return Err(format!("identity `{identity}` is not {} (pass --identity REPO to accept a mirror)", p.identity_list()));
     }
-    Ok(Signed { by, identity, predicate_type, statement, annotations })
+    let payload_digest = crate::hashing::sha256_digest(payload);
+    Ok(Signed { by, identity, predicate_type, statement, annotations, payload_digest })
 }
 
 type Claims = (String, String, serde_json::Value, serde_json::Map<String, serde_json::Value>);

@@ -124,7 +124,7 @@ fn accepted(req: &super::policy_file::Required, offset: usize, env: &str, wide: 
     };
     if t == promotion::PREDICATE_TYPE {
         let lookup = |other: &str| attest::find(i.store, other, &policy, Some(promotion::PREDICATE_TYPE));
-        let (ps, failures) = promotion::of_found(found, i.digest, Some(env), &lookup)?;
+        let (ps, failures) = promotion::of_found(found, &wide.found.attestations, i.digest, Some(env), &lookup)?;
         let list = ps.into_iter().map(|p| (serde_json::to_value(&p.predicate).unwrap_or_default(), p.signer)).collect();
         return Ok((list, failures));
     }
@@ -199,39 +199,48 @@ impl Functions {
     /// environment.
     fn collect(l: &Loaded, i: &Input, wide: &Wide) -> Result<Functions> {
         let (types, envs) = (mentions(l, "attestations"), mentions(l, "promotion"));
-        let by_type = if types { Self::by_type(wide) } else { HashMap::new() };
-        let promotions = if envs { Self::promotions(l, i, wide)? } else { HashMap::new() };
+        // The promotions under every signer of this environment, checked as `promotion(env)` does.
+        let all = if types || envs { Self::all_promotions(l, i, wide)? } else { Vec::new() };
+        let by_type = if types { Self::by_type(wide, &all) } else { HashMap::new() };
+        let promotions = if envs { Self::promotions(l, i, all)? } else { HashMap::new() };
         Ok(Functions { by_type: Arc::new(by_type), promotions: Arc::new(promotions) })
     }
 
-    /// Predicate type → the verified attestations of that type, as a CEL list of maps.
-    fn by_type(wide: &Wide) -> HashMap<String, Value> {
+    /// This release's accepted promotions, to any environment, under every signer of this
+    /// environment: dated, naming this release, `supersedes` and evidence checked.
+    fn all_promotions(l: &Loaded, i: &Input, wide: &Wide) -> Result<Vec<Promotion>> {
+        let all = policy(&everyone(l), i)?;
+        let found = wide.found.narrowed(promotion::PREDICATE_TYPE, &|s| Some(s.clone()));
+        let lookup = |other: &str| attest::find(i.store, other, &all, Some(promotion::PREDICATE_TYPE));
+        Ok(promotion::of_found(found, &wide.found.attestations, i.digest, None, &lookup)?.0)
+    }
+
+    /// Predicate type → the verified attestations of that type, as a CEL list of maps. For the
+    /// promotion type: the accepted promotions `promotions` (approver the verified signer).
+    fn by_type(wide: &Wide, promotions: &[Promotion]) -> HashMap<String, Value> {
         let found = wide.found.clone().unique();
         let mut grouped: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-        for mut a in found.attestations {
-            // A promotion's approver is its verified signer, whatever the predicate claims.
-            if a.predicate_type == promotion::PREDICATE_TYPE
-                && let Some(m) = a.predicate.as_object_mut()
-            {
-                m.insert("approver".into(), serde_json::json!(promotion::verified_approver(&a.signer)));
-            }
+        let entry = |t: &str, predicate: &serde_json::Value, signer: &super::Signer| {
             let mut m: HashMap<String, Value> = HashMap::new();
-            m.insert("predicateType".into(), Value::String(Arc::new(a.predicate_type.clone())));
-            m.insert("predicate".into(), cel::to_value(&a.predicate).unwrap_or(Value::Null));
-            m.insert("signer".into(), signer_value(&a.signer));
-            grouped.entry(a.predicate_type).or_default().push(Value::Map(Map::from(m)));
+            m.insert("predicateType".into(), Value::String(Arc::new(t.to_string())));
+            m.insert("predicate".into(), cel::to_value(predicate).unwrap_or(Value::Null));
+            m.insert("signer".into(), signer_value(signer));
+            Value::Map(Map::from(m))
+        };
+        for a in found.attestations.iter().filter(|a| a.predicate_type != promotion::PREDICATE_TYPE) {
+            grouped.entry(a.predicate_type.clone()).or_default().push(entry(&a.predicate_type, &a.predicate, &a.signer));
+        }
+        for p in promotions {
+            let predicate = serde_json::to_value(&p.predicate).unwrap_or_default();
+            grouped.entry(promotion::PREDICATE_TYPE.to_string()).or_default().push(entry(promotion::PREDICATE_TYPE, &predicate, &p.signer));
         }
         grouped.into_iter().map(|(k, v)| (k, Value::List(Arc::new(v)))).collect()
     }
 
     /// Environment → this release's latest verified promotion to it, as a CEL map.
-    fn promotions(l: &Loaded, i: &Input, wide: &Wide) -> Result<HashMap<String, Value>> {
-        let all = policy(&everyone(l), i)?;
-        let found = wide.found.narrowed(promotion::PREDICATE_TYPE, &|s| Some(s.clone()));
-        let lookup = |other: &str| attest::find(i.store, other, &all, Some(promotion::PREDICATE_TYPE));
-        let (ps, _) = promotion::of_found(found, i.digest, None, &lookup)?;
+    fn promotions(l: &Loaded, i: &Input, all: Vec<Promotion>) -> Result<HashMap<String, Value>> {
         let mut per_env: BTreeMap<String, Vec<Promotion>> = BTreeMap::new();
-        for p in ps {
+        for p in all {
             per_env.entry(p.predicate.environment.clone()).or_default().push(p);
         }
         for (env, rule) in &l.promoters {

@@ -52,16 +52,22 @@ pub fn signing_config(file: Option<&Path>) -> Result<SigningConfig> {
 }
 
 /// The services a signing config names: Fulcio, the highest Rekor API version offered, and the TSA
-/// when one is listed (Rekor v2 requires one). Service URLs must use https, or http to a loopback
+/// when one is listed (Rekor v2 requires one: without a TSA, Rekor v1 when offered). Service URLs must use https, or http to a loopback
 /// address (local stand-ins).
 pub fn services(config: &SigningConfig) -> Result<SigningServices> {
     let services = if config.tsa_url().is_some() {
         SigningServices::from_signing_config(config).map_err(|e| anyhow!("the signing config: {e}"))?
     } else {
         let fulcio = config.fulcio_url().ok_or_else(|| anyhow!("the signing config names no valid Fulcio (caUrls)"))?;
-        let rekor = config.rekor_url(None).ok_or_else(|| anyhow!("the signing config names no valid Rekor (rekorTlogUrls)"))?;
-        let version = sigstore_sign::rekor::RekorApiVersion::from_major(rekor.major_api_version)
-            .ok_or_else(|| anyhow!("the signing config's Rekor {} speaks API v{}, not 1 or 2", rekor.url, rekor.major_api_version))?;
+        // Without a TSA only Rekor v1 attests the time: it, when offered; else (v2 only) the
+        // check below says a TSA is needed.
+        let rekor = config
+            .rekor_url(Some(1))
+            .or_else(|| config.rekor_url(None))
+            .ok_or_else(|| anyhow!("the signing config names no valid Rekor (rekorTlogUrls)"))?;
+        let version = sigstore_sign::rekor::RekorApiVersion::from_major(rekor.major_api_version).ok_or_else(|| {
+            anyhow!("the signing config's Rekor {} speaks API v{}, not 1 or 2", crate::redact::url(&rekor.url), rekor.major_api_version)
+        })?;
         SigningServices::new(&fulcio.url, &rekor.url).with_rekor(&rekor.url, version)
     };
     services.validate().map_err(|e| anyhow!("the signing config: {e}"))?;
@@ -76,13 +82,14 @@ fn check_url(url: &str) -> Result<()> {
         return Ok(());
     }
     if let Some(rest) = url.strip_prefix("http://") {
-        let host = rest.split(['/', '?']).next().unwrap_or("");
+        let authority = rest.split(['/', '?']).next().unwrap_or("");
+        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
         let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
         if host == "127.0.0.1" || host == "localhost" || host == "[::1]" {
             return Ok(());
         }
     }
-    bail!("signing service {url}: only https (or http to 127.0.0.1) is used, as the identity token is sent there")
+    bail!("signing service {}: only https (or http to 127.0.0.1) is used, as the identity token is sent there", crate::redact::url(url))
 }
 
 /// Where the identity token comes from, in this order: the file given (`--identity-token FILE`),
@@ -157,6 +164,7 @@ pub struct Signed {
     pub identity: String,
     pub issuer: String,
     pub log_index: u64,
+    /// The Rekor log written to (userinfo and secret query values redacted: printed and recorded).
     pub rekor_url: String,
     /// The Rekor API version of that log (1, or 2: a `hashedrekord` 0.0.2 entry, no SET).
     pub rekor_version: u32,
@@ -177,7 +185,8 @@ pub fn sign_keyless(payload: &[u8], payload_type: &str, token: IdentityToken, se
     if payload_type != INTOTO_PAYLOAD_TYPE {
         bail!("keyless signing signs in-toto statements ({INTOTO_PAYLOAD_TYPE}), not `{payload_type}`");
     }
-    let rekor_url = services.rekor_url().to_string();
+    // Printed and recorded: without userinfo or secret query values.
+    let rekor_url = crate::redact::url(services.rekor_url());
     let rekor_version = services.rekor_api_version().major();
     let timestamped = services.tsa_url().is_some();
     let signer = SigningContext::new(services).with_http_client(http()?).signer(token);

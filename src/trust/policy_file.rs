@@ -42,7 +42,8 @@
 //! A rule's variables: `record` (the release record), `digest`, `reference`, `now` (a timestamp),
 //! and `signers` (one map per accepted signer: `key`, `fingerprint`, `identity`, `source`); an
 //! attestation's rules also see `predicate` and `signer`. Functions: `attestations(type)` (the
-//! verified attestations of that type: `predicateType`, `predicate`, `signer`) and `promotion(env)`
+//! verified attestations of that type: `predicateType`, `predicate`, `signer`; for the promotion
+//! type only the promotions readers accept, checked as `promotion(env)` is) and `promotion(env)`
 //! (this release's latest verified promotion to `env`: `environment`, `time`, `age`, `approver`,
 //! `approvers`, `evidence`, `supersedes`; an error, so a failed rule, when there is none).
 

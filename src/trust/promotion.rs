@@ -3,8 +3,9 @@
 //! `bundle promote` attaches an in-toto attestation with the predicate [`PREDICATE_TYPE`] to the
 //! release's manifest digest. Who approved is the attestation's verified signer, never what the
 //! predicate says (readers overwrite `approver` with it); which promotions count is decided by the
-//! caller's trust flags or policy; a `supersedes` claim is believed only when the release it names
-//! has a verified promotion to the same environment before it.
+//! caller's trust flags or policy; a `supersedes` claim is kept only when the release it names
+//! has a verified promotion to the same environment before it, and an evidence entry only when
+//! the same signer's verified attestation has its digest.
 
 use super::{Policy, Signer, attest};
 use anyhow::Result;
@@ -53,7 +54,7 @@ pub struct EvidenceRef {
     /// The file's name (no directories).
     pub name: String,
     pub predicate_type: String,
-    /// `{"sha256": "<hex>"}` of the file's bytes.
+    /// `{"sha256": "<hex>"}` of the evidence attestation's DSSE payload (the statement as signed).
     pub digest: BTreeMap<String, String>,
 }
 
@@ -64,6 +65,9 @@ pub struct Promotion {
     pub time: DateTime<FixedOffset>,
     /// The verified signer: the approver.
     pub signer: Signer,
+    /// What a reader left out of the predicate, and why (a `supersedes` that does not hold, an
+    /// evidence entry with no matching attestation).
+    pub notes: Vec<String>,
 }
 
 impl Promotion {
@@ -92,32 +96,64 @@ pub fn rfc3339(t: &DateTime<FixedOffset>) -> String {
 }
 
 /// The verified promotions of `digest` (to `env`, or to any environment), oldest first, and why
-/// other promotion attestations were not accepted. A promotion whose predicate does not parse,
-/// names another release, or claims to supersede a release with no verified promotion to the same
-/// environment before it, is not accepted. `approver` is the verified signer's, whatever the
-/// predicate says ([`verified_approver`]).
+/// other promotion attestations were not accepted (and what was left out of accepted ones). A
+/// promotion whose predicate does not parse or names another release is not accepted; a
+/// `supersedes` that does not hold is cleared, and an evidence entry with no verified attestation
+/// by the same signer is left out ([`of_found`]). `approver` is the verified signer's, whatever
+/// the predicate says ([`verified_approver`]).
 pub fn of_digest(st: &dyn crate::store::Store, digest: &str, p: &Policy, env: Option<&str>) -> Result<(Vec<Promotion>, Vec<String>)> {
     let found = attest::find(st, digest, p, Some(PREDICATE_TYPE))?;
-    of_found(found, digest, env, &|other| attest::find(st, other, p, Some(PREDICATE_TYPE)))
+    // The evidence attestations are fetched only when a promotion names evidence.
+    let names_evidence =
+        found.attestations.iter().any(|a| a.predicate.get("evidence").and_then(|e| e.as_array()).is_some_and(|e| !e.is_empty()));
+    let evidence = if names_evidence { attest::find(st, digest, p, None)?.attestations } else { Vec::new() };
+    of_found(found, &evidence, digest, env, &|other| attest::find(st, other, p, Some(PREDICATE_TYPE)))
 }
 
-/// [`of_digest`] over attestations already found and verified; `lookup` finds the promotion
-/// attestations of another digest under the same policy (for `supersedes`).
+/// [`of_digest`] over attestations already found and verified: `found` (the promotions),
+/// `evidence` (the digest's verified attestations of any type, for the evidence entries);
+/// `lookup` finds the promotion attestations of another digest under the same policy (for
+/// `supersedes`).
 pub fn of_found(
     found: attest::Found,
+    evidence: &[attest::Attestation],
     digest: &str,
     env: Option<&str>,
     lookup: &dyn Fn(&str) -> Result<attest::Found>,
 ) -> Result<(Vec<Promotion>, Vec<String>)> {
     let (candidates, mut failures) = parsed(found.unique(), digest)?;
     let mut out = Vec::new();
-    for c in candidates.into_iter().filter(|c| env.is_none_or(|e| e == c.predicate.environment)) {
-        match superseded_checked(&c, lookup)? {
-            None => out.push(c),
-            Some(why) => failures.push(format!("promotion {} by {}: {why}", c.signer.signed_digest, c.approver())),
+    for mut c in candidates.into_iter().filter(|c| env.is_none_or(|e| e == c.predicate.environment)) {
+        if let Some(why) = superseded_checked(&c, lookup)? {
+            c.predicate.supersedes = None;
+            c.notes.push(why);
         }
+        evidence_checked(&mut c, evidence);
+        let what = format!("promotion {} by {}", c.signer.signed_digest, c.approver());
+        failures.extend(c.notes.iter().map(|n| format!("{what}: {n}")));
+        out.push(c);
     }
     Ok((out, failures))
+}
+
+/// Leave out of `evidence` every entry with no verified attestation of its predicate type, by the
+/// promotion's own signer, whose DSSE payload's sha256 is the entry's digest (a note says which).
+fn evidence_checked(c: &mut Promotion, evidence: &[attest::Attestation]) {
+    let approver = verified_approver(&c.signer);
+    let (kept, dropped): (Vec<EvidenceRef>, Vec<EvidenceRef>) = std::mem::take(&mut c.predicate.evidence).into_iter().partition(|e| {
+        let want = e.digest.get("sha256").map(|h| format!("sha256:{h}"));
+        evidence.iter().any(|a| {
+            a.predicate_type == e.predicate_type && Some(&a.payload_digest) == want.as_ref() && verified_approver(&a.signer) == approver
+        })
+    });
+    c.predicate.evidence = kept;
+    for e in dropped {
+        let hex = e.digest.get("sha256").map(String::as_str).unwrap_or("(none)");
+        c.notes.push(format!(
+            "evidence {} ({}) sha256:{hex} has no verified attestation of that type and digest by the same signer: left out of `evidence`",
+            e.name, e.predicate_type
+        ));
+    }
 }
 
 /// The promotions among verified attestations of `digest`, to any environment, oldest first
@@ -155,7 +191,7 @@ fn parsed(found: attest::Found, digest: &str) -> Result<(Vec<Promotion>, Vec<Str
         }
         // Who approved is who verifiably signed, whatever the predicate claims.
         pred.approver = verified_approver(&a.signer);
-        out.push(Promotion { predicate: pred, time, signer: a.signer });
+        out.push(Promotion { predicate: pred, time, signer: a.signer, notes: Vec::new() });
     }
     out.sort_by(|a, b| a.time.cmp(&b.time).then_with(|| a.signer.fingerprint.cmp(&b.signer.fingerprint)));
     Ok((out, failures))
@@ -171,7 +207,7 @@ fn superseded_checked(c: &Promotion, lookup: &dyn Fn(&str) -> Result<attest::Fou
     let holds = before.iter().any(|b| b.predicate.environment == *env && b.predicate.release == *s && b.time <= c.time);
     Ok((!holds).then(|| {
         format!(
-            "claims to supersede {} {} ({}) in {env}, which has no verified promotion to {env} before it: not accepted",
+            "claims to supersede {} {} ({}) in {env}, which has no verified promotion to {env} before it: `supersedes` cleared",
             s.name, s.version, s.digest
         )
     }))
