@@ -588,6 +588,22 @@ fn history_diff_and_the_previous_baseline_take_keyless_identities() {
     b(&["build", "--version", "1.2.0", "--output", &l, "--require-signed-previous", src.to_str().unwrap()]).code(2);
 }
 
+/// The --tlog-upload tests' lab in `d`: the stand-in services, a registry, the key pair `rel`, and
+/// the fixture (its source folder returned) built unsigned into the layout `l` and pushed to
+/// `REG/acme/docproc`: (stand-in, registry, repository, source, layout, digest).
+fn tlog_lab(d: &Path) -> (Standin, common::registry::Registry, String, PathBuf, String, String) {
+    let s = Standin::start(&d.join("sigstore"), false);
+    let reg = common::registry::Registry::plain(&d.join("reg"));
+    let repo_ref = format!("{}/acme/docproc", reg.addr);
+    let src = fixture_repo(d, &["docproc", "dvc-remote"]).join("docproc");
+    let b = |args: &[&str]| run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(args));
+    b(&["keygen", "--output-prefix", "rel"]).ok();
+    let l = format!("oci:{}", d.join("l").display());
+    let r = b(&["build", "--version", "1.0.0", "--output", &l, "--push", &repo_ref, src.to_str().unwrap()]).ok();
+    let digest = built_digest(&r.stdout);
+    (s, reg, repo_ref, src, l, digest)
+}
+
 /// `sign --key … --tlog-upload`: the bundle's DSSE envelope is logged in the signing config's
 /// Rekor (the stand-in) and stored with its entry, and the legacy signature as cosign 2 logs it
 /// (`dev.sigstore.cosign/bundle`); never without the flag. cosign 2.5 `verify` checks the latter. Our verify checks the
@@ -598,16 +614,8 @@ fn history_diff_and_the_previous_baseline_take_keyless_identities() {
 fn key_signing_with_tlog_upload_through_the_cli_and_cosign() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let s = Standin::start(&d.join("sigstore"), false);
-    let reg = common::registry::Registry::plain(&d.join("reg"));
-    let repo_ref = format!("{}/acme/docproc", reg.addr);
-    let fixtures = fixture_repo(d, &["docproc", "dvc-remote"]);
-    let src = fixtures.join("docproc");
+    let (s, _reg, repo_ref, src, l, digest) = tlog_lab(d);
     let b = |args: &[&str]| run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(args));
-    b(&["keygen", "--output-prefix", "rel"]).ok();
-    let l = format!("oci:{}", d.join("l").display());
-    let r = b(&["build", "--version", "1.0.0", "--output", &l, "--push", &repo_ref, src.to_str().unwrap()]).ok();
-    let digest = built_digest(&r.stdout);
     let config = s.file("signing_config.json");
     let root = s.file("trusted_root.json");
     let entries = || std::fs::read_to_string(s.file("requests.log")).unwrap_or_default().matches("POST /api/v1/log/entries").count();
@@ -815,16 +823,8 @@ fn key_signing_with_tlog_upload_through_the_cli_and_cosign() {
 fn key_attestation_with_tlog_upload_through_the_cli_and_cosign() {
     let tmp = tempfile::tempdir().unwrap();
     let d = tmp.path();
-    let s = Standin::start(&d.join("sigstore"), false);
-    let reg = common::registry::Registry::plain(&d.join("reg"));
-    let repo_ref = format!("{}/acme/docproc", reg.addr);
-    let fixtures = fixture_repo(d, &["docproc", "dvc-remote"]);
-    let src = fixtures.join("docproc");
+    let (s, reg, repo_ref, src, l, digest) = tlog_lab(d);
     let b = |args: &[&str]| run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(args));
-    b(&["keygen", "--output-prefix", "rel"]).ok();
-    let l = format!("oci:{}", d.join("l").display());
-    let r = b(&["build", "--version", "1.0.0", "--output", &l, "--push", &repo_ref, src.to_str().unwrap()]).ok();
-    let digest = built_digest(&r.stdout);
     let (config, root) = (s.file("signing_config.json"), s.file("trusted_root.json"));
     let entries = || std::fs::read_to_string(s.file("requests.log")).unwrap_or_default().matches("POST /api/v1/log/entries").count();
     let kind = "https://acme.example/eval/v1";

@@ -385,18 +385,8 @@ fn keyless_promotions_count_and_forged_ones_do_not() {
     let token = d.join("token");
     let claims = gitlab_claims();
     std::fs::write(&token, sig.token(&claims)).unwrap();
-    for k in ["release", "alice"] {
-        run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(["keygen", "--output-prefix", k])).ok();
-    }
-    let repo = fixture_repo(d, &["docproc", "dvc-remote"]);
-    let l = format!("oci:{}", d.join("l").display());
+    let (l, digests) = two_releases(d, &["release", "alice"]);
     let b = |args: &[&str]| run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(args));
-    let mut digests = Vec::new();
-    for v in ["1.0.0", "1.1.0"] {
-        let r =
-            b(&["build", "--version", v, "--output", &l, "--sign", "--key", "release.key", repo.join("docproc").to_str().unwrap()]).ok();
-        digests.push(built_digest(&r.stdout));
-    }
     let (r100, r110) = (format!("{l}:1.0.0"), format!("{l}:1.1.0"));
     let root = sig.file("trusted_root.json");
     let config = sig.file("signing_config.json");
@@ -495,20 +485,12 @@ fn keyless_promotions_count_and_forged_ones_do_not() {
         "{v}"
     );
     // `supersedes` must name a release verifiably promoted to the same environment before.
-    let epoch = |t: i64| t.to_string();
-    run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").env("SOURCE_DATE_EPOCH", epoch(now() - 7200)).args([
-        "promote",
-        &r100,
-        "--to",
-        "qa3",
-        "--key",
-        "alice.key",
-        "--release-key",
-        "release.pub",
-        "--identity",
-        "docproc",
-    ]))
-    .ok();
+    // Alice promotes `release` to `env` at the time `t` (SOURCE_DATE_EPOCH).
+    let promote_at = |t: i64, release: &str, env: &str| {
+        let args = ["promote", release, "--to", env, "--key", "alice.key", "--release-key", "release.pub", "--identity", "docproc"];
+        run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").env("SOURCE_DATE_EPOCH", t.to_string()).args(args))
+    };
+    promote_at(now() - 7200, &r100, "qa3").ok();
     let sup = serde_json::json!({"supersedes": {"name": "docproc", "version": "1.0.0", "digest": digests[0]}});
     claim("qa3", sup.clone());
     b(&[&["values", &r110, "--env", "qa3"][..], &alice[..]].concat()).ok();
@@ -528,19 +510,7 @@ fn keyless_promotions_count_and_forged_ones_do_not() {
     // A promotion dated tomorrow has not happened yet.
     let tomorrow = now() + 86400;
     b(&["promote", &r110, "--to", "canary", "--key", "alice.key", "--release-key", "release.pub", "--identity", "docproc"]).ok();
-    run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").env("SOURCE_DATE_EPOCH", tomorrow.to_string()).args([
-        "promote",
-        &r110,
-        "--to",
-        "prod-eu",
-        "--key",
-        "alice.key",
-        "--release-key",
-        "release.pub",
-        "--identity",
-        "docproc",
-    ]))
-    .ok();
+    promote_at(tomorrow, &r110, "prod-eu").ok();
     b(&[&["values", &r110, "--env", "canary"][..], &alice[..]].concat()).ok();
     let r = b(&[&["values", &r110, "--env", "prod-eu"][..], &alice[..]].concat()).code(1);
     assert!(r.stderr.contains("after now"), "{}", r.stderr);
@@ -553,18 +523,8 @@ fn keyless_promotions_count_and_forged_ones_do_not() {
 fn evidence_supersedes_and_attestations_are_checked_by_readers() {
     let t = tempfile::tempdir().unwrap();
     let d = t.path();
-    for k in ["release", "alice", "bob"] {
-        run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(["keygen", "--output-prefix", k])).ok();
-    }
-    let repo = fixture_repo(d, &["docproc", "dvc-remote"]);
-    let l = format!("oci:{}", d.join("l").display());
+    let (l, digests) = two_releases(d, &["release", "alice", "bob"]);
     let b = |args: &[&str]| run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(args));
-    let mut digests = Vec::new();
-    for v in ["1.0.0", "1.1.0"] {
-        let r =
-            b(&["build", "--version", v, "--output", &l, "--sign", "--key", "release.key", repo.join("docproc").to_str().unwrap()]).ok();
-        digests.push(built_digest(&r.stdout));
-    }
     let r110 = format!("{l}:1.1.0");
     std::fs::write(d.join("CHG-1234.json"), r#"{"ticket": "CHG-1234", "score": 0.1e1, "by": "Zoë"}"#).unwrap();
     let promote = ["promote", &r110, "--key", "alice.key", "--release-key", "release.pub", "--identity", "docproc"];
@@ -618,4 +578,22 @@ fn evidence_supersedes_and_attestations_are_checked_by_readers() {
     let trust = ["--key", "release.pub", "--key", "alice.pub", "--key", "bob.pub", "--identity", "docproc"];
     let r = b(&[&["values", &r110, "--env", "qa6"][..], &trust[..]].concat()).ok();
     assert!(r.stderr.contains("evidence CHG-1234.json") && r.stderr.contains("by the same signer: left out"), "{}", r.stderr);
+}
+
+/// Key pairs `keys` in `d`, and releases 1.0.0 and 1.1.0 of the fixture built into the layout `l`
+/// signed by `release.key`: (the layout, their digests).
+fn two_releases(d: &Path, keys: &[&str]) -> (String, Vec<String>) {
+    for k in keys {
+        run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(["keygen", "--output-prefix", k])).ok();
+    }
+    let repo = fixture_repo(d, &["docproc", "dvc-remote"]);
+    let l = format!("oci:{}", d.join("l").display());
+    let b = |args: &[&str]| run(bundle(d).current_dir(d).env("COSIGN_PASSWORD", "pw").args(args));
+    let mut digests = Vec::new();
+    for v in ["1.0.0", "1.1.0"] {
+        let r =
+            b(&["build", "--version", v, "--output", &l, "--sign", "--key", "release.key", repo.join("docproc").to_str().unwrap()]).ok();
+        digests.push(built_digest(&r.stdout));
+    }
+    (l, digests)
 }
