@@ -381,7 +381,7 @@ pub enum Command {
         #[arg(long, value_name = "REGISTRY/PREFIX", requires = "with_images")]
         images_to: Option<String>,
         /// Read the images from this mirror, each under PREFIX/ + its original repository path
-        /// (default: where SRC's relocation record puts them within SRC's namespace, else inside
+        /// (default: where SRC's relocation record puts them on SRC's own registry, else inside
         /// a layout or archive SRC, else their original places). Digests are checked as always.
         #[arg(long, value_name = "REGISTRY/PREFIX", requires = "with_images")]
         images_from: Option<String>,

@@ -417,12 +417,15 @@ impl Registry {
             let token = match (&self.auth, cached) {
                 (RegistryAuth::Bearer(t), _) if t.is_empty() => None,
                 (_, Some(t)) => t,
-                (a, None) => {
-                    let t = self.client.auth(r, a, RegistryOperation::Pull).await.ok().flatten();
-                    *self.pull_token.lock().unwrap_or_else(|e| e.into_inner()) = Some(t.clone());
-                    fresh = true;
-                    t
-                }
+                (a, None) => match self.client.auth(r, a, RegistryOperation::Pull).await {
+                    // Kept only when the registry answered: a failed login is asked again next time.
+                    Ok(t) => {
+                        *self.pull_token.lock().unwrap_or_else(|e| e.into_inner()) = Some(t.clone());
+                        fresh = true;
+                        t
+                    }
+                    Err(_) => None,
+                },
             };
             let req = match (&token, &self.auth) {
                 (Some(t), _) => make().bearer_auth(t),
