@@ -78,18 +78,15 @@ pub fn services(config: &SigningConfig) -> Result<SigningServices> {
 }
 
 fn check_url(url: &str) -> Result<()> {
-    if url.starts_with("https://") {
-        return Ok(());
+    let ok = reqwest::Url::parse(url)
+        .is_ok_and(|u| u.scheme() == "https" || (u.scheme() == "http" && u.host_str().is_some_and(crate::store::registry::is_loopback)));
+    if !ok {
+        bail!(
+            "signing service {}: only https (or http to 127.0.0.1) is used, as the identity token is sent there",
+            crate::redact::url(url)
+        );
     }
-    if let Some(rest) = url.strip_prefix("http://") {
-        let authority = rest.split(['/', '?']).next().unwrap_or("");
-        let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-        let host = host.rsplit_once(':').map_or(host, |(h, _)| h);
-        if host == "127.0.0.1" || host == "localhost" || host == "[::1]" {
-            return Ok(());
-        }
-    }
-    bail!("signing service {}: only https (or http to 127.0.0.1) is used, as the identity token is sent there", crate::redact::url(url))
+    Ok(())
 }
 
 /// Where the identity token comes from, in this order: the file given (`--identity-token FILE`),
